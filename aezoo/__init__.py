@@ -1,0 +1,27 @@
+"""aezoo: the JAX model zoo for autoencoders."""
+
+from aezoo import data, losses, models, nn
+from aezoo.errors import AezooError, ConfigError, DataError, NonFiniteError, ShapeError
+from aezoo.models import MODELS, ModelSpec, get
+from aezoo.train import TrainState, fit, make_train_epoch, make_train_step
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "MODELS",
+    "AezooError",
+    "ConfigError",
+    "DataError",
+    "ModelSpec",
+    "NonFiniteError",
+    "ShapeError",
+    "TrainState",
+    "data",
+    "fit",
+    "get",
+    "losses",
+    "make_train_epoch",
+    "make_train_step",
+    "models",
+    "nn",
+]

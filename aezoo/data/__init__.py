@@ -1,0 +1,24 @@
+"""Data: whole splits as uint8 host arrays, then on-device preprocessing."""
+
+from aezoo.data._preprocess import (
+    BINARIZE_MODES,
+    TEST_BINARIZATION_SEED,
+    binarize,
+    binarize_once,
+    check_dataset,
+    to_float,
+)
+from aezoo.data._sources import DATASETS, EMBEDDED, TFDS_IMAGE_DATASETS, load
+
+__all__ = [
+    "BINARIZE_MODES",
+    "DATASETS",
+    "EMBEDDED",
+    "TEST_BINARIZATION_SEED",
+    "TFDS_IMAGE_DATASETS",
+    "binarize",
+    "binarize_once",
+    "check_dataset",
+    "load",
+    "to_float",
+]

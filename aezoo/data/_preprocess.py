@@ -1,0 +1,72 @@
+"""On-device preprocessing: uint8 -> [0, 1] floats, Bernoulli targets by binarization."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from aezoo.errors import DataError, ShapeError
+
+BINARIZE_MODES = ("dynamic", "static", "none")
+# The test set's dynamic binarization is drawn once with this key, so every evaluation of
+# every run sees the same binary test images.
+TEST_BINARIZATION_SEED = 1234
+
+
+def to_float(images: jax.Array) -> jax.Array:
+    """uint8 ``[..., H, W, C]`` in 0..255 -> float32 in [0, 1] (floats pass through)."""
+    if images.dtype == jnp.uint8:
+        return images.astype(jnp.float32) * (1.0 / 255.0)
+    return images.astype(jnp.float32)
+
+
+def binarize(x: jax.Array, rng: jax.Array | None, mode: str) -> jax.Array:
+    """Bernoulli targets from intensities ``x`` in [0, 1].
+
+    ``dynamic`` draws ``x_bin ~ Bernoulli(x)`` with ``rng`` (a fresh draw every step);
+    ``static`` thresholds at 0.5; ``none`` returns ``x`` unchanged.
+    """
+    if mode == "none":
+        return x
+    if mode == "static":
+        return (x > 0.5).astype(x.dtype)
+    if mode == "dynamic":
+        if rng is None:
+            raise ValueError("dynamic binarization needs an rng key")
+        return jax.random.bernoulli(rng, x).astype(x.dtype)
+    raise ValueError(f"unknown binarize mode {mode!r}; expected one of {BINARIZE_MODES}")
+
+
+def binarize_once(images: np.ndarray, mode: str, *, seed: int = TEST_BINARIZATION_SEED):
+    """Binarize uint8 images once with a fixed key (for test sets); returns uint8 0/255."""
+    if mode == "none":
+        return images
+    x = to_float(jnp.asarray(images))
+    xb = binarize(x, jax.random.key(seed), mode)
+    return np.asarray(xb * 255).astype(np.uint8)
+
+
+def check_dataset(images, labels=None, *, what: str = "images") -> None:
+    """One-line errors for data that the trainer cannot use."""
+    shape = getattr(images, "shape", None)
+    dtype = getattr(images, "dtype", None)
+    if shape is None or len(shape) != 4:
+        raise ShapeError(f"{what} must have rank 4 [N, H, W, C]; got shape {shape}")
+    if shape[0] == 0:
+        raise DataError(f"{what} is empty")
+    if dtype == np.uint8:
+        pass
+    elif dtype is not None and np.issubdtype(dtype, np.floating):
+        arr = np.asarray(images)
+        if not np.all(np.isfinite(arr)):
+            raise DataError(f"{what} contain NaN or infinite values")
+        lo, hi = float(arr.min()), float(arr.max())
+        if lo < 0.0 or hi > 1.0:
+            raise DataError(f"float {what} must lie in [0, 1]; got values in [{lo:g}, {hi:g}]")
+    else:
+        raise ShapeError(f"{what} must be uint8 (0..255) or float in [0, 1]; got dtype {dtype}")
+    if labels is not None:
+        lshape = getattr(labels, "shape", None)
+        if lshape != (shape[0],):
+            raise ShapeError(f"labels must have shape [{shape[0]}] to match {what}; got {lshape}")

@@ -1,0 +1,204 @@
+"""Datasets as host uint8 arrays: TFDS through ``tfds.data_source`` and the embedded digits."""
+
+from __future__ import annotations
+
+import functools
+import os
+import pathlib
+import re
+import tempfile
+import threading
+
+import numpy as np
+
+from aezoo.errors import DataError
+
+EMBEDDED = ("digits",)
+# TFDS image-classification datasets known to work (any TFDS name with an ``image`` and a
+# ``label`` feature is accepted; these are the ones `aezoo list` advertises).
+TFDS_IMAGE_DATASETS = (
+    "mnist",
+    "fashion_mnist",
+    "kmnist",
+    "emnist",
+    "cifar10",
+    "svhn_cropped",
+)
+DATASETS = EMBEDDED + TFDS_IMAGE_DATASETS
+
+_SPLIT_RE = re.compile(r"^(train|test)(\[[0-9:%-]*\])?$")
+_MEMORY: dict[tuple[str, str, str | None], tuple[np.ndarray, np.ndarray]] = {}
+_LOCK = threading.Lock()
+
+
+def load(
+    name: str,
+    split: str = "train",
+    *,
+    data_dir: str | os.PathLike | None = None,
+    cache_dir: str | os.PathLike | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Load a whole split as host arrays.
+
+    Args:
+      name: ``"digits"`` (scikit-learn's bundled 8x8 digits, no network) or a TFDS
+        image-classification dataset name (``mnist``, ``fashion_mnist``, ``cifar10``, ...).
+      split: ``"train"`` or ``"test"``, optionally sliced the TFDS way (``"train[:1000]"``).
+      data_dir: TFDS data directory; defaults to ``$TFDS_DATA_DIR`` or TFDS's default.
+      cache_dir: if given (or ``$AEZOO_CACHE_DIR`` is set), decoded arrays are also kept
+        there as ``.npy`` so the next process skips decoding.
+
+    Returns:
+      ``(images, labels)``: uint8 ``[N, H, W, C]`` and int32 ``[N]``. Arrays are cached in
+      memory per process and returned read-only.
+
+    Raises:
+      DataError: unknown dataset or split, dataset not prepared, or not an image dataset.
+    """
+    if not isinstance(name, str) or not name:
+        raise DataError(f"dataset name must be a non-empty string; got {name!r}")
+    if not isinstance(split, str) or not _SPLIT_RE.match(split):
+        raise DataError(
+            f"unknown split {split!r}; expected 'train' or 'test', optionally sliced "
+            "like 'train[:1000]' or 'test[:10%]'"
+        )
+    if data_dir is None:
+        data_dir = os.environ.get("TFDS_DATA_DIR") or None
+    data_dir = os.fspath(data_dir) if data_dir is not None else None
+    key = (name, split, data_dir if name not in EMBEDDED else None)
+    with _LOCK:
+        if key in _MEMORY:
+            return _MEMORY[key]
+    cache_dir = cache_dir if cache_dir is not None else os.environ.get("AEZOO_CACHE_DIR")
+    arrays = _read_disk_cache(cache_dir, name, split) if cache_dir else None
+    if arrays is None:
+        arrays = _load_digits(split) if name in EMBEDDED else _load_tfds(name, split, data_dir)
+        if cache_dir:
+            _write_disk_cache(cache_dir, name, split, arrays)
+    images, labels = arrays
+    images.setflags(write=False)
+    labels.setflags(write=False)
+    with _LOCK:
+        _MEMORY[key] = (images, labels)
+    return images, labels
+
+
+def _load_digits(split: str) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    # 0..16 gray levels -> 0..255, as [N, 8, 8, 1] uint8.
+    images = np.round(bunch.images * (255.0 / 16.0)).astype(np.uint8)[..., None]
+    labels = bunch.target.astype(np.int32)
+    # Fixed, deterministic 80/20 split, independent of any global random state.
+    order = np.random.default_rng(0).permutation(len(labels))
+    n_test = 360
+    idx = order[n_test:] if split.startswith("train") else order[:n_test]
+    idx = _slice_indices(idx, split)
+    return np.ascontiguousarray(images[idx]), labels[idx]
+
+
+def _slice_indices(idx: np.ndarray, split: str) -> np.ndarray:
+    """Apply a TFDS-style slice (``[a:b]``, ``[a%:b%]``) to an index array."""
+    m = re.search(r"\[(.*)\]$", split)
+    if not m:
+        return idx
+    parts = m.group(1).split(":")
+    if len(parts) != 2:
+        raise DataError(f"bad split slice {split!r}; expected e.g. 'train[:1000]'")
+
+    def bound(s: str) -> int | None:
+        if not s:
+            return None
+        if s.endswith("%"):
+            return round(len(idx) * int(s[:-1]) / 100)
+        return int(s)
+
+    return idx[bound(parts[0]) : bound(parts[1])]
+
+
+@functools.cache
+def _tfds_names() -> frozenset[str]:
+    import tensorflow_datasets as tfds
+
+    return frozenset(tfds.list_builders(with_community_datasets=False))
+
+
+def _load_tfds(name: str, split: str, data_dir: str | None) -> tuple[np.ndarray, np.ndarray]:
+    import tensorflow_datasets as tfds
+
+    base = name.split(":")[0].split("/")[0]
+    if base not in _tfds_names():
+        raise DataError(
+            f"unknown dataset {name!r}; available: {', '.join(DATASETS)} "
+            "(or any TFDS image-classification dataset)"
+        )
+    builder = tfds.builder(name, data_dir=data_dir)
+    features = builder.info.features
+    if "image" not in features or "label" not in features:
+        raise DataError(
+            f"dataset {name!r} is not an image-classification dataset "
+            f"(needs 'image' and 'label' features; has {', '.join(features)})"
+        )
+    if not builder.is_prepared():
+        _prepare_or_explain(builder, name, data_dir)
+    source = tfds.data_source(name, split=split, data_dir=data_dir)
+    n = len(source)
+    if n == 0:
+        raise DataError(f"split {split!r} of dataset {name!r} is empty")
+    images = np.empty((n, *features["image"].shape), np.uint8)
+    labels = np.empty((n,), np.int32)
+    chunk = 4096
+    for start in range(0, n, chunk):
+        stop = min(start + chunk, n)
+        for i, ex in enumerate(source.__getitems__(list(range(start, stop)))):
+            images[start + i] = ex["image"]
+            labels[start + i] = ex["label"]
+    return images, labels
+
+
+def _prepare_or_explain(builder, name: str, data_dir: str | None) -> None:
+    where = builder.data_dir_root if hasattr(builder, "data_dir_root") else data_dir
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError:
+        raise DataError(
+            f"dataset {name!r} is not prepared in {where}; point TFDS_DATA_DIR (or "
+            f"--data-dir) at a directory that holds it, or install the preparation extra "
+            f"with `pip install 'aezoo[prepare]'` and rerun to download and prepare it"
+        ) from None
+    try:
+        builder.download_and_prepare(
+            file_format="array_record",
+        )
+    except Exception as e:  # network or disk problems: one line, not a deep trace
+        raise DataError(f"preparing dataset {name!r} in {where} failed: {e}") from None
+
+
+def _cache_paths(cache_dir, name: str, split: str) -> tuple[pathlib.Path, pathlib.Path]:
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{name}-{split}")
+    root = pathlib.Path(cache_dir)
+    return root / f"{safe}-images.npy", root / f"{safe}-labels.npy"
+
+
+def _read_disk_cache(cache_dir, name: str, split: str):
+    img_path, lbl_path = _cache_paths(cache_dir, name, split)
+    if not (img_path.exists() and lbl_path.exists()):
+        return None
+    try:
+        images, labels = np.load(img_path), np.load(lbl_path)
+    except (OSError, ValueError):
+        return None  # unreadable cache: decode again and overwrite
+    if images.dtype != np.uint8 or images.ndim != 4 or labels.shape != images.shape[:1]:
+        return None
+    return images, labels.astype(np.int32)
+
+
+def _write_disk_cache(cache_dir, name: str, split: str, arrays) -> None:
+    img_path, lbl_path = _cache_paths(cache_dir, name, split)
+    img_path.parent.mkdir(parents=True, exist_ok=True)
+    for path, array in zip((img_path, lbl_path), arrays, strict=True):
+        # Write next to the target and rename: a reader never sees a half-written file.
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npy", delete=False) as f:
+            np.save(f, array)
+        os.replace(f.name, path)

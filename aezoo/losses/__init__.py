@@ -1,0 +1,20 @@
+"""Pure, elementwise, unreduced losses: likelihoods and divergences. Callers reduce."""
+
+from aezoo.losses._divergences import kl_normal, kl_normal_std
+from aezoo.losses._likelihoods import (
+    LIKELIHOODS,
+    bernoulli_nll,
+    gaussian_log_prob,
+    gaussian_nll,
+    image_nll,
+)
+
+__all__ = [
+    "LIKELIHOODS",
+    "bernoulli_nll",
+    "gaussian_log_prob",
+    "gaussian_nll",
+    "image_nll",
+    "kl_normal",
+    "kl_normal_std",
+]

@@ -1,0 +1,39 @@
+"""The model registry. Adding a model = one file here + one line in ``MODELS``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flax.linen as nn
+
+from aezoo.errors import ConfigError
+from aezoo.models import ae, vae
+from aezoo.models._spec import BaseConfig, ModelSpec
+
+MODELS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        ae.SPEC,
+        vae.SPEC,
+    )
+}
+
+
+def get_spec(name: str) -> ModelSpec:
+    """The :class:`ModelSpec` registered as ``name`` (one-line error if unknown)."""
+    try:
+        return MODELS[name]
+    except (KeyError, TypeError):
+        raise ConfigError(
+            f"unknown model {name!r}; available: {', '.join(sorted(MODELS))}"
+        ) from None
+
+
+def get(name: str, **overrides: Any) -> tuple[ModelSpec, nn.Module]:
+    """``(spec, module)`` for model ``name`` with config fields overridden by keyword."""
+    spec = get_spec(name)
+    _, module = spec.make(**overrides)
+    return spec, module
+
+
+__all__ = ["MODELS", "BaseConfig", "ModelSpec", "get", "get_spec"]

@@ -1,0 +1,37 @@
+"""The training state: step, params, optimizer state. Randomness is an explicit key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flax.linen as nn
+import flax.struct
+import jax
+import jax.numpy as jnp
+import optax
+
+
+@flax.struct.dataclass
+class TrainState:
+    """Everything that changes during training (a pytree; donated to the jitted step)."""
+
+    step: jax.Array
+    params: Any
+    opt_state: optax.OptState
+
+
+def init_params(module: nn.Module, rng: jax.Array) -> Any:
+    """Initialize ``module``'s parameters from a dummy batch of its image shape."""
+    x = jnp.zeros((1, *module.config.image_shape), jnp.float32)
+    init_rng, sample_rng = jax.random.split(rng)
+    return module.init(init_rng, x, rng=sample_rng)["params"]
+
+
+def create_train_state(
+    module: nn.Module, optimizer: optax.GradientTransformation, rng: jax.Array
+) -> TrainState:
+    """A fresh :class:`TrainState` (step 0) with params drawn from ``rng``."""
+    params = init_params(module, rng)
+    return TrainState(
+        step=jnp.zeros((), jnp.int32), params=params, opt_state=optimizer.init(params)
+    )

@@ -1,0 +1,181 @@
+"""The only jit sites of training: one train step, and a whole epoch fused with ``lax.scan``.
+
+Both run the same step body, so the fused epoch and the per-step loop give the same result
+for the same keys. The step's key is ``fold_in(rng, state.step)``: a resumed run draws the
+same numbers as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import optax
+
+from aezoo import data
+from aezoo.models import ModelSpec
+from aezoo.train.state import TrainState
+
+Metrics = dict[str, jax.Array]
+Batch = dict[str, jax.Array]
+
+
+def _step_body(
+    spec: ModelSpec, module: nn.Module, optimizer: optax.GradientTransformation, binarize: str
+) -> Callable[[TrainState, Batch, jax.Array], tuple[TrainState, Metrics]]:
+    """The un-jitted step: binarize on device, value_and_grad, Optax update, norms."""
+    loss_fn = functools.partial(spec.loss_fn, module=module)
+    grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+
+    def step(state: TrainState, batch: Batch, rng: jax.Array) -> tuple[TrainState, Metrics]:
+        key = jax.random.fold_in(rng, state.step)
+        data_key, model_key = jax.random.split(key)
+        batch = {**batch, "image": data.binarize(batch["image"], data_key, binarize)}
+        (_, metrics), grads = grad_fn(state.params, batch, model_key)
+        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        metrics = {
+            **metrics,
+            "grad_norm": optax.tree.norm(grads),
+            "param_norm": optax.tree.norm(params),
+        }
+        return TrainState(step=state.step + 1, params=params, opt_state=opt_state), metrics
+
+    return step
+
+
+def make_train_step(
+    spec: ModelSpec,
+    module: nn.Module,
+    optimizer: optax.GradientTransformation,
+    *,
+    binarize: str = "none",
+) -> Callable[[TrainState, Batch, jax.Array], tuple[TrainState, Metrics]]:
+    """Jitted ``(state, batch, rng) -> (state, metrics)``; the state is donated.
+
+    Args:
+      spec, module: the model (from :func:`aezoo.models.get`).
+      optimizer: any Optax transformation.
+      binarize: ``dynamic`` / ``static`` / ``none``: how ``batch["image"]`` (float in [0, 1],
+        ``[B, H, W, C]``) becomes the Bernoulli targets, on device, inside the step.
+    """
+    _check_binarize(binarize)
+    return jax.jit(_step_body(spec, module, optimizer, binarize), donate_argnums=0)
+
+
+def epoch_batches(epoch_key: jax.Array, num_examples: int, batch_size: int) -> jax.Array:
+    """``[steps, batch_size]`` example indices of one epoch (a permutation; remainder dropped)."""
+    steps = num_examples // batch_size
+    perm = jax.random.permutation(epoch_key, num_examples)
+    return perm[: steps * batch_size].reshape(steps, batch_size)
+
+
+def gather_batch(images: jax.Array, labels: jax.Array, idx: jax.Array) -> Batch:
+    """The batch at indices ``idx`` from device-resident uint8 data, as [0, 1] floats."""
+    return {"image": data.to_float(images[idx]), "label": labels[idx]}
+
+
+def make_train_epoch(
+    spec: ModelSpec,
+    module: nn.Module,
+    optimizer: optax.GradientTransformation,
+    *,
+    batch_size: int,
+    binarize: str = "none",
+) -> Callable[..., tuple[TrainState, Metrics]]:
+    """Jitted ``(state, images, labels, rng, epoch_key) -> (state, metrics)`` for one epoch.
+
+    ``images`` (uint8 ``[N, H, W, C]``) and ``labels`` stay on the device; the permutation is
+    drawn from ``epoch_key`` on device and each batch is gathered inside a ``lax.scan``.
+    Returned metrics are epoch means (computed on device), plus ``nonfinite_step``: the
+    global step of the first non-finite loss, or -1.
+    """
+    _check_binarize(binarize)
+    step = _step_body(spec, module, optimizer, binarize)
+
+    def epoch(state, images, labels, rng, epoch_key):
+        batches = epoch_batches(epoch_key, images.shape[0], batch_size)
+        start = state.step
+
+        def body(state, idx):
+            return step(state, gather_batch(images, labels, idx), rng)
+
+        state, metrics = jax.lax.scan(body, state, batches)
+        return state, summarize(metrics, start)
+
+    return jax.jit(epoch, donate_argnums=0)
+
+
+def summarize(metrics: Metrics, start_step: jax.Array) -> Metrics:
+    """Means of per-step metrics ``[steps]`` and the first non-finite loss's global step."""
+    bad = ~jnp.isfinite(metrics["loss"])
+    first_bad = jnp.where(bad.any(), start_step + jnp.argmax(bad), -1)
+    return {**{k: jnp.mean(v) for k, v in metrics.items()}, "nonfinite_step": first_bad}
+
+
+def make_eval_fn(spec: ModelSpec, module: nn.Module, *, batch_size: int) -> Callable[..., Metrics]:
+    """``(params, images, labels, rng) -> metrics``: example-weighted means over a whole set.
+
+    Full batches run in one jitted scan; a smaller remainder batch (if any) in one more call.
+    The rng is folded with the batch index, so the same params always give the same numbers.
+    """
+    loss_fn = functools.partial(spec.loss_fn, module=module)
+
+    def one(params, batch, rng):
+        return loss_fn(params, batch, rng)[1]
+
+    @jax.jit
+    def full(params, images, labels, rng):
+        steps = images.shape[0] // batch_size
+        idx = jnp.arange(steps * batch_size).reshape(steps, batch_size)
+
+        def body(_, i):
+            return None, one(
+                params, gather_batch(images, labels, idx[i]), jax.random.fold_in(rng, i)
+            )
+
+        _, metrics = jax.lax.scan(body, None, jnp.arange(steps))
+        return {k: jnp.mean(v) for k, v in metrics.items()}
+
+    @jax.jit
+    def rest(params, images, labels, rng):
+        n = images.shape[0]
+        idx = jnp.arange((n // batch_size) * batch_size, n)
+        return one(
+            params, gather_batch(images, labels, idx), jax.random.fold_in(rng, n // batch_size)
+        )
+
+    def evaluate(params: Any, images: jax.Array, labels: jax.Array, rng: jax.Array) -> Metrics:
+        n = images.shape[0]
+        n_full = (n // batch_size) * batch_size
+        parts: list[tuple[int, Metrics]] = []
+        if n_full:
+            parts.append((n_full, full(params, images, labels, rng)))
+        if n > n_full:
+            parts.append((n - n_full, rest(params, images, labels, rng)))
+        return {k: sum(w * m[k] for w, m in parts) / n for k in parts[0][1]}
+
+    return evaluate
+
+
+def _check_binarize(mode: str) -> None:
+    if mode not in data.BINARIZE_MODES:
+        from aezoo.errors import ConfigError
+
+        raise ConfigError(
+            f"unknown binarize mode {mode!r}; expected one of {', '.join(data.BINARIZE_MODES)}"
+        )
+
+
+__all__ = [
+    "epoch_batches",
+    "gather_batch",
+    "make_eval_fn",
+    "make_train_epoch",
+    "make_train_step",
+    "summarize",
+]
