@@ -8,7 +8,14 @@ from aezoo.data._preprocess import (
     check_dataset,
     to_float,
 )
-from aezoo.data._sources import DATASETS, EMBEDDED, TFDS_IMAGE_DATASETS, load
+from aezoo.data._sources import (
+    DATASETS,
+    EMBEDDED,
+    TFDS_IMAGE_DATASETS,
+    clear_cache,
+    default_epochs,
+    load,
+)
 
 __all__ = [
     "BINARIZE_MODES",
@@ -19,6 +26,8 @@ __all__ = [
     "binarize",
     "binarize_once",
     "check_dataset",
+    "clear_cache",
+    "default_epochs",
     "load",
     "to_float",
 ]

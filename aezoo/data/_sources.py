@@ -25,6 +25,14 @@ TFDS_IMAGE_DATASETS = (
     "svhn_cropped",
 )
 DATASETS = EMBEDDED + TFDS_IMAGE_DATASETS
+# Small datasets need more passes for the same number of steps.
+_DEFAULT_EPOCHS = {"digits": 100}
+
+
+def default_epochs(name: str) -> int:
+    """The CLI's default number of epochs for dataset ``name`` (10; 100 for digits)."""
+    return _DEFAULT_EPOCHS.get(name, 10)
+
 
 _SPLIT_RE = re.compile(r"^(train|test)(\[[0-9:%-]*\])?$")
 _MEMORY: dict[tuple[str, str, str | None], tuple[np.ndarray, np.ndarray]] = {}
@@ -81,6 +89,12 @@ def load(
     with _LOCK:
         _MEMORY[key] = (images, labels)
     return images, labels
+
+
+def clear_cache() -> None:
+    """Forget the in-memory copies kept by :func:`load` (the disk cache is untouched)."""
+    with _LOCK:
+        _MEMORY.clear()
 
 
 def _load_digits(split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -140,9 +154,16 @@ def _load_tfds(name: str, split: str, data_dir: str | None) -> tuple[np.ndarray,
             f"dataset {name!r} is not an image-classification dataset "
             f"(needs 'image' and 'label' features; has {', '.join(features)})"
         )
-    if not builder.is_prepared():
+    try:
+        source = tfds.data_source(name, split=split, data_dir=data_dir, download=False)
+    except Exception as e:  # TFDS raises several types here; translate them to one line
+        if builder.is_prepared():
+            raise DataError(
+                f"cannot read split {split!r} of dataset {name!r} from {builder.data_dir}: "
+                f"{str(e).splitlines()[0]} (aezoo reads the array_record format)"
+            ) from None
         _prepare_or_explain(builder, name, data_dir)
-    source = tfds.data_source(name, split=split, data_dir=data_dir)
+        source = tfds.data_source(name, split=split, data_dir=data_dir, download=False)
     n = len(source)
     if n == 0:
         raise DataError(f"split {split!r} of dataset {name!r} is empty")
@@ -151,13 +172,23 @@ def _load_tfds(name: str, split: str, data_dir: str | None) -> tuple[np.ndarray,
     chunk = 4096
     for start in range(0, n, chunk):
         stop = min(start + chunk, n)
-        for i, ex in enumerate(source.__getitems__(list(range(start, stop)))):
+        for i, ex in enumerate(_read_range(source, start, stop)):
             images[start + i] = ex["image"]
             labels[start + i] = ex["label"]
     return images, labels
 
 
+def _read_range(source, start: int, stop: int) -> list:
+    """Records ``start..stop``: one batched read (3x faster than indexing one by one)."""
+    try:
+        return source.__getitems__(list(range(start, stop)))
+    except TypeError:  # sources without batched reads (e.g. tfds.testing.mock_data)
+        return [source[i] for i in range(start, stop)]
+
+
 def _prepare_or_explain(builder, name: str, data_dir: str | None) -> None:
+    import tensorflow_datasets as tfds
+
     where = builder.data_dir_root if hasattr(builder, "data_dir_root") else data_dir
     try:
         import tensorflow  # noqa: F401
@@ -169,6 +200,7 @@ def _prepare_or_explain(builder, name: str, data_dir: str | None) -> None:
         ) from None
     try:
         builder.download_and_prepare(
+            download_config=tfds.download.DownloadConfig(),
             file_format="array_record",
         )
     except Exception as e:  # network or disk problems: one line, not a deep trace

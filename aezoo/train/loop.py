@@ -255,7 +255,7 @@ def run_epoch_per_step(
     """The per-step jitted loop over one epoch: same batches and keys as the fused epoch."""
     from aezoo.train.step import summarize
 
-    start = state.step
+    start = int(state.step)  # read before the state is donated to the first step
     collected = []
     for idx in epoch_batches(epoch_key, images.shape[0], batch_size):
         state, metrics = step_fn(state, gather_batch(images, labels, idx), rng)

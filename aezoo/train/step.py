@@ -24,7 +24,7 @@ Metrics = dict[str, jax.Array]
 Batch = dict[str, jax.Array]
 
 
-def _step_body(
+def train_step_body(
     spec: ModelSpec, module: nn.Module, optimizer: optax.GradientTransformation, binarize: str
 ) -> Callable[[TrainState, Batch, jax.Array], tuple[TrainState, Metrics]]:
     """The un-jitted step: binarize on device, value_and_grad, Optax update, norms."""
@@ -64,7 +64,7 @@ def make_train_step(
         ``[B, H, W, C]``) becomes the Bernoulli targets, on device, inside the step.
     """
     _check_binarize(binarize)
-    return jax.jit(_step_body(spec, module, optimizer, binarize), donate_argnums=0)
+    return jax.jit(train_step_body(spec, module, optimizer, binarize), donate_argnums=0)
 
 
 def epoch_batches(epoch_key: jax.Array, num_examples: int, batch_size: int) -> jax.Array:
@@ -95,7 +95,7 @@ def make_train_epoch(
     global step of the first non-finite loss, or -1.
     """
     _check_binarize(binarize)
-    step = _step_body(spec, module, optimizer, binarize)
+    step = train_step_body(spec, module, optimizer, binarize)
 
     def epoch(state, images, labels, rng, epoch_key):
         batches = epoch_batches(epoch_key, images.shape[0], batch_size)

@@ -1,0 +1,48 @@
+"""Test-wide settings: fail loudly on silent broadcasting or dtype promotion."""
+
+from __future__ import annotations
+
+import os
+
+import jax
+import numpy as np
+import pytest
+
+jax.config.update("jax_numpy_rank_promotion", "raise")
+
+
+@pytest.fixture(autouse=True)
+def strict_dtype_promotion(request):
+    """Strict dtype promotion for aezoo's own code. Tests that run Optax's update opt out
+    with ``@pytest.mark.optax`` (Optax's Adam mixes Python floats with int32 counters)."""
+    if request.node.get_closest_marker("optax"):
+        yield
+        return
+    with jax.numpy_dtype_promotion("strict"):
+        yield
+
+
+MNIST_DIR = os.environ.get("TFDS_DATA_DIR")
+
+
+def has_mnist() -> bool:
+    return bool(MNIST_DIR) and os.path.isdir(os.path.join(MNIST_DIR, "mnist"))
+
+
+@pytest.fixture(scope="session")
+def digits():
+    from aezoo import data
+
+    return data.load("digits", "train"), data.load("digits", "test")
+
+
+@pytest.fixture
+def rng():
+    return jax.random.key(0)
+
+
+@pytest.fixture
+def small_batch():
+    """A batch of 8 digits-shaped images in [0, 1]."""
+    x = np.random.default_rng(0).uniform(size=(8, 8, 8, 1)).astype(np.float32)
+    return {"image": x, "label": np.arange(8, dtype=np.int32)}
