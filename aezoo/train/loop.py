@@ -261,7 +261,7 @@ def run_epoch_per_step(
         state, metrics = step_fn(state, gather_batch(images, labels, idx), rng)
         collected.append(metrics)
     stacked = jax.tree.map(lambda *xs: jnp.stack(xs), *collected)
-    return state, summarize(stacked, start)
+    return state, jax.jit(summarize)(stacked, start, state.params)
 
 
 def write_figures(out_dir: pathlib.Path, spec: ModelSpec, module, params, split: Arrays) -> None:
