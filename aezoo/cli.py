@@ -145,6 +145,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from aezoo import data
     from aezoo.models import get_spec
     from aezoo.train import fit
+    from aezoo.train.loop import default_binarize
 
     spec = get_spec(args.model)
     if args.epochs is None:
@@ -165,7 +166,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             "batch_size": args.batch_size,
             "lr": args.lr,
             "seed": args.seed,
-            "binarize": args.binarize or "auto",
+            "binarize": args.binarize or default_binarize(config.likelihood),
             "fused": not args.per_step,
         }
         model_settings = {k: v for k, v in config.to_dict().items() if k != "image_shape"}
