@@ -1,15 +1,23 @@
 """aezoo: the JAX model zoo for autoencoders."""
 
 from aezoo import data, losses, models, nn
-from aezoo.errors import AezooError, ConfigError, DataError, NonFiniteError, ShapeError
+from aezoo.errors import (
+    AezooError,
+    CheckpointError,
+    ConfigError,
+    DataError,
+    NonFiniteError,
+    ShapeError,
+)
 from aezoo.models import MODELS, ModelSpec, get
-from aezoo.train import TrainState, fit, make_train_epoch, make_train_step
+from aezoo.train import TrainState, fit, load, make_train_epoch, make_train_step
 
 __version__ = "0.1.0"
 
 __all__ = [
     "MODELS",
     "AezooError",
+    "CheckpointError",
     "ConfigError",
     "DataError",
     "ModelSpec",
@@ -19,6 +27,7 @@ __all__ = [
     "data",
     "fit",
     "get",
+    "load",
     "losses",
     "make_train_epoch",
     "make_train_step",

@@ -4,13 +4,30 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
+import pathlib
 import sys
 import types
 import typing
 from collections.abc import Sequence
 from typing import Any
 
-from aezoo.errors import AezooError, NonFiniteError
+from aezoo.errors import AezooError, ConfigError, NonFiniteError
+
+# Training flags: CLI dest -> (TrainConfig / fit keyword, default). Defaults are applied after
+# parsing so that, on --resume, a flag given explicitly can be told from one left out.
+TRAIN_FLAGS: dict[str, tuple[str, Any]] = {
+    "dataset": ("dataset", "digits"),
+    "epochs": ("epochs", None),  # 10, or 100 for digits (data.default_epochs)
+    "batch_size": ("batch_size", 128),
+    "lr": ("learning_rate", 1e-3),
+    "seed": ("seed", 0),
+    "binarize": ("binarize", None),  # from the likelihood
+    "eval_batch_size": ("eval_batch_size", 1000),
+    "on_nonfinite": ("on_nonfinite", "stop"),
+    "checkpoint_every": ("checkpoint_every", 1),
+    "keep": ("keep", 3),
+}
 
 
 def _parse_int_tuple(text: str) -> tuple[int, ...]:
@@ -25,7 +42,7 @@ def _parse_int_tuple(text: str) -> tuple[int, ...]:
     return values
 
 
-def _field_flag(parser: argparse.ArgumentParser, f: dataclasses.Field, hint: Any) -> None:
+def _field_flag(parser: argparse._ActionsContainer, f: dataclasses.Field, hint: Any) -> None:
     """Add ``--field-name`` for one config field, typed from its annotation."""
     flag = "--" + f.name.replace("_", "-")
     help_text = f.metadata.get("help", "")
@@ -52,51 +69,60 @@ def _field_flag(parser: argparse.ArgumentParser, f: dataclasses.Field, hint: Any
 
 def _add_train_flags(p: argparse.ArgumentParser) -> None:
     from aezoo import data
+    from aezoo.train.step import NONFINITE_POLICIES
 
     g = p.add_argument_group("data")
     g.add_argument(
         "--dataset",
-        default="digits",
         help=f"dataset name: {', '.join(data.DATASETS)} or another TFDS image dataset "
         "(default: digits, embedded, no network)",
     )
-    g.add_argument("--data-dir", default=None, help="TFDS data directory (default: $TFDS_DATA_DIR)")
+    g.add_argument("--data-dir", help="TFDS data directory (default: $TFDS_DATA_DIR)")
     g.add_argument(
         "--cache-dir",
-        default=None,
         help="keep decoded arrays here as .npy for faster reloads (default: $AEZOO_CACHE_DIR)",
     )
     g.add_argument(
         "--binarize",
         choices=data.BINARIZE_MODES,
-        default=None,
         help="Bernoulli targets: dynamic (resampled every step), static (threshold 0.5) or "
         "none (default: dynamic for the bernoulli likelihood, none for gaussian)",
     )
     g = p.add_argument_group("training")
+    g.add_argument("--epochs", type=int, help="passes over the data (default: 10; 100 for digits)")
+    g.add_argument("--batch-size", type=int, help="examples per step (default: 128)")
+    g.add_argument("--lr", type=float, help="Adam learning rate (default: 1e-3)")
+    g.add_argument("--seed", type=int, help="random seed, >= 0 (default: 0)")
+    g.add_argument("--eval-batch-size", type=int, help="test batch size (default: 1000)")
     g.add_argument(
-        "--epochs",
-        type=int,
-        default=None,
-        help="passes over the data (default: 10; 100 for the small digits set)",
-    )
-    g.add_argument("--batch-size", type=int, default=128, help="examples per step (default: 128)")
-    g.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default: 1e-3)")
-    g.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    g.add_argument(
-        "--workdir",
-        default=None,
-        help="output directory (default: runs/MODEL-DATASET)",
+        "--on-nonfinite",
+        choices=NONFINITE_POLICIES,
+        help="on a NaN/inf loss or gradient: stop (keeping the last good checkpoint) or "
+        "skip the update and count it (default: stop)",
     )
     g.add_argument(
         "--per-step",
         action="store_true",
         help="run the per-step jitted loop instead of the scan-fused epoch (same result)",
     )
-    g.add_argument(
-        "--eval-batch-size", type=int, default=1000, help="test batch size (default: 1000)"
-    )
     g.add_argument("--no-progress", action="store_true", help="no progress bar or epoch lines")
+    g = p.add_argument_group("outputs and checkpoints")
+    g.add_argument("--workdir", help="output directory (default: runs/MODEL-DATASET)")
+    g.add_argument(
+        "--checkpoint-every", type=int, help="checkpoint every N epochs and at the end (default: 1)"
+    )
+    g.add_argument("--keep", type=int, help="keep the last K checkpoints (default: 3)")
+    g.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --workdir from its newest valid checkpoint, with its saved "
+        "settings (a flag that conflicts with them is an error; --epochs may extend the run)",
+    )
+    g.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start afresh in a --workdir that already holds a run (deletes its outputs)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -139,56 +165,101 @@ def _cmd_list() -> int:
     return 0
 
 
-def _cmd_train(args: argparse.Namespace) -> int:
-    import pathlib
+def _flag(dest: str) -> str:
+    return "--" + dest.replace("_", "-")
 
+
+def _resolve_resume(args: argparse.Namespace, spec, workdir: pathlib.Path) -> dict[str, Any]:
+    """Saved settings of the run in ``workdir``; an explicit flag may not contradict them."""
+    path = workdir / "config.json"
+    if not path.is_file():
+        raise ConfigError(f"nothing to resume: {workdir} holds no run (no config.json)")
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise ConfigError(f"cannot read {path}: {e}") from None
+    if saved.get("model") != spec.name:
+        raise ConfigError(
+            f"{workdir} holds a {saved.get('model')!r} run, not {spec.name!r}; "
+            f"resume it with `aezoo train {saved.get('model')} --resume --workdir {workdir}`"
+        )
+    train, model_config = saved.get("train", {}), saved.get("model_config", {})
+    for dest, (key, _) in TRAIN_FLAGS.items():
+        given = getattr(args, dest)
+        if given is not None and dest != "epochs" and key in train and given != train[key]:
+            raise ConfigError(
+                f"{_flag(dest)} {given} conflicts with the run in {workdir} ({key}={train[key]}); "
+                "drop the flag to resume it"
+            )
+    for f in dataclasses.fields(spec.config_cls):
+        given = getattr(args, f.name, None)
+        old = model_config.get(f.name)
+        if given is not None and old is not None and list(_as_list(given)) != _as_list(old):
+            raise ConfigError(
+                f"{_flag(f.name)} {given} conflicts with the run in {workdir} ({f.name}={old}); "
+                "drop the flag to resume it"
+            )
+    return saved
+
+
+def _as_list(value: Any) -> list:
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
     from aezoo import data
     from aezoo.models import get_spec
     from aezoo.train import fit
     from aezoo.train.loop import default_binarize
 
     spec = get_spec(args.model)
-    if args.epochs is None:
-        args.epochs = data.default_epochs(args.dataset)
-    overrides = {
-        f.name: getattr(args, f.name)
-        for f in dataclasses.fields(spec.config_cls)
-        if getattr(args, f.name, None) is not None
-    }
+    given_dataset = args.dataset or TRAIN_FLAGS["dataset"][1]
+    workdir = pathlib.Path(args.workdir or f"runs/{args.model}-{given_dataset}")
+    settings: dict[str, Any] = {}
+    overrides: dict[str, Any] = {}
+    if args.resume:
+        saved = _resolve_resume(args, spec, workdir)
+        settings = {k: v for k, v in saved["train"].items() if k != "fused"}
+        overrides = {k: v for k, v in saved["model_config"].items() if k != "image_shape"}
+        if args.epochs is not None:
+            settings["epochs"] = args.epochs
+    else:
+        for dest, (key, default) in TRAIN_FLAGS.items():
+            value = getattr(args, dest)
+            settings[key] = value if value is not None else default
+        if settings["epochs"] is None:
+            settings["epochs"] = data.default_epochs(settings["dataset"])
+        overrides = {
+            f.name: getattr(args, f.name)
+            for f in dataclasses.fields(spec.config_cls)
+            if getattr(args, f.name, None) is not None
+        }
     config = spec.make_config(**overrides)  # validates before any data is read
-    workdir = pathlib.Path(args.workdir or f"runs/{args.model}-{args.dataset}")
+    if settings["binarize"] is None:
+        settings["binarize"] = default_binarize(config.likelihood)
     progress = not args.no_progress
     if progress:
-        print(f"aezoo train {spec.name} -> {workdir}", file=sys.stderr)
-        settings = {
-            "dataset": args.dataset,
-            "epochs": args.epochs,
-            "batch_size": args.batch_size,
-            "lr": args.lr,
-            "seed": args.seed,
-            "binarize": args.binarize or default_binarize(config.likelihood),
-            "fused": not args.per_step,
-        }
+        verb = "resume" if args.resume else "train"
+        print(f"aezoo {verb} {spec.name} -> {workdir}", file=sys.stderr)
+        shown = {**settings, "fused": not args.per_step}
         model_settings = {k: v for k, v in config.to_dict().items() if k != "image_shape"}
-        print("  " + "  ".join(f"{k}={v}" for k, v in settings.items()), file=sys.stderr)
+        print("  " + "  ".join(f"{k}={v}" for k, v in shown.items()), file=sys.stderr)
         print("  " + "  ".join(f"{k}={v}" for k, v in model_settings.items()), file=sys.stderr)
-    train = data.load(args.dataset, "train", data_dir=args.data_dir, cache_dir=args.cache_dir)
-    test = data.load(args.dataset, "test", data_dir=args.data_dir, cache_dir=args.cache_dir)
+    dataset = settings.pop("dataset")
+    train = data.load(dataset, "train", data_dir=args.data_dir, cache_dir=args.cache_dir)
+    test = data.load(dataset, "test", data_dir=args.data_dir, cache_dir=args.cache_dir)
     result = fit(
         spec,
         train,
         test,
         config=overrides,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        learning_rate=args.lr,
-        seed=args.seed,
-        binarize=args.binarize,
+        dataset=dataset,
         fused=not args.per_step,
-        eval_batch_size=args.eval_batch_size,
-        dataset=args.dataset,
         workdir=workdir,
+        resume=args.resume,
+        overwrite=args.overwrite,
         progress=progress,
+        **settings,
     )
     if result.history:
         last = result.history[-1]

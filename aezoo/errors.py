@@ -19,3 +19,7 @@ class DataError(AezooError):
 
 class NonFiniteError(AezooError):
     """Training produced a NaN or infinite loss."""
+
+
+class CheckpointError(AezooError):
+    """A missing, corrupt, truncated or mismatched checkpoint."""

@@ -198,10 +198,14 @@ def test_non_finite_loss_stops_training_and_keeps_last_good_params(digits, tmp_p
     assert not (tmp_path / "params.msgpack").exists()
 
 
-def test_workdir_holding_another_run_is_refused(digits, tmp_path):
+def test_workdir_holding_a_run_needs_resume_or_overwrite(digits, tmp_path):
     train, test = digits
-    kw = {"epochs": 0, "batch_size": 64, "workdir": tmp_path, "progress": False}
+    kw = {"epochs": 1, "batch_size": 64, "workdir": tmp_path, "progress": False}
     aezoo.fit("ae", train, test, config=SMALL, **kw)
-    aezoo.fit("ae", train, test, config=SMALL, **kw)  # same run again: fine
-    with pytest.raises(aezoo.ConfigError, match="already holds a different run"):
-        aezoo.fit("ae", train, test, config={**SMALL, "latent_dim": 5}, **kw)
+    with pytest.raises(aezoo.ConfigError, match="already holds a run; pass --resume"):
+        aezoo.fit("ae", train, test, config=SMALL, **kw)
+    with pytest.raises(aezoo.ConfigError, match=r"settings conflict .* latent_dim 4 != 5"):
+        aezoo.fit("ae", train, test, config={**SMALL, "latent_dim": 5}, resume=True, **kw)
+    again = aezoo.fit("ae", train, test, config={**SMALL, "latent_dim": 5}, overwrite=True, **kw)
+    assert len(again.history) == 1
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["1"]

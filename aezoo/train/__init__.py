@@ -1,5 +1,7 @@
 """Training: state, the jitted step and fused epoch, and the ``fit`` loop."""
 
+from aezoo.train.checkpoint import Checkpointer
+from aezoo.train.load import LoadedModel, load
 from aezoo.train.loop import FitResult, TrainConfig, fit, load_params, save_params
 from aezoo.train.state import TrainState, create_train_state, init_params
 from aezoo.train.step import (
@@ -11,6 +13,8 @@ from aezoo.train.step import (
 )
 
 __all__ = [
+    "Checkpointer",
+    "LoadedModel",
     "FitResult",
     "TrainConfig",
     "TrainState",
@@ -19,6 +23,7 @@ __all__ = [
     "fit",
     "gather_batch",
     "init_params",
+    "load",
     "load_params",
     "make_eval_fn",
     "make_train_epoch",

@@ -1,4 +1,4 @@
-"""``fit``: epochs of the fused (or per-step) training, test evaluation, logs, outputs."""
+"""``fit``: epochs of the fused (or per-step) training, test evaluation, logs, checkpoints."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import math
 import os
 import pathlib
+import shutil
 import sys
 import tempfile
 import time
@@ -22,21 +23,27 @@ import optax
 from tqdm.auto import tqdm
 
 from aezoo import data
-from aezoo.errors import ConfigError, NonFiniteError
+from aezoo.errors import CheckpointError, ConfigError, NonFiniteError, ShapeError
 from aezoo.models import BaseConfig, ModelSpec, get_spec
+from aezoo.train.checkpoint import Checkpointer
 from aezoo.train.state import TrainState, create_train_state
 from aezoo.train.step import (
+    GUARDED_METRICS,
+    NONFINITE_POLICIES,
     epoch_batches,
     gather_batch,
     make_eval_fn,
     make_train_epoch,
     make_train_step,
+    summarize,
 )
 
 # Test-set evaluation noise (VAE samples) is the same for every run and every epoch, so test
 # numbers are comparable across seeds and epochs.
 EVAL_SEED = 0
 Arrays = tuple[np.ndarray, np.ndarray]
+# Settings that may change when a run is resumed (everything else must match).
+RESUMABLE_CHANGES = ("epochs", "checkpoint_every", "keep")
 
 
 @dataclasses.dataclass
@@ -67,29 +74,45 @@ class TrainConfig:
     binarize: str = "dynamic"
     fused: bool = True
     eval_batch_size: int = 1000
+    on_nonfinite: str = "stop"
+    checkpoint_every: int = 1
+    keep: int = 3
 
     def validate(self, num_train: int) -> None:
-        if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 0:
-            raise ConfigError(f"epochs must be an integer >= 0; got {self.epochs!r}")
-        if not isinstance(self.batch_size, int) or self.batch_size <= 0:
-            raise ConfigError(f"batch_size must be a positive integer; got {self.batch_size!r}")
+        """One-line :class:`ConfigError` for any impossible setting."""
+        _int_at_least("epochs", self.epochs, 0)
+        _int_at_least("batch_size", self.batch_size, 1, "a positive integer")
         if self.batch_size > num_train:
             raise ConfigError(
                 f"batch_size {self.batch_size} is larger than the training split "
                 f"({num_train} examples); use --batch-size <= {num_train}"
             )
         lr = self.learning_rate
-        if not isinstance(lr, int | float) or not math.isfinite(lr) or lr <= 0:
+        if isinstance(lr, bool) or not isinstance(lr, int | float) or not math.isfinite(lr):
             raise ConfigError(f"learning_rate must be a finite number > 0; got {lr!r}")
-        if not isinstance(self.eval_batch_size, int) or self.eval_batch_size <= 0:
-            raise ConfigError(
-                f"eval_batch_size must be a positive integer; got {self.eval_batch_size!r}"
-            )
+        if lr <= 0:
+            raise ConfigError(f"learning_rate must be a finite number > 0; got {lr!r}")
+        _int_at_least("seed", self.seed, 0, "an integer in [0, 2**32)")
+        if self.seed >= 2**32:
+            raise ConfigError(f"seed must be an integer in [0, 2**32); got {self.seed!r}")
+        _int_at_least("eval_batch_size", self.eval_batch_size, 1, "a positive integer")
+        _int_at_least("checkpoint_every", self.checkpoint_every, 1, "a positive integer")
+        _int_at_least("keep", self.keep, 1, "a positive integer")
         if self.binarize not in data.BINARIZE_MODES:
             raise ConfigError(
                 f"unknown binarize mode {self.binarize!r}; "
                 f"expected one of {', '.join(data.BINARIZE_MODES)}"
             )
+        if self.on_nonfinite not in NONFINITE_POLICIES:
+            raise ConfigError(
+                f"unknown on_nonfinite policy {self.on_nonfinite!r}; "
+                f"expected one of {', '.join(NONFINITE_POLICIES)}"
+            )
+
+
+def _int_at_least(name: str, value: Any, low: int, what: str = "") -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ConfigError(f"{name} must be {what or f'an integer >= {low}'}; got {value!r}")
 
 
 def default_binarize(likelihood: str) -> str:
@@ -110,8 +133,13 @@ def fit(
     binarize: str | None = None,
     fused: bool = True,
     eval_batch_size: int = 1000,
+    on_nonfinite: str = "stop",
     dataset: str = "custom",
     workdir: str | os.PathLike | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    checkpoint_every: int = 1,
+    keep: int = 3,
     figures: bool = True,
     progress: bool = True,
 ) -> FitResult:
@@ -126,17 +154,23 @@ def fit(
       binarize: ``dynamic`` / ``static`` / ``none``; default: dynamic for Bernoulli decoders.
         The test set is binarized once with a fixed key.
       fused: one ``lax.scan`` per epoch (default) or the per-step jitted loop (same result).
-      workdir: if set, receives ``config.json``, ``metrics.jsonl``, ``params.msgpack`` (after
-        every finite epoch) and figures.
+      on_nonfinite: ``stop`` (raise :class:`NonFiniteError` at the end of the epoch with a
+        NaN/inf loss or gradient norm) or ``skip`` (drop such updates; counted).
+      workdir: if set, receives ``config.json``, ``metrics.jsonl``, Orbax checkpoints in
+        ``checkpoints/`` (every ``checkpoint_every`` epochs and at the end, the last ``keep``
+        kept), the final ``params.msgpack`` and figures.
+      resume: continue from the newest valid checkpoint in ``workdir`` (bit-identical to an
+        uninterrupted run). Settings must match the saved run, except ``epochs``.
+      overwrite: start afresh in a ``workdir`` that holds another run (deletes its outputs).
       progress: show a progress bar and one log line per epoch (on stderr).
 
     Returns:
       A :class:`FitResult` with the final state and one metrics record per epoch.
 
     Raises:
-      ConfigError, ShapeError, DataError: one-line messages for bad settings or data.
-      NonFiniteError: the loss became NaN/inf; names the step. Saved params stay the last
-        good ones.
+      ConfigError, ShapeError, DataError, CheckpointError: one-line messages.
+      NonFiniteError: the loss or gradient norm became NaN/inf (``on_nonfinite="stop"``);
+        names the step and the metric. The last checkpoint stays intact.
     """
     spec = model if isinstance(model, ModelSpec) else get_spec(model)
     train_images, train_labels = train
@@ -144,7 +178,10 @@ def fit(
     if test is not None:
         data.check_dataset(test[0], test[1], what="test images")
         if tuple(test[0].shape[1:]) != tuple(train_images.shape[1:]):
-            raise data_shape_error(train_images.shape, test[0].shape)
+            raise ShapeError(
+                f"test images {tuple(test[0].shape[1:])} differ in shape from training "
+                f"images {tuple(train_images.shape[1:])}"
+            )
     image_shape = tuple(int(d) for d in train_images.shape[1:])
     if isinstance(config, BaseConfig):
         if tuple(config.image_shape) != image_shape:
@@ -161,14 +198,31 @@ def fit(
         binarize=binarize if binarize is not None else default_binarize(config.likelihood),
         fused=fused,
         eval_batch_size=eval_batch_size,
+        on_nonfinite=on_nonfinite,
+        checkpoint_every=checkpoint_every,
+        keep=keep,
     )
     tc.validate(len(train_images))
-    out_dir = _prepare_workdir(workdir, spec, config, tc)
+    run = _run_record(spec, config, tc)
+    out_dir = _prepare_workdir(workdir, run, resume=resume, overwrite=overwrite)
 
     optimizer = optax.adam(tc.learning_rate)
-    root = jax.random.key(tc.seed)
-    init_key, train_rng, order_key = jax.random.split(root, 3)
+    init_key, train_rng, order_key = jax.random.split(jax.random.key(tc.seed), 3)
     state = create_train_state(module, optimizer, init_key)
+    history: list[dict[str, float]] = []
+    start_epoch = 1
+    ckpt = Checkpointer(out_dir / "checkpoints", keep=tc.keep) if out_dir else None
+    if ckpt is not None and resume:
+        restored = ckpt.restore_latest(_saved_tree(state, train_rng, order_key), model=spec.name)
+        if restored is not None:
+            epoch, tree, meta = restored
+            _check_meta(meta, run, ckpt.path(epoch))
+            state = tree["state"]
+            train_rng = jax.random.wrap_key_data(tree["rng"])
+            order_key = jax.random.wrap_key_data(tree["order_rng"])
+            history = list(meta["history"])
+            start_epoch = epoch + 1
+        _rewrite_jsonl(out_dir / "metrics.jsonl", history)
 
     # Data goes to the device once, as uint8; the test set is binarized once, fixed key.
     x_train = jax.device_put(_as_uint8(train_images))
@@ -176,19 +230,18 @@ def fit(
     if test is not None:
         x_test = jax.device_put(data.binarize_once(_as_uint8(test[0]), tc.binarize))
         y_test = jax.device_put(np.asarray(test[1], np.int32))
-    evaluate = make_eval_fn(spec, module, batch_size=min(tc.eval_batch_size, 10**9))
+    evaluate = make_eval_fn(spec, module, batch_size=tc.eval_batch_size)
     eval_rng = jax.random.key(EVAL_SEED)
 
     steps_per_epoch = len(train_images) // tc.batch_size
+    kw = {"binarize": tc.binarize, "on_nonfinite": tc.on_nonfinite}
     if tc.fused:
-        epoch_fn = make_train_epoch(
-            spec, module, optimizer, batch_size=tc.batch_size, binarize=tc.binarize
-        )
+        epoch_fn = make_train_epoch(spec, module, optimizer, batch_size=tc.batch_size, **kw)
     else:
-        step_fn = make_train_step(spec, module, optimizer, binarize=tc.binarize)
+        step_fn = make_train_step(spec, module, optimizer, **kw)
 
-    history: list[dict[str, float]] = []
     bar = tqdm(
+        initial=start_epoch - 1,
         total=tc.epochs,
         unit="epoch",
         desc=f"{spec.name}/{tc.dataset}",
@@ -196,15 +249,21 @@ def fit(
         file=sys.stderr,
         dynamic_ncols=True,
     )
-    compile_seconds = 0.0
+    if progress and start_epoch > 1:
+        bar.write(
+            f"resumed from {ckpt.path(start_epoch - 1)} (epoch {start_epoch - 1})", file=sys.stderr
+        )
+    compiled = False
     try:
-        for epoch in range(1, tc.epochs + 1):
+        for epoch in range(start_epoch, tc.epochs + 1):
             epoch_key = jax.random.fold_in(order_key, epoch)
-            if tc.fused and epoch == 1:
+            compile_seconds = None
+            if tc.fused and not compiled:
                 # Compile ahead of time so the epoch timings below are steady-state.
                 t0 = time.perf_counter()
                 epoch_fn = epoch_fn.lower(state, x_train, y_train, train_rng, epoch_key).compile()
                 compile_seconds = time.perf_counter() - t0
+                compiled = True
             t0 = time.perf_counter()
             if tc.fused:
                 state, metrics = epoch_fn(state, x_train, y_train, train_rng, epoch_key)
@@ -214,18 +273,21 @@ def fit(
                 )
             metrics = jax.device_get(metrics)  # the one host fetch of the epoch
             seconds = time.perf_counter() - t0
-            record: dict[str, float] = {"epoch": epoch, "step": int(state.step)}
             bad_step = int(metrics.pop("nonfinite_step"))
+            bad_metric = GUARDED_METRICS[int(metrics.pop("nonfinite_metric"))]
+            record: dict[str, float] = {"epoch": epoch, "step": int(state.step)}
             record.update({f"train/{k}": float(v) for k, v in metrics.items()})
-            if bad_step >= 0 or not np.isfinite(record["train/loss"]):
+            if tc.on_nonfinite == "stop" and bad_step >= 0:
+                last = ckpt.epochs()[-1] if ckpt is not None and ckpt.epochs() else None
+                where = (
+                    f"; last good checkpoint {ckpt.path(last)} (epoch {last}) is intact"
+                    if last is not None
+                    else "; no checkpoint was written yet"
+                )
                 raise NonFiniteError(
-                    f"non-finite loss at step {bad_step} (epoch {epoch}); training stopped"
-                    + (
-                        f"; last good parameters (epoch {epoch - 1}) kept in "
-                        f"{out_dir / 'params.msgpack'}"
-                        if out_dir and epoch > 1
-                        else ""
-                    )
+                    f"non-finite {bad_metric} at step {bad_step} (epoch {epoch}); training "
+                    f"stopped{where} (use on_nonfinite='skip' / --on-nonfinite skip to drop "
+                    "such updates)"
                 )
             t1 = time.perf_counter()
             if test is not None:
@@ -234,18 +296,27 @@ def fit(
             record["examples_per_sec"] = steps_per_epoch * tc.batch_size / seconds
             record["seconds"] = seconds
             record["eval_seconds"] = time.perf_counter() - t1
-            if epoch == 1 and tc.fused:
+            if compile_seconds is not None:
                 record["compile_seconds"] = compile_seconds
             history.append(record)
             if out_dir is not None:
                 _append_jsonl(out_dir / "metrics.jsonl", record)
-                save_params(out_dir / "params.msgpack", state.params)
+                if epoch % tc.checkpoint_every == 0 or epoch == tc.epochs:
+                    meta = {**run, "epoch": epoch, "history": history}
+                    ckpt.save(epoch, _saved_tree(state, train_rng, order_key), meta)
             _report(bar, record, tc.epochs, progress)
     finally:
         bar.close()
+        if ckpt is not None:
+            ckpt.close()
 
-    if out_dir is not None and figures:
-        write_figures(out_dir, spec, module, state.params, test if test is not None else train)
+    if out_dir is not None:
+        save_params(out_dir / "params.msgpack", state.params)
+        skipped = sum(r.get("train/skipped", 0) for r in history)
+        if skipped and progress:
+            print(f"{int(skipped)} non-finite updates were skipped", file=sys.stderr)
+        if figures:
+            write_figures(out_dir, spec, module, state.params, test if test is not None else train)
     return FitResult(spec, module, config, state, history, out_dir)
 
 
@@ -253,8 +324,6 @@ def run_epoch_per_step(
     step_fn, state: TrainState, images, labels, rng, epoch_key, batch_size: int
 ) -> tuple[TrainState, dict[str, jax.Array]]:
     """The per-step jitted loop over one epoch: same batches and keys as the fused epoch."""
-    from aezoo.train.step import summarize
-
     start = int(state.step)  # read before the state is donated to the first step
     collected = []
     for idx in epoch_batches(epoch_key, images.shape[0], batch_size):
@@ -300,13 +369,12 @@ def load_params(path: str | os.PathLike) -> Any:
     return flax.serialization.msgpack_restore(pathlib.Path(path).read_bytes())
 
 
-def data_shape_error(train_shape, test_shape):
-    from aezoo.errors import ShapeError
-
-    return ShapeError(
-        f"test images {tuple(test_shape[1:])} differ in shape from training images "
-        f"{tuple(train_shape[1:])}"
-    )
+def _saved_tree(state: TrainState, train_rng: jax.Array, order_key: jax.Array) -> dict:
+    return {
+        "state": state,
+        "rng": jax.random.key_data(train_rng),
+        "order_rng": jax.random.key_data(order_key),
+    }
 
 
 def _as_uint8(images) -> np.ndarray:
@@ -316,35 +384,102 @@ def _as_uint8(images) -> np.ndarray:
     return np.round(images * 255.0).astype(np.uint8)
 
 
-def _prepare_workdir(workdir, spec: ModelSpec, config: BaseConfig, tc: TrainConfig):
+def _run_record(spec: ModelSpec, config: BaseConfig, tc: TrainConfig) -> dict[str, Any]:
+    """The JSON description of a run (config.json, checkpoint metadata)."""
+    return json.loads(
+        json.dumps(
+            {
+                "model": spec.name,
+                "model_config": config.to_dict(),
+                "train": dataclasses.asdict(tc),
+            }
+        )
+    )
+
+
+def _differences(saved: Mapping[str, Any], run: Mapping[str, Any]) -> list[str]:
+    diffs = []
+    if saved.get("model") != run["model"]:
+        diffs.append(f"model {saved.get('model')!r} != {run['model']!r}")
+    for section in ("model_config", "train"):
+        old, new = saved.get(section, {}), run[section]
+        for key in sorted(set(old) | set(new)):
+            if key in RESUMABLE_CHANGES or key == "fused":
+                continue
+            if old.get(key) != new.get(key):
+                diffs.append(f"{key} {old.get(key)!r} != {new.get(key)!r}")
+    return diffs
+
+
+def _check_meta(meta: Mapping[str, Any], run: Mapping[str, Any], path: pathlib.Path) -> None:
+    diffs = _differences(meta, run)
+    if diffs:
+        raise CheckpointError(
+            f"checkpoint {path} belongs to another run ({'; '.join(diffs)}); use another --workdir"
+        )
+
+
+def _prepare_workdir(workdir, run: dict[str, Any], *, resume: bool, overwrite: bool):
     if workdir is None:
+        if resume:
+            raise ConfigError("resume needs a workdir to resume from")
         return None
     out_dir = pathlib.Path(workdir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"workdir {out_dir} exists and is not a directory")
+    config_path = out_dir / "config.json"
+    if resume and overwrite:
+        raise ConfigError("--resume and --overwrite exclude each other")
+    if resume:
+        if not config_path.exists():
+            raise CheckpointError(f"nothing to resume: {out_dir} holds no run (no config.json)")
+        saved = _read_config(config_path)
+        diffs = _differences(saved, run)
+        if diffs:
+            raise ConfigError(
+                f"settings conflict with the run in {out_dir}: {'; '.join(diffs)}; "
+                "drop the conflicting flags to resume it"
+            )
+    elif config_path.exists() or (out_dir / "checkpoints").exists():
+        if not overwrite:
+            raise ConfigError(
+                f"workdir {out_dir} already holds a run; pass --resume to continue it, "
+                "--overwrite to start over, or choose another --workdir"
+            )
+        for name in ("checkpoints", "metrics.jsonl", "params.msgpack"):
+            path = out_dir / name
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
     out_dir.mkdir(parents=True, exist_ok=True)
-    run = {
-        "model": spec.name,
-        "model_config": config.to_dict(),
-        "train": dataclasses.asdict(tc),
+    full = {
+        **run,
         "versions": {"jax": jax.__version__, "aezoo": _version()},
         "device": jax.devices()[0].device_kind,
     }
-    config_path = out_dir / "config.json"
-    if config_path.exists():
-        try:
-            old = json.loads(config_path.read_text())
-        except (OSError, json.JSONDecodeError):
-            old = None
-        same = old is not None and all(
-            json.loads(json.dumps(run[k])) == old.get(k) for k in ("model", "model_config", "train")
-        )
-        if not same:
-            raise ConfigError(
-                f"workdir {out_dir} already holds a different run (config.json differs); "
-                "choose another --workdir or delete it"
-            )
-    config_path.write_text(json.dumps(run, indent=2) + "\n")
-    (out_dir / "metrics.jsonl").write_text("")  # a rerun of the same config starts afresh
+    _atomic_write(config_path, json.dumps(full, indent=2) + "\n")
+    if not resume:
+        (out_dir / "metrics.jsonl").write_text("")
     return out_dir
+
+
+def _read_config(path: pathlib.Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"cannot read {path}: {e}") from None
+
+
+def _atomic_write(path: pathlib.Path, text: str) -> None:
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as f:
+        f.write(text)
+    os.replace(f.name, path)
+
+
+def _rewrite_jsonl(path: pathlib.Path, records: list[Mapping[str, Any]]) -> None:
+    """Make metrics.jsonl hold exactly the checkpointed history (drops lines of lost epochs)."""
+    _atomic_write(path, "".join(json.dumps(r) + "\n" for r in records))
 
 
 def _append_jsonl(path: pathlib.Path, record: Mapping[str, Any]) -> None:
@@ -366,6 +501,8 @@ def _report(bar, record: Mapping[str, float], epochs: int, progress: bool) -> No
     if test is not None:
         line += f"  test/loss {test:.3f}"
     line += f"  {record['examples_per_sec']:.0f} ex/s  {record['seconds']:.2f}s"
+    if record.get("train/skipped"):
+        line += f"  skipped {int(record['train/skipped'])}"
     if "compile_seconds" in record:
         line += f"  (compile {record['compile_seconds']:.1f}s)"
     bar.write(line, file=sys.stderr)

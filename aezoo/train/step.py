@@ -24,10 +24,24 @@ Metrics = dict[str, jax.Array]
 Batch = dict[str, jax.Array]
 
 
+NONFINITE_POLICIES = ("stop", "skip")
+# Metrics checked for NaN/inf every step, in the order their code is reported.
+GUARDED_METRICS = ("loss", "grad_norm")
+
+
 def train_step_body(
-    spec: ModelSpec, module: nn.Module, optimizer: optax.GradientTransformation, binarize: str
+    spec: ModelSpec,
+    module: nn.Module,
+    optimizer: optax.GradientTransformation,
+    binarize: str,
+    on_nonfinite: str = "stop",
 ) -> Callable[[TrainState, Batch, jax.Array], tuple[TrainState, Metrics]]:
-    """The un-jitted step: binarize on device, value_and_grad, Optax update, norms."""
+    """The un-jitted step: binarize on device, value_and_grad, Optax update, norms.
+
+    With ``on_nonfinite="skip"`` an update whose loss or gradient norm is NaN/inf is not
+    applied (params and optimizer state stay as they were; ``skipped`` is 1 for that step).
+    With ``"stop"`` the update is applied and the caller stops at the end of the epoch.
+    """
     loss_fn = functools.partial(spec.loss_fn, module=module)
     grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
 
@@ -41,7 +55,17 @@ def train_step_body(
         # The gradient norm is logged every step (spikes show here first); the parameter
         # norm once per epoch in `summarize`: a per-step pass over all params costs ~3%.
         metrics = {**metrics, "grad_norm": optax.tree.norm(grads)}
-        return TrainState(step=state.step + 1, params=params, opt_state=opt_state), metrics
+        new = TrainState(step=state.step + 1, params=params, opt_state=opt_state)
+        if on_nonfinite == "skip":
+            ok = jnp.isfinite(metrics["loss"]) & jnp.isfinite(metrics["grad_norm"])
+            kept = jax.tree.map(
+                lambda n, o: jnp.where(ok, n, o),
+                (params, opt_state),
+                (state.params, state.opt_state),
+            )
+            new = TrainState(step=state.step + 1, params=kept[0], opt_state=kept[1])
+            metrics["skipped"] = (~ok).astype(jnp.float32)
+        return new, metrics
 
     return step
 
@@ -52,6 +76,7 @@ def make_train_step(
     optimizer: optax.GradientTransformation,
     *,
     binarize: str = "none",
+    on_nonfinite: str = "stop",
 ) -> Callable[[TrainState, Batch, jax.Array], tuple[TrainState, Metrics]]:
     """Jitted ``(state, batch, rng) -> (state, metrics)``; the state is donated.
 
@@ -60,9 +85,11 @@ def make_train_step(
       optimizer: any Optax transformation.
       binarize: ``dynamic`` / ``static`` / ``none``: how ``batch["image"]`` (float in [0, 1],
         ``[B, H, W, C]``) becomes the Bernoulli targets, on device, inside the step.
+      on_nonfinite: ``stop`` (apply every update) or ``skip`` (drop non-finite updates).
     """
-    _check_binarize(binarize)
-    return jax.jit(train_step_body(spec, module, optimizer, binarize), donate_argnums=0)
+    _check_options(binarize, on_nonfinite)
+    body = train_step_body(spec, module, optimizer, binarize, on_nonfinite)
+    return jax.jit(body, donate_argnums=0)
 
 
 def epoch_batches(epoch_key: jax.Array, num_examples: int, batch_size: int) -> jax.Array:
@@ -84,16 +111,16 @@ def make_train_epoch(
     *,
     batch_size: int,
     binarize: str = "none",
+    on_nonfinite: str = "stop",
 ) -> Callable[..., tuple[TrainState, Metrics]]:
     """Jitted ``(state, images, labels, rng, epoch_key) -> (state, metrics)`` for one epoch.
 
     ``images`` (uint8 ``[N, H, W, C]``) and ``labels`` stay on the device; the permutation is
     drawn from ``epoch_key`` on device and each batch is gathered inside a ``lax.scan``.
-    Returned metrics are epoch means (computed on device), plus ``nonfinite_step``: the
-    global step of the first non-finite loss, or -1.
+    Returned metrics are epoch means computed on device (see :func:`summarize`).
     """
-    _check_binarize(binarize)
-    step = train_step_body(spec, module, optimizer, binarize)
+    _check_options(binarize, on_nonfinite)
+    step = train_step_body(spec, module, optimizer, binarize, on_nonfinite)
 
     def epoch(state, images, labels, rng, epoch_key):
         batches = epoch_batches(epoch_key, images.shape[0], batch_size)
@@ -109,14 +136,28 @@ def make_train_epoch(
 
 
 def summarize(metrics: Metrics, start_step: jax.Array | int, params: Any) -> Metrics:
-    """Epoch summary: means of per-step metrics ``[steps]``, the end-of-epoch parameter
-    norm, and ``nonfinite_step``, the global step of the first non-finite loss (or -1)."""
-    bad = ~jnp.isfinite(metrics["loss"])
-    first_bad = jnp.where(bad.any(), start_step + jnp.argmax(bad), -1)
+    """Epoch summary of per-step metrics ``[steps]``, computed on device.
+
+    Returns the means over the applied (not skipped) steps, ``skipped`` as a count, the
+    end-of-epoch ``param_norm``, ``nonfinite_step`` (global step of the first NaN/inf loss or
+    gradient norm, -1 if none) and ``nonfinite_metric`` (index into ``GUARDED_METRICS``).
+    """
+    bad_by_metric = jnp.stack([~jnp.isfinite(metrics[k]) for k in GUARDED_METRICS])
+    bad = bad_by_metric.any(axis=0)
+    first = jnp.argmax(bad)
+    skipped = metrics.get("skipped")
+    if skipped is None:
+        means = {k: jnp.mean(v) for k, v in metrics.items()}
+    else:
+        ok = skipped == 0
+        count = jnp.maximum(jnp.sum(ok), 1)
+        means = {k: jnp.sum(jnp.where(ok, v, 0.0)) / count for k, v in metrics.items()}
+        means["skipped"] = jnp.sum(skipped)
     return {
-        **{k: jnp.mean(v) for k, v in metrics.items()},
+        **means,
         "param_norm": optax.tree.norm(params),
-        "nonfinite_step": first_bad,
+        "nonfinite_step": jnp.where(bad.any(), start_step + first, -1),
+        "nonfinite_metric": jnp.argmax(bad_by_metric[:, first]),
     }
 
 
@@ -165,20 +206,28 @@ def make_eval_fn(spec: ModelSpec, module: nn.Module, *, batch_size: int) -> Call
     return evaluate
 
 
-def _check_binarize(mode: str) -> None:
-    if mode not in data.BINARIZE_MODES:
-        from aezoo.errors import ConfigError
+def _check_options(binarize: str, on_nonfinite: str) -> None:
+    from aezoo.errors import ConfigError
 
+    if binarize not in data.BINARIZE_MODES:
         raise ConfigError(
-            f"unknown binarize mode {mode!r}; expected one of {', '.join(data.BINARIZE_MODES)}"
+            f"unknown binarize mode {binarize!r}; expected one of {', '.join(data.BINARIZE_MODES)}"
+        )
+    if on_nonfinite not in NONFINITE_POLICIES:
+        raise ConfigError(
+            f"unknown on_nonfinite policy {on_nonfinite!r}; expected one of "
+            f"{', '.join(NONFINITE_POLICIES)}"
         )
 
 
 __all__ = [
+    "GUARDED_METRICS",
+    "NONFINITE_POLICIES",
     "epoch_batches",
     "gather_batch",
     "make_eval_fn",
     "make_train_epoch",
     "make_train_step",
     "summarize",
+    "train_step_body",
 ]

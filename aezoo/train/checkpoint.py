@@ -1,0 +1,140 @@
+"""Orbax checkpoints of the whole training state, written atomically, restored exactly.
+
+A checkpoint holds the :class:`TrainState` (step, params, optimizer state), the run's key
+data, and JSON metadata (model name and config, epoch, the metrics history). Orbax writes
+each checkpoint into a temporary directory and renames it only when complete, so a crash in
+the middle of a write leaves no checkpoint that loads wrongly; on restore, the newest
+checkpoint that restores cleanly wins.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pathlib
+import signal
+import warnings
+from typing import Any
+
+import jax
+import numpy as np
+
+from aezoo.errors import CheckpointError
+
+# Test hook: SIGKILL this process right after the save of this epoch has been started (the
+# write is asynchronous, so it is still in progress). Used by the kill-and-resume tests.
+_FAULT_ENV = "AEZOO_TEST_KILL_DURING_SAVE"
+
+
+def _ocp():
+    # Orbax logs every save at INFO through absl; keep the CLI's output readable.
+    logging.getLogger("absl").setLevel(logging.WARNING)
+    import orbax.checkpoint as ocp
+
+    return ocp
+
+
+class Checkpointer:
+    """Saves and restores training checkpoints under ``directory`` (one subdir per epoch)."""
+
+    def __init__(self, directory: str | os.PathLike, *, keep: int = 3) -> None:
+        ocp = _ocp()
+        self.directory = pathlib.Path(directory).absolute()
+        options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True)
+        self._manager = ocp.CheckpointManager(self.directory, options=options)
+
+    def epochs(self) -> list[int]:
+        """Epochs with a complete checkpoint, oldest first."""
+        return sorted(self._manager.all_steps())
+
+    def path(self, epoch: int) -> pathlib.Path:
+        return self.directory / str(epoch)
+
+    def save(self, epoch: int, state: Any, meta: dict[str, Any]) -> None:
+        """Start writing the checkpoint of ``epoch`` (asynchronously). Refuses non-finite state."""
+        ocp = _ocp()
+        finite = jax.tree.reduce(
+            lambda a, b: a and b,
+            jax.tree.map(lambda x: bool(np.all(np.isfinite(x))) if _is_float(x) else True, state),
+            True,
+        )
+        if not finite:
+            raise CheckpointError(f"refusing to checkpoint epoch {epoch}: state is not finite")
+        self._manager.save(
+            epoch,
+            args=ocp.args.Composite(
+                state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)
+            ),
+        )
+        if os.environ.get(_FAULT_ENV) == str(epoch):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    def restore_latest(
+        self, abstract_state: Any, *, model: str | None = None
+    ) -> tuple[int, Any, dict[str, Any]] | None:
+        """``(epoch, state, meta)`` of the newest checkpoint that restores, or None if none.
+
+        A checkpoint that fails to restore (truncated or corrupted files) is reported and
+        skipped in favour of the next older one.
+        """
+        for epoch in reversed(self.epochs()):
+            try:
+                return epoch, *self.restore(epoch, abstract_state, model=model)
+            except ModelMismatchError:
+                raise
+            except CheckpointError as e:
+                warnings.warn(f"{e}; trying an older one", stacklevel=2)
+        return None
+
+    def restore(
+        self, epoch: int, abstract_state: Any, *, model: str | None = None
+    ) -> tuple[Any, dict[str, Any]]:
+        """``(state, meta)`` of ``epoch``; :class:`CheckpointError` if it does not restore.
+
+        With ``model``, the checkpoint's metadata must name that model
+        (:class:`ModelMismatchError` otherwise, before any array is read).
+        """
+        ocp = _ocp()
+        if model is not None:
+            try:
+                saved = self._manager.restore(
+                    epoch, args=ocp.args.Composite(meta=ocp.args.JsonRestore())
+                ).meta.get("model")
+            except Exception:
+                saved = model  # unreadable metadata: reported by the full restore below
+            if saved != model:
+                raise ModelMismatchError(
+                    f"checkpoint {self.path(epoch)} is of model {saved!r}, not {model!r}"
+                )
+        try:
+            restored = self._manager.restore(
+                epoch,
+                args=ocp.args.Composite(
+                    state=ocp.args.StandardRestore(abstract_state),
+                    meta=ocp.args.JsonRestore(),
+                ),
+            )
+            meta = dict(restored.meta)
+        except Exception as e:  # orbax/tensorstore raise many types for damaged files
+            first = str(e).splitlines()[0][:200] if str(e) else ""
+            raise CheckpointError(
+                f"checkpoint {self.path(epoch)} is corrupt or truncated "
+                f"({type(e).__name__}: {first})"
+            ) from None
+        return restored.state, meta
+
+    def wait(self) -> None:
+        """Block until every started save is complete on disk."""
+        self._manager.wait_until_finished()
+
+    def close(self) -> None:
+        self._manager.wait_until_finished()
+        self._manager.close()
+
+
+class ModelMismatchError(CheckpointError):
+    """The checkpoint holds another model than the one asked for."""
+
+
+def _is_float(x: Any) -> bool:
+    return hasattr(x, "dtype") and np.issubdtype(np.dtype(x.dtype), np.floating)

@@ -1,0 +1,199 @@
+"""Bad input at every edge gets one line naming the problem, never a traceback (>= 30 cases)."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+import aezoo
+from aezoo.cli import main
+
+SMALL = ["--hidden-dims", "16", "--latent-dim", "2"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A finished vae run on digits (1 epoch) to resume, load and damage."""
+    workdir = tmp_path_factory.mktemp("run")
+    assert (
+        main(["train", "vae", *SMALL, "--epochs", "1", "--workdir", str(workdir), "--no-progress"])
+        == 0
+    )
+    return workdir
+
+
+# (argv after `aezoo`, expected fragment of the one-line message). {run} = a trained workdir.
+CLI_CASES = [
+    (["train", "ae", "--dataset", "mnsit"], "unknown dataset 'mnsit'"),
+    (["train", "ae", "--dataset", "imdb_reviews"], "not an image-classification dataset"),
+    (["train", "ae", "--latent-dim", "0"], "latent_dim must be a positive integer; got 0"),
+    (["train", "ae", "--latent-dim", "-4"], "latent_dim must be a positive integer; got -4"),
+    (["train", "ae", "--hidden-dims", "64,0"], "hidden_dims entries must be a positive integer"),
+    (["train", "ae", "--hidden-dims", "-8"], "hidden_dims entries must be a positive integer"),
+    (["train", "ae", "--batch-size", "0"], "batch_size must be a positive integer; got 0"),
+    (["train", "ae", "--batch-size", "-5"], "batch_size must be a positive integer"),
+    (["train", "ae", "--batch-size", "5000"], "batch_size 5000 is larger than the training split"),
+    (["train", "ae", "--epochs", "-1"], "epochs must be an integer >= 0; got -1"),
+    (["train", "ae", "--lr", "0"], "learning_rate must be a finite number > 0; got 0.0"),
+    (["train", "ae", "--lr", "-0.1"], "learning_rate must be a finite number > 0"),
+    (["train", "ae", "--lr", "nan"], "learning_rate must be a finite number > 0; got nan"),
+    (["train", "ae", "--lr", "inf"], "learning_rate must be a finite number > 0; got inf"),
+    (["train", "ae", "--seed", "-1"], "seed must be an integer in [0, 2**32)"),
+    (["train", "ae", "--seed", str(2**40)], "seed must be an integer in [0, 2**32)"),
+    (["train", "ae", "--eval-batch-size", "0"], "eval_batch_size must be a positive integer"),
+    (["train", "ae", "--checkpoint-every", "0"], "checkpoint_every must be a positive integer"),
+    (["train", "ae", "--keep", "0"], "keep must be a positive integer; got 0"),
+    (["train", "ae", "--dataset", "fashion_mnist", "--data-dir", "{tmp}"], "is not prepared in"),
+    (["train", "vae", "--workdir", "{run}"], "already holds a run; pass --resume"),
+    (
+        ["train", "vae", "--workdir", "{run}", "--resume", "--lr", "0.5"],
+        "--lr 0.5 conflicts with the run in",
+    ),
+    (
+        ["train", "vae", "--workdir", "{run}", "--resume", "--latent-dim", "3"],
+        "--latent-dim 3 conflicts with the run in",
+    ),
+    (["train", "ae", "--workdir", "{run}", "--resume"], "holds a 'vae' run, not 'ae'"),
+    (["train", "vae", "--workdir", "{tmp}/empty", "--resume"], "nothing to resume"),
+    (
+        ["train", "vae", "--workdir", "{run}", "--resume", "--overwrite"],
+        "--resume and --overwrite exclude each other",
+    ),
+    (["train", "vae", "--workdir", "{run}/config.json"], "is not a directory"),
+]
+
+
+@pytest.mark.optax
+@pytest.mark.parametrize(
+    ("argv", "message"), CLI_CASES, ids=[" ".join(c[0][1:4]) for c in CLI_CASES]
+)
+def test_cli_usage_errors(argv, message, trained, tmp_path, capsys):
+    argv = [a.format(run=trained, tmp=tmp_path) for a in argv]
+    if "--workdir" not in argv:
+        argv += ["--workdir", str(tmp_path / "out")]
+    code = main([*argv, *SMALL[:0]])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2, err
+    assert err, "no message"
+    assert err[-1].startswith("aezoo: error: ")
+    assert message in err[-1], err[-1]
+    assert not any("Traceback" in line for line in err)
+
+
+ARGPARSE_CASES = [
+    (["train", "vea"], "invalid choice: 'vea'"),
+    (["train", "ae", "--likelihood", "laplace"], "invalid choice: 'laplace'"),
+    (["train", "ae", "--binarize", "maybe"], "invalid choice: 'maybe'"),
+    (["train", "ae", "--on-nonfinite", "ignore"], "invalid choice: 'ignore'"),
+    (["train", "ae", "--hidden-dims", "a,b"], "comma-separated integers"),
+    (["train", "ae", "--epochs", "ten"], "invalid int value: 'ten'"),
+    (["train", "ae", "--no-such-flag"], "unrecognized arguments: --no-such-flag"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+]
+
+
+@pytest.mark.parametrize(("argv", "message"), ARGPARSE_CASES)
+def test_cli_parse_errors_exit_2(argv, message, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def _images(shape=(10, 8, 8, 1), dtype=np.uint8, fill=0):
+    return np.full(shape, fill, dtype)
+
+
+API_CASES = [
+    (lambda d: aezoo.get("vea"), aezoo.ConfigError, "unknown model 'vea'"),
+    (lambda d: aezoo.get("vae", latent_dim=0), aezoo.ConfigError, "latent_dim must be"),
+    (lambda d: aezoo.get("vae", hidden_dims=()), aezoo.ConfigError, "hidden_dims must be"),
+    (lambda d: aezoo.get("vae", image_shape=(28, 28)), aezoo.ConfigError, "image_shape must be"),
+    (lambda d: aezoo.get("vae", latent=3), aezoo.ConfigError, "unknown option(s) latent"),
+    (lambda d: aezoo.data.load("digits", "valid"), aezoo.DataError, "unknown split 'valid'"),
+    (lambda d: aezoo.data.load("", "train"), aezoo.DataError, "must be a non-empty string"),
+    (
+        lambda d: aezoo.fit("ae", (_images((10, 64)), np.zeros(10, np.int32))),
+        aezoo.ShapeError,
+        "rank 4",
+    ),
+    (
+        lambda d: aezoo.fit("ae", (_images(dtype=np.int64), np.zeros(10, np.int32))),
+        aezoo.ShapeError,
+        "must be uint8",
+    ),
+    (
+        lambda d: aezoo.fit("ae", (_images(dtype=np.float32, fill=np.nan), np.zeros(10, np.int32))),
+        aezoo.DataError,
+        "NaN or infinite",
+    ),
+    (
+        lambda d: aezoo.fit("ae", (_images(dtype=np.float32, fill=2.0), np.zeros(10, np.int32))),
+        aezoo.DataError,
+        "must lie in [0, 1]",
+    ),
+    (
+        lambda d: aezoo.fit("ae", (_images(), np.zeros(7, np.int32))),
+        aezoo.ShapeError,
+        "labels must have shape [10]",
+    ),
+    (
+        lambda d: aezoo.fit("ae", (_images((0, 8, 8, 1)), np.zeros(0, np.int32))),
+        aezoo.DataError,
+        "is empty",
+    ),
+    (
+        lambda d: aezoo.fit(
+            "ae",
+            (_images(), np.zeros(10, np.int32)),
+            (_images((5, 9, 9, 1)), np.zeros(5, np.int32)),
+            batch_size=2,
+        ),
+        aezoo.ShapeError,
+        "differ in shape",
+    ),
+    (
+        lambda d: aezoo.fit(
+            "ae", (_images(), np.zeros(10, np.int32)), batch_size=2, on_nonfinite="maybe"
+        ),
+        aezoo.ConfigError,
+        "unknown on_nonfinite",
+    ),
+    (
+        lambda d: aezoo.fit("ae", (_images(), np.zeros(10, np.int32)), batch_size=2, resume=True),
+        aezoo.ConfigError,
+        "resume needs a workdir",
+    ),
+    (lambda d: aezoo.load(d / "nothing"), aezoo.CheckpointError, "config.json is missing"),
+    (lambda d: aezoo.load(d / "run", epoch=99), aezoo.CheckpointError, "no checkpoint of epoch 99"),
+    (
+        lambda d: aezoo.load(d / "run", model="ae"),
+        aezoo.CheckpointError,
+        "is a 'vae' model, not 'ae'",
+    ),
+    (lambda d: aezoo.load(d / "nockpt"), aezoo.CheckpointError, "no checkpoint in"),
+    (lambda d: aezoo.load(d / "badjson"), aezoo.CheckpointError, "unreadable or incomplete"),
+]
+
+
+@pytest.mark.optax
+@pytest.mark.parametrize(
+    ("call", "error", "message"), API_CASES, ids=[f"api{i}" for i in range(len(API_CASES))]
+)
+def test_api_errors(call, error, message, trained, tmp_path):
+    shutil.copytree(trained, tmp_path / "run")
+    (tmp_path / "nockpt").mkdir()
+    shutil.copy(trained / "config.json", tmp_path / "nockpt" / "config.json")
+    (tmp_path / "badjson").mkdir()
+    (tmp_path / "badjson" / "config.json").write_text("{not json")
+    with pytest.raises(error) as info:
+        call(tmp_path)
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_there_are_at_least_30_cases():
+    assert len(CLI_CASES) + len(ARGPARSE_CASES) + len(API_CASES) >= 30
