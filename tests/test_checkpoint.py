@@ -246,7 +246,7 @@ def test_skipped_update_leaves_state_unchanged(digits):
     _, module = aezoo.get("ae", image_shape=(8, 8, 1), **SMALL)
     optimizer = optax.adam(1e-3)
     step = make_train_step(spec, module, optimizer, on_nonfinite="skip")
-    state = create_train_state(module, optimizer, jax.random.key(0))
+    state = create_train_state(spec, module, optimizer, jax.random.key(0))
     before = jax.device_get(state)
     bad = {
         "image": aezoo.data.to_float(jnp.asarray(images[:16])),

@@ -68,7 +68,7 @@ def test_loss_is_finite_scalar_with_finite_nonzero_gradients(name, small_batch, 
 def test_train_step_compiles_once(name, digits, rng):
     spec, module = _make(name)
     optimizer = optax.adam(1e-3)
-    state = create_train_state(module, optimizer, rng)
+    state = create_train_state(spec, module, optimizer, rng)
     images = aezoo.data.to_float(jnp.asarray(digits[0][0][:64]))
     labels = jnp.asarray(digits[0][1][:64])
     batches = [
@@ -84,7 +84,7 @@ def test_train_step_compiles_once(name, digits, rng):
     chex.clear_trace_counter()
     # ... and so does the library's jitted step: one compiled executable for three steps.
     step = make_train_step(spec, module, optimizer, binarize="dynamic")
-    state = create_train_state(module, optimizer, rng)
+    state = create_train_state(spec, module, optimizer, rng)
     for batch in batches:
         state, metrics = step(state, batch, rng)
     assert step._cache_size() == 1

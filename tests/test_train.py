@@ -35,11 +35,11 @@ def test_fused_epoch_equals_per_step_loop(name, digits):
 
     epoch = make_train_epoch(spec, module, optimizer, batch_size=100, binarize="dynamic")
     fused_state, fused_metrics = epoch(
-        create_train_state(module, optimizer, jax.random.key(0)), x, y, rng, epoch_key
+        create_train_state(spec, module, optimizer, jax.random.key(0)), x, y, rng, epoch_key
     )
 
     step = make_train_step(spec, module, optimizer, binarize="dynamic")
-    state = create_train_state(module, optimizer, jax.random.key(0))
+    state = create_train_state(spec, module, optimizer, jax.random.key(0))
     losses = []
     for idx in epoch_batches(epoch_key, len(images), 100):
         state, m = step(state, gather_batch(x, y, idx), rng)

@@ -8,7 +8,7 @@ import flax.linen as nn
 
 from aezoo.errors import ConfigError
 from aezoo.models import ae, vae
-from aezoo.models._spec import BaseConfig, ModelSpec
+from aezoo.models._spec import BaseConfig, ModelSpec, Phase
 
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
@@ -36,4 +36,4 @@ def get(name: str, **overrides: Any) -> tuple[ModelSpec, nn.Module]:
     return spec, module
 
 
-__all__ = ["MODELS", "BaseConfig", "ModelSpec", "get", "get_spec"]
+__all__ = ["MODELS", "BaseConfig", "ModelSpec", "Phase", "get", "get_spec"]

@@ -9,6 +9,7 @@ from typing import Any
 
 import flax.linen as nn
 import jax
+import optax
 
 from aezoo.errors import ConfigError
 from aezoo.losses import LIKELIHOODS
@@ -83,6 +84,24 @@ class BaseConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class Phase:
+    """One objective of a model trained with several (adversarial AE, EMA codebooks, ...).
+
+    Attributes:
+      name: short name; metrics of later phases carry it (``grad_norm_<name>``).
+      loss_fn: ``loss_fn(params, batch, rng, *, module) -> (loss, metrics)`` like a model's.
+      params: top-level parameter groups (``"encoder"``, ``"discriminator"``, ...) this phase
+        updates; ``None`` = all. The others are frozen for it via ``optax.transforms.partition``.
+      optimizer: ``lr -> GradientTransformation`` for this phase; ``None`` = the run's own.
+    """
+
+    name: str
+    loss_fn: LossFn
+    params: tuple[str, ...] | None = None
+    optimizer: Callable[[optax.GradientTransformation], optax.GradientTransformation] | None = None
+
+
+@dataclasses.dataclass(frozen=True)
 class ModelSpec:
     """One registry entry: everything the shared trainer, evaluator and CLI need.
 
@@ -93,6 +112,11 @@ class ModelSpec:
       module_cls: the Linen module; constructed as ``module_cls(config=config)``.
       loss_fn: ``loss_fn(params, batch, rng, *, module) -> (loss, metrics)``.
       generative: whether the module has a ``sample(n, rng)`` method (prior samples).
+      phases: ``config -> tuple[Phase, ...]`` for models with several objectives, run in
+        order by the one shared train step; ``None`` = one phase, ``loss_fn`` over all params.
+        ``loss_fn`` is always the objective that evaluation reports.
+      figures: optional ``(out_dir, module, params, split, rng) -> None`` writing the
+        model's own figures next to the shared ones.
     """
 
     name: str
@@ -101,6 +125,34 @@ class ModelSpec:
     module_cls: type[nn.Module]
     loss_fn: LossFn
     generative: bool = False
+    phases: Callable[[Any], tuple[Phase, ...]] | None = None
+    figures: Callable[..., None] | None = None
+
+    def phases_for(self, config: Any) -> tuple[Phase, ...]:
+        """The training phases for ``config`` (a single phase for one-objective models)."""
+        if self.phases is None:
+            return (Phase("main", self.loss_fn),)
+        return self.phases(config)
+
+    def optimizers(
+        self, config: Any, optimizer: optax.GradientTransformation
+    ) -> tuple[optax.GradientTransformation, ...]:
+        """One Optax transformation per phase: the phase's optimizer on its parameter groups,
+        zero updates elsewhere (``optax.transforms.partition``)."""
+        txs = []
+        for phase in self.phases_for(config):
+            tx = phase.optimizer(optimizer) if phase.optimizer is not None else optimizer
+            if phase.params is not None:
+                groups = phase.params
+
+                def labels(params, groups=groups):
+                    return {k: "train" if k in groups else "frozen" for k in params}
+
+                tx = optax.transforms.partition(
+                    {"train": tx, "frozen": optax.set_to_zero()}, labels
+                )
+            txs.append(tx)
+        return tuple(txs)
 
     def make_config(self, **overrides: Any) -> BaseConfig:
         known = {f.name for f in dataclasses.fields(self.config_cls)}

@@ -99,7 +99,7 @@ def load(
     optimizer = optax.adam(lr)
     abstract = jax.eval_shape(
         lambda: {
-            "state": create_train_state(module, optimizer, jax.random.key(0)),
+            "state": create_train_state(spec, module, optimizer, jax.random.key(0)),
             "rng": jax.random.key_data(jax.random.key(0)),
             "order_rng": jax.random.key_data(jax.random.key(0)),
         }

@@ -208,7 +208,7 @@ def fit(
 
     optimizer = optax.adam(tc.learning_rate)
     init_key, train_rng, order_key = jax.random.split(jax.random.key(tc.seed), 3)
-    state = create_train_state(module, optimizer, init_key)
+    state = create_train_state(spec, module, optimizer, init_key)
     history: list[dict[str, float]] = []
     start_epoch = 1
     ckpt = Checkpointer(out_dir / "checkpoints", keep=tc.keep) if out_dir else None

@@ -10,6 +10,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from aezoo.models import ModelSpec
+
 
 @flax.struct.dataclass
 class TrainState:
@@ -17,7 +19,7 @@ class TrainState:
 
     step: jax.Array
     params: Any
-    opt_state: optax.OptState
+    opt_state: tuple[optax.OptState, ...]  # one per training phase
 
 
 def init_params(module: nn.Module, rng: jax.Array) -> Any:
@@ -28,10 +30,19 @@ def init_params(module: nn.Module, rng: jax.Array) -> Any:
 
 
 def create_train_state(
-    module: nn.Module, optimizer: optax.GradientTransformation, rng: jax.Array
+    spec: ModelSpec,
+    module: nn.Module,
+    optimizer: optax.GradientTransformation,
+    rng: jax.Array,
 ) -> TrainState:
-    """A fresh :class:`TrainState` (step 0) with params drawn from ``rng``."""
+    """A fresh :class:`TrainState` (step 0) with params drawn from ``rng``.
+
+    ``opt_state`` holds one optimizer state per training phase of ``spec``.
+    """
     params = init_params(module, rng)
+    txs = spec.optimizers(module.config, optimizer)
     return TrainState(
-        step=jnp.zeros((), jnp.int32), params=params, opt_state=optimizer.init(params)
+        step=jnp.zeros((), jnp.int32),
+        params=params,
+        opt_state=tuple(tx.init(params) for tx in txs),
     )

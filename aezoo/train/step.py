@@ -36,31 +36,49 @@ def train_step_body(
     binarize: str,
     on_nonfinite: str = "stop",
 ) -> Callable[[TrainState, Batch, jax.Array], tuple[TrainState, Metrics]]:
-    """The un-jitted step: binarize on device, value_and_grad, Optax update, norms.
+    """The un-jitted step: binarize on device, then for each phase of the model
+    value_and_grad and its Optax update (one phase for most models), then norms.
 
-    With ``on_nonfinite="skip"`` an update whose loss or gradient norm is NaN/inf is not
+    The batch the losses see carries ``"step"`` (the global step, e.g. for KL warm-up).
+    With ``on_nonfinite="skip"`` a step whose loss or gradient norm is NaN/inf is not
     applied (params and optimizer state stay as they were; ``skipped`` is 1 for that step).
     With ``"stop"`` the update is applied and the caller stops at the end of the epoch.
     """
-    loss_fn = functools.partial(spec.loss_fn, module=module)
-    grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+    phases = spec.phases_for(module.config)
+    txs = spec.optimizers(module.config, optimizer)
+    grad_fns = [
+        jax.value_and_grad(functools.partial(p.loss_fn, module=module), has_aux=True)
+        for p in phases
+    ]
 
     def step(state: TrainState, batch: Batch, rng: jax.Array) -> tuple[TrainState, Metrics]:
         key = jax.random.fold_in(rng, state.step)
         data_key, model_key = jax.random.split(key)
-        batch = {**batch, "image": data.binarize(batch["image"], data_key, binarize)}
-        (_, metrics), grads = grad_fn(state.params, batch, model_key)
-        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
-        params = optax.apply_updates(state.params, updates)
-        # The gradient norm is logged every step (spikes show here first); the parameter
-        # norm once per epoch in `summarize`: a per-step pass over all params costs ~3%.
-        metrics = {**metrics, "grad_norm": optax.tree.norm(grads)}
-        new = TrainState(step=state.step + 1, params=params, opt_state=opt_state)
+        batch = {
+            **batch,
+            "image": data.binarize(batch["image"], data_key, binarize),
+            "step": state.step,
+        }
+        params, opt_states, metrics = state.params, [], {}
+        finite = []
+        for i, (phase, tx, grad_fn) in enumerate(zip(phases, txs, grad_fns, strict=True)):
+            phase_key = model_key if i == 0 else jax.random.fold_in(model_key, i)
+            (loss, phase_metrics), grads = grad_fn(params, batch, phase_key)
+            updates, opt_state = tx.update(grads, state.opt_state[i], params)
+            params = optax.apply_updates(params, updates)
+            opt_states.append(opt_state)
+            # The gradient norm is logged every step (spikes show here first); the parameter
+            # norm once per epoch in `summarize`: a per-step pass over all params costs ~3%.
+            grad_norm = optax.tree.norm(grads)
+            metrics.update(phase_metrics)
+            metrics["grad_norm" if i == 0 else f"grad_norm_{phase.name}"] = grad_norm
+            finite.append(jnp.isfinite(loss) & jnp.isfinite(grad_norm))
+        new = TrainState(step=state.step + 1, params=params, opt_state=tuple(opt_states))
         if on_nonfinite == "skip":
-            ok = jnp.isfinite(metrics["loss"]) & jnp.isfinite(metrics["grad_norm"])
+            ok = functools.reduce(jnp.logical_and, finite)
             kept = jax.tree.map(
                 lambda n, o: jnp.where(ok, n, o),
-                (params, opt_state),
+                (new.params, new.opt_state),
                 (state.params, state.opt_state),
             )
             new = TrainState(step=state.step + 1, params=kept[0], opt_state=kept[1])
