@@ -1,5 +1,5 @@
 """Evaluation: figures (and, later, likelihood and representation metrics)."""
 
-from aezoo.eval.plots import save_image_grid, save_image_rows
+from aezoo.eval.plots import save_image_grid, save_image_rows, save_latent_scatter
 
-__all__ = ["save_image_grid", "save_image_rows"]
+__all__ = ["save_image_grid", "save_image_rows", "save_latent_scatter"]

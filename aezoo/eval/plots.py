@@ -56,3 +56,44 @@ def save_image_grid(
     images = np.asarray(images)
     rows = [images[i : i + ncols] for i in range(0, len(images), ncols)]
     return save_image_rows(path, rows, [""] * len(rows), title=title)
+
+
+def save_latent_scatter(
+    path: str | os.PathLike,
+    codes: np.ndarray,
+    labels: np.ndarray,
+    *,
+    background: np.ndarray | None = None,
+    background_label: str = "prior samples",
+    title: str = "",
+    axis_names: tuple[str, str] = ("z[0]", "z[1]"),
+) -> pathlib.Path:
+    """Scatter 2-D ``codes [N, 2]`` coloured by integer ``labels``, optionally over gray
+    ``background [M, 2]`` points (e.g. prior samples)."""
+    codes = np.asarray(codes)
+    fig, ax = plt.subplots(figsize=(6.4, 5.6))
+    if background is not None:
+        bg = np.asarray(background)
+        ax.scatter(bg[:, 0], bg[:, 1], s=2, c="0.8", label=background_label, rasterized=True)
+    points = ax.scatter(
+        codes[:, 0],
+        codes[:, 1],
+        s=4,
+        c=np.asarray(labels),
+        cmap="tab10",
+        vmin=-0.5,
+        vmax=9.5,
+        rasterized=True,
+    )
+    fig.colorbar(points, ax=ax, ticks=range(10), label="label")
+    ax.set_xlabel(axis_names[0])
+    ax.set_ylabel(axis_names[1])
+    if background is not None:
+        ax.legend(loc="upper right", markerscale=4, fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    path = pathlib.Path(path)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

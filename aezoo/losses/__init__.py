@@ -8,6 +8,7 @@ from aezoo.losses._likelihoods import (
     gaussian_nll,
     image_nll,
 )
+from aezoo.losses._penalties import kl_bernoulli_rate, l1_activity, mmd_rbf
 
 __all__ = [
     "LIKELIHOODS",
@@ -15,6 +16,9 @@ __all__ = [
     "gaussian_log_prob",
     "gaussian_nll",
     "image_nll",
+    "kl_bernoulli_rate",
     "kl_normal",
     "kl_normal_std",
+    "l1_activity",
+    "mmd_rbf",
 ]

@@ -7,14 +7,33 @@ from typing import Any
 import flax.linen as nn
 
 from aezoo.errors import ConfigError
-from aezoo.models import ae, vae
+from aezoo.models import (
+    aae,
+    ae,
+    beta_vae,
+    contractive_ae,
+    cvae,
+    denoising_ae,
+    iwae,
+    sparse_ae,
+    vae,
+    vqvae,
+)
 from aezoo.models._spec import BaseConfig, ModelSpec, Phase
 
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
         ae.SPEC,
+        sparse_ae.SPEC,
+        denoising_ae.SPEC,
+        contractive_ae.SPEC,
         vae.SPEC,
+        beta_vae.SPEC,
+        iwae.SPEC,
+        cvae.SPEC,
+        aae.SPEC,
+        vqvae.SPEC,
     )
 }
 

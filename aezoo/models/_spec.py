@@ -13,6 +13,7 @@ import optax
 
 from aezoo.errors import ConfigError
 from aezoo.losses import LIKELIHOODS
+from aezoo.nn import ARCHS
 
 Metrics = dict[str, jax.Array]
 LossFn = Callable[..., tuple[jax.Array, Metrics]]
@@ -49,6 +50,11 @@ class BaseConfig:
     obs_logvar: float | None = option(
         None, "fixed log-variance of the Gaussian decoder; unset = learned", cli=False
     )
+    arch: str = option(
+        "mlp",
+        "network: mlp, or conv (two stride-2 convolutions before the MLP layers)",
+        choices=ARCHS,
+    )
 
     def __post_init__(self) -> None:
         # Accept lists from JSON/CLI but store tuples so configs stay hashable.
@@ -76,6 +82,8 @@ class BaseConfig:
             raise ConfigError(
                 f"unknown likelihood {self.likelihood!r}; expected one of {', '.join(LIKELIHOODS)}"
             )
+        if self.arch not in ARCHS:
+            raise ConfigError(f"unknown arch {self.arch!r}; expected one of {', '.join(ARCHS)}")
         if self.obs_logvar is not None and not math.isfinite(self.obs_logvar):
             raise ConfigError(f"obs_logvar must be finite or unset; got {self.obs_logvar!r}")
 

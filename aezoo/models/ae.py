@@ -15,7 +15,7 @@ import jax.numpy as jnp
 
 from aezoo.losses import image_nll
 from aezoo.models._spec import BaseConfig, Metrics, ModelSpec
-from aezoo.nn import Decoder, Encoder, check_images
+from aezoo.nn import Encoder, check_images, make_decoder
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,43 +24,55 @@ class AEConfig(BaseConfig):
 
 
 class AE(nn.Module):
-    """Deterministic MLP autoencoder. ``__call__`` returns ``z`` and the decoder outputs."""
+    """Deterministic autoencoder. ``__call__`` returns the code ``z`` and the decoder outputs.
+
+    Subclasses change the code's nonlinearity through :meth:`activate_code`.
+    """
 
     config: AEConfig
 
     def setup(self) -> None:
         cfg = self.config
-        self.encoder = Encoder(cfg.hidden_dims, cfg.latent_dim)
-        self.decoder = Decoder(
-            tuple(reversed(cfg.hidden_dims)), cfg.image_shape, cfg.likelihood, cfg.obs_logvar
-        )
+        self.encoder = Encoder(cfg.hidden_dims, cfg.latent_dim, cfg.arch)
+        self.decoder = make_decoder(cfg)
 
     def __call__(
-        self, x: jax.Array, *, rng: jax.Array | None = None, train: bool = True
+        self, x: jax.Array, *, rng: jax.Array | None = None, train: bool = True, **cond
     ) -> dict[str, jax.Array]:
         z = self.encode(x)["z"]
         return {"z": z, **self.decoder(z)}
 
-    def encode(self, x: jax.Array) -> dict[str, jax.Array]:
+    def activate_code(self, h: jax.Array) -> jax.Array:
+        """The code from the encoder's last layer (identity: a linear code)."""
+        return h
+
+    def encode(self, x: jax.Array, **cond) -> dict[str, jax.Array]:
         """``[B, H, W, C]`` images -> ``{"z": [B, latent]}``."""
         check_images(x, self.config.image_shape)
-        return {"z": self.encoder(x)}
+        return {"z": self.activate_code(self.encoder(x))}
 
-    def decode(self, z: jax.Array) -> dict[str, jax.Array]:
+    def decode(self, z: jax.Array, **cond) -> dict[str, jax.Array]:
         """``[B, latent]`` codes -> decoder distribution parameters ``[B, H, W, C]``."""
         return self.decoder(z)
 
-    def reconstruct(self, x: jax.Array) -> dict[str, jax.Array]:
+    def reconstruct(self, x: jax.Array, **cond) -> dict[str, jax.Array]:
         return self.decode(self.encode(x)["z"])
+
+
+def reconstruction_loss(
+    params, batch: dict[str, jax.Array], rng: jax.Array, *, module: AE
+) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """Mean reconstruction NLL (nats per example) and the model outputs (for penalties)."""
+    x = batch["image"]
+    out = module.apply({"params": params}, x, rng=rng)
+    return jnp.mean(image_nll(module.config.likelihood, out, x)), out
 
 
 def loss_fn(
     params, batch: dict[str, jax.Array], rng: jax.Array, *, module: AE
 ) -> tuple[jax.Array, Metrics]:
     """Mean reconstruction NLL (nats per example)."""
-    x = batch["image"]
-    out = module.apply({"params": params}, x, rng=rng)
-    nll = jnp.mean(image_nll(module.config.likelihood, out, x))
+    nll, _ = reconstruction_loss(params, batch, rng, module=module)
     return nll, {"loss": nll, "nll": nll}
 
 

@@ -4,6 +4,9 @@
 encoder (log-variance parameterization), one reparameterized sample and the analytic KL.
 The loss is the negative ELBO in nats per example, an upper bound on -log p(x).
 
+The module also serves ``beta_vae``, ``iwae`` and (with ``num_classes > 0``, one-hot label
+conditioning of encoder and decoder) ``cvae``.
+
 Expected: ``aezoo train vae --dataset mnist --epochs 10 --batch-size 128 --seed 0``
 (dynamic binarization, Adam 1e-3, 784-512-256-20) reached 99.9 nats test -ELBO
 (measured; README results table).
@@ -12,23 +15,36 @@ Expected: ``aezoo train vae --dataset mnist --epochs 10 --batch-size 128 --seed 
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from aezoo.losses import image_nll, kl_normal_std
-from aezoo.models._spec import BaseConfig, Metrics, ModelSpec
-from aezoo.nn import Decoder, GaussianEncoder, check_images, reparameterize
+from aezoo.errors import ConfigError
+from aezoo.losses import gaussian_log_prob, image_nll, kl_normal_std
+from aezoo.models._spec import BaseConfig, Metrics, ModelSpec, option
+from aezoo.nn import GaussianEncoder, check_images, make_decoder, reparameterize
 
 
 @dataclasses.dataclass(frozen=True)
 class VAEConfig(BaseConfig):
-    """VAE settings (all shared; see :class:`BaseConfig`)."""
+    """VAE settings (see :class:`BaseConfig`)."""
+
+    num_classes: int = option(
+        0, "condition encoder and decoder on one-hot labels of this many classes", cli=False
+    )
+
+    def validate(self) -> None:
+        super().validate()
+        if isinstance(self.num_classes, bool) or not isinstance(self.num_classes, int):
+            raise ConfigError(f"num_classes must be an integer >= 0; got {self.num_classes!r}")
+        if self.num_classes < 0:
+            raise ConfigError(f"num_classes must be an integer >= 0; got {self.num_classes!r}")
 
 
 class VAE(nn.Module):
-    """Gaussian-encoder VAE.
+    """Gaussian-encoder VAE, optionally label-conditioned (``label=`` keyword, ``[B]`` ints).
 
     ``__call__(x, rng=key)`` returns ``z_mean``, ``z_logvar`` (``[B, latent]``), a sample
     ``z`` (the mean when ``rng`` is None) and the decoder outputs (``[B, H, W, C]``).
@@ -38,48 +54,106 @@ class VAE(nn.Module):
 
     def setup(self) -> None:
         cfg = self.config
-        self.encoder = GaussianEncoder(cfg.hidden_dims, cfg.latent_dim)
-        self.decoder = Decoder(
-            tuple(reversed(cfg.hidden_dims)), cfg.image_shape, cfg.likelihood, cfg.obs_logvar
-        )
+        self.encoder = GaussianEncoder(cfg.hidden_dims, cfg.latent_dim, cfg.arch)
+        self.decoder = make_decoder(cfg)
+
+    def _cond(self, label: jax.Array | None) -> jax.Array | None:
+        n = self.config.num_classes
+        if n == 0:
+            return None
+        if label is None:
+            raise ConfigError(f"this model is conditioned on labels: pass label=[B] ints < {n}")
+        return jax.nn.one_hot(label, n)
 
     def __call__(
-        self, x: jax.Array, *, rng: jax.Array | None = None, train: bool = True
+        self,
+        x: jax.Array,
+        *,
+        rng: jax.Array | None = None,
+        train: bool = True,
+        label: jax.Array | None = None,
     ) -> dict[str, jax.Array]:
-        q = self.encode(x)
+        q = self.encode(x, label=label)
         z = q["z_mean"] if rng is None else reparameterize(rng, q["z_mean"], q["z_logvar"])
-        return {**q, "z": z, **self.decoder(z)}
+        return {**q, "z": z, **self.decode(z, label=label)}
 
-    def encode(self, x: jax.Array) -> dict[str, jax.Array]:
+    def encode(self, x: jax.Array, *, label: jax.Array | None = None) -> dict[str, jax.Array]:
         """``[B, H, W, C]`` -> ``{"z_mean", "z_logvar"}``, each ``[B, latent]``."""
         check_images(x, self.config.image_shape)
-        mean, logvar = self.encoder(x)
+        mean, logvar = self.encoder(x, self._cond(label))
         return {"z_mean": mean, "z_logvar": logvar}
 
-    def decode(self, z: jax.Array) -> dict[str, jax.Array]:
+    def decode(self, z: jax.Array, *, label: jax.Array | None = None) -> dict[str, jax.Array]:
         """``[B, latent]`` -> decoder distribution parameters ``[B, H, W, C]``."""
-        return self.decoder(z)
+        return self.decoder(z, self._cond(label))
 
-    def reconstruct(self, x: jax.Array) -> dict[str, jax.Array]:
+    def reconstruct(self, x: jax.Array, *, label: jax.Array | None = None) -> dict[str, jax.Array]:
         """Decode the posterior mean (deterministic)."""
-        return self.decode(self.encode(x)["z_mean"])
+        return self.decode(self.encode(x, label=label)["z_mean"], label=label)
 
-    def sample(self, n: int, rng: jax.Array) -> dict[str, jax.Array]:
-        """Decode ``n`` draws from the prior N(0, I)."""
-        z = jax.random.normal(rng, (n, self.config.latent_dim))
-        return self.decode(z)
+    def sample(
+        self, n: int, rng: jax.Array, *, label: jax.Array | None = None
+    ) -> dict[str, jax.Array]:
+        """Decode ``n`` draws from the prior N(0, I) (labels drawn uniformly if needed)."""
+        z_key, label_key = jax.random.split(rng)
+        z = jax.random.normal(z_key, (n, self.config.latent_dim))
+        if self.config.num_classes and label is None:
+            label = jax.random.randint(label_key, (n,), 0, self.config.num_classes)
+        return self.decode(z, label=label)
+
+
+def _label(batch: dict[str, jax.Array], module: VAE) -> jax.Array | None:
+    return batch["label"] if module.config.num_classes else None
+
+
+def elbo_terms(
+    params, batch: dict[str, jax.Array], rng: jax.Array, *, module: VAE
+) -> tuple[jax.Array, jax.Array]:
+    """Per-example reconstruction NLL and KL, each ``[B]`` nats (one reparameterized z)."""
+    x = batch["image"]
+    out = module.apply({"params": params}, x, rng=rng, label=_label(batch, module))
+    nll = image_nll(module.config.likelihood, out, x)
+    kl = jnp.sum(kl_normal_std(out["z_mean"], out["z_logvar"]), axis=-1)
+    return nll, kl
+
+
+def log_importance_weights(
+    params, batch: dict[str, jax.Array], rng: jax.Array, *, module: VAE, num_samples: int
+) -> jax.Array:
+    """``log p(x|z_k) + log p(z_k) - log q(z_k|x)`` for ``k < num_samples``: ``[K, B]``.
+
+    ``logsumexp`` over K minus ``log K`` is the importance-weighted bound (IWAE), the
+    estimator of ``log p(x)`` that evaluation uses too.
+    """
+    x = batch["image"]
+    label = _label(batch, module)
+    variables = {"params": params}
+    q = module.apply(variables, x, label=label, method="encode")
+    mean, logvar = q["z_mean"], q["z_logvar"]
+    eps = jax.random.normal(rng, (num_samples, *mean.shape), mean.dtype)
+    z = mean[None] + jnp.exp(0.5 * logvar)[None] * eps  # [K, B, D]
+    flat = z.reshape(-1, z.shape[-1])
+    rep_label = None if label is None else jnp.tile(label, num_samples)
+    out = module.apply(variables, flat, label=rep_label, method="decode")
+    x_rep = jnp.broadcast_to(x[None], (num_samples, *x.shape)).reshape(-1, *x.shape[1:])
+    log_px = -image_nll(module.config.likelihood, out, x_rep).reshape(num_samples, -1)
+    log_pz = jnp.sum(gaussian_log_prob(z, jnp.zeros_like(z), jnp.zeros_like(z)), axis=-1)
+    log_qz = jnp.sum(gaussian_log_prob(z, mean[None], logvar[None]), axis=-1)
+    return log_px + log_pz - log_qz
+
+
+def iw_bound(log_w: jax.Array) -> jax.Array:
+    """``logsumexp_k log_w - log K`` over axis 0: ``[K, B] -> [B]`` (a lower bound on log p)."""
+    return jax.nn.logsumexp(log_w, axis=0) - math.log(log_w.shape[0])
 
 
 def loss_fn(
     params, batch: dict[str, jax.Array], rng: jax.Array, *, module: VAE
 ) -> tuple[jax.Array, Metrics]:
     """Negative ELBO, nats per example (one reparameterized sample, analytic KL)."""
-    x = batch["image"]
-    out = module.apply({"params": params}, x, rng=rng)
-    nll = jnp.mean(image_nll(module.config.likelihood, out, x))
-    kl = jnp.mean(jnp.sum(kl_normal_std(out["z_mean"], out["z_logvar"]), axis=-1))
-    loss = nll + kl
-    return loss, {"loss": loss, "nll": nll, "kl": kl, "nll_bound": loss}
+    nll, kl = elbo_terms(params, batch, rng, module=module)
+    loss = jnp.mean(nll + kl)
+    return loss, {"loss": loss, "nll": jnp.mean(nll), "kl": jnp.mean(kl), "nll_bound": loss}
 
 
 SPEC = ModelSpec(

@@ -1,5 +1,23 @@
-"""Shared network blocks: MLP encoders/decoders and Gaussian sampling."""
+"""Shared network blocks: MLP/conv encoders and decoders, Gaussian sampling."""
 
-from aezoo.nn._mlp import MLP, Decoder, Encoder, GaussianEncoder, check_images, reparameterize
+from aezoo.nn._mlp import (
+    ARCHS,
+    MLP,
+    Decoder,
+    Encoder,
+    GaussianEncoder,
+    check_images,
+    make_decoder,
+    reparameterize,
+)
 
-__all__ = ["MLP", "Decoder", "Encoder", "GaussianEncoder", "check_images", "reparameterize"]
+__all__ = [
+    "ARCHS",
+    "MLP",
+    "Decoder",
+    "Encoder",
+    "GaussianEncoder",
+    "check_images",
+    "make_decoder",
+    "reparameterize",
+]

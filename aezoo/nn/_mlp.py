@@ -1,4 +1,4 @@
-"""MLP encoder/decoder blocks shared by every model."""
+"""Encoder/decoder blocks shared by every model: MLP or convolutional, optionally conditioned."""
 
 from __future__ import annotations
 
@@ -10,6 +10,10 @@ import jax
 import jax.numpy as jnp
 
 from aezoo.errors import ShapeError
+
+ARCHS = ("mlp", "conv")
+# Channels of the two stride-2 convolutions of the conv encoder (mirrored by the decoder).
+CONV_CHANNELS = (32, 64)
 
 
 def check_images(x: jax.Array, image_shape: Sequence[int]) -> None:
@@ -43,16 +47,32 @@ class MLP(nn.Module):
         return x
 
 
+def _conv_grid(image_shape: Sequence[int]) -> tuple[int, int]:
+    """Spatial size after the encoder's two stride-2 convolutions (SAME padding)."""
+    h, w = image_shape[0], image_shape[1]
+    return math.ceil(math.ceil(h / 2) / 2), math.ceil(math.ceil(w / 2) / 2)
+
+
 class Encoder(nn.Module):
-    """Flattens ``[B, H, W, C]`` images and maps them to ``[B, out_dim]`` features."""
+    """``[B, H, W, C]`` images (and an optional ``[B, K]`` condition) -> ``[B, out_dim]``.
+
+    ``mlp``: flatten, then the MLP. ``conv``: two 4x4 stride-2 convolutions, flatten, then the
+    MLP. The condition (e.g. a one-hot label) joins the flattened features.
+    """
 
     hidden_dims: Sequence[int]
     out_dim: int
+    arch: str = "mlp"
 
     @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
-        x = x.reshape(x.shape[0], -1)
-        return MLP((*self.hidden_dims, self.out_dim), name="mlp")(x)
+    def __call__(self, x: jax.Array, cond: jax.Array | None = None) -> jax.Array:
+        if self.arch == "conv":
+            for i, ch in enumerate(CONV_CHANNELS):
+                x = nn.relu(nn.Conv(ch, (4, 4), strides=(2, 2), name=f"conv_{i}")(x))
+        h = x.reshape(x.shape[0], -1)
+        if cond is not None:
+            h = jnp.concatenate([h, cond.astype(h.dtype)], axis=-1)
+        return MLP((*self.hidden_dims, self.out_dim), name="mlp")(h)
 
 
 class GaussianEncoder(nn.Module):
@@ -60,31 +80,46 @@ class GaussianEncoder(nn.Module):
 
     hidden_dims: Sequence[int]
     latent_dim: int
+    arch: str = "mlp"
 
     @nn.compact
-    def __call__(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
-        h = Encoder(self.hidden_dims, 2 * self.latent_dim, name="encoder")(x)
+    def __call__(self, x: jax.Array, cond: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
+        h = Encoder(self.hidden_dims, 2 * self.latent_dim, self.arch, name="encoder")(x, cond)
         mean, logvar = jnp.split(h, 2, axis=-1)
         return mean, logvar
 
 
 class Decoder(nn.Module):
-    """Maps ``[B, latent]`` codes to the parameters of an image distribution.
+    """Maps ``[B, latent]`` codes (and an optional condition) to an image distribution.
 
     Returns a dict of arrays shaped ``[B, *image_shape]``: ``logits`` and ``mean``
     (= sigmoid(logits)) for a Bernoulli decoder; ``mean`` and ``logvar`` for a Gaussian one.
     The Gaussian log-variance is one learned scalar (``obs_logvar=None``) or a fixed number.
+    ``conv`` mirrors the conv encoder with two stride-2 transposed convolutions.
     """
 
     hidden_dims: Sequence[int]
     image_shape: Sequence[int]
     likelihood: str = "bernoulli"
     obs_logvar: float | None = None
+    arch: str = "mlp"
 
     @nn.compact
-    def __call__(self, z: jax.Array) -> dict[str, jax.Array]:
-        out = MLP((*self.hidden_dims, math.prod(self.image_shape)), name="mlp")(z)
-        out = out.reshape(z.shape[0], *self.image_shape)
+    def __call__(self, z: jax.Array, cond: jax.Array | None = None) -> dict[str, jax.Array]:
+        if cond is not None:
+            z = jnp.concatenate([z, cond.astype(z.dtype)], axis=-1)
+        h, w, c = self.image_shape
+        if self.arch == "conv":
+            gh, gw = _conv_grid(self.image_shape)
+            top = CONV_CHANNELS[-1]
+            y = nn.relu(MLP((*self.hidden_dims, gh * gw * top), name="mlp")(z))
+            y = y.reshape(z.shape[0], gh, gw, top)
+            y = nn.relu(nn.ConvTranspose(CONV_CHANNELS[0], (4, 4), (2, 2), name="deconv_0")(y))
+            y = nn.ConvTranspose(c, (4, 4), (2, 2), name="deconv_1")(y)
+            out = y[:, :h, :w, :]  # crop when H or W is not a multiple of 4
+        else:
+            out = MLP((*self.hidden_dims, h * w * c), name="mlp")(z)
+            out = out.reshape(z.shape[0], h, w, c)
         if self.likelihood == "bernoulli":
             return {"logits": out, "mean": nn.sigmoid(out)}
         if self.obs_logvar is None:
@@ -98,3 +133,15 @@ def reparameterize(rng: jax.Array, mean: jax.Array, logvar: jax.Array) -> jax.Ar
     """Draw ``z = mean + exp(logvar / 2) * eps`` with ``eps ~ N(0, I)`` (differentiable)."""
     eps = jax.random.normal(rng, mean.shape, mean.dtype)
     return mean + jnp.exp(0.5 * logvar) * eps
+
+
+def make_decoder(config, name: str = "decoder") -> Decoder:
+    """The decoder a model config describes (hidden layers mirror the encoder's)."""
+    return Decoder(
+        tuple(reversed(config.hidden_dims)),
+        config.image_shape,
+        config.likelihood,
+        config.obs_logvar,
+        config.arch,
+        name=name,
+    )

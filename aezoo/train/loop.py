@@ -203,6 +203,15 @@ def fit(
         keep=keep,
     )
     tc.validate(len(train_images))
+    num_classes = getattr(config, "num_classes", 0)
+    for split_name, split in (("training", train), ("test", test)):
+        if num_classes and split is not None:
+            lo, hi = int(np.min(split[1])), int(np.max(split[1]))
+            if lo < 0 or hi >= num_classes:
+                raise ConfigError(
+                    f"{split_name} labels span {lo}..{hi} but the model is conditioned on "
+                    f"num_classes={num_classes} (labels 0..{num_classes - 1})"
+                )
     run = _run_record(spec, config, tc)
     out_dir = _prepare_workdir(workdir, run, resume=resume, overwrite=overwrite)
 
@@ -334,26 +343,30 @@ def run_epoch_per_step(
 
 
 def write_figures(out_dir: pathlib.Path, spec: ModelSpec, module, params, split: Arrays) -> None:
-    """Write reconstructions.png (inputs above reconstructions) and, if generative, samples.png."""
+    """Write reconstructions.png (inputs above reconstructions), samples.png for generative
+    models, and the model's own figures (``spec.figures``)."""
     from aezoo.eval import save_image_grid, save_image_rows
 
+    variables = {"params": params}
     images = data.to_float(jnp.asarray(_as_uint8(split[0][:10])))
-    recon = module.apply({"params": params}, images, method="reconstruct")["mean"]
+    labels = jnp.asarray(split[1][:10], jnp.int32)
+    recon = module.apply(variables, images, label=labels, method="reconstruct")["mean"]
     save_image_rows(
         out_dir / "reconstructions.png",
         [np.asarray(images), np.asarray(recon)],
         ["input", "reconstruction"],
         title=f"{spec.name}: test inputs and reconstructions",
     )
+    key = jax.random.key(EVAL_SEED)
     if spec.generative:
-        samples = module.apply({"params": params}, 50, jax.random.key(EVAL_SEED), method="sample")[
-            "mean"
-        ]
+        samples = module.apply(variables, 50, key, method="sample")["mean"]
         save_image_grid(
             out_dir / "samples.png",
             np.asarray(samples),
             title=f"{spec.name}: samples from the prior",
         )
+    if spec.figures is not None:
+        spec.figures(out_dir, module, params, (_as_uint8(split[0]), np.asarray(split[1])), key)
 
 
 def save_params(path: pathlib.Path, params: Any) -> None:

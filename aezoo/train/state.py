@@ -26,7 +26,9 @@ def init_params(module: nn.Module, rng: jax.Array) -> Any:
     """Initialize ``module``'s parameters from a dummy batch of its image shape."""
     x = jnp.zeros((1, *module.config.image_shape), jnp.float32)
     init_rng, sample_rng = jax.random.split(rng)
-    return module.init(init_rng, x, rng=sample_rng)["params"]
+    # Every module takes a label keyword (conditional models use it, the others ignore it).
+    label = jnp.zeros((1,), jnp.int32)
+    return module.init(init_rng, x, rng=sample_rng, label=label)["params"]
 
 
 def create_train_state(
