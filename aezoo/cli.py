@@ -133,6 +133,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("list", help="list models and datasets")
+    ev = sub.add_parser(
+        "eval",
+        help="evaluate a trained run: likelihood, reconstruction, probes, figures",
+        description="Evaluate the newest checkpoint in WORKDIR; writes eval.json and report.md "
+        "(with figures) into WORKDIR.",
+    )
+    ev.add_argument("workdir", help="a directory written by `aezoo train`")
+    ev.add_argument(
+        "--nll-samples",
+        type=int,
+        default=5000,
+        help="importance samples K for the NLL estimate of VAE-family models; 0 skips it "
+        "(default: 5000)",
+    )
+    ev.add_argument("--split", default="test", help="split to evaluate (default: test)")
+    ev.add_argument("--data-dir", help="TFDS data directory (default: $TFDS_DATA_DIR)")
+    ev.add_argument(
+        "--probe-train",
+        type=int,
+        default=10_000,
+        help="training examples for the logistic-regression and k-NN probes (default: 10000)",
+    )
+    ev.add_argument(
+        "--append-readme",
+        metavar="README",
+        help="also add a row to the evaluation results table in this README",
+    )
+    ev.add_argument("--no-progress", action="store_true", help="no progress output")
     train = sub.add_parser(
         "train",
         help="train a model (aezoo train MODEL --help for its options)",
@@ -272,6 +300,41 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from aezoo.eval.run import append_readme_row, evaluate
+
+    if args.nll_samples < 0:
+        raise ConfigError(f"--nll-samples must be >= 0; got {args.nll_samples}")
+    if args.probe_train <= 0:
+        raise ConfigError(f"--probe-train must be a positive integer; got {args.probe_train}")
+    results = evaluate(
+        args.workdir,
+        nll_samples=args.nll_samples,
+        split=args.split,
+        data_dir=args.data_dir,
+        probe_train=args.probe_train,
+        progress=not args.no_progress,
+    )
+    keys = (
+        "test/loss",
+        "test/elbo",
+        "test/nll_is",
+        "active_units",
+        "probe/logreg_acc",
+        "probe/knn_acc",
+    )
+    shown = ", ".join(
+        f"{k} {results[k]:.3f}" if isinstance(results[k], float) else f"{k} {results[k]}"
+        for k in keys
+        if k in results
+    )
+    print(f"done: {shown}")
+    if args.append_readme:
+        append_readme_row(args.append_readme, args.workdir, results)
+        print(f"added a row to {args.append_readme}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``aezoo`` console script. Returns the exit status."""
     parser = build_parser()
@@ -279,6 +342,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "list":
             return _cmd_list()
+        if args.command == "eval":
+            return _cmd_eval(args)
         return _cmd_train(args)
     except NonFiniteError as e:
         print(f"aezoo: error: {e}", file=sys.stderr)

@@ -139,7 +139,13 @@ def _tfds_names() -> frozenset[str]:
 
 
 def _load_tfds(name: str, split: str, data_dir: str | None) -> tuple[np.ndarray, np.ndarray]:
+    import logging
+
     import tensorflow_datasets as tfds
+
+    # TFDS logs through absl at WARNING for routine things (e.g. "OpenCV is not installed,
+    # defaulting to PIL"); aezoo reports real problems itself, in one line.
+    logging.getLogger("absl").setLevel(logging.ERROR)
 
     base = name.split(":")[0].split("/")[0]
     if base not in _tfds_names():

@@ -97,3 +97,32 @@ def save_latent_scatter(
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def save_manifold(
+    path: str | os.PathLike, images: np.ndarray, grid: np.ndarray, *, title: str = ""
+) -> pathlib.Path:
+    """Decoder outputs ``[n*n, H, W, C]`` laid out on their ``[n]`` latent grid values."""
+    n = len(grid)
+    images = _as_display(images)
+    h, w = images.shape[1:3]
+    canvas = np.ones((n * h, n * w, *images.shape[3:]), np.float32)
+    for i in range(n):  # rows: z[1] from high (top) to low
+        for j in range(n):
+            canvas[i * h : (i + 1) * h, j * w : (j + 1) * w] = images[(n - 1 - i) * n + j]
+    fig, ax = plt.subplots(figsize=(7, 7))
+    ax.imshow(canvas, cmap="gray", vmin=0, vmax=1, extent=(0, n, 0, n), interpolation="nearest")
+    ticks = np.arange(n) + 0.5
+    labels = [f"{v:.2g}" for v in grid]
+    step = max(1, n // 6)
+    ax.set_xticks(ticks[::step], labels[::step])
+    ax.set_yticks(ticks[::step], labels[::step])
+    ax.set_xlabel("z[0]")
+    ax.set_ylabel("z[1]")
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    path = pathlib.Path(path)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -125,6 +125,9 @@ class ModelSpec:
         ``loss_fn`` is always the objective that evaluation reports.
       figures: optional ``(out_dir, module, params, split, rng) -> None`` writing the
         model's own figures next to the shared ones.
+      log_weights: for models with a tractable prior, encoder and decoder density:
+        ``(params, batch, rng, *, module, num_samples) -> [K, B]`` log importance weights
+        ``log p(x|z) + log p(z) - log q(z|x)``; evaluation's importance-sampled NLL uses it.
     """
 
     name: str
@@ -135,6 +138,7 @@ class ModelSpec:
     generative: bool = False
     phases: Callable[[Any], tuple[Phase, ...]] | None = None
     figures: Callable[..., None] | None = None
+    log_weights: Callable[..., jax.Array] | None = None
 
     def phases_for(self, config: Any) -> tuple[Phase, ...]:
         """The training phases for ``config`` (a single phase for one-objective models)."""

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 
 from aezoo.errors import ConfigError
 from aezoo.models._spec import Metrics, ModelSpec, option
-from aezoo.models.vae import VAE, VAEConfig, elbo_terms
+from aezoo.models.vae import VAE, VAEConfig, elbo_terms, log_importance_weights
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,4 +56,5 @@ SPEC = ModelSpec(
     module_cls=VAE,
     loss_fn=loss_fn,
     generative=True,
+    log_weights=log_importance_weights,
 )

@@ -16,7 +16,7 @@ import numpy as np
 
 from aezoo import data
 from aezoo.models._spec import ModelSpec, option
-from aezoo.models.vae import VAE, VAEConfig, loss_fn
+from aezoo.models.vae import VAE, VAEConfig, log_importance_weights, loss_fn
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,5 +75,6 @@ SPEC = ModelSpec(
     module_cls=VAE,
     loss_fn=loss_fn,
     generative=True,
+    log_weights=log_importance_weights,
     figures=figures,
 )

@@ -163,4 +163,5 @@ SPEC = ModelSpec(
     module_cls=VAE,
     loss_fn=loss_fn,
     generative=True,
+    log_weights=log_importance_weights,
 )

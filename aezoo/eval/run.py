@@ -1,0 +1,293 @@
+"""``aezoo eval WORKDIR``: evaluate a trained run, write ``eval.json`` and ``report.md``."""
+
+from __future__ import annotations
+
+import json
+import math
+import pathlib
+import sys
+import time
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from tqdm.auto import tqdm
+
+from aezoo import data
+from aezoo.eval import likelihood, plots, representation
+from aezoo.train.load import LoadedModel, load
+from aezoo.train.loop import EVAL_SEED, make_eval_fn
+
+REPORT_FIGURES = (
+    ("reconstructions.png", "Test inputs and reconstructions"),
+    ("samples.png", "Samples from the prior"),
+    ("manifold.png", "2-D latent manifold: decoder outputs on a latent grid"),
+    ("latent_scatter.png", "Test codes coloured by label"),
+    ("interpolation.png", "Interpolation: latent space vs pixel space"),
+)
+
+
+def evaluate(
+    workdir: str | pathlib.Path,
+    *,
+    nll_samples: int = 5000,
+    split: str = "test",
+    data_dir: str | None = None,
+    probe_train: int = 10_000,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Evaluate the newest checkpoint in ``workdir`` on ``split``; returns the flat metrics
+    also written to ``eval.json`` (and ``report.md``, with figures, next to it)."""
+    workdir = pathlib.Path(workdir)
+    m = load(workdir)
+    dataset = m.run["train"]["dataset"]
+    binarize = m.run["train"]["binarize"]
+    say = (lambda msg: print(msg, file=sys.stderr)) if progress else (lambda msg: None)
+    say(f"aezoo eval {workdir}: {m.spec.name} on {dataset}/{split}, epoch {m.epoch}")
+    raw_x, raw_y = data.load(dataset, split, data_dir=data_dir)
+    x_eval = data.binarize_once(np.asarray(raw_x), binarize)
+    y_eval = np.asarray(raw_y, np.int32)
+    results: dict[str, Any] = {
+        "model": m.spec.name,
+        "dataset": dataset,
+        "split": split,
+        "epoch": m.epoch,
+        "num_examples": len(y_eval),
+    }
+    prefix = f"{split}/"
+    t0 = time.perf_counter()
+
+    # The model's own objective, as during training (its fixed eval key).
+    evaluate_loss = make_eval_fn(m.spec, m.module, batch_size=500)
+    metrics = jax.device_get(
+        evaluate_loss(m.params, jnp.asarray(x_eval), jnp.asarray(y_eval), jax.random.key(EVAL_SEED))
+    )
+    results.update({prefix + k: float(v) for k, v in metrics.items()})
+    if "nll_bound" in metrics:
+        results[prefix + "elbo"] = -float(metrics["nll_bound"])
+
+    # Codes, reconstruction, KL per dimension and active units.
+    stats = likelihood.encode_and_reconstruct(m.spec, m.module, m.params, x_eval, y_eval)
+    results[prefix + "recon"] = float(np.mean(stats["recon"]))
+    results[prefix + "mse"] = float(np.mean(stats["mse"]))
+    results[prefix + "psnr"] = float(np.mean(stats["psnr"]))
+    results["latent_dim"] = int(stats["code"].shape[1])
+    results["active_units"] = likelihood.active_units(stats["code"])
+    if "kl_dims" in stats:
+        results["kl_per_dim"] = [float(v) for v in np.mean(stats["kl_dims"], axis=0)]
+
+    # Importance-sampled log-likelihood (models with a tractable density).
+    if m.spec.log_weights is not None and nll_samples > 0:
+        results.update(_is_nll(m, x_eval, y_eval, nll_samples, prefix, progress))
+
+    # Representation: probes on codes vs pixels and PCA of the same dimension.
+    say("probes: logistic regression and 5-NN on codes, pixels and PCA")
+    results.update(
+        _probes(m, dataset, data_dir, binarize, stats["code"], x_eval, y_eval, probe_train)
+    )
+
+    # Figures.
+    _figures(m, workdir, x_eval, y_eval, stats["code"])
+    results["seconds"] = time.perf_counter() - t0
+    (workdir / "eval.json").write_text(json.dumps(results, indent=2) + "\n")
+    (workdir / "report.md").write_text(_report(m, results, workdir))
+    say(f"wrote {workdir / 'eval.json'} and {workdir / 'report.md'}")
+    return results
+
+
+def _is_nll(m: LoadedModel, x, y, k: int, prefix: str, progress: bool) -> dict[str, float]:
+    batch_size = 100
+    log_px_fn = likelihood.make_log_px_fn(m.spec, m.module, num_samples=k, batch_size=batch_size)
+    rng = jax.random.key(EVAL_SEED + 1)
+    values = []
+    bar = tqdm(
+        total=len(y),
+        unit="img",
+        desc=f"IS NLL K={k}",
+        file=sys.stderr,
+        disable=None if progress else True,
+        dynamic_ncols=True,
+    )
+    for i, start in enumerate(range(0, len(y), batch_size)):
+        batch = {
+            "image": data.to_float(jnp.asarray(x[start : start + batch_size])),
+            "label": jnp.asarray(y[start : start + batch_size]),
+        }
+        values.append(np.asarray(log_px_fn(m.params, batch, jax.random.fold_in(rng, i))))
+        bar.update(len(batch["label"]))
+    bar.close()
+    log_px = np.concatenate(values)
+    nll = float(-np.mean(log_px))
+    dims = int(np.prod(m.config.image_shape))
+    return {
+        prefix + "nll_is": nll,
+        prefix + "nll_is_stderr": float(np.std(log_px) / math.sqrt(len(log_px))),
+        prefix + "bits_per_dim": likelihood.bits_per_dim(nll, dims),
+        "nll_samples": k,
+    }
+
+
+def _probes(m: LoadedModel, dataset, data_dir, binarize, test_codes, test_x, test_y, n_train):
+    """Probe accuracies on codes, and on pixels / PCA of the code's dimension as baselines."""
+    train_x, train_y = data.load(dataset, "train", data_dir=data_dir)
+    n = min(n_train, len(train_y))
+    tx = data.binarize_once(np.asarray(train_x[:n]), binarize)
+    ty = np.asarray(train_y[:n], np.int32)
+    train_codes = likelihood.encode_and_reconstruct(m.spec, m.module, m.params, tx, ty)["code"]
+    out = {}
+    probe = representation.probe_accuracies(train_codes, ty, test_codes, test_y)
+    out.update({f"probe/{k}": v for k, v in probe.items()})
+    pix_train = tx.reshape(n, -1).astype(np.float32) / 255.0
+    pix_test = np.asarray(test_x).reshape(len(test_y), -1).astype(np.float32) / 255.0
+    probe = representation.probe_accuracies(pix_train, ty, pix_test, test_y)
+    out.update({f"baseline/pixels_{k}": v for k, v in probe.items()})
+    dim = test_codes.shape[1]
+    pca_train, pca_test = representation.pca_features(pix_train, pix_test, dim)
+    probe = representation.probe_accuracies(pca_train, ty, pca_test, test_y)
+    out.update({f"baseline/pca{dim}_{k}": v for k, v in probe.items()})
+    out["probe/train_examples"] = n
+    return out
+
+
+def _decode_means(m: LoadedModel, z: jax.Array) -> np.ndarray:
+    label = jnp.zeros((z.shape[0],), jnp.int32)  # conditional models: label 0
+    return np.asarray(m.module.apply({"params": m.params}, z, label=label, method="decode")["mean"])
+
+
+def _figures(m: LoadedModel, workdir: pathlib.Path, x, y, codes: np.ndarray) -> None:
+    from scipy.stats import norm
+
+    from aezoo.train.loop import write_figures
+
+    write_figures(workdir, m.spec, m.module, m.params, (x, y))
+    conditional = getattr(m.config, "num_classes", 0) > 0
+    note = " (decoded with label 0)" if conditional else ""
+    dim = codes.shape[1]
+    if dim == 2 and m.config.latent_dim == 2:
+        n = 20
+        if m.spec.log_weights is not None:  # N(0, I) prior: a Gaussian-quantile grid
+            grid = norm.ppf(np.linspace(0.05, 0.95, n))
+            kind = "Gaussian-quantile grid over the N(0, I) prior"
+        else:  # no known prior density: span the test codes
+            lo, hi = np.percentile(codes, [1, 99])
+            grid = np.linspace(lo, hi, n)
+            kind = "grid over the test codes' 1-99th percentiles"
+        zz = np.stack(np.meshgrid(grid, grid), axis=-1).reshape(-1, 2)  # row-major: z[1] rows
+        images = _decode_means(m, jnp.asarray(zz, jnp.float32))
+        plots.save_manifold(
+            workdir / "manifold.png", images, grid, title=f"{m.spec.name}: {kind}{note}"
+        )
+        shown, axes = codes, ("z[0]", "z[1]")
+    else:
+        from sklearn.decomposition import PCA
+
+        shown = PCA(n_components=2, random_state=0).fit_transform(codes)
+        axes = ("PC 1 of the codes", "PC 2 of the codes")
+    plots.save_latent_scatter(
+        workdir / "latent_scatter.png",
+        shown[:5000],
+        y[:5000],
+        title=f"{m.spec.name}: test codes ({dim}-D{', PCA' if dim > 2 else ''})",
+        axis_names=axes,
+    )
+    # Interpolation between two test digits of different classes.
+    a = 0
+    b = int(np.argmax(y != y[a]))
+    steps = np.linspace(0.0, 1.0, 10, dtype=np.float32)[:, None]
+    xa, xb = (data.to_float(jnp.asarray(x[i : i + 1])) for i in (a, b))
+    q = m.module.apply(
+        {"params": m.params},
+        jnp.concatenate([xa, xb]),
+        label=jnp.asarray(y[[a, b]]),
+        method="encode",
+    )
+    za, zb = (q["z_mean"] if "z_mean" in q else q["z"]).reshape(2, -1)
+    z_path = (1 - steps) * za[None] + steps * zb[None]
+    if "z_q" in q:  # VQ-VAE: interpolate the code vectors, then re-quantize
+        z_path = m.module.apply(
+            {"params": m.params},
+            z_path.reshape(10, *q["z_q"].shape[1:]),
+            method=lambda mod, z: mod.codebook(z)[0],
+        )
+    latent_row = _decode_means(m, jnp.asarray(z_path))
+    pixel_row = np.asarray((1 - steps[:, :, None, None]) * xa + steps[:, :, None, None] * xb)
+    plots.save_image_rows(
+        workdir / "interpolation.png",
+        [latent_row, pixel_row],
+        ["latent space", "pixel space"],
+        title=f"{m.spec.name}: test digit {y[a]} -> {y[b]}; decoding a straight line in latent "
+        "space stays on the data manifold, blending pixels does not",
+    )
+
+
+def _report(m: LoadedModel, results: dict[str, Any], workdir: pathlib.Path) -> str:
+    lines = [
+        f"# aezoo evaluation: {m.spec.name} on {results['dataset']}/{results['split']}",
+        "",
+        f"Checkpoint epoch {results['epoch']}, {results['num_examples']} examples, "
+        f"evaluated in {results['seconds']:.1f} s.",
+        "",
+        "| metric | value |",
+        "|---|---|",
+    ]
+    for k, v in results.items():
+        if isinstance(v, float):
+            lines.append(f"| `{k}` | {v:.4f} |")
+        elif isinstance(v, int) and k not in ("epoch",):
+            lines.append(f"| `{k}` | {v} |")
+    if "kl_per_dim" in results:
+        kl = ", ".join(f"{v:.2f}" for v in results["kl_per_dim"])
+        lines += ["", f"KL per latent dimension (nats): {kl}"]
+    lines += ["", "## Figures", ""]
+    for name, caption in REPORT_FIGURES + tuple(
+        (p.name, p.stem.replace("_", " "))
+        for p in sorted(workdir.glob("*.png"))
+        if p.name not in {n for n, _ in REPORT_FIGURES}
+    ):
+        if (workdir / name).exists():
+            lines += [f"### {caption}", "", f"![{caption}]({name})", ""]
+    return "\n".join(lines) + "\n"
+
+
+README_BEGIN = "<!-- aezoo-eval-results -->"
+README_END = "<!-- /aezoo-eval-results -->"
+_README_COLUMNS = (
+    ("run", None),
+    ("model", "model"),
+    ("dataset", "dataset"),
+    ("epochs", "epoch"),
+    ("test -ELBO", "test/nll_bound"),
+    ("test NLL (IS)", "test/nll_is"),
+    ("K", "nll_samples"),
+    ("active units", "active_units"),
+    ("logreg acc", "probe/logreg_acc"),
+    ("5-NN acc", "probe/knn_acc"),
+)
+
+
+def append_readme_row(readme: str | pathlib.Path, workdir, results: dict[str, Any]) -> None:
+    """Add one row for ``results`` to the table between the README's eval markers (the
+    table is created at the end of the file if the markers are missing)."""
+    path = pathlib.Path(readme)
+    text = path.read_text() if path.exists() else ""
+    if README_BEGIN not in text:
+        header = "| " + " | ".join(c for c, _ in _README_COLUMNS) + " |\n"
+        header += "|" + "---|" * len(_README_COLUMNS) + "\n"
+        text = text.rstrip("\n") + f"\n\n{README_BEGIN}\n{header}{README_END}\n"
+    cells = []
+    for _, key in _README_COLUMNS:
+        if key is None:
+            cells.append(f"`{pathlib.Path(workdir).name}`")
+            continue
+        v = results.get(key, "")
+        cells.append(
+            f"{v:.3f}"
+            if isinstance(v, float) and not key.startswith("probe")
+            else f"{100 * v:.1f}%"
+            if isinstance(v, float)
+            else str(v)
+        )
+    row = "| " + " | ".join(cells) + " |\n"
+    text = text.replace(README_END, row + README_END)
+    path.write_text(text)

@@ -1,0 +1,251 @@
+"""Evaluation: the importance-sampled NLL against a closed form, probes, figures, CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import aezoo
+from aezoo.eval import likelihood
+from aezoo.models import ModelSpec
+from aezoo.models.vae import VAEConfig, log_importance_weights
+
+D_X, D_Z = 16, 2
+SIGMA2 = 0.1
+
+
+def _linear_gaussian_problem():
+    """Probabilistic PCA: x = z W + b + eps, z ~ N(0, I), eps ~ N(0, SIGMA2 I).
+
+    W has orthogonal rows, so the exact posterior is a diagonal Gaussian.
+    """
+    rng = np.random.default_rng(0)
+    q, _ = np.linalg.qr(rng.normal(size=(D_X, D_X)))
+    w = np.diag([1.5, 0.8]) @ q[:D_Z]  # [D_Z, D_X], orthogonal rows
+    b = rng.normal(size=D_X) * 0.3
+    post_var = 1.0 / (1.0 + np.sum(w**2, axis=1) / SIGMA2)  # [D_Z]
+    a = w.T * post_var[None, :] / SIGMA2  # posterior mean = (x - b) @ a
+    return w.astype(np.float32), b.astype(np.float32), a.astype(np.float32), post_var
+
+
+class LinearGaussian(nn.Module):
+    """A VAE-shaped linear-Gaussian model with a (possibly perturbed) exact posterior."""
+
+    config: VAEConfig
+    w: np.ndarray
+    b: np.ndarray
+    a: np.ndarray
+    post_logvar: np.ndarray
+
+    def __call__(self, x, *, rng=None, train=True, label=None):
+        return self.decode(self.encode(x)["z_mean"])
+
+    def encode(self, x, *, label=None):
+        flat = x.reshape(x.shape[0], -1)
+        mean = (flat - self.b[None]) @ self.a
+        return {"z_mean": mean, "z_logvar": jnp.broadcast_to(self.post_logvar, mean.shape)}
+
+    def decode(self, z, *, label=None):
+        mean = (z @ self.w + self.b[None]).reshape(z.shape[0], 4, 4, 1)
+        return {"mean": mean, "logvar": jnp.full_like(mean, math.log(SIGMA2))}
+
+
+def _setup(mean_shift=0.0, logvar_shift=0.0):
+    w, b, a, post_var = _linear_gaussian_problem()
+    cfg = VAEConfig(
+        image_shape=(4, 4, 1),
+        latent_dim=D_Z,
+        hidden_dims=(1,),
+        likelihood="gaussian",
+        obs_logvar=math.log(SIGMA2),
+    )
+    module = LinearGaussian(
+        cfg, w, b, a * (1.0 + mean_shift), (np.log(post_var) + logvar_shift).astype(np.float32)
+    )
+    spec = ModelSpec(
+        "linear_gaussian",
+        "pPCA",
+        VAEConfig,
+        LinearGaussian,
+        lambda *a, **k: None,
+        log_weights=log_importance_weights,
+    )
+    x = np.random.default_rng(1).normal(size=(40, D_Z)) @ w + b
+    x = x + np.sqrt(SIGMA2) * np.random.default_rng(2).normal(size=x.shape)
+    cov = w.T @ w + SIGMA2 * np.eye(D_X)
+    diff = x - b
+    _, logdet = np.linalg.slogdet(cov)
+    exact = -0.5 * (
+        D_X * math.log(2 * math.pi)
+        + logdet
+        + np.einsum("ni,ij,nj->n", diff, np.linalg.inv(cov), diff)
+    )
+    batch = {"image": jnp.asarray(x.reshape(-1, 4, 4, 1), jnp.float32)}
+    return spec, module, batch, exact
+
+
+def test_is_estimate_is_exact_with_the_true_posterior():
+    spec, module, batch, exact = _setup()
+    fn = likelihood.make_log_px_fn(spec, module, num_samples=10, batch_size=40)
+    np.testing.assert_allclose(fn({}, batch, jax.random.key(0)), exact, atol=1e-3)
+
+
+def test_is_estimate_matches_the_closed_form_within_a_tenth_of_a_nat():
+    # An imperfect encoder (means 10% off, variances 35% too wide): the ELBO is loose.
+    spec, module, batch, exact = _setup(mean_shift=0.1, logvar_shift=0.3)
+    fn = likelihood.make_log_px_fn(spec, module, num_samples=5000, batch_size=40)
+    est = np.asarray(fn({}, batch, jax.random.key(0)))
+    assert abs(float(np.mean(est - exact))) < 0.1
+    assert np.max(np.abs(est - exact)) < 0.1  # every one of the 40 examples
+
+
+def test_is_estimate_is_above_the_elbo_and_grows_with_k():
+    spec, module, batch, exact = _setup(mean_shift=0.3, logvar_shift=0.5)
+    log_w = log_importance_weights({}, batch, jax.random.key(9), module=module, num_samples=4000)
+    elbo = float(jnp.mean(log_w))  # E_q[log w] = ELBO, averaged over 4000 draws
+    means = {}
+    repeats = {1: 40, 10: 10, 100: 3, 5000: 1}
+    for k, n in repeats.items():
+        # Average over independent estimates: monotonicity holds in expectation.
+        fn = likelihood.make_log_px_fn(spec, module, num_samples=k, batch_size=40)
+        means[k] = float(np.mean([fn({}, batch, jax.random.key(s)) for s in range(n)]))
+    assert means[1] == pytest.approx(elbo, abs=0.15)
+    assert elbo < means[10] < means[100] < means[5000] + 1e-3
+    assert means[5000] <= float(np.mean(exact)) + 0.05  # a stochastic lower bound
+
+
+def test_chunking_keeps_memory_bounded_and_the_estimate_unchanged():
+    assert likelihood._chunk_size(5000, 100) == 500
+    assert likelihood._chunk_size(7, 100) == 7
+    assert likelihood._chunk_size(5000, 1000) == 50
+    spec, module, batch, _ = _setup(mean_shift=0.3, logvar_shift=0.5)
+    a = likelihood.make_log_px_fn(spec, module, num_samples=200, batch_size=40)
+    b = likelihood.make_log_px_fn(spec, module, num_samples=200, batch_size=4000)  # 1 chunk..
+    assert likelihood._chunk_size(200, 4000) == 10  # .. of 10 samples each time
+    va, vb = a({}, batch, jax.random.key(0)), b({}, batch, jax.random.key(0))
+    assert float(jnp.mean(jnp.abs(va - vb))) < 0.2  # different draws, same target
+
+
+def test_active_units_counts_dimensions_with_varying_means():
+    means = np.stack(
+        [
+            np.random.default_rng(0).normal(size=500),
+            np.full(500, 0.3),
+            0.05 * np.random.default_rng(1).normal(size=500),
+        ],
+        axis=1,
+    )
+    assert likelihood.active_units(means) == 1
+
+
+@pytest.mark.optax
+def test_aezoo_eval_writes_eval_json_report_and_figures(tmp_path, capsys):
+    from aezoo.cli import main
+
+    workdir = tmp_path / "vae2d"
+    assert (
+        main(
+            [
+                "train",
+                "vae",
+                "--latent-dim",
+                "2",
+                "--hidden-dims",
+                "64",
+                "--epochs",
+                "15",
+                "--workdir",
+                str(workdir),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    readme = tmp_path / "README.md"
+    readme.write_text("# results\n")
+    assert (
+        main(
+            [
+                "eval",
+                str(workdir),
+                "--nll-samples",
+                "100",
+                "--probe-train",
+                "1000",
+                "--append-readme",
+                str(readme),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    results = json.loads((workdir / "eval.json").read_text())
+    for key in (
+        "test/nll_is",
+        "nll_samples",
+        "test/elbo",
+        "test/recon",
+        "test/psnr",
+        "active_units",
+        "probe/logreg_acc",
+        "probe/knn_acc",
+        "baseline/pixels_logreg_acc",
+        "baseline/pca2_knn_acc",
+        "test/bits_per_dim",
+        "kl_per_dim",
+    ):
+        assert key in results, key
+    assert results["nll_samples"] == 100
+    # The IS estimate is a tighter bound than the ELBO: a smaller NLL.
+    assert results["test/nll_is"] <= -results["test/elbo"] + 0.05
+    assert 0.2 < results["probe/knn_acc"] <= 1.0
+    assert len(results["kl_per_dim"]) == 2
+    for name in (
+        "manifold.png",
+        "latent_scatter.png",
+        "interpolation.png",
+        "samples.png",
+        "reconstructions.png",
+    ):
+        assert (workdir / name).stat().st_size > 0
+    report = (workdir / "report.md").read_text()
+    assert "![" in report and "manifold.png" in report and "test/nll_is" in report
+    table = readme.read_text()
+    assert "<!-- aezoo-eval-results -->" in table and "`vae2d` | vae | digits" in table
+
+
+@pytest.mark.optax
+def test_eval_of_a_model_without_density_skips_the_is_nll(tmp_path):
+    from aezoo.eval.run import evaluate
+
+    train, test = aezoo.data.load("digits", "train"), aezoo.data.load("digits", "test")
+    aezoo.fit(
+        "ae",
+        train,
+        test,
+        config={"latent_dim": 4, "hidden_dims": (32,)},
+        epochs=2,
+        batch_size=64,
+        workdir=tmp_path,
+        dataset="digits",
+        progress=False,
+    )
+    results = evaluate(tmp_path, nll_samples=100, probe_train=500, progress=False)
+    assert "test/nll_is" not in results and "test/recon" in results
+    assert (tmp_path / "latent_scatter.png").exists()  # 4-D codes: a PCA scatter
+    assert not (tmp_path / "manifold.png").exists()
+
+
+def test_eval_cli_errors(tmp_path, capsys):
+    from aezoo.cli import main
+
+    assert main(["eval", str(tmp_path / "missing")]) == 2
+    assert "config.json is missing" in capsys.readouterr().err
+    assert main(["eval", str(tmp_path), "--nll-samples", "-1"]) == 2
+    assert "--nll-samples must be >= 0" in capsys.readouterr().err
