@@ -161,6 +161,56 @@ def build_parser() -> argparse.ArgumentParser:
         help="also add a row to the evaluation results table in this README",
     )
     ev.add_argument("--no-progress", action="store_true", help="no progress output")
+    from aezoo.bench.suite import MODES
+
+    be = sub.add_parser(
+        "bench",
+        help="time training throughput and compile time (with PyTorch baselines if installed)",
+        description="Time the shared train step per model x batch size x mode; PyTorch's "
+        "eager loop on the same MLP VAE is measured in the same run when torch is installed "
+        "(pip install 'aezoo[bench]'). Writes bench.json and bench.md into --out.",
+    )
+    be.add_argument(
+        "--models",
+        nargs="+",
+        default=["vae"],
+        metavar="MODEL",
+        help="models to time, or 'all' (default: vae)",
+    )
+    be.add_argument(
+        "--batch-sizes",
+        nargs="+",
+        type=int,
+        default=[128, 1024],
+        metavar="B",
+        help="batch sizes (default: 128 1024)",
+    )
+    be.add_argument(
+        "--modes",
+        nargs="+",
+        choices=MODES,
+        default=list(MODES),
+        help="fused epoch, per-step loop, vmap over seeds (default: all)",
+    )
+    be.add_argument("--seeds", type=int, default=8, help="models in the vmap mode (default: 8)")
+    be.add_argument(
+        "--repeats",
+        type=int,
+        default=5,
+        help="timed epochs per row; the median is reported (default: 5)",
+    )
+    be.add_argument(
+        "--examples", type=int, default=12_800, help="examples per timed epoch (default: 12800)"
+    )
+    be.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke test: vae, batch 128, 3 repeats of small epochs (< 2 minutes)",
+    )
+    be.add_argument("--no-torch", action="store_true", help="skip the PyTorch baselines")
+    be.add_argument(
+        "--out", default="benchmarks/out", help="output directory (default: benchmarks/out)"
+    )
     train = sub.add_parser(
         "train",
         help="train a model (aezoo train MODEL --help for its options)",
@@ -335,6 +385,33 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from aezoo.bench import run_suite, to_markdown
+    from aezoo.models import MODELS, get_spec
+
+    models = list(MODELS) if args.models == ["all"] else args.models
+    for name in models:
+        get_spec(name)  # one-line error for an unknown model
+    for b in args.batch_sizes:
+        if b <= 0:
+            raise ConfigError(f"--batch-sizes must be positive integers; got {b}")
+    if args.seeds <= 0 or args.repeats <= 0 or args.examples <= 0:
+        raise ConfigError("--seeds, --repeats and --examples must be positive integers")
+    kw = {"seeds": args.seeds, "repeats": args.repeats, "examples_per_epoch": args.examples}
+    if args.quick:
+        models, batch_sizes = ["vae"], [128]
+        kw = {"seeds": 2, "repeats": 3, "examples_per_epoch": 1280}
+    else:
+        batch_sizes = args.batch_sizes
+    result = run_suite(models, batch_sizes, args.modes, torch=not args.no_torch, **kw)
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
+    (out / "bench.md").write_text(to_markdown(result))
+    print(f"wrote {out / 'bench.json'} and {out / 'bench.md'}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``aezoo`` console script. Returns the exit status."""
     parser = build_parser()
@@ -344,6 +421,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_list()
         if args.command == "eval":
             return _cmd_eval(args)
+        if args.command == "bench":
+            return _cmd_bench(args)
         return _cmd_train(args)
     except NonFiniteError as e:
         print(f"aezoo: error: {e}", file=sys.stderr)

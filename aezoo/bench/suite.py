@@ -1,0 +1,271 @@
+"""Throughput and compile time of the shared train step, per model x batch size x mode,
+with the PyTorch reference measured side by side in the same run.
+
+Modes: ``fused`` (one ``lax.scan`` per timed epoch), ``step`` (the per-step jitted loop) and
+``vmap`` (N seeds in one program; examples/s counts all N). Every timing blocks on the
+result; compile time is measured separately (ahead-of-time ``lower().compile()``); steady
+state is the median of ``repeats`` timed epochs after one warm-up epoch. Achieved GFLOP/s
+comes from XLA's cost analysis of the compiled step (its actual dot/conv shapes), compared
+with a large fp32 matmul measured in the same run.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from aezoo.bench import torch_baseline
+from aezoo.models import get_spec
+from aezoo.train import create_train_state, gather_batch, make_train_epoch, make_train_step
+from aezoo.train.parallel import create_train_states, make_vmapped_train_epoch
+from aezoo.train.step import epoch_batches
+
+MODES = ("fused", "step", "vmap")
+IMAGE_SHAPE = (28, 28, 1)
+
+
+def device_info() -> dict[str, Any]:
+    """Platform, device kind and count, CPU model, library versions."""
+    import flax
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
+    except (OSError, StopIteration):
+        pass
+    dev = jax.devices()[0]
+    return {
+        "platform": dev.platform,
+        "device_kind": dev.device_kind,
+        "num_devices": jax.device_count(),
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "jax": jax.__version__,
+        "flax": flax.__version__,
+        "optax": optax.__version__,
+        "torch": torch_baseline.available(),
+        "xla_flags": os.environ.get("XLA_FLAGS", ""),
+    }
+
+
+def _median_rate(fn, work: int, repeats: int) -> dict[str, float]:
+    fn()  # warm-up
+    rates = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        rates.append(work / (time.perf_counter() - t0))
+    return {
+        "examples_per_sec": float(np.median(rates)),
+        "examples_per_sec_min": float(np.min(rates)),
+        "examples_per_sec_max": float(np.max(rates)),
+    }
+
+
+def matmul_peak(n: int = 2048, repeats: int = 10) -> float:
+    """Measured fp32 GFLOP/s of an ``n x n`` by ``n x n`` jitted matmul (median)."""
+    a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
+    b = jax.random.normal(jax.random.key(1), (n, n), jnp.float32)
+    f = jax.jit(jnp.matmul)
+    rate = _median_rate(lambda: f(a, b).block_until_ready(), 2 * n**3, repeats)
+    return rate["examples_per_sec"] / 1e9
+
+
+def _flops(compiled) -> float:
+    cost = compiled.cost_analysis()
+    if isinstance(cost, list | tuple):
+        cost = cost[0] if cost else {}
+    return float((cost or {}).get("flops", 0.0))
+
+
+def bench_aezoo(
+    model: str, batch_size: int, mode: str, *, steps: int, repeats: int, seeds: int = 8
+) -> dict[str, Any]:
+    """One row: compile seconds, steady-state examples/s, GFLOP/s of one (model, batch, mode)."""
+    spec = get_spec(model)
+    _, module = spec.make(image_shape=IMAGE_SHAPE)
+    optimizer = optax.adam(1e-3)
+    binarize = "dynamic" if module.config.likelihood == "bernoulli" else "none"
+    rng = np.random.default_rng(0)
+    n = steps * batch_size
+    images = jax.device_put(rng.integers(0, 256, (n, *IMAGE_SHAPE), np.uint8))
+    labels = jax.device_put(rng.integers(0, 10, (n,), np.int32))
+    key = jax.random.key(0)
+
+    # FLOPs of one step, from XLA's cost analysis of the compiled step.
+    step = make_train_step(spec, module, optimizer, binarize=binarize)
+    state = create_train_state(spec, module, optimizer, key)
+    batch = gather_batch(images, labels, jnp.arange(batch_size))
+    t0 = time.perf_counter()
+    compiled_step = step.lower(state, batch, key).compile()
+    step_compile = time.perf_counter() - t0
+    step_flops = _flops(compiled_step)
+    row: dict[str, Any] = {
+        "model": model,
+        "mode": mode,
+        "batch_size": batch_size,
+        "steps": steps,
+        "repeats": repeats,
+    }
+
+    if mode == "fused":
+        epoch = make_train_epoch(spec, module, optimizer, batch_size=batch_size, binarize=binarize)
+        t0 = time.perf_counter()
+        compiled = epoch.lower(state, images, labels, key, key).compile()
+        row["compile_seconds"] = time.perf_counter() - t0
+        holder = [state]
+
+        def run():
+            holder[0], m = compiled(holder[0], images, labels, key, key)
+            jax.block_until_ready(m)
+
+        work, flops = n, step_flops * steps
+    elif mode == "step":
+        compiled = compiled_step
+        row["compile_seconds"] = step_compile
+        holder = [state]
+        order = epoch_batches(key, n, batch_size)
+        gather = jax.jit(gather_batch)
+
+        def run():
+            s = holder[0]
+            for idx in order:
+                s, m = compiled(s, gather(images, labels, idx), key)
+            jax.block_until_ready(m)
+            holder[0] = s
+
+        work, flops = n, step_flops * steps
+    elif mode == "vmap":
+        keys = jax.random.split(key, seeds)
+        states = create_train_states(spec, module, optimizer, keys)
+        epoch = make_vmapped_train_epoch(
+            spec, module, optimizer, batch_size=batch_size, binarize=binarize
+        )
+        t0 = time.perf_counter()
+        compiled = epoch.lower(states, images, labels, keys, keys).compile()
+        row["compile_seconds"] = time.perf_counter() - t0
+        holder = [states]
+
+        def run():
+            holder[0], m = compiled(holder[0], images, labels, keys, keys)
+            jax.block_until_ready(m)
+
+        row["seeds"] = seeds
+        work, flops = n * seeds, step_flops * steps * seeds
+    else:
+        raise ValueError(f"unknown mode {mode!r}; expected one of {MODES}")
+
+    rate = _median_rate(run, work, repeats)
+    row.update(rate)
+    seconds = work / rate["examples_per_sec"]
+    row["gflops_per_sec"] = flops / seconds / 1e9
+    row["flops_per_example"] = step_flops / batch_size
+    return row
+
+
+def run_suite(
+    models: Sequence[str] = ("vae",),
+    batch_sizes: Sequence[int] = (128, 1024),
+    modes: Sequence[str] = MODES,
+    *,
+    seeds: int = 8,
+    repeats: int = 5,
+    examples_per_epoch: int = 12_800,
+    torch: bool = True,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """All rows plus the device info, the measured matmul peak and the PyTorch baselines."""
+    say = print if progress else (lambda *a, **k: None)
+    info = device_info()
+    say(f"device: {info['device_kind']} x{info['num_devices']} ({info['cpu']})")
+    peak = matmul_peak()
+    say(f"measured fp32 matmul peak: {peak:.1f} GFLOP/s")
+    baselines: dict[int, dict[str, Any]] = {}
+    if torch and torch_baseline.available():
+        for b in batch_sizes:
+            steps = max(5, examples_per_epoch // b)
+            kw = {"batch_size": b, "steps": steps, "repeats": repeats}
+            eager = torch_baseline.measure_in_subprocess(**kw)
+            fused = torch_baseline.measure_in_subprocess(**kw, fused_adam=True)
+            baselines[b] = {"eager": eager, "fused_adam": fused}
+            say(
+                f"torch {info['torch']} vae b={b}: eager {eager['examples_per_sec']:.0f} ex/s, "
+                f"fused Adam {fused['examples_per_sec']:.0f} ex/s"
+            )
+    elif torch:
+        say("PyTorch is not installed: no baseline columns (pip install 'aezoo[bench]')")
+    rows = []
+    for model in models:
+        for b in batch_sizes:
+            for mode in modes:
+                steps = max(5, examples_per_epoch // b)
+                if mode == "vmap":  # N models per epoch: fewer steps keep the time similar
+                    steps = max(5, steps // seeds)
+                row = bench_aezoo(model, b, mode, steps=steps, repeats=repeats, seeds=seeds)
+                row["frac_of_peak"] = row["gflops_per_sec"] / peak
+                if b in baselines:
+                    for name, res in baselines[b].items():
+                        row[f"torch_{name}_examples_per_sec"] = res["examples_per_sec"]
+                        row[f"ratio_vs_torch_{name}"] = (
+                            row["examples_per_sec"] / res["examples_per_sec"]
+                        )
+                rows.append(row)
+                say(_row_line(row))
+    return {"device": info, "matmul_peak_gflops": peak, "torch_baselines": baselines, "rows": rows}
+
+
+def _row_line(r: dict[str, Any]) -> str:
+    line = (
+        f"{r['model']:>14} b={r['batch_size']:<5} {r['mode']:<5} "
+        f"{r['examples_per_sec']:>9.0f} ex/s  compile {r['compile_seconds']:.2f}s  "
+        f"{r['gflops_per_sec']:.0f} GFLOP/s ({100 * r['frac_of_peak']:.0f}% of peak)"
+    )
+    if "ratio_vs_torch_eager" in r:
+        line += f"  x{r['ratio_vs_torch_eager']:.2f} vs torch eager"
+    return line
+
+
+def to_markdown(result: dict[str, Any]) -> str:
+    """The result as a Markdown table (with the device line and the peak above it)."""
+    info = result["device"]
+    out = [
+        f"Device: {info['device_kind']} x{info['num_devices']} ({info['cpu']}, "
+        f"{info['cpu_count']} cores); jax {info['jax']}, flax {info['flax']}, "
+        f"optax {info['optax']}, torch {info['torch'] or 'not installed'}.",
+        f"Measured fp32 matmul peak: {result['matmul_peak_gflops']:.1f} GFLOP/s.",
+        "",
+        "| model | batch | mode | examples/s (median) | min-max | compile s | GFLOP/s | "
+        "% of peak | x torch eager | x torch fused Adam |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in result["rows"]:
+        mode = r["mode"] + (f" x{r['seeds']}" if r["mode"] == "vmap" else "")
+
+        def ratio(key: str, r: dict = r) -> str:
+            return f"{r[key]:.2f}" if key in r else "-"
+
+        out.append(
+            f"| {r['model']} | {r['batch_size']} | {mode} | {r['examples_per_sec']:.0f} | "
+            f"{r['examples_per_sec_min']:.0f}-{r['examples_per_sec_max']:.0f} | "
+            f"{r['compile_seconds']:.2f} | {r['gflops_per_sec']:.0f} | "
+            f"{100 * r['frac_of_peak']:.0f}% | {ratio('ratio_vs_torch_eager')} | "
+            f"{ratio('ratio_vs_torch_fused_adam')} |"
+        )
+    if result["torch_baselines"]:
+        out.append("")
+        for b, res in result["torch_baselines"].items():
+            out.append(
+                f"PyTorch reference (same MLP VAE, eager), batch {b}: "
+                f"{res['eager']['examples_per_sec']:.0f} ex/s with Adam, "
+                f"{res['fused_adam']['examples_per_sec']:.0f} ex/s with fused Adam."
+            )
+    return "\n".join(out) + "\n"

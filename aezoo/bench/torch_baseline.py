@@ -1,0 +1,124 @@
+"""The PyTorch reference a user would otherwise write: the same MLP VAE / AE, eager mode.
+
+784-512-256-20 (by default) with ReLU, a Gaussian encoder (mean and log-variance), Bernoulli
+decoder logits, dynamic binarization each step, analytic KL, Adam (default or fused). Timed
+on the same data shapes as aezoo's rows. Needs ``pip install 'aezoo[bench]'``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def available() -> str | None:
+    """The torch version, or None when PyTorch is not installed."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch.__version__
+
+
+def _model(torch, image_dim: int, hidden: Sequence[int], latent: int, variational: bool):
+    nn = torch.nn
+
+    def mlp(sizes):
+        layers = []
+        for i, (a, b) in enumerate(itertools.pairwise(sizes)):
+            layers.append(nn.Linear(a, b))
+            if i < len(sizes) - 2:
+                layers.append(nn.ReLU())
+        return nn.Sequential(*layers)
+
+    out = 2 * latent if variational else latent
+    encoder = mlp([image_dim, *hidden, out])
+    decoder = mlp([latent, *reversed(hidden), image_dim])
+    return encoder, decoder
+
+
+def train_throughput(
+    *,
+    model: str = "vae",
+    batch_size: int = 128,
+    steps: int = 100,
+    repeats: int = 5,
+    fused_adam: bool = False,
+    hidden: Sequence[int] = (512, 256),
+    latent: int = 20,
+    image_dim: int = 784,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Median (and min/max) examples/s of ``steps`` eager training steps, over ``repeats``."""
+    import torch
+    import torch.nn.functional as F
+
+    torch.manual_seed(seed)
+    variational = model == "vae"
+    encoder, decoder = _model(torch, image_dim, hidden, latent, variational)
+    params = list(encoder.parameters()) + list(decoder.parameters())
+    opt = torch.optim.Adam(params, lr=1e-3, fused=fused_adam or None)
+    rng = np.random.default_rng(seed)
+    data = torch.from_numpy(rng.integers(0, 256, (steps * batch_size, image_dim), np.uint8))
+
+    def step(x_u8):
+        x = torch.bernoulli(x_u8.float() / 255.0)
+        h = encoder(x)
+        if variational:
+            mean, logvar = h.chunk(2, dim=-1)
+            z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)
+            kl = 0.5 * (logvar.exp() + mean.pow(2) - 1.0 - logvar).sum(-1)
+        else:
+            z, kl = h, 0.0
+        logits = decoder(z)
+        nll = F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
+        loss = (nll + kl).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return loss
+
+    def epoch():
+        for i in range(steps):
+            loss = step(data[i * batch_size : (i + 1) * batch_size])
+        return float(loss.detach())
+
+    epoch()  # warm-up (allocator, kernels)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        epoch()
+        times.append(time.perf_counter() - t0)
+    rates = [steps * batch_size / t for t in times]
+    return {
+        "examples_per_sec": float(np.median(rates)),
+        "examples_per_sec_min": float(np.min(rates)),
+        "examples_per_sec_max": float(np.max(rates)),
+        "threads": torch.get_num_threads(),
+    }
+
+
+def measure_in_subprocess(**kwargs) -> dict[str, float]:
+    """:func:`train_throughput` in a fresh process, so that neither JAX's thread pool nor
+    its memory shares the process with PyTorch's (the fair comparison)."""
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys\n"
+        "from aezoo.bench.torch_baseline import train_throughput\n"
+        "print(json.dumps(train_throughput(**json.loads(sys.argv[1]))))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(kwargs)],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"PyTorch baseline failed: {proc.stderr.strip().splitlines()[-1:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])

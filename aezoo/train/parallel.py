@@ -1,0 +1,50 @@
+"""Many models in one compile: the shared train step under ``jax.vmap``.
+
+A leading axis of size N on the train state and the keys trains N independent models
+(different initializations and data orders) with one compiled program; the data are shared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import flax.linen as nn
+import jax
+import optax
+
+from aezoo.models import ModelSpec
+from aezoo.train.state import TrainState, create_train_state
+from aezoo.train.step import make_train_epoch
+
+
+def create_train_states(
+    spec: ModelSpec, module: nn.Module, optimizer: optax.GradientTransformation, keys: jax.Array
+) -> TrainState:
+    """N train states stacked on a leading axis, one per key in ``keys`` (``[N]`` keys)."""
+    return jax.vmap(lambda k: create_train_state(spec, module, optimizer, k))(keys)
+
+
+def make_vmapped_train_epoch(
+    spec: ModelSpec,
+    module: nn.Module,
+    optimizer: optax.GradientTransformation,
+    *,
+    batch_size: int,
+    binarize: str = "none",
+    on_nonfinite: str = "stop",
+) -> Callable[..., tuple[TrainState, dict[str, jax.Array]]]:
+    """Jitted ``(states[N], images, labels, rngs[N], epoch_keys[N]) -> (states, metrics[N])``.
+
+    Member i is exactly the fused epoch of :func:`make_train_epoch` run with ``states[i]``,
+    ``rngs[i]`` and ``epoch_keys[i]``; the states are donated.
+    """
+    epoch = make_train_epoch(
+        spec,
+        module,
+        optimizer,
+        batch_size=batch_size,
+        binarize=binarize,
+        on_nonfinite=on_nonfinite,
+    )
+    # The jitted epoch traced under vmap: one program for all members.
+    return jax.jit(jax.vmap(epoch, in_axes=(0, None, None, 0, 0)), donate_argnums=0)

@@ -1,0 +1,44 @@
+"""The benchmark suite: output structure of a quick run (no speed is asserted here)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from aezoo.bench import torch_baseline
+from aezoo.cli import main
+
+
+@pytest.mark.optax
+def test_quick_bench_writes_json_and_markdown(tmp_path, capsys):
+    assert main(["bench", "--quick", "--no-torch", "--out", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "bench.json").read_text())
+    assert set(result) >= {"device", "matmul_peak_gflops", "torch_baselines", "rows"}
+    for key in ("platform", "device_kind", "num_devices", "cpu", "jax", "flax", "optax"):
+        assert key in result["device"]
+    assert result["matmul_peak_gflops"] > 0
+    rows = result["rows"]
+    assert [r["mode"] for r in rows] == ["fused", "step", "vmap"]
+    for r in rows:
+        assert r["model"] == "vae" and r["batch_size"] == 128
+        assert r["examples_per_sec_min"] <= r["examples_per_sec"] <= r["examples_per_sec_max"]
+        assert r["compile_seconds"] > 0 and r["gflops_per_sec"] > 0
+        assert 0 < r["frac_of_peak"] < 2
+        assert r["flops_per_example"] > 1e6  # 784-512-256-20 VAE: ~6.5 MFLOP per example
+    assert rows[2]["seeds"] == 2
+    table = (tmp_path / "bench.md").read_text()
+    assert table.count("| vae | 128 |") == 3 and "Measured fp32 matmul peak" in table
+
+
+def test_bench_rejects_unknown_models(capsys):
+    assert main(["bench", "--models", "vea", "--no-torch"]) == 2
+    assert "unknown model 'vea'" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(torch_baseline.available() is None, reason="PyTorch not installed")
+def test_torch_baseline_runs_the_same_mlp():
+    res = torch_baseline.train_throughput(batch_size=32, steps=3, repeats=2)
+    assert res["examples_per_sec"] > 0
+    sub = torch_baseline.measure_in_subprocess(batch_size=32, steps=3, repeats=1)
+    assert sub["examples_per_sec"] > 0
