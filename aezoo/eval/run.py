@@ -101,13 +101,15 @@ def _is_nll(m: LoadedModel, x, y, k: int, prefix: str, progress: bool) -> dict[s
     log_px_fn = likelihood.make_log_px_fn(m.spec, m.module, num_samples=k, batch_size=batch_size)
     rng = jax.random.key(EVAL_SEED + 1)
     values = []
+    # Without a terminal (a log file) the bar still writes a line every 30 s.
     bar = tqdm(
         total=len(y),
         unit="img",
         desc=f"IS NLL K={k}",
         file=sys.stderr,
-        disable=None if progress else True,
+        disable=not progress,
         dynamic_ncols=True,
+        mininterval=1.0 if sys.stderr.isatty() else 30.0,
     )
     for i, start in enumerate(range(0, len(y), batch_size)):
         batch = {
