@@ -12,6 +12,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 
+def _save(fig, path: str | os.PathLike) -> pathlib.Path:
+    """Lay out, write as PNG and close ``fig``."""
+    fig.tight_layout()
+    path = pathlib.Path(path)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def _as_display(images: np.ndarray) -> np.ndarray:
     images = np.clip(np.asarray(images, np.float32), 0.0, 1.0)
     return images[..., 0] if images.shape[-1] == 1 else images
@@ -42,11 +51,7 @@ def save_image_rows(
         axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    path = pathlib.Path(path)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def save_image_grid(
@@ -92,11 +97,7 @@ def save_latent_scatter(
         ax.legend(loc="upper right", markerscale=4, fontsize=8)
     if title:
         ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    path = pathlib.Path(path)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def save_manifold(
@@ -121,8 +122,4 @@ def save_manifold(
     ax.set_ylabel("z[1]")
     if title:
         ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    path = pathlib.Path(path)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
