@@ -300,3 +300,17 @@ def test_every_model_trains_two_epochs_from_the_cli(name, tmp_path, capsys):
     assert all(np.isfinite(v) for r in records for v in r.values())
     assert (tmp_path / "reconstructions.png").exists()
     assert (tmp_path / "samples.png").exists() == aezoo.MODELS[name].generative
+
+
+def test_aae_gaussian_encoder_samples_with_a_key_and_trains():
+    spec, module = aezoo.get("aae", image_shape=(8, 8, 1), encoder="gaussian", **NET)
+    params = aezoo.train.init_params(module, jax.random.key(0))
+    x = _test_batch()["image"][:16]
+    q = module.apply({"params": params}, x, method="encode")
+    chex.assert_trees_all_equal(q["z"], q["z_mean"])  # no key: the mean
+    s = module.apply({"params": params}, x, rng=jax.random.key(1), method="encode")
+    assert not np.allclose(s["z"], s["z_mean"])
+    chex.assert_shape(s["z_logvar"], (16, 8))
+    for phase in spec.phases_for(module.config):
+        loss, _ = phase.loss_fn(params, _test_batch(), jax.random.key(2), module=module)
+        assert jnp.isfinite(loss)

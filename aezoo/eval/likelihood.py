@@ -79,9 +79,7 @@ def bits_per_dim(nll_nats: float, num_dims: int) -> float:
 
 
 @functools.cache
-def _jit_stats(module, spec_name: str):
-    del spec_name  # part of the cache key only
-
+def _jit_stats(module):
     @jax.jit
     def stats(params, x, label):
         out = reconstruction_stats(module, params, x, label)
@@ -99,7 +97,7 @@ def encode_and_reconstruct(spec: ModelSpec, module, params, x_all, labels, *, ba
     """Codes, per-dimension KL and reconstruction stats for a whole set (host arrays)."""
     from aezoo import data
 
-    stats = _jit_stats(module, spec.name)
+    stats = _jit_stats(module)
     parts: dict[str, list] = {}
     for start in range(0, len(x_all), batch_size):
         x = data.to_float(jnp.asarray(x_all[start : start + batch_size]))

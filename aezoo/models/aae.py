@@ -28,7 +28,7 @@ from aezoo.errors import ConfigError
 from aezoo.losses import bernoulli_nll, image_nll, mmd_rbf
 from aezoo.models._spec import Metrics, ModelSpec, Phase, option
 from aezoo.models.ae import AEConfig
-from aezoo.nn import MLP, Encoder, check_images, make_decoder, reparameterize
+from aezoo.nn import MLP, Encoder, GaussianEncoder, check_images, make_decoder, reparameterize
 
 PRIORS = ("normal", "mixture", "swiss_roll")
 ENCODERS = ("deterministic", "gaussian")
@@ -92,8 +92,10 @@ class AAE(nn.Module):
 
     def setup(self) -> None:
         cfg = self.config
-        width = 2 * cfg.latent_dim if cfg.encoder == "gaussian" else cfg.latent_dim
-        self.encoder = Encoder(cfg.hidden_dims, width, cfg.arch)
+        if cfg.encoder == "gaussian":
+            self.encoder = GaussianEncoder(cfg.hidden_dims, cfg.latent_dim, cfg.arch)
+        else:
+            self.encoder = Encoder(cfg.hidden_dims, cfg.latent_dim, cfg.arch)
         self.decoder = make_decoder(cfg)
         self.discriminator = MLP((*cfg.disc_hidden_dims, 1))
 
@@ -111,10 +113,9 @@ class AAE(nn.Module):
     def encode(self, x: jax.Array, *, rng: jax.Array | None = None, **cond) -> dict:
         """``{"z"}`` (plus ``z_mean``, ``z_logvar`` for the Gaussian encoder), ``[B, latent]``."""
         check_images(x, self.config.image_shape)
-        h = self.encoder(x)
         if self.config.encoder == "deterministic":
-            return {"z": h}
-        mean, logvar = jnp.split(h, 2, axis=-1)
+            return {"z": self.encoder(x)}
+        mean, logvar = self.encoder(x)
         z = mean if rng is None else reparameterize(rng, mean, logvar)
         return {"z": z, "z_mean": mean, "z_logvar": logvar}
 
