@@ -15,6 +15,7 @@ from aezoo.data._sources import (
     clear_cache,
     default_epochs,
     load,
+    num_examples,
 )
 
 __all__ = [
@@ -29,5 +30,6 @@ __all__ = [
     "clear_cache",
     "default_epochs",
     "load",
+    "num_examples",
     "to_float",
 ]

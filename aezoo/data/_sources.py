@@ -45,8 +45,9 @@ def load(
     *,
     data_dir: str | os.PathLike | None = None,
     cache_dir: str | os.PathLike | None = None,
+    rows: tuple[int, int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Load a whole split as host arrays.
+    """Load a whole split (or only its ``rows``) as host arrays.
 
     Args:
       name: ``"digits"`` (scikit-learn's bundled 8x8 digits, no network) or a TFDS
@@ -55,6 +56,8 @@ def load(
       data_dir: TFDS data directory; defaults to ``$TFDS_DATA_DIR`` or TFDS's default.
       cache_dir: if given (or ``$AEZOO_CACHE_DIR`` is set), decoded arrays are also kept
         there as ``.npy`` so the next process skips decoding.
+      rows: ``(start, stop)``: read only these examples of the split (one process's share
+        in a multi-host run; see :func:`aezoo.train.sharding.row_layout`).
 
     Returns:
       ``(images, labels)``: uint8 ``[N, H, W, C]`` and int32 ``[N]``. Arrays are cached in
@@ -73,22 +76,50 @@ def load(
     if data_dir is None:
         data_dir = os.environ.get("TFDS_DATA_DIR") or None
     data_dir = os.fspath(data_dir) if data_dir is not None else None
-    key = (name, split, data_dir if name not in EMBEDDED else None)
+    if rows is not None:
+        ok = isinstance(rows, tuple) and len(rows) == 2 and all(type(r) is int for r in rows)
+        if not ok or not 0 <= rows[0] <= rows[1]:
+            raise DataError(f"rows must be (start, stop) with 0 <= start <= stop; got {rows!r}")
+        if name in EMBEDDED:  # small: load whole, then slice
+            images, labels = load(name, split, data_dir=data_dir, cache_dir=cache_dir)
+            _check_rows(rows, len(images), name, split)
+            return images[rows[0] : rows[1]], labels[rows[0] : rows[1]]
+    key = (name, split, data_dir if name not in EMBEDDED else None, rows)
     with _LOCK:
         if key in _MEMORY:
             return _MEMORY[key]
     cache_dir = cache_dir if cache_dir is not None else os.environ.get("AEZOO_CACHE_DIR")
-    arrays = _read_disk_cache(cache_dir, name, split) if cache_dir else None
+    cache_name = split if rows is None else f"{split}-rows{rows[0]}-{rows[1]}"
+    arrays = _read_disk_cache(cache_dir, name, cache_name) if cache_dir else None
     if arrays is None:
-        arrays = _load_digits(split) if name in EMBEDDED else _load_tfds(name, split, data_dir)
+        if name in EMBEDDED:
+            arrays = _load_digits(split)
+        else:
+            arrays = _load_tfds(name, split, data_dir, rows)
         if cache_dir:
-            _write_disk_cache(cache_dir, name, split, arrays)
+            _write_disk_cache(cache_dir, name, cache_name, arrays)
     images, labels = arrays
     images.setflags(write=False)
     labels.setflags(write=False)
     with _LOCK:
         _MEMORY[key] = (images, labels)
     return images, labels
+
+
+def num_examples(name: str, split: str = "train", *, data_dir=None) -> int:
+    """Number of examples in a split, without decoding it (TFDS reads the record count)."""
+    if name in EMBEDDED:
+        return len(load(name, split)[0])
+    if data_dir is None:
+        data_dir = os.environ.get("TFDS_DATA_DIR") or None
+    return len(_tfds_source(name, split, data_dir)[0])
+
+
+def _check_rows(rows: tuple[int, int], n: int, name: str, split: str) -> None:
+    if rows[1] > n:
+        raise DataError(
+            f"rows {rows[0]}:{rows[1]} lie outside split {split!r} of {name!r} ({n} examples)"
+        )
 
 
 def clear_cache() -> None:
@@ -138,7 +169,29 @@ def _tfds_names() -> frozenset[str]:
     return frozenset(tfds.list_builders(with_community_datasets=False))
 
 
-def _load_tfds(name: str, split: str, data_dir: str | None) -> tuple[np.ndarray, np.ndarray]:
+def _load_tfds(
+    name: str, split: str, data_dir: str | None, rows: tuple[int, int] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    source, features = _tfds_source(name, split, data_dir)
+    n = len(source)
+    if n == 0:
+        raise DataError(f"split {split!r} of dataset {name!r} is empty")
+    if rows is not None:
+        _check_rows(rows, n, name, split)
+    lo, hi = rows if rows is not None else (0, n)
+    images = np.empty((hi - lo, *features["image"].shape), np.uint8)
+    labels = np.empty((hi - lo,), np.int32)
+    chunk = 4096
+    for start in range(lo, hi, chunk):
+        stop = min(start + chunk, hi)
+        for i, ex in enumerate(_read_range(source, start, stop)):
+            images[start - lo + i] = ex["image"]
+            labels[start - lo + i] = ex["label"]
+    return images, labels
+
+
+def _tfds_source(name: str, split: str, data_dir: str | None):
+    """``(data_source, features)`` of a prepared TFDS image dataset (one-line errors)."""
     import logging
 
     import tensorflow_datasets as tfds
@@ -170,18 +223,7 @@ def _load_tfds(name: str, split: str, data_dir: str | None) -> tuple[np.ndarray,
             ) from None
         _prepare_or_explain(builder, name, data_dir)
         source = tfds.data_source(name, split=split, data_dir=data_dir, download=False)
-    n = len(source)
-    if n == 0:
-        raise DataError(f"split {split!r} of dataset {name!r} is empty")
-    images = np.empty((n, *features["image"].shape), np.uint8)
-    labels = np.empty((n,), np.int32)
-    chunk = 4096
-    for start in range(0, n, chunk):
-        stop = min(start + chunk, n)
-        for i, ex in enumerate(_read_range(source, start, stop)):
-            images[start + i] = ex["image"]
-            labels[start + i] = ex["label"]
-    return images, labels
+    return source, features
 
 
 def _read_range(source, start: int, stop: int) -> list:

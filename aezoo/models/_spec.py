@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 from collections.abc import Callable, Mapping
@@ -24,6 +25,29 @@ def option(default: Any, help: str, **metadata: Any) -> Any:
     if isinstance(default, list | dict | set):
         raise TypeError("config defaults must be immutable (use a tuple)")
     return dataclasses.field(default=default, metadata={"help": help, **metadata})
+
+
+def sweepable(config_cls: type) -> tuple[str, ...]:
+    """Numeric config fields that may vary along a vmapped axis (``option(..., sweep=True)``):
+    they enter the loss only as arithmetic, so they can be traced values."""
+    return tuple(f.name for f in dataclasses.fields(config_cls) if f.metadata.get("sweep"))
+
+
+def traced_config(config: Any, values: Mapping[str, Any]) -> Any:
+    """A copy of ``config`` with some sweepable fields set to traced values.
+
+    Validation is skipped (a tracer has no concrete value); the concrete values were
+    validated before tracing, see :func:`aezoo.train.members.fit_members`.
+    """
+    if not values:
+        return config
+    unknown = sorted(set(values) - set(sweepable(type(config))))
+    if unknown:
+        raise ConfigError(f"not sweepable for {type(config).__name__}: {', '.join(unknown)}")
+    new = copy.copy(config)
+    for name, value in values.items():
+        object.__setattr__(new, name, value)
+    return new
 
 
 def _positive_int(name: str, value: Any) -> None:

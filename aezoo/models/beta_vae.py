@@ -21,7 +21,7 @@ from aezoo.models.vae import VAE, VAEConfig, elbo_terms, log_importance_weights
 class BetaVAEConfig(VAEConfig):
     """beta-VAE settings: the KL weight and its warm-up."""
 
-    beta: float = option(4.0, "weight of the KL term")
+    beta: float = option(4.0, "weight of the KL term", sweep=True)
     kl_warmup_steps: int = option(0, "steps of linear KL warm-up from 0 to beta (0 = none)")
 
     def validate(self) -> None:

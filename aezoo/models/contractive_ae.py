@@ -21,7 +21,7 @@ from aezoo.models.ae import AE, AEConfig, reconstruction_loss
 class ContractiveAEConfig(AEConfig):
     """Contractive AE settings: the penalty weight."""
 
-    contraction_weight: float = option(0.1, "lambda: weight of ||dz/dx||_F^2")
+    contraction_weight: float = option(0.1, "lambda: weight of ||dz/dx||_F^2", sweep=True)
 
     def validate(self) -> None:
         super().validate()

@@ -30,7 +30,7 @@ class DenoisingAEConfig(AEConfig):
 
     noise: str = option("masking", "corruption: gaussian, masking or salt_pepper", choices=NOISES)
     noise_level: float = option(
-        0.5, "sigma for gaussian; fraction of pixels for masking and salt_pepper"
+        0.5, "sigma for gaussian; fraction of pixels for masking and salt_pepper", sweep=True
     )
 
     def validate(self) -> None:

@@ -29,9 +29,9 @@ class SparseAEConfig(AEConfig):
     penalty: str = option(
         "l1", "sparsity penalty: l1 (activity) or kl (target rate)", choices=PENALTIES
     )
-    l1_weight: float = option(0.5, "lambda: weight of the L1 activity penalty")
-    rho: float = option(0.05, "target mean activation of the sigmoid code units (kl)")
-    kl_weight: float = option(3.0, "beta: weight of the target-rate KL penalty (kl)")
+    l1_weight: float = option(0.5, "lambda: weight of the L1 activity penalty", sweep=True)
+    rho: float = option(0.05, "target mean activation of the sigmoid code units (kl)", sweep=True)
+    kl_weight: float = option(3.0, "beta: weight of the target-rate KL penalty (kl)", sweep=True)
 
     def validate(self) -> None:
         super().validate()

@@ -35,11 +35,11 @@ class VQVAEConfig(AEConfig):
 
     codebook_size: int = option(64, "K: number of codebook vectors")
     code_dim: int = option(8, "D: size of each code vector")
-    commitment: float = option(0.25, "beta: weight of the commitment loss")
+    commitment: float = option(0.25, "beta: weight of the commitment loss", sweep=True)
     codebook_update: str = option(
         "loss", "codebook learning: loss (gradient) or ema", choices=UPDATES
     )
-    ema_decay: float = option(0.99, "decay of the EMA codebook updates")
+    ema_decay: float = option(0.99, "decay of the EMA codebook updates", sweep=True)
 
     def validate(self) -> None:
         super().validate()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -11,7 +12,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import flax.linen as nn
@@ -25,7 +26,9 @@ from tqdm.auto import tqdm
 from aezoo import data
 from aezoo.errors import CheckpointError, ConfigError, NonFiniteError, ShapeError
 from aezoo.models import BaseConfig, ModelSpec, get_spec
+from aezoo.train import sharding
 from aezoo.train.checkpoint import Checkpointer
+from aezoo.train.sharding import LocalRows
 from aezoo.train.state import TrainState, create_train_state
 from aezoo.train.step import (
     GUARDED_METRICS,
@@ -42,6 +45,7 @@ from aezoo.train.step import (
 # numbers are comparable across seeds and epochs.
 EVAL_SEED = 0
 Arrays = tuple[np.ndarray, np.ndarray]
+Split = Arrays | LocalRows
 # Settings that may change when a run is resumed (everything else must match).
 RESUMABLE_CHANGES = ("epochs", "checkpoint_every", "keep")
 
@@ -122,8 +126,8 @@ def default_binarize(likelihood: str) -> str:
 
 def fit(
     model: str | ModelSpec,
-    train: Arrays,
-    test: Arrays | None = None,
+    train: Split,
+    test: Split | None = None,
     *,
     config: BaseConfig | Mapping[str, Any] | None = None,
     epochs: int = 10,
@@ -142,6 +146,10 @@ def fit(
     keep: int = 3,
     figures: bool = True,
     progress: bool = True,
+    devices: int | None = None,
+    shard_params: bool = False,
+    seeds: Sequence[int] | None = None,
+    sweep: Mapping[str, Sequence[float]] | None = None,
 ) -> FitResult:
     """Train ``model`` on ``train`` images with Adam, evaluating on ``test`` each epoch.
 
@@ -163,6 +171,15 @@ def fit(
         uninterrupted run). Settings must match the saved run, except ``epochs``.
       overwrite: start afresh in a ``workdir`` that holds another run (deletes its outputs).
       progress: show a progress bar and one log line per epoch (on stderr).
+      devices: data parallel over the first ``devices`` devices (default: all of them, on
+        every process): the batch is sharded over a ``data`` mesh axis, the state replicated
+        (or FSDP-sharded with ``shard_params``). ``batch_size`` must be a multiple of it.
+        Same data order and, up to float rounding, the same result as on one device.
+        In a multi-host run (after ``jax.distributed.initialize``) ``train``/``test`` may be
+        each process's :class:`~aezoo.train.sharding.LocalRows`; only process 0 writes
+        logs, figures and params, and all write the checkpoints together.
+      seeds, sweep: train many models at once with ``jax.vmap`` (see
+        :func:`aezoo.train.members.fit_members`, which this delegates to).
 
     Returns:
       A :class:`FitResult` with the final state and one metrics record per epoch.
@@ -172,16 +189,51 @@ def fit(
       NonFiniteError: the loss or gradient norm became NaN/inf (``on_nonfinite="stop"``);
         names the step and the metric. The last checkpoint stays intact.
     """
+    if seeds is not None or sweep is not None:
+        from aezoo.train.members import fit_members
+
+        if devices not in (None, 1) or shard_params or jax.process_count() > 1:
+            raise ConfigError(
+                "seeds/sweep (vmapped members) run on one device; drop devices/shard_params"
+            )
+        return fit_members(
+            model,
+            train,
+            test,
+            seeds=seeds,
+            sweep=sweep,
+            config=config,
+            epochs=epochs,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            seed=seed,
+            binarize=binarize,
+            eval_batch_size=eval_batch_size,
+            on_nonfinite=on_nonfinite,
+            dataset=dataset,
+            workdir=workdir,
+            resume=resume,
+            overwrite=overwrite,
+            checkpoint_every=checkpoint_every,
+            keep=keep,
+            figures=figures,
+            progress=progress,
+        )
     spec = model if isinstance(model, ModelSpec) else get_spec(model)
-    train_images, train_labels = train
+    if not fused and jax.process_count() > 1:
+        raise ConfigError("the per-step loop runs on one process; use the fused epoch")
+    train_images, train_labels = _arrays(train)
     data.check_dataset(train_images, train_labels, what="training images")
     if test is not None:
-        data.check_dataset(test[0], test[1], what="test images")
-        if tuple(test[0].shape[1:]) != tuple(train_images.shape[1:]):
+        data.check_dataset(*_arrays(test), what="test images")
+        if tuple(_arrays(test)[0].shape[1:]) != tuple(train_images.shape[1:]):
             raise ShapeError(
-                f"test images {tuple(test[0].shape[1:])} differ in shape from training "
+                f"test images {tuple(_arrays(test)[0].shape[1:])} differ in shape from training "
                 f"images {tuple(train_images.shape[1:])}"
             )
+    mesh = sharding.make_mesh(devices)
+    num_devices = sharding.mesh_size(mesh)
+    num_train = _num_examples(train)
     image_shape = tuple(int(d) for d in train_images.shape[1:])
     if isinstance(config, BaseConfig):
         if tuple(config.image_shape) != image_shape:
@@ -202,22 +254,34 @@ def fit(
         checkpoint_every=checkpoint_every,
         keep=keep,
     )
-    tc.validate(len(train_images))
+    tc.validate(num_train)
+    if tc.batch_size % num_devices:
+        raise ConfigError(
+            f"batch_size {tc.batch_size} must be a multiple of the {num_devices} devices "
+            "it is split over (or use --devices)"
+        )
     num_classes = getattr(config, "num_classes", 0)
     for split_name, split in (("training", train), ("test", test)):
         if num_classes and split is not None:
-            lo, hi = int(np.min(split[1])), int(np.max(split[1]))
+            labels = _arrays(split)[1]
+            lo, hi = int(np.min(labels)), int(np.max(labels))
             if lo < 0 or hi >= num_classes:
                 raise ConfigError(
                     f"{split_name} labels span {lo}..{hi} but the model is conditioned on "
                     f"num_classes={num_classes} (labels 0..{num_classes - 1})"
                 )
     run = _run_record(spec, config, tc)
-    out_dir = _prepare_workdir(workdir, run, resume=resume, overwrite=overwrite)
+    is_main = jax.process_index() == 0
+    out_dir = _prepare_workdir(
+        workdir, run, resume=resume, overwrite=overwrite, write=is_main, mesh=mesh
+    )
+    progress = progress and is_main
 
     optimizer = optax.adam(tc.learning_rate)
     init_key, train_rng, order_key = jax.random.split(jax.random.key(tc.seed), 3)
-    state = create_train_state(spec, module, optimizer, init_key)
+    init = functools.partial(create_train_state, spec, module, optimizer)
+    state_sharding = sharding.state_shardings(jax.eval_shape(init, init_key), mesh, shard_params)
+    state = jax.jit(init, out_shardings=state_sharding)(init_key)
     history: list[dict[str, float]] = []
     start_epoch = 1
     ckpt = Checkpointer(out_dir / "checkpoints", keep=tc.keep) if out_dir else None
@@ -231,21 +295,30 @@ def fit(
             order_key = jax.random.wrap_key_data(tree["order_rng"])
             history = list(meta["history"])
             start_epoch = epoch + 1
-        _rewrite_jsonl(out_dir / "metrics.jsonl", history)
+        if is_main:
+            _rewrite_jsonl(out_dir / "metrics.jsonl", history)
 
-    # Data goes to the device once, as uint8; the test set is binarized once, fixed key.
-    x_train = jax.device_put(_as_uint8(train_images))
-    y_train = jax.device_put(np.asarray(train_labels, np.int32))
+    # Data goes to the devices once, as uint8 rows sharded over the mesh (each process
+    # holds its own rows); the test set is binarized once on device with a fixed key.
+    x_train, y_train = _place(train, mesh)
     if test is not None:
-        x_test = jax.device_put(data.binarize_once(_as_uint8(test[0]), tc.binarize))
-        y_test = jax.device_put(np.asarray(test[1], np.int32))
-    evaluate = make_eval_fn(spec, module, batch_size=tc.eval_batch_size)
+        x_test, y_test = _place(test, mesh)
+        x_test = _binarize_once_on_device(x_test, tc.binarize, mesh)
+        num_test = _num_examples(test)
+    evaluate = make_eval_fn(spec, module, batch_size=tc.eval_batch_size, mesh=mesh)
     eval_rng = jax.random.key(EVAL_SEED)
 
-    steps_per_epoch = len(train_images) // tc.batch_size
-    kw = {"binarize": tc.binarize, "on_nonfinite": tc.on_nonfinite}
+    steps_per_epoch = num_train // tc.batch_size
+    kw = {
+        "binarize": tc.binarize,
+        "on_nonfinite": tc.on_nonfinite,
+        "mesh": mesh,
+        "shard_params": shard_params,
+    }
     if tc.fused:
-        epoch_fn = make_train_epoch(spec, module, optimizer, batch_size=tc.batch_size, **kw)
+        epoch_fn = make_train_epoch(
+            spec, module, optimizer, batch_size=tc.batch_size, num_examples=num_train, **kw
+        )
     else:
         step_fn = make_train_step(spec, module, optimizer, **kw)
 
@@ -278,13 +351,13 @@ def fit(
                 state, metrics = epoch_fn(state, x_train, y_train, train_rng, epoch_key)
             else:
                 state, metrics = run_epoch_per_step(
-                    step_fn, state, x_train, y_train, train_rng, epoch_key, tc.batch_size
+                    step_fn, state, x_train, y_train, train_rng, epoch_key, tc.batch_size, num_train
                 )
-            metrics = jax.device_get(metrics)  # the one host fetch of the epoch
+            metrics = sharding.fetch(metrics)  # the one host fetch of the epoch
             seconds = time.perf_counter() - t0
             bad_step = int(metrics.pop("nonfinite_step"))
             bad_metric = GUARDED_METRICS[int(metrics.pop("nonfinite_metric"))]
-            record: dict[str, float] = {"epoch": epoch, "step": int(state.step)}
+            record: dict[str, float] = {"epoch": epoch, "step": int(sharding.fetch(state.step))}
             record.update({f"train/{k}": float(v) for k, v in metrics.items()})
             if tc.on_nonfinite == "stop" and bad_step >= 0:
                 last = ckpt.epochs()[-1] if ckpt is not None and ckpt.epochs() else None
@@ -300,7 +373,9 @@ def fit(
                 )
             t1 = time.perf_counter()
             if test is not None:
-                test_metrics = jax.device_get(evaluate(state.params, x_test, y_test, eval_rng))
+                test_metrics = sharding.fetch(
+                    evaluate(state.params, x_test, y_test, eval_rng, num_examples=num_test)
+                )
                 record.update({f"test/{k}": float(v) for k, v in test_metrics.items()})
             record["examples_per_sec"] = steps_per_epoch * tc.batch_size / seconds
             record["seconds"] = seconds
@@ -309,7 +384,8 @@ def fit(
                 record["compile_seconds"] = compile_seconds
             history.append(record)
             if out_dir is not None:
-                _append_jsonl(out_dir / "metrics.jsonl", record)
+                if is_main:
+                    _append_jsonl(out_dir / "metrics.jsonl", record)
                 if epoch % tc.checkpoint_every == 0 or epoch == tc.epochs:
                     meta = {**run, "epoch": epoch, "history": history}
                     ckpt.save(epoch, _saved_tree(state, train_rng, order_key), meta)
@@ -320,22 +396,33 @@ def fit(
             ckpt.close()
 
     if out_dir is not None:
-        save_params(out_dir / "params.msgpack", state.params)
+        params = sharding.fetch(state.params)  # collective when the params are sharded
+        if is_main:
+            save_params(out_dir / "params.msgpack", params)
         skipped = sum(r.get("train/skipped", 0) for r in history)
         if skipped and progress:
             print(f"{int(skipped)} non-finite updates were skipped", file=sys.stderr)
-        if figures:
-            write_figures(out_dir, spec, module, state.params, test if test is not None else train)
+        if figures and is_main:
+            split = _arrays(test if test is not None else train)
+            write_figures(out_dir, spec, module, params, split)
     return FitResult(spec, module, config, state, history, out_dir)
 
 
 def run_epoch_per_step(
-    step_fn, state: TrainState, images, labels, rng, epoch_key, batch_size: int
+    step_fn,
+    state: TrainState,
+    images,
+    labels,
+    rng,
+    epoch_key,
+    batch_size: int,
+    num_examples: int | None = None,
 ) -> tuple[TrainState, dict[str, jax.Array]]:
     """The per-step jitted loop over one epoch: same batches and keys as the fused epoch."""
     start = int(state.step)  # read before the state is donated to the first step
     collected = []
-    for idx in epoch_batches(epoch_key, images.shape[0], batch_size):
+    n = images.shape[0] if num_examples is None else num_examples
+    for idx in epoch_batches(epoch_key, n, batch_size):
         state, metrics = step_fn(state, gather_batch(images, labels, idx), rng)
         collected.append(metrics)
     stacked = jax.tree.map(lambda *xs: jnp.stack(xs), *collected)
@@ -385,9 +472,49 @@ def load_params(path: str | os.PathLike) -> Any:
 def _saved_tree(state: TrainState, train_rng: jax.Array, order_key: jax.Array) -> dict:
     return {
         "state": state,
-        "rng": jax.random.key_data(train_rng),
-        "order_rng": jax.random.key_data(order_key),
+        "rng": np.asarray(jax.random.key_data(train_rng)),
+        "order_rng": np.asarray(jax.random.key_data(order_key)),
     }
+
+
+def _arrays(split: Split) -> Arrays:
+    return (split.images, split.labels) if isinstance(split, LocalRows) else split
+
+
+def _num_examples(split: Split) -> int:
+    return split.num_examples if isinstance(split, LocalRows) else len(split[0])
+
+
+def _place(split: Split, mesh) -> tuple[jax.Array, jax.Array]:
+    """A split as global uint8 images and int32 labels, rows sharded over ``mesh``."""
+    images, labels = _arrays(split)
+    layout = sharding.row_layout(_num_examples(split), mesh)
+    if isinstance(split, LocalRows):
+        if split.start != layout.start or len(images) != layout.real_stop - layout.start:
+            raise ConfigError(
+                f"process {jax.process_index()} was given rows {split.start}.."
+                f"{split.start + len(images)} but owns rows {layout.start}..{layout.real_stop} "
+                "on this mesh (load them with aezoo.train.sharding.load_local_rows)"
+            )
+    else:
+        images = images[layout.start : layout.real_stop]
+        labels = labels[layout.start : layout.real_stop]
+    x = sharding.put_rows(_as_uint8(images), layout, mesh)
+    y = sharding.put_rows(np.asarray(labels, np.int32), layout, mesh)
+    return x, y
+
+
+def _binarize_once_on_device(x: jax.Array, mode: str, mesh) -> jax.Array:
+    """:func:`aezoo.data.binarize_once` of the global array, computed where the rows live
+    (the same bits: the counter-based PRNG does not depend on the sharding or the padding)."""
+    if mode == "none":
+        return x
+
+    def binarize(x):
+        key = jax.random.key(data.TEST_BINARIZATION_SEED)
+        return (data.binarize(data.to_float(x), key, mode) * 255).astype(jnp.uint8)
+
+    return jax.jit(binarize, out_shardings=sharding.row_sharding(mesh))(x)
 
 
 def _as_uint8(images) -> np.ndarray:
@@ -432,7 +559,9 @@ def _check_meta(meta: Mapping[str, Any], run: Mapping[str, Any], path: pathlib.P
         )
 
 
-def _prepare_workdir(workdir, run: dict[str, Any], *, resume: bool, overwrite: bool):
+def _prepare_workdir(
+    workdir, run: dict[str, Any], *, resume: bool, overwrite: bool, write: bool = True, mesh=None
+):
     if workdir is None:
         if resume:
             raise ConfigError("resume needs a workdir to resume from")
@@ -453,28 +582,41 @@ def _prepare_workdir(workdir, run: dict[str, Any], *, resume: bool, overwrite: b
                 f"settings conflict with the run in {out_dir}: {'; '.join(diffs)}; "
                 "drop the conflicting flags to resume it"
             )
-    elif config_path.exists() or (out_dir / "checkpoints").exists():
-        if not overwrite:
-            raise ConfigError(
-                f"workdir {out_dir} already holds a run; pass --resume to continue it, "
-                "--overwrite to start over, or choose another --workdir"
-            )
-        for name in ("checkpoints", "metrics.jsonl", "params.msgpack"):
-            path = out_dir / name
-            if path.is_dir():
-                shutil.rmtree(path)
-            elif path.exists():
-                path.unlink()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    full = {
-        **run,
-        "versions": {"jax": jax.__version__, "aezoo": _version()},
-        "device": jax.devices()[0].device_kind,
-    }
-    _atomic_write(config_path, json.dumps(full, indent=2) + "\n")
-    if not resume:
-        (out_dir / "metrics.jsonl").write_text("")
+    elif (config_path.exists() or (out_dir / "checkpoints").exists()) and not overwrite:
+        raise ConfigError(
+            f"workdir {out_dir} already holds a run; pass --resume to continue it, "
+            "--overwrite to start over, or choose another --workdir"
+        )
+    # Every process has checked the directory; then only the writer changes it.
+    _barrier("aezoo-workdir-checked")
+    if write:
+        if not resume:
+            for name in ("checkpoints", "metrics.jsonl", "params.msgpack", "members"):
+                path = out_dir / name
+                if path.is_dir():
+                    shutil.rmtree(path)
+                elif path.exists():
+                    path.unlink()
+        out_dir.mkdir(parents=True, exist_ok=True)
+        full = {
+            **run,
+            "versions": {"jax": jax.__version__, "aezoo": _version()},
+            "device": jax.devices()[0].device_kind,
+            "devices": sharding.mesh_size(mesh),
+            "processes": jax.process_count(),
+        }
+        _atomic_write(config_path, json.dumps(full, indent=2) + "\n")
+        if not resume:
+            (out_dir / "metrics.jsonl").write_text("")
+    _barrier("aezoo-workdir-ready")
     return out_dir
+
+
+def _barrier(name: str) -> None:
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices(name)
 
 
 def _read_config(path: pathlib.Path) -> dict[str, Any]:

@@ -18,6 +18,8 @@ import optax
 
 from aezoo import data
 from aezoo.models import ModelSpec
+from aezoo.models._spec import traced_config
+from aezoo.train.sharding import Mesh, constrain_batch, constrain_state
 from aezoo.train.state import TrainState
 
 Metrics = dict[str, jax.Array]
@@ -95,6 +97,8 @@ def make_train_step(
     *,
     binarize: str = "none",
     on_nonfinite: str = "stop",
+    mesh: Mesh | None = None,
+    shard_params: bool = False,
 ) -> Callable[[TrainState, Batch, jax.Array], tuple[TrainState, Metrics]]:
     """Jitted ``(state, batch, rng) -> (state, metrics)``; the state is donated.
 
@@ -104,10 +108,25 @@ def make_train_step(
       binarize: ``dynamic`` / ``static`` / ``none``: how ``batch["image"]`` (float in [0, 1],
         ``[B, H, W, C]``) becomes the Bernoulli targets, on device, inside the step.
       on_nonfinite: ``stop`` (apply every update) or ``skip`` (drop non-finite updates).
+      mesh: data parallel over this mesh's ``data`` axis (batch sharded, state replicated or,
+        with ``shard_params``, FSDP-sharded); ``None``: wherever the inputs are.
     """
     _check_options(binarize, on_nonfinite)
     body = train_step_body(spec, module, optimizer, binarize, on_nonfinite)
-    return jax.jit(body, donate_argnums=0)
+
+    def step(state, batch, rng):
+        state = constrain_state(state, mesh, shard_params)
+        state, metrics = body(state, constrain_batch(batch, mesh), rng)
+        return constrain_state(state, mesh, shard_params), metrics
+
+    return jax.jit(step, donate_argnums=0)
+
+
+def with_hparams(module: nn.Module, hparams: dict[str, jax.Array] | None) -> nn.Module:
+    """``module`` with some sweepable config fields replaced by (traced) values."""
+    if not hparams:
+        return module
+    return module.clone(config=traced_config(module.config, hparams))
 
 
 def epoch_batches(epoch_key: jax.Array, num_examples: int, batch_size: int) -> jax.Array:
@@ -130,27 +149,70 @@ def make_train_epoch(
     batch_size: int,
     binarize: str = "none",
     on_nonfinite: str = "stop",
+    num_examples: int | None = None,
+    mesh: Mesh | None = None,
+    shard_params: bool = False,
 ) -> Callable[..., tuple[TrainState, Metrics]]:
-    """Jitted ``(state, images, labels, rng, epoch_key) -> (state, metrics)`` for one epoch.
+    """Jitted ``(state, images, labels, rng, epoch_key[, hparams]) -> (state, metrics)``.
 
     ``images`` (uint8 ``[N, H, W, C]``) and ``labels`` stay on the device; the permutation is
     drawn from ``epoch_key`` on device and each batch is gathered inside a ``lax.scan``.
     Returned metrics are epoch means computed on device (see :func:`summarize`).
+
+    ``num_examples``: only the first rows are data (the rest pads a sharded dataset).
+    ``mesh`` / ``shard_params``: data parallel, as in :func:`make_train_step`.
+    ``hparams``: optional ``{field: value}`` for sweepable config fields, as traced values
+    (one compile for every value; see :mod:`aezoo.train.members`).
     """
     _check_options(binarize, on_nonfinite)
-    step = train_step_body(spec, module, optimizer, binarize, on_nonfinite)
+    return jax.jit(
+        epoch_body(
+            spec,
+            module,
+            optimizer,
+            batch_size=batch_size,
+            binarize=binarize,
+            on_nonfinite=on_nonfinite,
+            num_examples=num_examples,
+            mesh=mesh,
+            shard_params=shard_params,
+        ),
+        donate_argnums=0,
+    )
 
-    def epoch(state, images, labels, rng, epoch_key):
-        batches = epoch_batches(epoch_key, images.shape[0], batch_size)
+
+def epoch_body(
+    spec: ModelSpec,
+    module: nn.Module,
+    optimizer: optax.GradientTransformation,
+    *,
+    batch_size: int,
+    binarize: str = "none",
+    on_nonfinite: str = "stop",
+    num_examples: int | None = None,
+    mesh: Mesh | None = None,
+    shard_params: bool = False,
+) -> Callable[..., tuple[TrainState, Metrics]]:
+    """The un-jitted fused epoch of :func:`make_train_epoch` (to jit, or vmap then jit)."""
+
+    def epoch(state, images, labels, rng, epoch_key, hparams=None):
+        step = train_step_body(
+            spec, with_hparams(module, hparams), optimizer, binarize, on_nonfinite
+        )
+        n = images.shape[0] if num_examples is None else num_examples
+        batches = epoch_batches(epoch_key, n, batch_size)
+        state = constrain_state(state, mesh, shard_params)
         start = state.step
 
         def body(state, idx):
-            return step(state, gather_batch(images, labels, idx), rng)
+            batch = constrain_batch(gather_batch(images, labels, idx), mesh)
+            state, metrics = step(state, batch, rng)
+            return constrain_state(state, mesh, shard_params), metrics
 
         state, metrics = jax.lax.scan(body, state, batches)
         return state, summarize(metrics, start, state.params)
 
-    return jax.jit(epoch, donate_argnums=0)
+    return epoch
 
 
 def summarize(metrics: Metrics, start_step: jax.Array | int, params: Any) -> Metrics:
@@ -179,46 +241,69 @@ def summarize(metrics: Metrics, start_step: jax.Array | int, params: Any) -> Met
     }
 
 
-def make_eval_fn(spec: ModelSpec, module: nn.Module, *, batch_size: int) -> Callable[..., Metrics]:
-    """``(params, images, labels, rng) -> metrics``: example-weighted means over a whole set.
+def make_eval_fn(
+    spec: ModelSpec,
+    module: nn.Module,
+    *,
+    batch_size: int,
+    mesh: Mesh | None = None,
+    members: bool = False,
+) -> Callable[..., Metrics]:
+    """``(params, images, labels, rng[, hparams][, num_examples]) -> metrics``: example-weighted
+    means over the first ``num_examples`` rows (default: all).
 
     Full batches run in one jitted scan; a smaller remainder batch (if any) in one more call.
     The rng is folded with the batch index, so the same params always give the same numbers.
+    With ``members``, params (and ``hparams`` values) carry a leading member axis and every
+    metric comes back as ``[members]`` (one vmapped program). With ``mesh``, each batch is
+    sharded over its ``data`` axis.
     """
-    loss_fn = functools.partial(spec.loss_fn, module=module)
 
-    def one(params, batch, rng):
-        return loss_fn(params, batch, rng)[1]
+    def one(params, batch, rng, hparams, shard=True):
+        loss_fn = functools.partial(spec.loss_fn, module=with_hparams(module, hparams))
+        return loss_fn(params, constrain_batch(batch, mesh if shard else None), rng)[1]
 
-    @jax.jit
-    def full(params, images, labels, rng):
-        steps = images.shape[0] // batch_size
+    shard_full = mesh is not None and batch_size % mesh.size == 0
+
+    def full(params, images, labels, rng, hparams, steps):
         idx = jnp.arange(steps * batch_size).reshape(steps, batch_size)
 
         def body(_, i):
-            return None, one(
-                params, gather_batch(images, labels, idx[i]), jax.random.fold_in(rng, i)
-            )
+            batch = gather_batch(images, labels, idx[i])
+            return None, one(params, batch, jax.random.fold_in(rng, i), hparams, shard_full)
 
         _, metrics = jax.lax.scan(body, None, jnp.arange(steps))
         return {k: jnp.mean(v) for k, v in metrics.items()}
 
-    @jax.jit
-    def rest(params, images, labels, rng):
-        n = images.shape[0]
+    def rest(params, images, labels, rng, hparams, n, shard):
+        # The remainder batch is sharded only if the mesh divides it.
         idx = jnp.arange((n // batch_size) * batch_size, n)
-        return one(
-            params, gather_batch(images, labels, idx), jax.random.fold_in(rng, n // batch_size)
-        )
+        batch = gather_batch(images, labels, idx)
+        return one(params, batch, jax.random.fold_in(rng, n // batch_size), hparams, shard)
 
-    def evaluate(params: Any, images: jax.Array, labels: jax.Array, rng: jax.Array) -> Metrics:
-        n = images.shape[0]
+    if members:
+        full = jax.vmap(full, in_axes=(0, None, None, None, 0, None))
+        rest = jax.vmap(rest, in_axes=(0, None, None, None, 0, None, None))
+    full = jax.jit(full, static_argnums=5)
+    rest = jax.jit(rest, static_argnums=(5, 6))
+
+    def evaluate(
+        params: Any,
+        images: jax.Array,
+        labels: jax.Array,
+        rng: jax.Array,
+        hparams: dict[str, jax.Array] | None = None,
+        num_examples: int | None = None,
+    ) -> Metrics:
+        n = images.shape[0] if num_examples is None else num_examples
+        hparams = hparams or {}
         n_full = (n // batch_size) * batch_size
         parts: list[tuple[int, Metrics]] = []
         if n_full:
-            parts.append((n_full, full(params, images, labels, rng)))
+            parts.append((n_full, full(params, images, labels, rng, hparams, n // batch_size)))
         if n > n_full:
-            parts.append((n - n_full, rest(params, images, labels, rng)))
+            shard = mesh is not None and (n - n_full) % mesh.size == 0
+            parts.append((n - n_full, rest(params, images, labels, rng, hparams, n, shard)))
         return {k: sum(w * m[k] for w, m in parts) / n for k in parts[0][1]}
 
     return evaluate
@@ -248,4 +333,6 @@ __all__ = [
     "make_train_step",
     "summarize",
     "train_step_body",
+    "with_hparams",
+    "epoch_body",
 ]
