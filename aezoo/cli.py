@@ -106,6 +106,44 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
         help="run the per-step jitted loop instead of the scan-fused epoch (same result)",
     )
     g.add_argument("--no-progress", action="store_true", help="no progress bar or epoch lines")
+    g = p.add_argument_group("scaling (many models, many devices, many hosts)")
+    g.add_argument(
+        "--seeds",
+        type=int,
+        help="train N models at once with jax.vmap, seeds --seed .. --seed+N-1 (one compile); "
+        "reports mean +/- std, writes each member to WORKDIR/members/",
+    )
+    g.add_argument(
+        "--sweep",
+        metavar="NAME=V1,V2,...",
+        help="also vmap over values of one numeric setting: lr or a model field that "
+        "`aezoo list` shows as sweepable (e.g. beta=0.5,1,2,4); members = values x seeds",
+    )
+    g.add_argument(
+        "--devices",
+        type=int,
+        help="data parallel over the first N devices (default: all; the batch is split "
+        "over them, --batch-size is the global batch)",
+    )
+    g.add_argument(
+        "--shard-params",
+        action="store_true",
+        help="FSDP-style: shard params and optimizer state over the devices instead of "
+        "replicating them",
+    )
+    g.add_argument(
+        "--coordinator",
+        metavar="HOST:PORT",
+        help="multi-host: address of process 0's coordinator (jax.distributed.initialize)",
+    )
+    g.add_argument("--num-processes", type=int, help="multi-host: number of processes")
+    g.add_argument("--process-id", type=int, help="multi-host: this process's index")
+    g.add_argument(
+        "--distributed",
+        action="store_true",
+        help="multi-host with the cluster's own settings (SLURM, Open MPI, JAX_COORDINATOR_"
+        "ADDRESS/JAX_NUM_PROCESSES/JAX_PROCESS_ID): jax.distributed.initialize() auto-detects",
+    )
     g = p.add_argument_group("outputs and checkpoints")
     g.add_argument("--workdir", help="output directory (default: runs/MODEL-DATASET)")
     g.add_argument(
@@ -231,11 +269,14 @@ def build_parser() -> argparse.ArgumentParser:
 def _cmd_list() -> int:
     from aezoo import data
     from aezoo.models import MODELS
+    from aezoo.models._spec import sweepable
 
     print("models:")
     width = max(map(len, MODELS))
     for name, spec in MODELS.items():
         print(f"  {name:<{width}}  {spec.description}")
+        fields = ", ".join(("lr", *sweepable(spec.config_cls)))
+        print(f"  {'':<{width}}  (--sweep: {fields})")
     print("datasets:")
     print("  digits         scikit-learn's 8x8 digits, embedded (no network)")
     for name in data.TFDS_IMAGE_DATASETS:
@@ -284,13 +325,52 @@ def _as_list(value: Any) -> list:
     return list(value) if isinstance(value, list | tuple) else [value]
 
 
+def _init_distributed(args: argparse.Namespace) -> None:
+    """``jax.distributed.initialize`` from the multi-host flags (before any JAX work)."""
+    given = [args.coordinator, args.num_processes, args.process_id]
+    if not args.distributed and all(v is None for v in given):
+        return
+    if not args.distributed and any(v is None for v in given):
+        raise ConfigError(
+            "multi-host needs --coordinator HOST:PORT, --num-processes P and --process-id I "
+            "together (or --distributed to detect them from the cluster)"
+        )
+    if args.num_processes is not None and args.num_processes < 1:
+        raise ConfigError(f"--num-processes must be >= 1; got {args.num_processes}")
+    if args.process_id is not None and not 0 <= args.process_id < (args.num_processes or 1):
+        raise ConfigError(
+            f"--process-id must be in 0..{(args.num_processes or 1) - 1}; got {args.process_id}"
+        )
+    if args.coordinator is not None and not args.coordinator.rpartition(":")[2].isdigit():
+        raise ConfigError(f"--coordinator must be HOST:PORT; got {args.coordinator!r}")
+    import jax
+
+    try:
+        jax.distributed.initialize(
+            coordinator_address=args.coordinator,
+            num_processes=args.num_processes,
+            process_id=args.process_id,
+        )
+    except (RuntimeError, ValueError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ConfigError(f"jax.distributed.initialize failed: {first}") from None
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from aezoo import data
     from aezoo.models import get_spec
     from aezoo.train import fit
     from aezoo.train.loop import default_binarize
+    from aezoo.train.members import parse_sweep
 
     spec = get_spec(args.model)
+    if args.seeds is not None and args.seeds < 1:
+        raise ConfigError(f"--seeds must be a positive integer; got {args.seeds}")
+    sweep = parse_sweep(args.sweep) if args.sweep is not None else None
+    _init_distributed(args)
+    import jax
+
+    is_main = jax.process_index() == 0
     given_dataset = args.dataset or TRAIN_FLAGS["dataset"][1]
     workdir = pathlib.Path(args.workdir or f"runs/{args.model}-{given_dataset}")
     settings: dict[str, Any] = {}
@@ -301,6 +381,20 @@ def _cmd_train(args: argparse.Namespace) -> int:
         overrides = {k: v for k, v in saved["model_config"].items() if k != "image_shape"}
         if args.epochs is not None:
             settings["epochs"] = args.epochs
+        members = saved.get("members")
+        saved_seeds = list(dict.fromkeys(m["seed"] for m in members)) if members else None
+        saved_sweep = saved.get("sweep")
+        if args.seeds is not None and (saved_seeds is None or len(saved_seeds) != args.seeds):
+            raise ConfigError(
+                f"--seeds {args.seeds} conflicts with the run in {workdir} "
+                f"({len(saved_seeds) if saved_seeds else 'a single model'}); drop the flag"
+            )
+        if sweep is not None and sweep != saved_sweep:
+            raise ConfigError(
+                f"--sweep {args.sweep} conflicts with the run in {workdir} ({saved_sweep}); "
+                "drop the flag to resume it"
+            )
+        seeds, sweep = saved_seeds, saved_sweep
     else:
         for dest, (key, default) in TRAIN_FLAGS.items():
             value = getattr(args, dest)
@@ -312,10 +406,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
             for f in dataclasses.fields(spec.config_cls)
             if getattr(args, f.name, None) is not None
         }
+        seeds = None
+        if args.seeds is not None or sweep is not None:
+            seeds = list(range(settings["seed"], settings["seed"] + (args.seeds or 1)))
     config = spec.make_config(**overrides)  # validates before any data is read
     if settings["binarize"] is None:
         settings["binarize"] = default_binarize(config.likelihood)
-    progress = not args.no_progress
+    progress = not args.no_progress and is_main
     if progress:
         verb = "resume" if args.resume else "train"
         print(f"aezoo {verb} {spec.name} -> {workdir}", file=sys.stderr)
@@ -323,9 +420,20 @@ def _cmd_train(args: argparse.Namespace) -> int:
         model_settings = {k: v for k, v in config.to_dict().items() if k != "image_shape"}
         print("  " + "  ".join(f"{k}={v}" for k, v in shown.items()), file=sys.stderr)
         print("  " + "  ".join(f"{k}={v}" for k, v in model_settings.items()), file=sys.stderr)
+        if seeds is not None:
+            print(f"  members: seeds={seeds}  sweep={sweep}", file=sys.stderr)
     dataset = settings.pop("dataset")
-    train = data.load(dataset, "train", data_dir=args.data_dir, cache_dir=args.cache_dir)
-    test = data.load(dataset, "test", data_dir=args.data_dir, cache_dir=args.cache_dir)
+    load = {"data_dir": args.data_dir, "cache_dir": args.cache_dir}
+    if seeds is None and jax.process_count() > 1:
+        from aezoo.train.sharding import load_local_rows, make_mesh
+
+        # Each process reads only the rows that its devices hold.
+        mesh = make_mesh(args.devices)
+        train = load_local_rows(dataset, "train", mesh, **load)
+        test = load_local_rows(dataset, "test", mesh, **load)
+    else:
+        train = data.load(dataset, "train", **load)
+        test = data.load(dataset, "test", **load)
     result = fit(
         spec,
         train,
@@ -337,8 +445,20 @@ def _cmd_train(args: argparse.Namespace) -> int:
         resume=args.resume,
         overwrite=args.overwrite,
         progress=progress,
+        devices=args.devices,
+        shard_params=args.shard_params,
+        seeds=seeds,
+        sweep=sweep,
         **settings,
     )
+    if not is_main:
+        return 0
+    if seeds is not None:
+        from aezoo.train.members import summary_markdown
+
+        print(summary_markdown(result.summary, result.sweep_name), end="")
+        print(f"done: {len(result.members)} models; outputs in {workdir} (members/ per model)")
+        return 0
     if result.history:
         last = result.history[-1]
         summary = ", ".join(
