@@ -232,6 +232,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     be.add_argument("--seeds", type=int, default=8, help="models in the vmap mode (default: 8)")
     be.add_argument(
+        "--mesh-devices",
+        type=int,
+        default=4,
+        help="devices of the mesh mode; on a CPU with fewer, forced host devices in a "
+        "subprocess (default: 4)",
+    )
+    be.add_argument(
         "--repeats",
         type=int,
         default=5,
@@ -515,12 +522,19 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     for b in args.batch_sizes:
         if b <= 0:
             raise ConfigError(f"--batch-sizes must be positive integers; got {b}")
-    if args.seeds <= 0 or args.repeats <= 0 or args.examples <= 0:
-        raise ConfigError("--seeds, --repeats and --examples must be positive integers")
-    kw = {"seeds": args.seeds, "repeats": args.repeats, "examples_per_epoch": args.examples}
+    if min(args.seeds, args.repeats, args.examples, args.mesh_devices) <= 0:
+        raise ConfigError(
+            "--seeds, --repeats, --examples and --mesh-devices must be positive integers"
+        )
+    kw = {
+        "seeds": args.seeds,
+        "repeats": args.repeats,
+        "examples_per_epoch": args.examples,
+        "mesh_devices": args.mesh_devices,
+    }
     if args.quick:
         models, batch_sizes = ["vae"], [128]
-        kw = {"seeds": 2, "repeats": 3, "examples_per_epoch": 1280}
+        kw = {"seeds": 2, "repeats": 3, "examples_per_epoch": 1280, "mesh_devices": 2}
     else:
         batch_sizes = args.batch_sizes
     result = run_suite(models, batch_sizes, args.modes, torch=not args.no_torch, **kw)

@@ -1,18 +1,23 @@
 """Throughput and compile time of the shared train step, per model x batch size x mode,
 with the PyTorch reference measured side by side in the same run.
 
-Modes: ``fused`` (one ``lax.scan`` per timed epoch), ``step`` (the per-step jitted loop) and
-``vmap`` (N seeds in one program; examples/s counts all N). Every timing blocks on the
-result; compile time is measured separately (ahead-of-time ``lower().compile()``); steady
-state is the median of ``repeats`` timed epochs after one warm-up epoch. Achieved GFLOP/s
-comes from XLA's cost analysis of the compiled step (its actual dot/conv shapes), compared
-with a large fp32 matmul measured in the same run.
+Modes: ``fused`` (one ``lax.scan`` per timed epoch), ``step`` (the per-step jitted loop),
+``vmap`` (N seeds in one program; examples/s counts all N) and ``mesh`` (the fused epoch data
+parallel over a mesh of ``mesh_devices`` devices; on a CPU with fewer, the row runs in a
+subprocess with that many forced host devices, which share the same cores). Every timing
+blocks on the result; compile time is measured separately (ahead-of-time
+``lower().compile()``); steady state is the median of ``repeats`` timed epochs after one
+warm-up epoch. Achieved GFLOP/s comes from XLA's cost analysis of the compiled step (its
+actual dot/conv shapes), compared with a large fp32 matmul measured in the same run.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import platform
+import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -24,11 +29,17 @@ import optax
 
 from aezoo.bench import torch_baseline
 from aezoo.models import get_spec
-from aezoo.train import create_train_state, gather_batch, make_train_epoch, make_train_step
+from aezoo.train import (
+    create_train_state,
+    gather_batch,
+    make_train_epoch,
+    make_train_step,
+    sharding,
+)
 from aezoo.train.parallel import create_train_states, make_vmapped_train_epoch
 from aezoo.train.step import epoch_batches
 
-MODES = ("fused", "step", "vmap")
+MODES = ("fused", "step", "vmap", "mesh")
 IMAGE_SHAPE = (28, 28, 1)
 
 
@@ -88,7 +99,14 @@ def _flops(compiled) -> float:
 
 
 def bench_aezoo(
-    model: str, batch_size: int, mode: str, *, steps: int, repeats: int, seeds: int = 8
+    model: str,
+    batch_size: int,
+    mode: str,
+    *,
+    steps: int,
+    repeats: int,
+    seeds: int = 8,
+    mesh_devices: int = 4,
 ) -> dict[str, Any]:
     """One row: compile seconds, steady-state examples/s, GFLOP/s of one (model, batch, mode)."""
     spec = get_spec(model)
@@ -161,6 +179,26 @@ def bench_aezoo(
 
         row["seeds"] = seeds
         work, flops = n * seeds, step_flops * steps * seeds
+    elif mode == "mesh":
+        mesh = sharding.make_mesh(mesh_devices)
+        layout = sharding.row_layout(n, mesh)
+        x = sharding.put_rows(np.asarray(images), layout, mesh)
+        y = sharding.put_rows(np.asarray(labels), layout, mesh)
+        st = jax.device_put(state, sharding.replicated(mesh))
+        epoch = make_train_epoch(
+            spec, module, optimizer, batch_size=batch_size, binarize=binarize, mesh=mesh
+        )
+        t0 = time.perf_counter()
+        compiled = epoch.lower(st, x, y, key, key).compile()
+        row["compile_seconds"] = time.perf_counter() - t0
+        holder = [st]
+
+        def run():
+            holder[0], m = compiled(holder[0], x, y, key, key)
+            jax.block_until_ready(m)
+
+        row["devices"] = mesh_devices
+        work, flops = n, step_flops * steps
     else:
         raise ValueError(f"unknown mode {mode!r}; expected one of {MODES}")
 
@@ -172,12 +210,36 @@ def bench_aezoo(
     return row
 
 
+def bench_in_subprocess(
+    model: str, batch_size: int, mode: str, *, forced_devices: int, **kw: Any
+) -> dict[str, Any]:
+    """:func:`bench_aezoo` in a fresh CPU process that sees ``forced_devices`` host devices."""
+    env = dict(os.environ)
+    env["XLA_FLAGS"] = (
+        env.get("XLA_FLAGS", "") + f" --xla_force_host_platform_device_count={forced_devices}"
+    ).strip()
+    env["JAX_PLATFORMS"] = "cpu"
+    code = (
+        "import json, sys; from aezoo.bench.suite import bench_aezoo; "
+        "a = json.loads(sys.argv[1]); print(json.dumps(bench_aezoo(*a['args'], **a['kw'])))"
+    )
+    arg = json.dumps({"args": [model, batch_size, mode], "kw": kw})
+    out = subprocess.run(
+        [sys.executable, "-c", code, arg], env=env, capture_output=True, text=True, check=False
+    )
+    if out.returncode != 0:
+        tail = out.stderr.strip().splitlines()[-1:] or ["no output"]
+        raise RuntimeError(f"benchmark subprocess failed: {tail[0]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def run_suite(
     models: Sequence[str] = ("vae",),
     batch_sizes: Sequence[int] = (128, 1024),
     modes: Sequence[str] = MODES,
     *,
     seeds: int = 8,
+    mesh_devices: int = 4,
     repeats: int = 5,
     examples_per_epoch: int = 12_800,
     torch: bool = True,
@@ -210,7 +272,17 @@ def run_suite(
                 steps = max(5, examples_per_epoch // b)
                 if mode == "vmap":  # N models per epoch: fewer steps keep the time similar
                     steps = max(5, steps // seeds)
-                row = bench_aezoo(model, b, mode, steps=steps, repeats=repeats, seeds=seeds)
+                kw = {"steps": steps, "repeats": repeats, "seeds": seeds}
+                if mode == "mesh" and jax.device_count() < mesh_devices:
+                    if jax.default_backend() != "cpu":
+                        say(f"skipping mesh x{mesh_devices}: only {jax.device_count()} devices")
+                        continue
+                    row = bench_in_subprocess(
+                        model, b, mode, forced_devices=mesh_devices, mesh_devices=mesh_devices, **kw
+                    )
+                    row["forced_host_devices"] = True
+                else:
+                    row = bench_aezoo(model, b, mode, mesh_devices=mesh_devices, **kw)
                 row["frac_of_peak"] = row["gflops_per_sec"] / peak
                 if b in baselines:
                     for name, res in baselines[b].items():
@@ -249,6 +321,10 @@ def to_markdown(result: dict[str, Any]) -> str:
     ]
     for r in result["rows"]:
         mode = r["mode"] + (f" x{r['seeds']}" if r["mode"] == "vmap" else "")
+        if r["mode"] == "mesh":
+            mode += f" {r['devices']} dev" + (
+                " (forced host)" if r.get("forced_host_devices") else ""
+            )
 
         def ratio(key: str, r: dict = r) -> str:
             return f"{r[key]:.2f}" if key in r else "-"

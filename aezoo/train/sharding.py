@@ -67,7 +67,7 @@ def row_sharding(mesh: Mesh) -> NamedSharding:
 
 def constrain_batch(batch: dict[str, jax.Array], mesh: Mesh | None) -> dict[str, jax.Array]:
     """Inside jit: every array of the batch sharded along its leading (batch) axis."""
-    if mesh is None:
+    if mesh is None or mesh.size == 1:  # nothing to split: leave the program as it is
         return batch
     sharding = row_sharding(mesh)
     return {
@@ -99,7 +99,7 @@ def state_shardings(tree: Any, mesh: Mesh, shard_params: bool = False) -> Any:
 
 def constrain_state(state: Any, mesh: Mesh | None, shard_params: bool) -> Any:
     """Inside jit: pin the train state to its replicated (or FSDP) layout."""
-    if mesh is None:
+    if mesh is None or mesh.size == 1:
         return state
     return jax.lax.with_sharding_constraint(state, state_shardings(state, mesh, shard_params))
 
