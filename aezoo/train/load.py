@@ -90,6 +90,13 @@ def load(
         lr = float(run["train"]["learning_rate"])
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise CheckpointError(f"{config_path} is unreadable or incomplete: {e}") from None
+    if run.get("members"):
+        names = ", ".join(m["name"] for m in run["members"][:4])
+        more = ", ..." if len(run["members"]) > 4 else ""
+        raise CheckpointError(
+            f"{root} holds {len(run['members'])} vmapped models; load one of them from "
+            f"{root / 'members'}/NAME ({names}{more})"
+        )
     if model is not None and model != spec.name:
         raise CheckpointError(f"checkpoint in {root} is a {spec.name!r} model, not {model!r}")
     ckpt_dir = root / "checkpoints"
