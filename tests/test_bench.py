@@ -19,7 +19,7 @@ def test_quick_bench_writes_json_and_markdown(tmp_path, capsys):
         assert key in result["device"]
     assert result["matmul_peak_gflops"] > 0
     rows = result["rows"]
-    assert [r["mode"] for r in rows] == ["fused", "step", "vmap"]
+    assert [r["mode"] for r in rows] == ["fused", "step", "vmap", "mesh"]
     for r in rows:
         assert r["model"] == "vae" and r["batch_size"] == 128
         assert r["examples_per_sec_min"] <= r["examples_per_sec"] <= r["examples_per_sec_max"]
@@ -27,8 +27,10 @@ def test_quick_bench_writes_json_and_markdown(tmp_path, capsys):
         assert 0 < r["frac_of_peak"] < 2
         assert r["flops_per_example"] > 1e6  # 784-512-256-20 VAE: ~6.5 MFLOP per example
     assert rows[2]["seeds"] == 2
+    assert rows[3]["devices"] == 2  # forced host devices in a subprocess on a 1-device CPU
     table = (tmp_path / "bench.md").read_text()
-    assert table.count("| vae | 128 |") == 3 and "Measured fp32 matmul peak" in table
+    assert table.count("| vae | 128 |") == 4 and "Measured fp32 matmul peak" in table
+    assert "mesh 2 dev" in table
 
 
 def test_bench_rejects_unknown_models(capsys):

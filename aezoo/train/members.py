@@ -39,9 +39,10 @@ from aezoo.models import BaseConfig, ModelSpec, get_spec
 from aezoo.models._spec import sweepable
 from aezoo.train import loop
 from aezoo.train.checkpoint import Checkpointer
+from aezoo.train.parallel import make_vmapped_train_epoch
 from aezoo.train.sharding import LocalRows
 from aezoo.train.state import TrainState, create_train_state
-from aezoo.train.step import GUARDED_METRICS, epoch_body, make_eval_fn
+from aezoo.train.step import GUARDED_METRICS, make_eval_fn
 
 LR_NAMES = ("lr", "learning_rate")
 # Metrics summarized across members at the end (when present).
@@ -233,19 +234,13 @@ def fit_members(
         y_test = jax.device_put(np.asarray(test[1], np.int32))
     evaluate = make_eval_fn(spec, module, batch_size=tc0.eval_batch_size, members=True)
     eval_rng = jax.random.key(loop.EVAL_SEED)
-    epoch_fn = jax.jit(
-        jax.vmap(
-            epoch_body(
-                spec,
-                module,
-                optimizer,
-                batch_size=tc0.batch_size,
-                binarize=tc0.binarize,
-                on_nonfinite=tc0.on_nonfinite,
-            ),
-            in_axes=(0, None, None, 0, 0, 0),
-        ),
-        donate_argnums=0,
+    epoch_fn = make_vmapped_train_epoch(
+        spec,
+        module,
+        optimizer,
+        batch_size=tc0.batch_size,
+        binarize=tc0.binarize,
+        on_nonfinite=tc0.on_nonfinite,
     )
     steps_per_epoch = len(train_images) // tc0.batch_size
     label = f"{spec.name}/{dataset} x{n}"

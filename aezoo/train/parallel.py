@@ -2,6 +2,7 @@
 
 A leading axis of size N on the train state and the keys trains N independent models
 (different initializations and data orders) with one compiled program; the data are shared.
+``fit(..., seeds=..., sweep=...)`` (:mod:`aezoo.train.members`) is built on these.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import optax
 
 from aezoo.models import ModelSpec
 from aezoo.train.state import TrainState, create_train_state
-from aezoo.train.step import make_train_epoch
+from aezoo.train.step import _check_options, epoch_body
 
 
 def create_train_states(
@@ -33,12 +34,14 @@ def make_vmapped_train_epoch(
     binarize: str = "none",
     on_nonfinite: str = "stop",
 ) -> Callable[..., tuple[TrainState, dict[str, jax.Array]]]:
-    """Jitted ``(states[N], images, labels, rngs[N], epoch_keys[N]) -> (states, metrics[N])``.
+    """Jitted ``(states[N], images, labels, rngs[N], epoch_keys[N][, hparams]) -> (states,
+    metrics[N])``; ``hparams`` maps sweepable config fields to ``[N]`` values (traced).
 
     Member i is exactly the fused epoch of :func:`make_train_epoch` run with ``states[i]``,
-    ``rngs[i]`` and ``epoch_keys[i]``; the states are donated.
+    ``rngs[i]``, ``epoch_keys[i]`` (and its values); the states are donated.
     """
-    epoch = make_train_epoch(
+    _check_options(binarize, on_nonfinite)
+    epoch = epoch_body(
         spec,
         module,
         optimizer,
@@ -46,5 +49,11 @@ def make_vmapped_train_epoch(
         binarize=binarize,
         on_nonfinite=on_nonfinite,
     )
-    # The jitted epoch traced under vmap: one program for all members.
-    return jax.jit(jax.vmap(epoch, in_axes=(0, None, None, 0, 0)), donate_argnums=0)
+
+    def members(states, images, labels, rngs, epoch_keys, hparams=None):
+        hparams = hparams or {}
+        return jax.vmap(epoch, in_axes=(0, None, None, 0, 0, 0))(
+            states, images, labels, rngs, epoch_keys, hparams
+        )
+
+    return jax.jit(members, donate_argnums=0)
