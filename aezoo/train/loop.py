@@ -222,19 +222,10 @@ def fit(
     spec = model if isinstance(model, ModelSpec) else get_spec(model)
     if not fused and jax.process_count() > 1:
         raise ConfigError("the per-step loop runs on one process; use the fused epoch")
-    train_images, train_labels = _arrays(train)
-    data.check_dataset(train_images, train_labels, what="training images")
-    if test is not None:
-        data.check_dataset(*_arrays(test), what="test images")
-        if tuple(_arrays(test)[0].shape[1:]) != tuple(train_images.shape[1:]):
-            raise ShapeError(
-                f"test images {tuple(_arrays(test)[0].shape[1:])} differ in shape from training "
-                f"images {tuple(train_images.shape[1:])}"
-            )
+    image_shape = check_splits(train, test)
     mesh = sharding.make_mesh(devices)
     num_devices = sharding.mesh_size(mesh)
     num_train = _num_examples(train)
-    image_shape = tuple(int(d) for d in train_images.shape[1:])
     if isinstance(config, BaseConfig):
         if tuple(config.image_shape) != image_shape:
             config = dataclasses.replace(config, image_shape=image_shape)
@@ -477,6 +468,30 @@ def _saved_tree(state: TrainState, train_rng: jax.Array, order_key: jax.Array) -
     }
 
 
+def check_splits(train: Split, test: Split | None) -> tuple[int, ...]:
+    """One-line errors for unusable training/test data; returns the image shape."""
+    images, labels = _arrays(train)
+    data.check_dataset(images, labels, what="training images")
+    if test is not None:
+        data.check_dataset(*_arrays(test), what="test images")
+        if tuple(_arrays(test)[0].shape[1:]) != tuple(images.shape[1:]):
+            raise ShapeError(
+                f"test images {tuple(_arrays(test)[0].shape[1:])} differ in shape from training "
+                f"images {tuple(images.shape[1:])}"
+            )
+    return tuple(int(d) for d in images.shape[1:])
+
+
+def config_record(run: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
+    """What ``config.json`` holds: the run record plus versions and the device."""
+    return {
+        **run,
+        "versions": {"jax": jax.__version__, "aezoo": _version()},
+        "device": jax.devices()[0].device_kind,
+        **extra,
+    }
+
+
 def _arrays(split: Split) -> Arrays:
     return (split.images, split.labels) if isinstance(split, LocalRows) else split
 
@@ -598,13 +613,7 @@ def _prepare_workdir(
                 elif path.exists():
                     path.unlink()
         out_dir.mkdir(parents=True, exist_ok=True)
-        full = {
-            **run,
-            "versions": {"jax": jax.__version__, "aezoo": _version()},
-            "device": jax.devices()[0].device_kind,
-            "devices": sharding.mesh_size(mesh),
-            "processes": jax.process_count(),
-        }
+        full = config_record(run, devices=sharding.mesh_size(mesh), processes=jax.process_count())
         _atomic_write(config_path, json.dumps(full, indent=2) + "\n")
         if not resume:
             (out_dir / "metrics.jsonl").write_text("")

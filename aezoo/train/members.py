@@ -34,7 +34,7 @@ import optax
 from tqdm.auto import tqdm
 
 from aezoo import data
-from aezoo.errors import ConfigError, NonFiniteError, ShapeError
+from aezoo.errors import ConfigError, NonFiniteError
 from aezoo.models import BaseConfig, ModelSpec, get_spec
 from aezoo.models._spec import sweepable
 from aezoo.train import loop
@@ -127,16 +127,8 @@ def fit_members(
         raise ConfigError("seeds/sweep take whole splits (image, label arrays), not LocalRows")
     seeds = _check_seeds(seeds if seeds is not None else [seed])
     sweep_name, sweep_values = _check_sweep(spec, sweep)
+    image_shape = loop.check_splits(train, test)
     train_images, train_labels = train
-    data.check_dataset(train_images, train_labels, what="training images")
-    if test is not None:
-        data.check_dataset(test[0], test[1], what="test images")
-        if tuple(test[0].shape[1:]) != tuple(train_images.shape[1:]):
-            raise ShapeError(
-                f"test images {tuple(test[0].shape[1:])} differ in shape from training "
-                f"images {tuple(train_images.shape[1:])}"
-            )
-    image_shape = tuple(int(d) for d in train_images.shape[1:])
     base = config.to_dict() if isinstance(config, BaseConfig) else dict(config or {})
     base["image_shape"] = image_shape
 
@@ -456,12 +448,7 @@ def _write_members(
         d = out_dir / "members" / m.name
         d.mkdir(parents=True, exist_ok=True)
         run = loop._run_record(spec, cfg, tc)
-        full = {
-            **run,
-            "versions": {"jax": jax.__version__, "aezoo": loop._version()},
-            "device": jax.devices()[0].device_kind,
-            "member_of": str(out_dir.absolute()),
-        }
+        full = loop.config_record(run, member_of=str(out_dir.absolute()))
         loop._atomic_write(d / "config.json", json.dumps(full, indent=2) + "\n")
         own = [
             {k: v for k, v in r.items() if k not in ("member", "seed", sweep_name)}
