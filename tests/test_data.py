@@ -140,6 +140,27 @@ def test_binarize_modes():
         data.binarize(x, None, "fuzzy")
 
 
+@pytest.mark.parametrize("exact", [False, True])
+@pytest.mark.parametrize("p", [0.0, 1 / 255, 0.3, 128 / 255, 254 / 255, 1.0])
+def test_dynamic_binarization_is_bernoulli_x(p, exact):
+    """P(x_bin = 1) = x for the fast 16-bit sampler (within its 1.6e-5 rounding) and for
+    jax.random.bernoulli; exactly 0 and 1 at the ends; odd pixel counts work."""
+    n = 200_000
+    x = jnp.full((n // 9, 3, 3, 1), p, jnp.float32)  # 9 pixels per example: odd
+    xb = data.binarize(x, jax.random.key(3), "dynamic", exact=exact)
+    assert xb.shape == x.shape and xb.dtype == x.dtype
+    mean = float(jnp.mean(xb))
+    if p in (0.0, 1.0):
+        assert mean == p
+    else:
+        sigma = np.sqrt(p * (1 - p) / xb.size)
+        assert abs(mean - p) < 5 * sigma + 1.6e-5
+    # Every pixel of every example draws its own number: no two halves are copies.
+    if 0.0 < p < 1.0:
+        flat = np.asarray(xb).reshape(xb.shape[0], -1)
+        assert not np.array_equal(flat[:, :4], flat[:, 4:8])
+
+
 def test_test_set_binarization_is_drawn_once_with_a_fixed_key():
     x, _ = data.load("digits", "test")
     a = data.binarize_once(x, "dynamic")

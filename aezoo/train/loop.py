@@ -527,7 +527,7 @@ def _binarize_once_on_device(x: jax.Array, mode: str, mesh) -> jax.Array:
 
     def binarize(x):
         key = jax.random.key(data.TEST_BINARIZATION_SEED)
-        return (data.binarize(data.to_float(x), key, mode) * 255).astype(jnp.uint8)
+        return (data.binarize(data.to_float(x), key, mode, exact=True) * 255).astype(jnp.uint8)
 
     return jax.jit(binarize, out_shardings=sharding.row_sharding(mesh))(x)
 
