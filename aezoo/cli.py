@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import pathlib
 import sys
 import types
@@ -141,8 +142,9 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--distributed",
         action="store_true",
-        help="multi-host with the cluster's own settings (SLURM, Open MPI, JAX_COORDINATOR_"
-        "ADDRESS/JAX_NUM_PROCESSES/JAX_PROCESS_ID): jax.distributed.initialize() auto-detects",
+        help="multi-host with the cluster's own settings (SLURM, Open MPI, ...): "
+        "jax.distributed.initialize() detects what the flags and JAX_COORDINATOR_ADDRESS / "
+        "JAX_NUM_PROCESSES / JAX_PROCESS_ID leave unset",
     )
     g = p.add_argument_group("outputs and checkpoints")
     g.add_argument("--workdir", help="output directory (default: runs/MODEL-DATASET)")
@@ -333,34 +335,54 @@ def _as_list(value: Any) -> list:
 
 
 def _init_distributed(args: argparse.Namespace) -> None:
-    """``jax.distributed.initialize`` from the multi-host flags (before any JAX work)."""
-    given = [args.coordinator, args.num_processes, args.process_id]
+    """``jax.distributed.initialize`` from the multi-host flags (before any JAX work).
+
+    A flag left out is taken from ``JAX_COORDINATOR_ADDRESS`` / ``JAX_NUM_PROCESSES`` /
+    ``JAX_PROCESS_ID``; with ``--distributed`` whatever is still unset is detected from the
+    cluster (SLURM, Open MPI, ...) by JAX.
+    """
+    env = os.environ
+    coordinator = args.coordinator or env.get("JAX_COORDINATOR_ADDRESS") or None
+    num_processes = _int_setting("--num-processes", args.num_processes, "JAX_NUM_PROCESSES")
+    process_id = _int_setting("--process-id", args.process_id, "JAX_PROCESS_ID")
+    given = [coordinator, num_processes, process_id]
     if not args.distributed and all(v is None for v in given):
         return
     if not args.distributed and any(v is None for v in given):
         raise ConfigError(
             "multi-host needs --coordinator HOST:PORT, --num-processes P and --process-id I "
-            "together (or --distributed to detect them from the cluster)"
+            "together (or JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES, JAX_PROCESS_ID; or "
+            "--distributed to detect them from the cluster)"
         )
-    if args.num_processes is not None and args.num_processes < 1:
-        raise ConfigError(f"--num-processes must be >= 1; got {args.num_processes}")
-    if args.process_id is not None and not 0 <= args.process_id < (args.num_processes or 1):
+    if num_processes is not None and num_processes < 1:
+        raise ConfigError(f"--num-processes must be >= 1; got {num_processes}")
+    if process_id is not None and not 0 <= process_id < (num_processes or 1):
         raise ConfigError(
-            f"--process-id must be in 0..{(args.num_processes or 1) - 1}; got {args.process_id}"
+            f"--process-id must be in 0..{(num_processes or 1) - 1}; got {process_id}"
         )
-    if args.coordinator is not None and not args.coordinator.rpartition(":")[2].isdigit():
-        raise ConfigError(f"--coordinator must be HOST:PORT; got {args.coordinator!r}")
+    if coordinator is not None and not coordinator.rpartition(":")[2].isdigit():
+        raise ConfigError(f"--coordinator must be HOST:PORT; got {coordinator!r}")
     import jax
 
     try:
         jax.distributed.initialize(
-            coordinator_address=args.coordinator,
-            num_processes=args.num_processes,
-            process_id=args.process_id,
+            coordinator_address=coordinator, num_processes=num_processes, process_id=process_id
         )
     except (RuntimeError, ValueError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ConfigError(f"jax.distributed.initialize failed: {first}") from None
+
+
+def _int_setting(flag: str, value: int | None, env_name: str) -> int | None:
+    if value is not None:
+        return value
+    text = os.environ.get(env_name)
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigError(f"{env_name}={text!r} is not an integer (for {flag})") from None
 
 
 def _cmd_train(args: argparse.Namespace) -> int:

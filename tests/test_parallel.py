@@ -244,25 +244,23 @@ def test_two_processes_equal_one_process(tmp_path):
     )
     assert single.returncode == 0, single.stderr[-2000:]
     port = _free_port()
+    # Process 0 gets the flags, process 1 the environment variables.
+    flags = ["--coordinator", f"127.0.0.1:{port}", "--num-processes", "2", "--process-id", "0"]
+    env1 = {
+        **_env(1),
+        "JAX_COORDINATOR_ADDRESS": f"127.0.0.1:{port}",
+        "JAX_NUM_PROCESSES": "2",
+        "JAX_PROCESS_ID": "1",
+    }
     procs = [
         subprocess.Popen(
-            [
-                *cli,
-                "--workdir",
-                str(tmp_path / "two"),
-                "--coordinator",
-                f"127.0.0.1:{port}",
-                "--num-processes",
-                "2",
-                "--process-id",
-                str(i),
-            ],
+            [*cli, "--workdir", str(tmp_path / "two"), *extra],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env=_env(1),
+            env=env,
         )
-        for i in range(2)
+        for extra, env in ((flags, _env(1)), ([], env1))
     ]
     outs = [p.communicate(timeout=300) for p in procs]
     for p, (_, err) in zip(procs, outs, strict=True):
@@ -280,8 +278,16 @@ def test_two_processes_equal_one_process(tmp_path):
     assert sorted(p.name for p in (two / "checkpoints").iterdir()) == ["1", "2"]
 
 
-def test_multihost_flag_errors(capsys):
+def test_multihost_flag_errors(capsys, monkeypatch):
     from aezoo.cli import main
+
+    monkeypatch.setenv("JAX_NUM_PROCESSES", "two")
+    assert main(["train", "vae", "--coordinator", "127.0.0.1:1234"]) == 2
+    assert "JAX_NUM_PROCESSES='two' is not an integer" in capsys.readouterr().err
+    monkeypatch.delenv("JAX_NUM_PROCESSES")
+    assert main(["train", "vae", "--coordinator", "h:1", "--num-processes", "2",
+                 "--process-id", "2"]) == 2  # fmt: skip
+    assert "--process-id must be in 0..1" in capsys.readouterr().err
 
     assert main(["train", "vae", "--coordinator", "127.0.0.1:1234"]) == 2
     assert "together" in capsys.readouterr().err
