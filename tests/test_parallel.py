@@ -172,7 +172,8 @@ def _env(devices: int) -> dict[str, str]:
 @pytest.mark.slow
 def test_four_devices_equal_one_device(tmp_path):
     """Data parallel on 4 forced CPU devices (batch sharded; params replicated or FSDP;
-    fused and per-step) matches 1 device with the same global batch."""
+    fused and per-step) matches 1 device with the same global batch; vmapped members split
+    over the 4 devices match the members on one device."""
     code = textwrap.dedent(
         """
         import json, sys, jax, numpy as np
@@ -203,6 +204,22 @@ def test_four_devices_equal_one_device(tmp_path):
             fit("vae", tr, te, devices=4, **{**kw, "batch_size": 66})
         except ConfigError as e:
             out["error"] = str(e)
+        # Members split over the devices (default: all 4 for 4 members) == on one device.
+        kw1 = {**kw, "epochs": 1}
+        m1 = fit("vae", tr, te, seeds=[0, 1, 2, 3], devices=1, **kw1)
+        m4 = fit("vae", tr, te, seeds=[0, 1, 2, 3], **kw1)
+        leaf = jax.tree.leaves(m4.state.params)[0]
+        out["members"] = {
+            "diff": max(float(np.abs(np.asarray(a) - np.asarray(b)).max())
+                        for a, b in zip(jax.tree.leaves(m1.state.params),
+                                        jax.tree.leaves(m4.state.params))),
+            "ndev": len(leaf.sharding.device_set),
+            "spec": str(leaf.sharding.spec),
+        }
+        try:
+            fit("vae", tr, te, seeds=[0, 1, 2], devices=4, **kw1)
+        except ConfigError as e:
+            out["members_error"] = str(e)
         print(json.dumps(out))
         """
     )
@@ -222,6 +239,9 @@ def test_four_devices_equal_one_device(tmp_path):
     assert out["four"]["specs"] == ["P()"]  # replicated
     assert "P('data',)" in out["fsdp"]["specs"]  # sharded
     assert "multiple of the 4 devices" in out["error"]
+    assert out["members"]["diff"] < 5e-5 and out["members"]["ndev"] == 4
+    assert out["members"]["spec"].startswith("P('data'")
+    assert "3 members cannot be split evenly over 4 devices" in out["members_error"]
     config = json.loads((tmp_path / "run/config.json").read_text())
     assert config["devices"] == 4
 

@@ -179,7 +179,8 @@ def fit(
         each process's :class:`~aezoo.train.sharding.LocalRows`; only process 0 writes
         logs, figures and params, and all write the checkpoints together.
       seeds, sweep: train many models at once with ``jax.vmap`` (see
-        :func:`aezoo.train.members.fit_members`, which this delegates to).
+        :func:`aezoo.train.members.fit_members`, which this delegates to); there
+        ``devices`` splits the members, not the batch, over the devices.
 
     Returns:
       A :class:`FitResult` with the final state and one metrics record per epoch.
@@ -192,9 +193,10 @@ def fit(
     if seeds is not None or sweep is not None:
         from aezoo.train.members import fit_members
 
-        if devices not in (None, 1) or shard_params or jax.process_count() > 1:
+        if shard_params or jax.process_count() > 1:
             raise ConfigError(
-                "seeds/sweep (vmapped members) run on one device; drop devices/shard_params"
+                "seeds/sweep (vmapped members) run in one process and shard the members, "
+                "not the params, over its devices; drop --shard-params / multi-host flags"
             )
         return fit_members(
             model,
@@ -218,6 +220,7 @@ def fit(
             keep=keep,
             figures=figures,
             progress=progress,
+            devices=devices,
         )
     spec = model if isinstance(model, ModelSpec) else get_spec(model)
     if not fused and jax.process_count() > 1:

@@ -37,7 +37,7 @@ from aezoo import data
 from aezoo.errors import ConfigError, NonFiniteError
 from aezoo.models import BaseConfig, ModelSpec, get_spec
 from aezoo.models._spec import sweepable
-from aezoo.train import loop
+from aezoo.train import loop, sharding
 from aezoo.train.checkpoint import Checkpointer
 from aezoo.train.parallel import make_vmapped_train_epoch
 from aezoo.train.sharding import LocalRows
@@ -112,6 +112,7 @@ def fit_members(
     keep: int = 3,
     figures: bool = True,
     progress: bool = True,
+    devices: int | None = None,
 ) -> MembersResult:
     """Train one model per (swept value, seed) with one vmapped, jitted fused epoch.
 
@@ -120,6 +121,8 @@ def fit_members(
         ``fit(..., seed=seeds[i])``.
       sweep: ``{name: values}`` for one numeric setting: ``lr`` or a model field that its
         config marks sweepable (``aezoo list`` shows them). Members are every value x seed.
+      devices: split the members over this many devices (each trains its share of the
+        models on the whole data); default: the most devices that divide the member count.
       The rest as in :func:`aezoo.train.fit` (settings shared by all members).
     """
     spec = model if isinstance(model, ModelSpec) else get_spec(model)
@@ -171,6 +174,9 @@ def fit_members(
     tc0, config0 = tcs[0], configs[0]
     _, module = spec.make(config0)
     n = len(members)
+    mesh = sharding.make_mesh(_member_devices(n, devices))
+    by_member = sharding.row_sharding(mesh)  # the leading (member) axis over the devices
+    everywhere = sharding.replicated(mesh)
 
     run = {
         **loop._run_record(spec, config0, tc0),
@@ -199,10 +205,12 @@ def fit_members(
             )
         return state
 
-    states = jax.jit(jax.vmap(init))(init_keys, lrs)
+    states = jax.jit(jax.vmap(init), out_shardings=by_member)(init_keys, lrs)
+    train_rngs, order_keys = jax.device_put((train_rngs, order_keys), by_member)
     hparams = {}
     if sweep_name is not None and not lr_swept:
-        hparams = {sweep_name: jnp.asarray([m.sweep_value for m in members], jnp.float32)}
+        values = jnp.asarray([m.sweep_value for m in members], jnp.float32)
+        hparams = {sweep_name: jax.device_put(values, by_member)}
 
     history: list[dict[str, Any]] = []
     start_epoch = 1
@@ -215,15 +223,18 @@ def fit_members(
             states = tree["state"]
             train_rngs = jax.random.wrap_key_data(tree["rng"])
             order_keys = jax.random.wrap_key_data(tree["order_rng"])
+            train_rngs, order_keys = jax.device_put((train_rngs, order_keys), by_member)
             history = list(meta["history"])
             start_epoch = epoch + 1
         loop._rewrite_jsonl(out_dir / "metrics.jsonl", history)
 
-    x_train = jax.device_put(loop._as_uint8(train_images))
-    y_train = jax.device_put(np.asarray(train_labels, np.int32))
+    # Every device holds all the data (each trains its members on all of it).
+    x_train = jax.device_put(loop._as_uint8(train_images), everywhere)
+    y_train = jax.device_put(np.asarray(train_labels, np.int32), everywhere)
     if test is not None:
-        x_test = jax.device_put(data.binarize_once(loop._as_uint8(test[0]), tc0.binarize))
-        y_test = jax.device_put(np.asarray(test[1], np.int32))
+        x_test = data.binarize_once(loop._as_uint8(test[0]), tc0.binarize)
+        x_test = jax.device_put(x_test, everywhere)
+        y_test = jax.device_put(np.asarray(test[1], np.int32), everywhere)
     evaluate = make_eval_fn(spec, module, batch_size=tc0.eval_batch_size, members=True)
     eval_rng = jax.random.key(loop.EVAL_SEED)
     epoch_fn = make_vmapped_train_epoch(
@@ -235,7 +246,7 @@ def fit_members(
         on_nonfinite=tc0.on_nonfinite,
     )
     steps_per_epoch = len(train_images) // tc0.batch_size
-    label = f"{spec.name}/{dataset} x{n}"
+    label = f"{spec.name}/{dataset} x{n}" + (f" on {mesh.size} devices" if mesh.size > 1 else "")
     bar = tqdm(
         initial=start_epoch - 1,
         total=tc0.epochs,
@@ -367,6 +378,20 @@ def summary_markdown(summary: Sequence[Mapping[str, Any]], sweep_name: str | Non
         cells += [f"{row[k]['mean']:.3f} +/- {row[k]['std']:.3f}" for k in keys]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _member_devices(n: int, devices: int | None) -> int:
+    available = jax.local_device_count()
+    if devices is None:
+        return max(d for d in range(1, min(n, available) + 1) if n % d == 0)
+    if isinstance(devices, bool) or not isinstance(devices, int) or not 1 <= devices <= available:
+        raise ConfigError(f"devices must be in 1..{available}; got {devices!r}")
+    if n % devices:
+        raise ConfigError(
+            f"{n} members cannot be split evenly over {devices} devices; use a --seeds / "
+            "--sweep count that the device count divides, or --devices"
+        )
+    return devices
 
 
 def _check_seeds(seeds: Sequence[int]) -> list[int]:
