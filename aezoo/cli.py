@@ -124,7 +124,8 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
         "--devices",
         type=int,
         help="data parallel over the first N devices (default: all; the batch is split "
-        "over them, --batch-size is the global batch)",
+        "over them, --batch-size is the global batch); with --seeds/--sweep the models are "
+        "split over them instead",
     )
     g.add_argument(
         "--shard-params",
