@@ -315,3 +315,15 @@ def test_multihost_flag_errors(capsys, monkeypatch):
     assert "--seeds must be a positive integer" in capsys.readouterr().err
     assert main(["train", "vae", "--sweep", "latent_dim=2,4"]) == 2
     assert "cannot sweep 'latent_dim'" in capsys.readouterr().err
+
+
+@pytest.mark.optax
+def test_resume_refuses_a_different_set_of_models(digits, tmp_path):
+    train, test = digits
+    kw = {**FIT, "config": SMALL}
+    fit("vae", train, test, workdir=tmp_path / "one", **kw)
+    with pytest.raises(ConfigError, match=r"one model != 2 vmapped models \(seed0, seed1\)"):
+        fit("vae", train, test, workdir=tmp_path / "one", resume=True, seeds=[0, 1], **kw)
+    fit("vae", train, test, workdir=tmp_path / "two", seeds=[0, 1], **kw)
+    with pytest.raises(ConfigError, match=r"\(seed0, seed1\) != 2 vmapped models \(seed0, seed2\)"):
+        fit("vae", train, test, workdir=tmp_path / "two", resume=True, seeds=[0, 2], **kw)

@@ -559,6 +559,14 @@ def _differences(saved: Mapping[str, Any], run: Mapping[str, Any]) -> list[str]:
     diffs = []
     if saved.get("model") != run["model"]:
         diffs.append(f"model {saved.get('model')!r} != {run['model']!r}")
+    if saved.get("members") != run.get("members"):
+
+        def what(members) -> str:
+            if not members:
+                return "one model"
+            return f"{len(members)} vmapped models ({', '.join(m['name'] for m in members)})"
+
+        diffs.append(f"{what(saved.get('members'))} != {what(run.get('members'))}")
     for section in ("model_config", "train"):
         old, new = saved.get(section, {}), run[section]
         for key in sorted(set(old) | set(new)):
