@@ -220,6 +220,24 @@ def test_four_devices_equal_one_device(tmp_path):
             fit("vae", tr, te, seeds=[0, 1, 2], devices=4, **kw1)
         except ConfigError as e:
             out["members_error"] = str(e)
+        # The compiled epoch really splits the batch: 32 -> 8 rows per device, grads summed.
+        import optax
+        from aezoo.models import get
+        from aezoo.train import create_train_state, make_train_epoch, sharding
+        mesh = sharding.make_mesh(4)
+        spec, module = get("vae", image_shape=(8, 8, 1), hidden_dims=(48,), latent_dim=4)
+        opt = optax.adam(1e-3)
+        st = jax.device_put(create_train_state(spec, module, opt, jax.random.key(0)),
+                            sharding.replicated(mesh))
+        lay = sharding.row_layout(len(tr[0]), mesh)
+        x = sharding.put_rows(np.asarray(tr[0]), lay, mesh)
+        y = sharding.put_rows(np.asarray(tr[1], np.int32), lay, mesh)
+        ep = make_train_epoch(spec, module, opt, batch_size=32, binarize="dynamic",
+                              num_examples=len(tr[0]), mesh=mesh)
+        k = jax.random.key(1)
+        hlo = ep.lower(st, x, y, k, k).compile().as_text()
+        out["hlo"] = {"all_reduce": "all-reduce" in hlo, "rows8": "f32[8,48]" in hlo,
+                      "rows32": "f32[32,48]" in hlo}
         print(json.dumps(out))
         """
     )
@@ -236,6 +254,7 @@ def test_four_devices_equal_one_device(tmp_path):
         assert out[name]["diff"] < 5e-5, (name, out[name])
         assert out[name]["ndev"] == 4
         np.testing.assert_allclose(out[name]["test"], out["one"]["test"], rtol=1e-5)
+    assert out["hlo"] == {"all_reduce": True, "rows8": True, "rows32": False}
     assert out["four"]["specs"] == ["P()"]  # replicated
     assert "P('data',)" in out["fsdp"]["specs"]  # sharded
     assert "multiple of the 4 devices" in out["error"]

@@ -50,13 +50,18 @@ def binarize(x: jax.Array, rng: jax.Array | None, mode: str, *, exact: bool = Fa
     raise ValueError(f"unknown binarize mode {mode!r}; expected one of {BINARIZE_MODES}")
 
 
-def binarize_once(images: np.ndarray, mode: str, *, seed: int = TEST_BINARIZATION_SEED):
-    """Binarize uint8 images once with a fixed key (for test sets); returns uint8 0/255."""
+def binarize_once(images, mode: str, *, seed: int = TEST_BINARIZATION_SEED):
+    """Binarize uint8 images once with a fixed key (for test sets): uint8 0/255.
+
+    A numpy input gives a numpy result; a ``jax.Array`` (e.g. rows sharded over devices,
+    inside or outside ``jit``) stays one, with the same bits: the counter-based PRNG does not
+    depend on the sharding, nor on rows padded at the end.
+    """
     if mode == "none":
         return images
     x = to_float(jnp.asarray(images))
-    xb = binarize(x, jax.random.key(seed), mode, exact=True)
-    return np.asarray(xb * 255).astype(np.uint8)
+    xb = (binarize(x, jax.random.key(seed), mode, exact=True) * 255).astype(jnp.uint8)
+    return np.asarray(xb) if isinstance(images, np.ndarray) else xb
 
 
 def check_dataset(images, labels=None, *, what: str = "images") -> None:

@@ -280,17 +280,9 @@ def fit(
     start_epoch = 1
     ckpt = Checkpointer(out_dir / "checkpoints", keep=tc.keep) if out_dir else None
     if ckpt is not None and resume:
-        restored = ckpt.restore_latest(_saved_tree(state, train_rng, order_key), model=spec.name)
-        if restored is not None:
-            epoch, tree, meta = restored
-            _check_meta(meta, run, ckpt.path(epoch))
-            state = tree["state"]
-            train_rng = jax.random.wrap_key_data(tree["rng"])
-            order_key = jax.random.wrap_key_data(tree["order_rng"])
-            history = list(meta["history"])
-            start_epoch = epoch + 1
-        if is_main:
-            _rewrite_jsonl(out_dir / "metrics.jsonl", history)
+        state, train_rng, order_key, history, start_epoch = resume_from(
+            ckpt, run, spec.name, state, train_rng, order_key, write=is_main
+        )
 
     # Data goes to the devices once, as uint8 rows sharded over the mesh (each process
     # holds its own rows); the test set is binarized once on device with a fixed key.
@@ -316,19 +308,7 @@ def fit(
     else:
         step_fn = make_train_step(spec, module, optimizer, **kw)
 
-    bar = tqdm(
-        initial=start_epoch - 1,
-        total=tc.epochs,
-        unit="epoch",
-        desc=f"{spec.name}/{tc.dataset}",
-        disable=None if progress else True,  # None: no bar when stderr is not a terminal
-        file=sys.stderr,
-        dynamic_ncols=True,
-    )
-    if progress and start_epoch > 1:
-        bar.write(
-            f"resumed from {ckpt.path(start_epoch - 1)} (epoch {start_epoch - 1})", file=sys.stderr
-        )
+    bar = progress_bar(f"{spec.name}/{tc.dataset}", start_epoch, tc.epochs, progress, ckpt)
     compiled = False
     try:
         for epoch in range(start_epoch, tc.epochs + 1):
@@ -463,7 +443,46 @@ def load_params(path: str | os.PathLike) -> Any:
     return flax.serialization.msgpack_restore(pathlib.Path(path).read_bytes())
 
 
+def resume_from(ckpt: Checkpointer, run, model: str, state, train_rng, order_key, *, write=True):
+    """``(state, train_rng, order_key, history, start_epoch)`` from the newest checkpoint that
+    restores (the given ones and epoch 1 if there is none); metrics.jsonl is cut back to the
+    checkpointed history. Works for one state and for stacked members alike."""
+    history, start_epoch = [], 1
+    restored = ckpt.restore_latest(_saved_tree(state, train_rng, order_key), model=model)
+    if restored is not None:
+        epoch, tree, meta = restored
+        _check_meta(meta, run, ckpt.path(epoch))
+        state = tree["state"]
+        train_rng = jax.random.wrap_key_data(tree["rng"])
+        order_key = jax.random.wrap_key_data(tree["order_rng"])
+        history = list(meta["history"])
+        start_epoch = epoch + 1
+    if write:
+        _rewrite_jsonl(ckpt.directory.parent / "metrics.jsonl", history)
+    return state, train_rng, order_key, history, start_epoch
+
+
+def progress_bar(desc: str, start_epoch: int, epochs: int, progress: bool, ckpt=None):
+    """The per-epoch tqdm bar on stderr (none when stderr is not a terminal), with a line
+    naming the checkpoint a resumed run starts from."""
+    bar = tqdm(
+        initial=start_epoch - 1,
+        total=epochs,
+        unit="epoch",
+        desc=desc,
+        disable=None if progress else True,  # None: no bar when stderr is not a terminal
+        file=sys.stderr,
+        dynamic_ncols=True,
+    )
+    if progress and start_epoch > 1:
+        bar.write(
+            f"resumed from {ckpt.path(start_epoch - 1)} (epoch {start_epoch - 1})", file=sys.stderr
+        )
+    return bar
+
+
 def _saved_tree(state: TrainState, train_rng: jax.Array, order_key: jax.Array) -> dict:
+    """What a checkpoint holds (for one state or for stacked members and their keys)."""
     return {
         "state": state,
         "rng": np.asarray(jax.random.key_data(train_rng)),
@@ -523,15 +542,10 @@ def _place(split: Split, mesh) -> tuple[jax.Array, jax.Array]:
 
 
 def _binarize_once_on_device(x: jax.Array, mode: str, mesh) -> jax.Array:
-    """:func:`aezoo.data.binarize_once` of the global array, computed where the rows live
-    (the same bits: the counter-based PRNG does not depend on the sharding or the padding)."""
+    """:func:`aezoo.data.binarize_once` of the global array, computed where its rows live."""
     if mode == "none":
         return x
-
-    def binarize(x):
-        key = jax.random.key(data.TEST_BINARIZATION_SEED)
-        return (data.binarize(data.to_float(x), key, mode, exact=True) * 255).astype(jnp.uint8)
-
+    binarize = functools.partial(data.binarize_once, mode=mode)
     return jax.jit(binarize, out_shardings=sharding.row_sharding(mesh))(x)
 
 

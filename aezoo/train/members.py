@@ -31,7 +31,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from tqdm.auto import tqdm
 
 from aezoo import data
 from aezoo.errors import ConfigError, NonFiniteError
@@ -216,17 +215,10 @@ def fit_members(
     start_epoch = 1
     ckpt = Checkpointer(out_dir / "checkpoints", keep=tc0.keep) if out_dir else None
     if ckpt is not None and resume:
-        restored = ckpt.restore_latest(_saved(states, train_rngs, order_keys), model=spec.name)
-        if restored is not None:
-            epoch, tree, meta = restored
-            loop._check_meta(meta, run, ckpt.path(epoch))
-            states = tree["state"]
-            train_rngs = jax.random.wrap_key_data(tree["rng"])
-            order_keys = jax.random.wrap_key_data(tree["order_rng"])
-            train_rngs, order_keys = jax.device_put((train_rngs, order_keys), by_member)
-            history = list(meta["history"])
-            start_epoch = epoch + 1
-        loop._rewrite_jsonl(out_dir / "metrics.jsonl", history)
+        states, train_rngs, order_keys, history, start_epoch = loop.resume_from(
+            ckpt, run, spec.name, states, train_rngs, order_keys
+        )
+        train_rngs, order_keys = jax.device_put((train_rngs, order_keys), by_member)
 
     # Every device holds all the data (each trains its members on all of it).
     x_train = jax.device_put(loop._as_uint8(train_images), everywhere)
@@ -247,17 +239,7 @@ def fit_members(
     )
     steps_per_epoch = len(train_images) // tc0.batch_size
     label = f"{spec.name}/{dataset} x{n}" + (f" on {mesh.size} devices" if mesh.size > 1 else "")
-    bar = tqdm(
-        initial=start_epoch - 1,
-        total=tc0.epochs,
-        unit="epoch",
-        desc=label,
-        disable=None if progress else True,
-        file=sys.stderr,
-        dynamic_ncols=True,
-    )
-    if progress and start_epoch > 1:
-        bar.write(f"resumed from {ckpt.path(start_epoch - 1)}", file=sys.stderr)
+    bar = loop.progress_bar(label, start_epoch, tc0.epochs, progress, ckpt)
     compiled = False
     try:
         for epoch in range(start_epoch, tc0.epochs + 1):
@@ -311,7 +293,7 @@ def fit_members(
                     loop._append_jsonl(out_dir / "metrics.jsonl", record)
                 if epoch % tc0.checkpoint_every == 0 or epoch == tc0.epochs:
                     meta = {**run, "epoch": epoch, "history": history}
-                    ckpt.save(epoch, _saved(states, train_rngs, order_keys), meta)
+                    ckpt.save(epoch, loop._saved_tree(states, train_rngs, order_keys), meta)
             _report(bar, records, tc0.epochs, progress)
     finally:
         bar.close()
@@ -321,7 +303,7 @@ def fit_members(
     summary = summarize_members(history, members, sweep_name)
     if out_dir is not None:
         _write_members(
-            out_dir, spec, module, members, configs, tcs, states, train_rngs, order_keys,
+            out_dir, spec, members, configs, tcs, states, train_rngs, order_keys,
             history, test if test is not None else train, figures, lr_swept, sweep_name,
         )  # fmt: skip
         loop._atomic_write(out_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
@@ -430,14 +412,6 @@ def _check_sweep(spec: ModelSpec, sweep) -> tuple[str | None, list[float]]:
     return name, [float(v) for v in values]
 
 
-def _saved(states: TrainState, train_rngs: jax.Array, order_keys: jax.Array) -> dict:
-    return {
-        "state": states,
-        "rng": np.asarray(jax.random.key_data(train_rngs)),
-        "order_rng": np.asarray(jax.random.key_data(order_keys)),
-    }
-
-
 def _plain_opt_state(opt_state: Any) -> Any:
     """The injected-hyperparameter optimizer state as plain ``optax.adam``'s (its inner state)."""
 
@@ -452,7 +426,6 @@ def _plain_opt_state(opt_state: Any) -> Any:
 def _write_members(
     out_dir: pathlib.Path,
     spec: ModelSpec,
-    module,
     members: Sequence[Member],
     configs: Sequence[BaseConfig],
     tcs: Sequence[loop.TrainConfig],
@@ -496,7 +469,6 @@ def _write_members(
         if figures:
             _, member_module = spec.make(cfg)
             loop.write_figures(d, spec, member_module, state.params, split)
-    del module
 
 
 def _report(bar, records: Sequence[Mapping[str, Any]], epochs: int, progress: bool) -> None:
