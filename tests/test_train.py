@@ -20,6 +20,7 @@ from aezoo.train import (
     make_train_epoch,
     make_train_step,
 )
+from aezoo.train.step import global_norm
 
 pytestmark = pytest.mark.optax
 SMALL = {"latent_dim": 4, "hidden_dims": (32,)}
@@ -51,6 +52,39 @@ def test_fused_epoch_equals_per_step_loop(name, digits):
         float(jnp.mean(jnp.stack(losses))), rel=1e-5
     )
     assert int(fused_metrics["nonfinite_step"]) == -1
+
+
+def test_global_norm_matches_optax_and_propagates_nan():
+    tree = {"w": jnp.arange(12.0).reshape(3, 4) - 5.0, "b": jnp.array([3.0, -4.0])}
+    want = float(optax.tree.norm(tree))
+    assert float(jax.jit(global_norm)(tree)) == pytest.approx(want, rel=1e-6)
+    bad = {**tree, "b": jnp.array([jnp.nan, 1.0])}
+    assert np.isnan(float(jax.jit(global_norm)(bad)))
+
+
+def test_fused_epoch_updates_the_weights_in_place(digits):
+    """No weight is copied inside the compiled epoch (region-based copy insertion, see
+    ``TRAIN_COMPILER_OPTIONS``): with the default analysis XLA copies every kernel that
+    the backward pass reads, each step."""
+    (images, labels), _ = digits
+    spec, module = aezoo.get("vae", image_shape=(8, 8, 1), latent_dim=4, hidden_dims=(48, 40))
+    optimizer = optax.adam(1e-3)
+    state = create_train_state(spec, module, optimizer, jax.random.key(0))
+    x, y = jnp.asarray(images), jnp.asarray(labels)
+    epoch = make_train_epoch(spec, module, optimizer, batch_size=100, binarize="dynamic")
+    hlo = epoch.lower(state, x, y, jax.random.key(1), jax.random.key(2)).compile().as_text()
+    kernels = {
+        f"f32[{','.join(map(str, leaf.shape))}]"
+        for leaf in jax.tree.leaves(state.params)
+        if leaf.ndim == 2
+    }
+    copied = [
+        line.strip()[:120]
+        for line in hlo.splitlines()
+        if " copy(" in line and any(f"= {k}" in line for k in kernels)
+    ]
+    assert len(kernels) == 6
+    assert not copied, copied
 
 
 def test_fit_fused_and_per_step_agree(digits):

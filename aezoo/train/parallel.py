@@ -15,7 +15,7 @@ import optax
 
 from aezoo.models import ModelSpec
 from aezoo.train.state import TrainState, create_train_state
-from aezoo.train.step import _check_options, epoch_body
+from aezoo.train.step import TRAIN_COMPILER_OPTIONS, _check_options, epoch_body
 
 
 def create_train_states(
@@ -56,4 +56,4 @@ def make_vmapped_train_epoch(
             states, images, labels, rngs, epoch_keys, hparams
         )
 
-    return jax.jit(members, donate_argnums=0)
+    return jax.jit(members, donate_argnums=0, compiler_options=TRAIN_COMPILER_OPTIONS)

@@ -27,6 +27,11 @@ Batch = dict[str, jax.Array]
 
 
 NONFINITE_POLICIES = ("stop", "skip")
+# XLA options of the training jits. Region-based copy insertion lets XLA update each weight
+# in place after the backward pass has read it; the default analysis copies every weight
+# that the backward pass reads (5 of the 6 MLP VAE kernels, every step): +3-5% per VAE step
+# at batch 128 on CPU, bit-identical results. A CPU option; other backends ignore it.
+TRAIN_COMPILER_OPTIONS = {"xla_cpu_copy_insertion_use_region_analysis": True}
 # Metrics checked for NaN/inf every step, in the order their code is reported.
 GUARDED_METRICS = ("loss", "grad_norm")
 
@@ -91,10 +96,16 @@ def train_step_body(
 
 
 def global_norm(tree: Any) -> jax.Array:
-    """The L2 norm of all leaves: a ``vdot`` per leaf (a BLAS dot on CPU, no squared copy;
-    2% faster per VAE step here than ``optax.tree.norm``). NaN/inf propagate."""
+    """The L2 norm of all leaves (NaN/inf propagate), one fused pass per leaf.
+
+    ``vdot(x, x)`` alone becomes ``reduce(x * x)``, and XLA merges that ``x * x`` with
+    Adam's ``g ** 2`` (common subexpressions): the square is then written out in full and
+    summed by a separate tree reduction, 7% of a VAE step at batch 128 on CPU. The
+    optimization barrier on one operand keeps the two apart, so the square and the sum
+    fuse into one read of the gradient (the step is as fast as with no norm at all).
+    """
     leaves = [jnp.ravel(x) for x in jax.tree.leaves(tree)]
-    return jnp.sqrt(sum(jnp.vdot(x, x) for x in leaves))
+    return jnp.sqrt(sum(jnp.vdot(x, jax.lax.optimization_barrier(x)) for x in leaves))
 
 
 def make_train_step(
@@ -126,7 +137,7 @@ def make_train_step(
         state, metrics = body(state, constrain_batch(batch, mesh), rng)
         return constrain_state(state, mesh, shard_params), metrics
 
-    return jax.jit(step, donate_argnums=0)
+    return jax.jit(step, donate_argnums=0, compiler_options=TRAIN_COMPILER_OPTIONS)
 
 
 def with_hparams(module: nn.Module, hparams: dict[str, jax.Array] | None) -> nn.Module:
@@ -185,6 +196,7 @@ def make_train_epoch(
             shard_params=shard_params,
         ),
         donate_argnums=0,
+        compiler_options=TRAIN_COMPILER_OPTIONS,
     )
 
 
