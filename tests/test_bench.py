@@ -26,11 +26,26 @@ def test_quick_bench_writes_json_and_markdown(tmp_path, capsys):
         assert r["compile_seconds"] > 0 and r["gflops_per_sec"] > 0
         assert 0 < r["frac_of_peak"] < 2
         assert r["flops_per_example"] > 1e6  # 784-512-256-20 VAE: ~6.5 MFLOP per example
+    for r in rows[:3]:  # the MLP's matmuls alone: a ceiling above the whole step
+        assert r["matmul_only_frac_of_peak"] > 0
+        assert r["matmul_only_gflops_per_sec"] == rows[0]["matmul_only_gflops_per_sec"]
     assert rows[2]["seeds"] == 2
     assert rows[3]["devices"] == 2  # forced host devices in a subprocess on a 1-device CPU
     table = (tmp_path / "bench.md").read_text()
     assert table.count("| vae | 128 |") == 4 and "Measured fp32 matmul peak" in table
-    assert "mesh 2 dev" in table
+    assert "mesh 2 dev" in table and "matmuls alone" in table
+
+
+def test_matmul_only_ceiling_counts_the_mlp_and_skips_other_work():
+    from aezoo.bench.suite import matmul_only
+
+    # 784-512-256-(2x20) encoder, 20-256-512-784 decoder; no input gradient for 784 -> 512.
+    layers = [(784, 512), (512, 256), (256, 40), (20, 256), (256, 512), (512, 784)]
+    flops = sum(2 * 16 * i * o * (2 if i == 784 else 3) for i, o in layers)
+    got = matmul_only("vae", 16, step_flops=flops, repeats=2)
+    assert got["flops"] == flops and got["gflops_per_sec"] > 0
+    # A step doing twice that work (e.g. k samples per example) has another ceiling.
+    assert matmul_only("vae", 16, step_flops=2 * flops, repeats=2) is None
 
 
 def test_bench_rejects_unknown_models(capsys):
@@ -41,6 +56,6 @@ def test_bench_rejects_unknown_models(capsys):
 @pytest.mark.skipif(torch_baseline.available() is None, reason="PyTorch not installed")
 def test_torch_baseline_runs_the_same_mlp():
     res = torch_baseline.train_throughput(batch_size=32, steps=3, repeats=2)
-    assert res["examples_per_sec"] > 0
+    assert res["examples_per_sec"] > 0 and len(res["rates"]) == 2
     sub = torch_baseline.measure_in_subprocess(batch_size=32, steps=3, repeats=1)
     assert sub["examples_per_sec"] > 0

@@ -1,5 +1,6 @@
 """Throughput and compile time of the shared train step, per model x batch size x mode,
-with the PyTorch reference measured side by side in the same run.
+with the PyTorch reference measured side by side in the same run (before and after the
+aezoo rows, repeats pooled), and the matmul-only ceiling of each MLP step.
 
 Modes: ``fused`` (one ``lax.scan`` per timed epoch), ``step`` (the per-step jitted loop),
 ``vmap`` (N seeds in one program; examples/s counts all N) and ``mesh`` (the fused epoch data
@@ -96,6 +97,51 @@ def _flops(compiled) -> float:
     if isinstance(cost, list | tuple):
         cost = cost[0] if cost else {}
     return float((cost or {}).get("flops", 0.0))
+
+
+def matmul_only(model: str, batch_size: int, step_flops: float, repeats: int = 20):
+    """Time the MLP's matmuls of one training step alone, as a ceiling for the whole step.
+
+    For every 2-D kernel ``W [n_in, n_out]`` of the model: the forward ``a @ W``, the weight
+    gradient ``a.T @ dy`` and, unless the layer reads the image itself, the input gradient
+    ``dy @ W.T`` (random data, one jitted program, no elementwise work). Returns None for
+    models with other than 2-D kernels (convolutions) or whose step does other large work (e.g.
+    several samples per example): when these matmuls' FLOPs are not within 15% of XLA's
+    count for the step, they would not be this step's ceiling.
+    """
+    spec = get_spec(model)
+    _, module = spec.make(image_shape=IMAGE_SHAPE)
+    params = jax.eval_shape(
+        lambda k: create_train_state(spec, module, optax.sgd(0.0), k).params, jax.random.key(0)
+    )
+    leaves = [p for p in jax.tree.leaves(params) if p.ndim > 1]
+    if not leaves or any(p.ndim != 2 for p in leaves):
+        return None
+    image_dim = int(np.prod(IMAGE_SHAPE))
+    shapes = [(int(p.shape[0]), int(p.shape[1])) for p in leaves]
+    flops = sum(
+        2 * batch_size * n_in * n_out * (2 if n_in >= image_dim else 3) for n_in, n_out in shapes
+    )
+    if abs(flops - step_flops) > 0.15 * step_flops:
+        return None
+    widest = max(max(s) for s in shapes)
+    kernels = [jnp.full(s, 0.01, jnp.float32) for s in shapes]
+    act = jax.random.normal(jax.random.key(0), (batch_size, widest), jnp.float32)
+
+    @jax.jit
+    def matmuls(kernels, act):
+        out = []
+        for w in kernels:
+            n_in, n_out = w.shape
+            a, dy = act[:, :n_in], act[:, :n_out]
+            out += [(a @ w)[0, 0], (a.T @ dy)[0, 0]]
+            if n_in < image_dim:
+                out.append((dy @ w.T)[0, 0])
+        return sum(out)
+
+    rate = _median_rate(lambda: matmuls(kernels, act).block_until_ready(), flops, repeats)
+    gflops = rate["examples_per_sec"] / 1e9
+    return {"gflops_per_sec": gflops, "ms_per_step": flops / gflops / 1e6, "flops": flops}
 
 
 def bench_aezoo(
@@ -207,6 +253,7 @@ def bench_aezoo(
     seconds = work / rate["examples_per_sec"]
     row["gflops_per_sec"] = flops / seconds / 1e9
     row["flops_per_example"] = step_flops / batch_size
+    row["step_flops"] = step_flops
     return row
 
 
@@ -251,21 +298,30 @@ def run_suite(
     say(f"device: {info['device_kind']} x{info['num_devices']} ({info['cpu']})")
     peak = matmul_peak()
     say(f"measured fp32 matmul peak: {peak:.1f} GFLOP/s")
-    baselines: dict[int, dict[str, Any]] = {}
-    if torch and torch_baseline.available():
+    use_torch = bool(torch and torch_baseline.available())
+    if torch and not use_torch:
+        say("PyTorch is not installed: no baseline columns (pip install 'aezoo[bench]')")
+    # The PyTorch reference runs before and after the aezoo rows and its repeats are pooled:
+    # on a shared, noisy machine a drift during the run then weighs on both sides alike.
+    passes: dict[int, dict[str, list[dict[str, Any]]]] = {}
+
+    def torch_pass(label: str) -> None:
         for b in batch_sizes:
             steps = max(5, examples_per_epoch // b)
             kw = {"batch_size": b, "steps": steps, "repeats": repeats}
-            eager = torch_baseline.measure_in_subprocess(**kw)
-            fused = torch_baseline.measure_in_subprocess(**kw, fused_adam=True)
-            baselines[b] = {"eager": eager, "fused_adam": fused}
+            got = passes.setdefault(b, {"eager": [], "fused_adam": []})
+            got["eager"].append(torch_baseline.measure_in_subprocess(**kw))
+            got["fused_adam"].append(torch_baseline.measure_in_subprocess(**kw, fused_adam=True))
             say(
-                f"torch {info['torch']} vae b={b}: eager {eager['examples_per_sec']:.0f} ex/s, "
-                f"fused Adam {fused['examples_per_sec']:.0f} ex/s"
+                f"torch {info['torch']} vae b={b} ({label}): eager "
+                f"{got['eager'][-1]['examples_per_sec']:.0f} ex/s, fused Adam "
+                f"{got['fused_adam'][-1]['examples_per_sec']:.0f} ex/s"
             )
-    elif torch:
-        say("PyTorch is not installed: no baseline columns (pip install 'aezoo[bench]')")
+
+    if use_torch:
+        torch_pass("before")
     rows = []
+    ceilings: dict[tuple[str, int], dict[str, float] | None] = {}
     for model in models:
         for b in batch_sizes:
             for mode in modes:
@@ -284,15 +340,50 @@ def run_suite(
                 else:
                     row = bench_aezoo(model, b, mode, mesh_devices=mesh_devices, **kw)
                 row["frac_of_peak"] = row["gflops_per_sec"] / peak
-                if b in baselines:
-                    for name, res in baselines[b].items():
-                        row[f"torch_{name}_examples_per_sec"] = res["examples_per_sec"]
-                        row[f"ratio_vs_torch_{name}"] = (
-                            row["examples_per_sec"] / res["examples_per_sec"]
+                if (model, b) not in ceilings:
+                    ceilings[model, b] = matmul_only(model, b, row["step_flops"])
+                    if ceilings[model, b]:
+                        c = ceilings[model, b]
+                        say(
+                            f"{model:>14} b={b:<5} matmuls alone: {c['ms_per_step']:.2f} ms a "
+                            f"step, {c['gflops_per_sec']:.0f} GFLOP/s "
+                            f"({100 * c['gflops_per_sec'] / peak:.0f}% of peak)"
                         )
+                if ceilings[model, b] and mode != "mesh":
+                    row["matmul_only_gflops_per_sec"] = ceilings[model, b]["gflops_per_sec"]
+                    row["matmul_only_frac_of_peak"] = ceilings[model, b]["gflops_per_sec"] / peak
                 rows.append(row)
                 say(_row_line(row))
+    baselines: dict[int, dict[str, Any]] = {}
+    if use_torch:
+        torch_pass("after")
+        for b, got in passes.items():
+            baselines[b] = {name: _pooled(results) for name, results in got.items()}
+        for row in rows:
+            for name, res in baselines.get(row["batch_size"], {}).items():
+                row[f"torch_{name}_examples_per_sec"] = res["examples_per_sec"]
+                row[f"ratio_vs_torch_{name}"] = row["examples_per_sec"] / res["examples_per_sec"]
+        for b, res in baselines.items():
+            say(
+                f"torch vae b={b}, both passes: eager {res['eager']['examples_per_sec']:.0f} "
+                f"ex/s, fused Adam {res['fused_adam']['examples_per_sec']:.0f} ex/s"
+            )
+        for row in rows:
+            say(_row_line(row))
     return {"device": info, "matmul_peak_gflops": peak, "torch_baselines": baselines, "rows": rows}
+
+
+def _pooled(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """One baseline from several passes: the median and min/max over all their repeats."""
+    rates = [r for res in results for r in res["rates"]]
+    return {
+        "examples_per_sec": float(np.median(rates)),
+        "examples_per_sec_min": float(np.min(rates)),
+        "examples_per_sec_max": float(np.max(rates)),
+        "rates": rates,
+        "passes": len(results),
+        "threads": results[0].get("threads"),
+    }
 
 
 def _row_line(r: dict[str, Any]) -> str:
@@ -316,8 +407,8 @@ def to_markdown(result: dict[str, Any]) -> str:
         f"Measured fp32 matmul peak: {result['matmul_peak_gflops']:.1f} GFLOP/s.",
         "",
         "| model | batch | mode | examples/s (median) | min-max | compile s | GFLOP/s | "
-        "% of peak | x torch eager | x torch fused Adam |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "% of peak | matmuls alone, % of peak | x torch eager | x torch fused Adam |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in result["rows"]:
         mode = r["mode"] + (f" x{r['seeds']}" if r["mode"] == "vmap" else "")
@@ -329,19 +420,30 @@ def to_markdown(result: dict[str, Any]) -> str:
         def ratio(key: str, r: dict = r) -> str:
             return f"{r[key]:.2f}" if key in r else "-"
 
+        alone = r.get("matmul_only_frac_of_peak")
+        alone = f"{100 * alone:.0f}%" if alone else "-"
+
         out.append(
             f"| {r['model']} | {r['batch_size']} | {mode} | {r['examples_per_sec']:.0f} | "
             f"{r['examples_per_sec_min']:.0f}-{r['examples_per_sec_max']:.0f} | "
             f"{r['compile_seconds']:.2f} | {r['gflops_per_sec']:.0f} | "
-            f"{100 * r['frac_of_peak']:.0f}% | {ratio('ratio_vs_torch_eager')} | "
+            f"{100 * r['frac_of_peak']:.0f}% | {alone} | {ratio('ratio_vs_torch_eager')} | "
             f"{ratio('ratio_vs_torch_fused_adam')} |"
         )
+    out += [
+        "",
+        "Matmuls alone: the same layers' forward, weight-gradient and input-gradient matmuls "
+        "of one step, timed on their own (MLP models only): the ceiling of the step's "
+        "fraction of peak.",
+    ]
     if result["torch_baselines"]:
         out.append("")
         for b, res in result["torch_baselines"].items():
             out.append(
                 f"PyTorch reference (same MLP VAE, eager), batch {b}: "
                 f"{res['eager']['examples_per_sec']:.0f} ex/s with Adam, "
-                f"{res['fused_adam']['examples_per_sec']:.0f} ex/s with fused Adam."
+                f"{res['fused_adam']['examples_per_sec']:.0f} ex/s with fused Adam "
+                f"(median of {len(res['eager'].get('rates', [])) or 'all'} timed epochs from "
+                f"{res['eager'].get('passes', 1)} passes, before and after the aezoo rows)."
             )
     return "\n".join(out) + "\n"
