@@ -99,7 +99,9 @@ def _flops(compiled) -> float:
     return float((cost or {}).get("flops", 0.0))
 
 
-def matmul_only(model: str, batch_size: int, step_flops: float, repeats: int = 50):
+def matmul_only(
+    model: str, batch_size: int, step_flops: float, repeats: int = 50
+) -> dict[str, float] | None:
     """Time the MLP's matmuls of one training step alone, as a ceiling for the whole step.
 
     For every 2-D kernel ``W [n_in, n_out]`` of the model: the forward ``a @ W``, the weight

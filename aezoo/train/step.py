@@ -30,7 +30,7 @@ NONFINITE_POLICIES = ("stop", "skip")
 # XLA options of the training jits. Region-based copy insertion lets XLA update each weight
 # in place after the backward pass has read it; the default analysis copies every weight
 # that the backward pass reads (5 of the 6 MLP VAE kernels, every step): +3-5% per VAE step
-# at batch 128 on CPU, bit-identical results. A CPU option; other backends ignore it.
+# at batch 128 on CPU, bit-identical results. Only XLA:CPU reads this option.
 TRAIN_COMPILER_OPTIONS = {"xla_cpu_copy_insertion_use_region_analysis": True}
 # Metrics checked for NaN/inf every step, in the order their code is reported.
 GUARDED_METRICS = ("loss", "grad_norm")
