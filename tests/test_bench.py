@@ -59,3 +59,14 @@ def test_torch_baseline_runs_the_same_mlp():
     assert res["examples_per_sec"] > 0 and len(res["rates"]) == 2
     sub = torch_baseline.measure_in_subprocess(batch_size=32, steps=3, repeats=1)
     assert sub["examples_per_sec"] > 0
+
+
+def test_pooled_baseline_is_the_median_over_both_passes():
+    from aezoo.bench.suite import _pooled
+
+    before = {"rates": [10.0, 12.0, 14.0], "threads": 2}
+    after = {"rates": [20.0, 22.0, 24.0], "threads": 2}
+    got = _pooled([before, after])
+    assert got["examples_per_sec"] == 17.0  # median of all six, not of either pass
+    assert (got["examples_per_sec_min"], got["examples_per_sec_max"]) == (10.0, 24.0)
+    assert got["passes"] == 2 and len(got["rates"]) == 6
