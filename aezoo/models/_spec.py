@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -12,19 +11,13 @@ import flax.linen as nn
 import jax
 import optax
 
+from aezoo._validate import check_fields, option
 from aezoo.errors import ConfigError
 from aezoo.losses import LIKELIHOODS
 from aezoo.nn import ARCHS
 
 Metrics = dict[str, jax.Array]
 LossFn = Callable[..., tuple[jax.Array, Metrics]]
-
-
-def option(default: Any, help: str, **metadata: Any) -> Any:
-    """A config field with the help text the CLI shows for its flag."""
-    if isinstance(default, list | dict | set):
-        raise TypeError("config defaults must be immutable (use a tuple)")
-    return dataclasses.field(default=default, metadata={"help": help, **metadata})
 
 
 def sweepable(config_cls: type) -> tuple[str, ...]:
@@ -37,7 +30,7 @@ def traced_config(config: Any, values: Mapping[str, Any]) -> Any:
     """A copy of ``config`` with some sweepable fields set to traced values.
 
     Validation is skipped (a tracer has no concrete value); the concrete values were
-    validated before tracing, see :func:`aezoo.train.members.fit_members`.
+    validated before tracing (each member's config is built and checked first).
     """
     if not values:
         return config
@@ -50,11 +43,6 @@ def traced_config(config: Any, values: Mapping[str, Any]) -> Any:
     return new
 
 
-def _positive_int(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ConfigError(f"{name} must be a positive integer; got {value!r}")
-
-
 @dataclasses.dataclass(frozen=True)
 class BaseConfig:
     """Settings shared by every autoencoder: data shape, latent size, nets, likelihood."""
@@ -62,7 +50,7 @@ class BaseConfig:
     image_shape: tuple[int, ...] = option(
         (28, 28, 1), "input image shape H W C (set from the dataset)", cli=False
     )
-    latent_dim: int = option(20, "size of the latent code")
+    latent_dim: int = option(20, "size of the latent code", low=1)
     hidden_dims: tuple[int, ...] = option(
         (512, 256), "widths of the encoder's hidden layers (the decoder mirrors them)"
     )
@@ -89,27 +77,14 @@ class BaseConfig:
         self.validate()
 
     def validate(self) -> None:
-        """Raise :class:`ConfigError` with a one-line message for an impossible setting."""
-        _positive_int("latent_dim", self.latent_dim)
+        """Raise :class:`ConfigError` with a one-line message for an impossible setting.
+
+        Each field is checked from its annotation and ``option`` metadata; subclasses add
+        checks that involve several fields after ``super().validate()``.
+        """
+        check_fields(self)
         if len(self.image_shape) != 3:
             raise ConfigError(f"image_shape must be (H, W, C); got {self.image_shape!r}")
-        for v in self.image_shape:
-            _positive_int("image_shape entries", v)
-        if not isinstance(self.hidden_dims, tuple) or not self.hidden_dims:
-            raise ConfigError(
-                f"hidden_dims must be a non-empty list of positive integers; "
-                f"got {self.hidden_dims!r}"
-            )
-        for v in self.hidden_dims:
-            _positive_int("hidden_dims entries", v)
-        if self.likelihood not in LIKELIHOODS:
-            raise ConfigError(
-                f"unknown likelihood {self.likelihood!r}; expected one of {', '.join(LIKELIHOODS)}"
-            )
-        if self.arch not in ARCHS:
-            raise ConfigError(f"unknown arch {self.arch!r}; expected one of {', '.join(ARCHS)}")
-        if self.obs_logvar is not None and not math.isfinite(self.obs_logvar):
-            raise ConfigError(f"obs_logvar must be finite or unset; got {self.obs_logvar!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -29,6 +29,7 @@ from aezoo.losses import bernoulli_nll, image_nll, mmd_rbf
 from aezoo.models._spec import Metrics, ModelSpec, Phase, option
 from aezoo.models.ae import AEConfig
 from aezoo.nn import MLP, Encoder, GaussianEncoder, check_images, make_decoder, reparameterize
+from aezoo.viz import save_latent_scatter
 
 PRIORS = ("normal", "mixture", "swiss_roll")
 ENCODERS = ("deterministic", "gaussian")
@@ -50,16 +51,10 @@ class AAEConfig(AEConfig):
 
     def validate(self) -> None:
         super().validate()
-        if self.encoder not in ENCODERS:
-            raise ConfigError(f"unknown encoder {self.encoder!r}; expected one of {ENCODERS}")
-        if self.prior not in PRIORS:
-            raise ConfigError(f"unknown prior {self.prior!r}; expected one of {', '.join(PRIORS)}")
         if self.prior != "normal" and self.latent_dim != 2:
             raise ConfigError(
                 f"prior {self.prior!r} is 2-D: use latent_dim 2 (got {self.latent_dim})"
             )
-        if not self.disc_hidden_dims or any(d <= 0 for d in self.disc_hidden_dims):
-            raise ConfigError("disc_hidden_dims must be positive integers")
 
 
 def sample_prior(
@@ -199,8 +194,6 @@ def phases(config: AAEConfig) -> tuple[Phase, ...]:
 
 def figures(out_dir: pathlib.Path, module: AAE, params, split, rng: jax.Array) -> None:
     """``latent.png``: test codes (first two dimensions) coloured by label over the prior."""
-    from aezoo.eval import save_latent_scatter
-
     x = data.to_float(jnp.asarray(split[0][:2000]))
     labels = np.asarray(split[1][:2000])
     z = np.asarray(module.apply({"params": params}, x, method="encode")["z"])

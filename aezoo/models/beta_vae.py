@@ -12,7 +12,6 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from aezoo.errors import ConfigError
 from aezoo.models._spec import Metrics, ModelSpec, option
 from aezoo.models.vae import VAE, VAEConfig, elbo_terms, log_importance_weights
 
@@ -21,15 +20,8 @@ from aezoo.models.vae import VAE, VAEConfig, elbo_terms, log_importance_weights
 class BetaVAEConfig(VAEConfig):
     """beta-VAE settings: the KL weight and its warm-up."""
 
-    beta: float = option(4.0, "weight of the KL term", sweep=True)
-    kl_warmup_steps: int = option(0, "steps of linear KL warm-up from 0 to beta (0 = none)")
-
-    def validate(self) -> None:
-        super().validate()
-        if self.beta < 0:
-            raise ConfigError(f"beta must be >= 0; got {self.beta!r}")
-        if self.kl_warmup_steps < 0:
-            raise ConfigError(f"kl_warmup_steps must be >= 0; got {self.kl_warmup_steps!r}")
+    beta: float = option(4.0, "weight of the KL term", sweep=True, low=0.0)
+    kl_warmup_steps: int = option(0, "steps of linear KL warm-up from 0 to beta (0 = none)", low=0)
 
 
 def kl_weight(config: BetaVAEConfig, step: jax.Array | None) -> jax.Array:

@@ -12,7 +12,6 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from aezoo.errors import ConfigError
 from aezoo.models._spec import Metrics, ModelSpec, option
 from aezoo.models.ae import AE, AEConfig, reconstruction_loss
 
@@ -21,12 +20,7 @@ from aezoo.models.ae import AE, AEConfig, reconstruction_loss
 class ContractiveAEConfig(AEConfig):
     """Contractive AE settings: the penalty weight."""
 
-    contraction_weight: float = option(0.1, "lambda: weight of ||dz/dx||_F^2", sweep=True)
-
-    def validate(self) -> None:
-        super().validate()
-        if self.contraction_weight < 0:
-            raise ConfigError(f"contraction_weight must be >= 0; got {self.contraction_weight!r}")
+    contraction_weight: float = option(0.1, "lambda: weight of ||dz/dx||_F^2", sweep=True, low=0.0)
 
 
 def jacobian_sq_norm(params, x: jax.Array, *, module: AE) -> jax.Array:

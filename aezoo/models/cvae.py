@@ -17,27 +17,19 @@ import numpy as np
 from aezoo import data
 from aezoo.models._spec import ModelSpec, option
 from aezoo.models.vae import VAE, VAEConfig, log_importance_weights, loss_fn
+from aezoo.viz import save_image_rows
 
 
 @dataclasses.dataclass(frozen=True)
 class CVAEConfig(VAEConfig):
     """Conditional VAE settings: the number of label classes."""
 
-    num_classes: int = option(10, "number of label classes (labels are 0..num_classes-1)")
-
-    def validate(self) -> None:
-        super().validate()
-        if self.num_classes < 1:
-            from aezoo.errors import ConfigError
-
-            raise ConfigError(f"num_classes must be >= 1 for cvae; got {self.num_classes!r}")
+    num_classes: int = option(10, "number of label classes (labels are 0..num_classes-1)", low=1)
 
 
 def figures(out_dir: pathlib.Path, module: VAE, params, split, rng: jax.Array) -> None:
     """``samples_by_class.png`` (a row per class, shared z per column) and ``analogies.png``
     (each test digit's code decoded with every label)."""
-    from aezoo.eval import save_image_rows
-
     n_cls = module.config.num_classes
     variables = {"params": params}
     z = jax.random.normal(rng, (10, module.config.latent_dim))

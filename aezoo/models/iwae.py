@@ -12,7 +12,6 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from aezoo.errors import ConfigError
 from aezoo.models._spec import Metrics, ModelSpec, option
 from aezoo.models.vae import VAE, VAEConfig, iw_bound, log_importance_weights
 
@@ -21,16 +20,7 @@ from aezoo.models.vae import VAE, VAEConfig, iw_bound, log_importance_weights
 class IWAEConfig(VAEConfig):
     """IWAE settings: the number of importance samples."""
 
-    num_samples: int = option(5, "k: importance samples per example in the bound")
-
-    def validate(self) -> None:
-        super().validate()
-        if (
-            isinstance(self.num_samples, bool)
-            or not isinstance(self.num_samples, int)
-            or (self.num_samples < 1)
-        ):
-            raise ConfigError(f"num_samples must be a positive integer; got {self.num_samples!r}")
+    num_samples: int = option(5, "k: importance samples per example in the bound", low=1)
 
 
 def loss_fn(params, batch, rng, *, module: VAE) -> tuple[jax.Array, Metrics]:

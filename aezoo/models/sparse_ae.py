@@ -13,7 +13,6 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from aezoo.errors import ConfigError
 from aezoo.losses import kl_bernoulli_rate, l1_activity
 from aezoo.models._spec import Metrics, ModelSpec, option
 from aezoo.models.ae import AE, AEConfig, reconstruction_loss
@@ -29,18 +28,18 @@ class SparseAEConfig(AEConfig):
     penalty: str = option(
         "l1", "sparsity penalty: l1 (activity) or kl (target rate)", choices=PENALTIES
     )
-    l1_weight: float = option(0.5, "lambda: weight of the L1 activity penalty", sweep=True)
-    rho: float = option(0.05, "target mean activation of the sigmoid code units (kl)", sweep=True)
-    kl_weight: float = option(3.0, "beta: weight of the target-rate KL penalty (kl)", sweep=True)
-
-    def validate(self) -> None:
-        super().validate()
-        if self.penalty not in PENALTIES:
-            raise ConfigError(f"unknown penalty {self.penalty!r}; expected one of l1, kl")
-        if not 0.0 < self.rho < 1.0:
-            raise ConfigError(f"rho must lie in (0, 1); got {self.rho!r}")
-        if self.l1_weight < 0 or self.kl_weight < 0:
-            raise ConfigError("l1_weight and kl_weight must be >= 0")
+    l1_weight: float = option(0.5, "lambda: weight of the L1 activity penalty", sweep=True, low=0.0)
+    rho: float = option(
+        0.05,
+        "target mean activation of the sigmoid code units (kl)",
+        sweep=True,
+        low=0.0,
+        high=1.0,
+        open="both",
+    )
+    kl_weight: float = option(
+        3.0, "beta: weight of the target-rate KL penalty (kl)", sweep=True, low=0.0
+    )
 
 
 class SparseAE(AE):

@@ -32,15 +32,8 @@ class VAEConfig(BaseConfig):
     """VAE settings (see :class:`BaseConfig`)."""
 
     num_classes: int = option(
-        0, "condition encoder and decoder on one-hot labels of this many classes", cli=False
+        0, "condition encoder and decoder on one-hot labels of this many classes", cli=False, low=0
     )
-
-    def validate(self) -> None:
-        super().validate()
-        if isinstance(self.num_classes, bool) or not isinstance(self.num_classes, int):
-            raise ConfigError(f"num_classes must be an integer >= 0; got {self.num_classes!r}")
-        if self.num_classes < 0:
-            raise ConfigError(f"num_classes must be an integer >= 0; got {self.num_classes!r}")
 
 
 class VAE(nn.Module):

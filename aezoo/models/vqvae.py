@@ -20,7 +20,6 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from aezoo.errors import ConfigError
 from aezoo.losses import image_nll
 from aezoo.models._spec import Metrics, ModelSpec, Phase, option
 from aezoo.models.ae import AEConfig
@@ -33,28 +32,15 @@ UPDATES = ("loss", "ema")
 class VQVAEConfig(AEConfig):
     """VQ-VAE settings. ``latent_dim`` is the number of code vectors per image."""
 
-    codebook_size: int = option(64, "K: number of codebook vectors")
-    code_dim: int = option(8, "D: size of each code vector")
-    commitment: float = option(0.25, "beta: weight of the commitment loss", sweep=True)
+    codebook_size: int = option(64, "K: number of codebook vectors", low=1)
+    code_dim: int = option(8, "D: size of each code vector", low=1)
+    commitment: float = option(0.25, "beta: weight of the commitment loss", sweep=True, low=0.0)
     codebook_update: str = option(
         "loss", "codebook learning: loss (gradient) or ema", choices=UPDATES
     )
-    ema_decay: float = option(0.99, "decay of the EMA codebook updates", sweep=True)
-
-    def validate(self) -> None:
-        super().validate()
-        for name in ("codebook_size", "code_dim"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ConfigError(f"{name} must be a positive integer; got {value!r}")
-        if self.codebook_update not in UPDATES:
-            raise ConfigError(
-                f"unknown codebook_update {self.codebook_update!r}; expected loss or ema"
-            )
-        if not 0.0 < self.ema_decay < 1.0:
-            raise ConfigError(f"ema_decay must lie in (0, 1); got {self.ema_decay!r}")
-        if self.commitment < 0:
-            raise ConfigError(f"commitment must be >= 0; got {self.commitment!r}")
+    ema_decay: float = option(
+        0.99, "decay of the EMA codebook updates", sweep=True, low=0.0, high=1.0, open="both"
+    )
 
 
 class Codebook(nn.Module):

@@ -1,0 +1,158 @@
+"""The one place option checks live: config fields that carry their checks, and the checks.
+
+A config dataclass declares each field with :func:`option` (help text for its CLI flag, and
+``choices`` / ``low`` / ``high`` for its check); :func:`check_fields` checks every field from
+its annotation and that metadata. Model configs and :class:`aezoo.train.TrainConfig` both
+use it, so a float is always finite and in range, an int always an int, a name always one
+of its choices, with the same one-line :class:`ConfigError` wording everywhere.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import types
+import typing
+from collections.abc import Sequence
+from typing import Any
+
+from aezoo.errors import ConfigError
+
+
+def option(default: Any, help: str, **metadata: Any) -> Any:
+    """A config field with the help text the CLI shows for its flag.
+
+    Metadata read by :func:`check_fields`: ``choices`` (accepted names), ``low`` / ``high``
+    (inclusive bounds of a number), ``open`` (``"low"``, ``"high"`` or ``"both"``: those
+    bounds exclusive). Others: ``cli=False`` (no flag), ``sweep=True`` (vmappable),
+    ``resumable=True`` (may change when a run is resumed), ``flag`` (the flag's name).
+    """
+    if isinstance(default, list | dict | set):
+        raise TypeError("config defaults must be immutable (use a tuple)")
+    return dataclasses.field(default=default, metadata={"help": help, **metadata})
+
+
+def positive_int(name: str, value: Any) -> int:
+    """``value`` as an int >= 1, else a one-line :class:`ConfigError`."""
+    return int_in(name, value, 1)
+
+
+def int_in(name: str, value: Any, low: int | None = None, high: int | None = None) -> int:
+    """``value`` as an int in ``[low, high]`` (a bound of None is open-ended)."""
+    ok = isinstance(value, int) and not isinstance(value, bool)
+    ok = ok and (low is None or value >= low) and (high is None or value <= high)
+    if not ok:
+        raise ConfigError(f"{name} must be {_int_range(low, high)}; got {value!r}")
+    return int(value)
+
+
+def finite(
+    name: str,
+    value: Any,
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    open: str = "",
+) -> float:
+    """``value`` as a finite float within the bounds (``open``: which bounds are exclusive)."""
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    ok = number and math.isfinite(value)
+    if ok and low is not None:
+        ok = value > low if open in ("low", "both") else value >= low
+    if ok and high is not None:
+        ok = value < high if open in ("high", "both") else value <= high
+    if not ok:
+        raise ConfigError(
+            f"{name} must be a finite number{_float_range(low, high, open)}; got {value!r}"
+        )
+    return float(value)
+
+
+def one_of(name: str, value: Any, choices: Sequence[Any]) -> Any:
+    """``value`` if it is one of ``choices``, else ``unknown NAME 'x'; expected one of ...``."""
+    if value not in choices:
+        raise ConfigError(
+            f"unknown {name} {value!r}; expected one of {', '.join(map(str, choices))}"
+        )
+    return value
+
+
+def positive_ints(name: str, value: Any) -> tuple[int, ...]:
+    """A non-empty tuple of positive ints (layer widths)."""
+    if not isinstance(value, tuple | list) or not value:
+        raise ConfigError(f"{name} must be a non-empty list of positive integers; got {value!r}")
+    return tuple(positive_int(f"{name} entries", v) for v in value)
+
+
+def check_fields(config: Any) -> None:
+    """Check every field of the dataclass ``config`` from its annotation and metadata."""
+    hints = _hints(type(config))
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        hint, optional = _unwrap_optional(hints[f.name])
+        if value is None and optional:
+            continue
+        check_value(f.name, value, hint, f.metadata)
+
+
+def check_value(name: str, value: Any, hint: Any, meta: typing.Mapping[str, Any]) -> None:
+    """The check of one field's value (see :func:`check_fields`)."""
+    if "choices" in meta:
+        one_of(meta.get("what", name), value, meta["choices"])
+    elif hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{name} must be true or false; got {value!r}")
+    elif hint is int:
+        int_in(name, value, meta.get("low"), meta.get("high"))
+    elif hint is float:
+        finite(name, value, meta.get("low"), meta.get("high"), open=meta.get("open", ""))
+    elif typing.get_origin(hint) is tuple:
+        positive_ints(name, value)
+    elif hint is str and not isinstance(value, str):
+        raise ConfigError(f"{name} must be a string; got {value!r}")
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _unwrap_optional(hint: Any) -> tuple[Any, bool]:
+    """``X | None`` -> ``(X, True)``; anything else -> ``(hint, False)``."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(args) == 1 and len(args) < len(typing.get_args(hint)):
+            return args[0], True
+    return hint, False
+
+
+def _int_range(low: int | None, high: int | None) -> str:
+    if low == 1 and high is None:
+        return "a positive integer"
+    if high is None:
+        return "an integer" + (f" >= {low}" if low is not None else "")
+    return f"an integer in [{low}, {high}]" if low is not None else f"an integer <= {high}"
+
+
+def _float_range(low: float | None, high: float | None, open: str) -> str:
+    lo_open, hi_open = open in ("low", "both"), open in ("high", "both")
+    if low is not None and high is not None:
+        return f" in {'(' if lo_open else '['}{low:g}, {high:g}{')' if hi_open else ']'}"
+    if low is not None:
+        return f" {'>' if lo_open else '>='} {low:g}"
+    if high is not None:
+        return f" {'<' if hi_open else '<='} {high:g}"
+    return ""
+
+
+__all__ = [
+    "check_fields",
+    "check_value",
+    "finite",
+    "int_in",
+    "one_of",
+    "option",
+    "positive_int",
+    "positive_ints",
+]
