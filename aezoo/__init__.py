@@ -1,4 +1,22 @@
-"""aezoo: the JAX model zoo for autoencoders."""
+"""aezoo: the JAX model zoo for autoencoders.
+
+Train a model, load it back, evaluate it:
+
+>>> import aezoo
+>>> train, test = aezoo.data.load("digits", "train"), aezoo.data.load("digits", "test")
+>>> config = aezoo.TrainConfig(epochs=2, batch_size=64)
+>>> result = aezoo.fit("ae", train, test, config=config, progress=False,
+...                    model_config={"hidden_dims": (64,), "latent_dim": 8})
+>>> len(result.history), sorted(aezoo.MODELS)[:3]
+(2, ['aae', 'ae', 'beta_vae'])
+>>> spec, module = aezoo.get("vae", image_shape=(8, 8, 1), latent_dim=4)
+>>> spec.name, module.config.latent_dim
+('vae', 4)
+
+The public API is what this module exports: ``fit``, ``TrainConfig``, ``load``,
+``evaluate``, ``get``, ``MODELS`` and the errors; step builders live in :mod:`aezoo.train`,
+data in :mod:`aezoo.data`, likelihoods in :mod:`aezoo.losses`, blocks in :mod:`aezoo.nn`.
+"""
 
 from aezoo import data, losses, models, nn
 from aezoo.errors import (
@@ -9,8 +27,9 @@ from aezoo.errors import (
     NonFiniteError,
     ShapeError,
 )
+from aezoo.eval import evaluate
 from aezoo.models import MODELS, ModelSpec, get
-from aezoo.train import TrainState, fit, load, make_train_epoch, make_train_step
+from aezoo.train import FitResult, TrainConfig, fit, load
 
 __version__ = "0.1.0"
 
@@ -20,17 +39,17 @@ __all__ = [
     "CheckpointError",
     "ConfigError",
     "DataError",
+    "FitResult",
     "ModelSpec",
     "NonFiniteError",
     "ShapeError",
-    "TrainState",
+    "TrainConfig",
     "data",
+    "evaluate",
     "fit",
     "get",
     "load",
     "losses",
-    "make_train_epoch",
-    "make_train_step",
     "models",
     "nn",
 ]

@@ -1,4 +1,7 @@
-"""Figures: image grids of reconstructions and prior samples (matplotlib, PNG)."""
+"""Figure primitives (matplotlib, PNG): image rows and grids, latent scatter plots, manifolds.
+
+Below models, training and evaluation, which all draw with these; nothing here knows a model.
+"""
 
 from __future__ import annotations
 

@@ -39,7 +39,7 @@ def _metrics(workdir: pathlib.Path):
 
 def test_resume_in_process_equals_uninterrupted_run(digits, tmp_path):
     train, test = digits
-    kw = {"config": SMALL, "batch_size": 64, "dataset": "digits", "progress": False}
+    kw = {"model_config": SMALL, "batch_size": 64, "dataset": "digits", "progress": False}
     straight = aezoo.fit("vae", train, test, epochs=4, workdir=tmp_path / "a", **kw)
     aezoo.fit("vae", train, test, epochs=2, workdir=tmp_path / "b", **kw)
     resumed = aezoo.fit("vae", train, test, epochs=4, workdir=tmp_path / "b", resume=True, **kw)
@@ -54,7 +54,7 @@ def test_checkpoints_keep_the_last_k(digits, tmp_path):
         "ae",
         train,
         test,
-        config=SMALL,
+        model_config=SMALL,
         epochs=5,
         batch_size=256,
         workdir=tmp_path,
@@ -201,7 +201,7 @@ def _poison(split, n=1):
 def test_nonfinite_stop_names_step_and_metric_and_keeps_last_checkpoint(digits, tmp_path):
     train, test = digits
     spec = _poisoned_ae_spec()
-    kw = {"config": SMALL, "batch_size": 64, "workdir": tmp_path, "progress": False}
+    kw = {"model_config": SMALL, "batch_size": 64, "workdir": tmp_path, "progress": False}
     aezoo.fit(spec, train, test, epochs=2, **kw)
     good = load_params(tmp_path / "params.msgpack")
     # Resume the same run for two more epochs with a poisoned training set.
@@ -225,7 +225,7 @@ def test_nonfinite_skip_drops_and_counts_bad_updates(digits, tmp_path):
         _poisoned_ae_spec(),
         _poison(train),
         test,
-        config=SMALL,
+        model_config=SMALL,
         epochs=3,
         batch_size=64,
         on_nonfinite="skip",
@@ -316,7 +316,7 @@ def test_checkpoint_of_another_model_is_refused(reference_run, tmp_path, digits)
         "ae",
         train,
         test,
-        config=SMALL,
+        model_config=SMALL,
         epochs=1,
         batch_size=64,
         workdir=other,
@@ -337,7 +337,7 @@ def test_checkpoint_of_another_model_is_refused(reference_run, tmp_path, digits)
             "vae",
             train,
             test,
-            config={"latent_dim": 4, "hidden_dims": (64,)},
+            model_config={"latent_dim": 4, "hidden_dims": (64,)},
             epochs=6,
             batch_size=32,
             seed=7,

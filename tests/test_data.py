@@ -64,7 +64,7 @@ def test_fit_runs_on_mock_mnist():
             "vae",
             train,
             test,
-            config={"hidden_dims": (32,)},
+            model_config={"hidden_dims": (32,)},
             epochs=1,
             batch_size=32,
             progress=False,

@@ -229,7 +229,7 @@ def test_eval_of_a_model_without_density_skips_the_is_nll(tmp_path):
         "ae",
         train,
         test,
-        config={"latent_dim": 4, "hidden_dims": (32,)},
+        model_config={"latent_dim": 4, "hidden_dims": (32,)},
         epochs=2,
         batch_size=64,
         workdir=tmp_path,
@@ -248,4 +248,4 @@ def test_eval_cli_errors(tmp_path, capsys):
     assert main(["eval", str(tmp_path / "missing")]) == 2
     assert "config.json is missing" in capsys.readouterr().err
     assert main(["eval", str(tmp_path), "--nll-samples", "-1"]) == 2
-    assert "--nll-samples must be >= 0" in capsys.readouterr().err
+    assert "--nll-samples must be an integer >= 0" in capsys.readouterr().err

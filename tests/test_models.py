@@ -120,7 +120,7 @@ def test_training_on_digits_lowers_the_test_loss(name, digits):
         name,
         train,
         test,
-        config={"latent_dim": 8, "hidden_dims": (64,)},
+        model_config={"latent_dim": 8, "hidden_dims": (64,)},
         epochs=8,
         batch_size=64,
         progress=False,

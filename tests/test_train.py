@@ -89,7 +89,7 @@ def test_fused_epoch_updates_the_weights_in_place(digits):
 
 def test_fit_fused_and_per_step_agree(digits):
     train, test = digits
-    kw = {"config": SMALL, "epochs": 2, "batch_size": 128, "progress": False}
+    kw = {"model_config": SMALL, "epochs": 2, "batch_size": 128, "progress": False}
     a = aezoo.fit("vae", train, test, fused=True, **kw)
     b = aezoo.fit("vae", train, test, fused=False, **kw)
     chex.assert_trees_all_close(a.params, b.params, rtol=1e-5, atol=1e-6)
@@ -120,7 +120,7 @@ def test_fit_writes_the_documented_workdir(digits, tmp_path):
         "vae",
         train,
         test,
-        config=SMALL,
+        model_config=SMALL,
         epochs=2,
         batch_size=64,
         workdir=tmp_path,
@@ -158,7 +158,7 @@ def test_fit_writes_the_documented_workdir(digits, tmp_path):
 
 def test_same_seed_same_result_and_different_seeds_differ(digits):
     train, test = digits
-    kw = {"config": SMALL, "epochs": 1, "batch_size": 128, "progress": False}
+    kw = {"model_config": SMALL, "epochs": 1, "batch_size": 128, "progress": False}
     a = aezoo.fit("vae", train, test, seed=1, **kw)
     b = aezoo.fit("vae", train, test, seed=1, **kw)
     c = aezoo.fit("vae", train, test, seed=2, **kw)
@@ -189,7 +189,7 @@ def test_same_seed_same_result_and_different_seeds_differ(digits):
         ({"learning_rate": 0.0}, "learning_rate must be a finite number > 0"),
         ({"learning_rate": float("nan")}, "learning_rate must be a finite number > 0"),
         ({"binarize": "sometimes"}, "unknown binarize mode 'sometimes'"),
-        ({"config": {"latent_dim": 0}}, "latent_dim must be a positive integer"),
+        ({"model_config": {"latent_dim": 0}}, "latent_dim must be a positive integer"),
     ],
 )
 def test_fit_rejects_impossible_settings_in_one_line(digits, kwargs, message):
@@ -223,7 +223,7 @@ def test_non_finite_loss_stops_training_and_keeps_last_good_params(digits, tmp_p
             "ae",
             train,
             test,
-            config=config,
+            model_config=config,
             epochs=2,
             batch_size=64,
             workdir=tmp_path,
@@ -235,11 +235,13 @@ def test_non_finite_loss_stops_training_and_keeps_last_good_params(digits, tmp_p
 def test_workdir_holding_a_run_needs_resume_or_overwrite(digits, tmp_path):
     train, test = digits
     kw = {"epochs": 1, "batch_size": 64, "workdir": tmp_path, "progress": False}
-    aezoo.fit("ae", train, test, config=SMALL, **kw)
+    aezoo.fit("ae", train, test, model_config=SMALL, **kw)
     with pytest.raises(aezoo.ConfigError, match="already holds a run; pass --resume"):
-        aezoo.fit("ae", train, test, config=SMALL, **kw)
+        aezoo.fit("ae", train, test, model_config=SMALL, **kw)
     with pytest.raises(aezoo.ConfigError, match=r"settings conflict .* latent_dim 4 != 5"):
-        aezoo.fit("ae", train, test, config={**SMALL, "latent_dim": 5}, resume=True, **kw)
-    again = aezoo.fit("ae", train, test, config={**SMALL, "latent_dim": 5}, overwrite=True, **kw)
+        aezoo.fit("ae", train, test, model_config={**SMALL, "latent_dim": 5}, resume=True, **kw)
+    again = aezoo.fit(
+        "ae", train, test, model_config={**SMALL, "latent_dim": 5}, overwrite=True, **kw
+    )
     assert len(again.history) == 1
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["1"]

@@ -23,7 +23,13 @@ NET = {"latent_dim": 8, "hidden_dims": (64,)}
 def _train(name: str, epochs: int = 30, **config):
     train, test = aezoo.data.load("digits", "train"), aezoo.data.load("digits", "test")
     result = aezoo.fit(
-        name, train, test, config={**NET, **config}, epochs=epochs, batch_size=64, progress=False
+        name,
+        train,
+        test,
+        model_config={**NET, **config},
+        epochs=epochs,
+        batch_size=64,
+        progress=False,
     )
     return result
 
@@ -138,7 +144,14 @@ def test_beta_vae_kl_warmup_is_linear_and_beta_one_is_the_vae():
 def test_cvae_decoder_uses_the_label_and_writes_its_figures(tmp_path):
     train, test = aezoo.data.load("digits", "train"), aezoo.data.load("digits", "test")
     result = aezoo.fit(
-        "cvae", train, test, config=NET, epochs=20, batch_size=64, workdir=tmp_path, progress=False
+        "cvae",
+        train,
+        test,
+        model_config=NET,
+        epochs=20,
+        batch_size=64,
+        workdir=tmp_path,
+        progress=False,
     )
     z = jnp.zeros((10, 8))
     imgs = result.module.apply({"params": result.params}, z, label=jnp.arange(10), method="decode")[
@@ -150,7 +163,9 @@ def test_cvae_decoder_uses_the_label_and_writes_its_figures(tmp_path):
     for name in ("samples_by_class.png", "analogies.png", "samples.png"):
         assert (tmp_path / name).stat().st_size > 0
     with pytest.raises(aezoo.ConfigError, match=r"labels span .* num_classes=5"):
-        aezoo.fit("cvae", train, test, config={**NET, "num_classes": 5}, epochs=1, progress=False)
+        aezoo.fit(
+            "cvae", train, test, model_config={**NET, "num_classes": 5}, epochs=1, progress=False
+        )
 
 
 def test_aae_codes_move_towards_the_prior(tmp_path):
@@ -164,7 +179,7 @@ def test_aae_codes_move_towards_the_prior(tmp_path):
         "aae",
         train,
         test,
-        config=config,
+        model_config=config,
         epochs=40,
         batch_size=64,
         workdir=tmp_path,

@@ -14,8 +14,10 @@ actual dot/conv shapes), compared with a large fp32 matmul measured in the same 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import pathlib
 import platform
 import subprocess
 import sys
@@ -28,7 +30,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from aezoo._validate import positive_int
 from aezoo.bench import torch_baseline
+from aezoo.errors import ConfigError
 from aezoo.models import get_spec
 from aezoo.train import (
     create_train_state,
@@ -40,7 +44,6 @@ from aezoo.train import (
 from aezoo.train.parallel import create_train_states, make_vmapped_train_epoch
 from aezoo.train.step import epoch_batches
 
-MODES = ("fused", "step", "vmap", "mesh")
 IMAGE_SHAPE = (28, 28, 1)
 
 
@@ -164,6 +167,74 @@ def _epoch_runner(epoch, state, images, labels, keys) -> tuple[float, Callable[[
     return seconds, run
 
 
+@dataclasses.dataclass
+class _Setup:
+    """What every mode's runner needs: the model, random uint8 data and the compiled step."""
+
+    spec: Any
+    module: Any
+    optimizer: Any
+    binarize: str
+    images: jax.Array
+    labels: jax.Array
+    key: jax.Array
+    state: Any
+    batch_size: int
+    compiled_step: Any
+    step_compile: float
+    seeds: int
+    mesh_devices: int
+
+
+def _fused(s: _Setup) -> tuple[float, Callable[[], None], int, dict[str, Any]]:
+    epoch = make_train_epoch(
+        s.spec, s.module, s.optimizer, batch_size=s.batch_size, binarize=s.binarize
+    )
+    return (*_epoch_runner(epoch, s.state, s.images, s.labels, s.key), 1, {})
+
+
+def _step(s: _Setup) -> tuple[float, Callable[[], None], int, dict[str, Any]]:
+    holder = [s.state]
+    order = epoch_batches(s.key, len(s.images), s.batch_size)
+    gather = jax.jit(gather_batch)
+
+    def run():
+        state = holder[0]
+        for idx in order:
+            state, m = s.compiled_step(state, gather(s.images, s.labels, idx), s.key)
+        jax.block_until_ready(m)
+        holder[0] = state
+
+    return s.step_compile, run, 1, {}
+
+
+def _vmap(s: _Setup) -> tuple[float, Callable[[], None], int, dict[str, Any]]:
+    keys = jax.random.split(s.key, s.seeds)
+    states = create_train_states(s.spec, s.module, s.optimizer, keys)
+    epoch = make_vmapped_train_epoch(
+        s.spec, s.module, s.optimizer, batch_size=s.batch_size, binarize=s.binarize
+    )
+    runner = _epoch_runner(epoch, states, s.images, s.labels, keys)
+    return (*runner, s.seeds, {"seeds": s.seeds})
+
+
+def _mesh(s: _Setup) -> tuple[float, Callable[[], None], int, dict[str, Any]]:
+    mesh = sharding.make_mesh(s.mesh_devices)
+    layout = sharding.row_layout(len(s.images), mesh)
+    x = sharding.put_rows(np.asarray(s.images), layout, mesh)
+    y = sharding.put_rows(np.asarray(s.labels), layout, mesh)
+    state = jax.device_put(s.state, sharding.replicated(mesh))
+    epoch = make_train_epoch(
+        s.spec, s.module, s.optimizer, batch_size=s.batch_size, binarize=s.binarize, mesh=mesh
+    )
+    return (*_epoch_runner(epoch, state, x, y, s.key), 1, {"devices": s.mesh_devices})
+
+
+# Each mode: setup -> (compile seconds, one timed epoch, models per epoch, extra row fields).
+MODE_RUNNERS = {"fused": _fused, "step": _step, "vmap": _vmap, "mesh": _mesh}
+MODES = tuple(MODE_RUNNERS)
+
+
 def bench_aezoo(
     model: str,
     batch_size: int,
@@ -175,6 +246,8 @@ def bench_aezoo(
     mesh_devices: int = 4,
 ) -> dict[str, Any]:
     """One row: compile seconds, steady-state examples/s, GFLOP/s of one (model, batch, mode)."""
+    if mode not in MODE_RUNNERS:
+        raise ValueError(f"unknown mode {mode!r}; expected one of {MODES}")
     spec = get_spec(model)
     _, module = spec.make(image_shape=IMAGE_SHAPE)
     optimizer = optax.adam(1e-3)
@@ -184,70 +257,25 @@ def bench_aezoo(
     images = jax.device_put(rng.integers(0, 256, (n, *IMAGE_SHAPE), np.uint8))
     labels = jax.device_put(rng.integers(0, 10, (n,), np.int32))
     key = jax.random.key(0)
-
     # FLOPs of one step, from XLA's cost analysis of the compiled step.
     step = make_train_step(spec, module, optimizer, binarize=binarize)
     state = create_train_state(spec, module, optimizer, key)
     batch = gather_batch(images, labels, jnp.arange(batch_size))
     t0 = time.perf_counter()
     compiled_step = step.lower(state, batch, key).compile()
-    step_compile = time.perf_counter() - t0
+    setup = _Setup(
+        spec, module, optimizer, binarize, images, labels, key, state, batch_size,
+        compiled_step, time.perf_counter() - t0, seeds, mesh_devices,
+    )  # fmt: skip
     step_flops = _flops(compiled_step)
-    row: dict[str, Any] = {
-        "model": model,
-        "mode": mode,
-        "batch_size": batch_size,
-        "steps": steps,
-        "repeats": repeats,
-    }
-
-    if mode == "fused":
-        epoch = make_train_epoch(spec, module, optimizer, batch_size=batch_size, binarize=binarize)
-        row["compile_seconds"], run = _epoch_runner(epoch, state, images, labels, key)
-        work, flops = n, step_flops * steps
-    elif mode == "step":
-        compiled = compiled_step
-        row["compile_seconds"] = step_compile
-        holder = [state]
-        order = epoch_batches(key, n, batch_size)
-        gather = jax.jit(gather_batch)
-
-        def run():
-            s = holder[0]
-            for idx in order:
-                s, m = compiled(s, gather(images, labels, idx), key)
-            jax.block_until_ready(m)
-            holder[0] = s
-
-        work, flops = n, step_flops * steps
-    elif mode == "vmap":
-        keys = jax.random.split(key, seeds)
-        states = create_train_states(spec, module, optimizer, keys)
-        epoch = make_vmapped_train_epoch(
-            spec, module, optimizer, batch_size=batch_size, binarize=binarize
-        )
-        row["compile_seconds"], run = _epoch_runner(epoch, states, images, labels, keys)
-        row["seeds"] = seeds
-        work, flops = n * seeds, step_flops * steps * seeds
-    elif mode == "mesh":
-        mesh = sharding.make_mesh(mesh_devices)
-        layout = sharding.row_layout(n, mesh)
-        x = sharding.put_rows(np.asarray(images), layout, mesh)
-        y = sharding.put_rows(np.asarray(labels), layout, mesh)
-        st = jax.device_put(state, sharding.replicated(mesh))
-        epoch = make_train_epoch(
-            spec, module, optimizer, batch_size=batch_size, binarize=binarize, mesh=mesh
-        )
-        row["compile_seconds"], run = _epoch_runner(epoch, st, x, y, key)
-        row["devices"] = mesh_devices
-        work, flops = n, step_flops * steps
-    else:
-        raise ValueError(f"unknown mode {mode!r}; expected one of {MODES}")
-
-    rate = _median_rate(run, work, repeats)
+    compile_seconds, run, models, extra = MODE_RUNNERS[mode](setup)
+    row: dict[str, Any] = {"model": model, "mode": mode, "batch_size": batch_size,
+                           "steps": steps, "repeats": repeats, **extra}  # fmt: skip
+    row["compile_seconds"] = compile_seconds
+    rate = _median_rate(run, n * models, repeats)
     row.update(rate)
-    seconds = work / rate["examples_per_sec"]
-    row["gflops_per_sec"] = flops / seconds / 1e9
+    seconds = n * models / rate["examples_per_sec"]
+    row["gflops_per_sec"] = step_flops * steps * models / seconds / 1e9
     row["flops_per_example"] = step_flops / batch_size
     row["step_flops"] = step_flops
     return row
@@ -295,87 +323,27 @@ def run_suite(
     # The peak is measured at the start and again at the end; the higher one counts (a
     # shared machine may be busy during one of them).
     peaks = [matmul_peak()]
-    peak = peaks[0]
-    say(f"measured fp32 matmul peak: {peak:.1f} GFLOP/s")
+    say(f"measured fp32 matmul peak: {peaks[0]:.1f} GFLOP/s")
     use_torch = bool(torch and torch_baseline.available())
     if torch and not use_torch:
         say("PyTorch is not installed: no baseline columns (pip install 'aezoo[bench]')")
     # The PyTorch reference runs before and after the aezoo rows and its repeats are pooled:
     # on a shared, noisy machine a drift during the run then weighs on both sides alike.
     passes: dict[int, dict[str, list[dict[str, Any]]]] = {}
-
-    def torch_pass(label: str) -> None:
-        for b in batch_sizes:
-            steps = max(5, examples_per_epoch // b)
-            kw = {"batch_size": b, "steps": steps, "repeats": repeats}
-            got = passes.setdefault(b, {"eager": [], "fused_adam": []})
-            got["eager"].append(torch_baseline.measure_in_subprocess(**kw))
-            got["fused_adam"].append(torch_baseline.measure_in_subprocess(**kw, fused_adam=True))
-            say(
-                f"torch {info['torch']} vae b={b} ({label}): eager "
-                f"{got['eager'][-1]['examples_per_sec']:.0f} ex/s, fused Adam "
-                f"{got['fused_adam'][-1]['examples_per_sec']:.0f} ex/s"
-            )
-
+    torch_kw = {"batch_sizes": batch_sizes, "examples": examples_per_epoch, "repeats": repeats}
     if use_torch:
-        torch_pass("before")
-    rows = []
-    ceilings: dict[tuple[str, int], dict[str, float] | None] = {}
-    for model in models:
-        for b in batch_sizes:
-            for mode in modes:
-                steps = max(5, examples_per_epoch // b)
-                if mode == "vmap":  # N models per epoch: fewer steps keep the time similar
-                    steps = max(5, steps // seeds)
-                kw = {"steps": steps, "repeats": repeats, "seeds": seeds}
-                if mode == "mesh" and jax.device_count() < mesh_devices:
-                    if jax.default_backend() != "cpu":
-                        say(f"skipping mesh x{mesh_devices}: only {jax.device_count()} devices")
-                        continue
-                    row = bench_in_subprocess(
-                        model, b, mode, forced_devices=mesh_devices, mesh_devices=mesh_devices, **kw
-                    )
-                    row["forced_host_devices"] = True
-                else:
-                    row = bench_aezoo(model, b, mode, mesh_devices=mesh_devices, **kw)
-                row["frac_of_peak"] = row["gflops_per_sec"] / peak
-                if (model, b) not in ceilings:
-                    ceilings[model, b] = matmul_only(model, b, row["step_flops"])
-                    if ceilings[model, b]:
-                        c = ceilings[model, b]
-                        say(
-                            f"{model:>14} b={b:<5} matmuls alone: {c['ms_per_step']:.2f} ms a "
-                            f"step, {c['gflops_per_sec']:.0f} GFLOP/s "
-                            f"({100 * c['gflops_per_sec'] / peak:.0f}% of peak)"
-                        )
-                if ceilings[model, b] and mode != "mesh":
-                    row["matmul_only_gflops_per_sec"] = ceilings[model, b]["gflops_per_sec"]
-                    row["matmul_only_frac_of_peak"] = ceilings[model, b]["gflops_per_sec"] / peak
-                rows.append(row)
-                say(_row_line(row))
+        _torch_pass(passes, "before", info, say, **torch_kw)
+    kw = {"seeds": seeds, "mesh_devices": mesh_devices, "repeats": repeats}
+    rows = _aezoo_rows(models, batch_sizes, modes, examples_per_epoch, peaks[0], say, **kw)
     peaks.append(matmul_peak())
     peak = max(peaks)
     say(f"measured fp32 matmul peak at the end: {peaks[-1]:.1f} GFLOP/s (using {peak:.1f})")
-    for row in rows:
-        row["frac_of_peak"] = row["gflops_per_sec"] / peak
-        if "matmul_only_gflops_per_sec" in row:
-            row["matmul_only_frac_of_peak"] = row["matmul_only_gflops_per_sec"] / peak
+    _set_fractions(rows, peak)
     baselines: dict[int, dict[str, Any]] = {}
     if use_torch:
-        torch_pass("after")
-        for b, got in passes.items():
-            baselines[b] = {name: _pooled(results) for name, results in got.items()}
-        for row in rows:
-            if row["model"] != "vae":  # the reference is the VAE; no ratio for other models
-                continue
-            for name, res in baselines.get(row["batch_size"], {}).items():
-                row[f"torch_{name}_examples_per_sec"] = res["examples_per_sec"]
-                row[f"ratio_vs_torch_{name}"] = row["examples_per_sec"] / res["examples_per_sec"]
-        for b, res in baselines.items():
-            say(
-                f"torch vae b={b}, both passes: eager {res['eager']['examples_per_sec']:.0f} "
-                f"ex/s, fused Adam {res['fused_adam']['examples_per_sec']:.0f} ex/s"
-            )
+        _torch_pass(passes, "after", info, say, **torch_kw)
+        baselines = {b: {k: _pooled(v) for k, v in got.items()} for b, got in passes.items()}
+        _set_ratios(rows, baselines, say)
     if use_torch or peak != peaks[0]:
         say("final rows:")
         for row in rows:
@@ -387,6 +355,128 @@ def run_suite(
         "torch_baselines": baselines,
         "rows": rows,
     }
+
+
+def _torch_pass(passes, label: str, info, say, *, batch_sizes, examples: int, repeats: int):
+    """One pass of the PyTorch VAE (eager and fused Adam) per batch size, into ``passes``."""
+    for b in batch_sizes:
+        kw = {"batch_size": b, "steps": max(5, examples // b), "repeats": repeats}
+        got = passes.setdefault(b, {"eager": [], "fused_adam": []})
+        got["eager"].append(torch_baseline.measure_in_subprocess(**kw))
+        got["fused_adam"].append(torch_baseline.measure_in_subprocess(**kw, fused_adam=True))
+        say(
+            f"torch {info['torch']} vae b={b} ({label}): eager "
+            f"{got['eager'][-1]['examples_per_sec']:.0f} ex/s, fused Adam "
+            f"{got['fused_adam'][-1]['examples_per_sec']:.0f} ex/s"
+        )
+
+
+def _aezoo_rows(models, batch_sizes, modes, examples: int, peak: float, say, **kw):
+    """Every (model, batch size, mode) row, each with its model's matmul-only ceiling."""
+    rows = []
+    ceilings: dict[tuple[str, int], dict[str, float] | None] = {}
+    for model in models:
+        for b in batch_sizes:
+            for mode in modes:
+                row = _aezoo_row(model, b, mode, examples, say, **kw)
+                if row is None:
+                    continue
+                if (model, b) not in ceilings:
+                    ceilings[model, b] = matmul_only(model, b, row["step_flops"])
+                    if ceilings[model, b]:
+                        c = ceilings[model, b]
+                        say(
+                            f"{model:>14} b={b:<5} matmuls alone: {c['ms_per_step']:.2f} ms a "
+                            f"step, {c['gflops_per_sec']:.0f} GFLOP/s "
+                            f"({100 * c['gflops_per_sec'] / peak:.0f}% of peak)"
+                        )
+                if ceilings[model, b] and mode != "mesh":
+                    row["matmul_only_gflops_per_sec"] = ceilings[model, b]["gflops_per_sec"]
+                _set_fractions([row], peak)
+                rows.append(row)
+                say(_row_line(row))
+    return rows
+
+
+def _aezoo_row(model, b, mode, examples: int, say, *, seeds, mesh_devices, repeats):
+    """One row; the mesh mode on a CPU with too few devices runs in a subprocess."""
+    steps = max(5, examples // b)
+    if mode == "vmap":  # N models per epoch: fewer steps keep the time similar
+        steps = max(5, steps // seeds)
+    kw = {"steps": steps, "repeats": repeats, "seeds": seeds, "mesh_devices": mesh_devices}
+    if mode != "mesh" or jax.device_count() >= mesh_devices:
+        return bench_aezoo(model, b, mode, **kw)
+    if jax.default_backend() != "cpu":
+        say(f"skipping mesh x{mesh_devices}: only {jax.device_count()} devices")
+        return None
+    row = bench_in_subprocess(model, b, mode, forced_devices=mesh_devices, **kw)
+    row["forced_host_devices"] = True
+    return row
+
+
+def _set_fractions(rows: list[dict[str, Any]], peak: float) -> None:
+    for row in rows:
+        row["frac_of_peak"] = row["gflops_per_sec"] / peak
+        if "matmul_only_gflops_per_sec" in row:
+            row["matmul_only_frac_of_peak"] = row["matmul_only_gflops_per_sec"] / peak
+
+
+def _set_ratios(rows: list[dict[str, Any]], baselines: dict[int, dict[str, Any]], say) -> None:
+    """PyTorch columns and ratios on the VAE rows (the reference is the VAE)."""
+    for row in rows:
+        if row["model"] != "vae":
+            continue
+        for name, res in baselines.get(row["batch_size"], {}).items():
+            row[f"torch_{name}_examples_per_sec"] = res["examples_per_sec"]
+            row[f"ratio_vs_torch_{name}"] = row["examples_per_sec"] / res["examples_per_sec"]
+    for b, res in baselines.items():
+        say(
+            f"torch vae b={b}, both passes: eager {res['eager']['examples_per_sec']:.0f} "
+            f"ex/s, fused Adam {res['fused_adam']['examples_per_sec']:.0f} ex/s"
+        )
+
+
+def run_and_write(
+    models: Sequence[str],
+    batch_sizes: Sequence[int],
+    modes: Sequence[str],
+    *,
+    out: str | os.PathLike,
+    examples: int = 12_800,
+    seeds: int = 8,
+    repeats: int = 5,
+    mesh_devices: int = 4,
+    quick: bool = False,
+    torch: bool = True,
+) -> dict[str, Any]:
+    """``aezoo bench``: check the options, run the suite, write ``bench.json`` and
+    ``bench.md`` into ``out`` (``models=["all"]``: every model; ``quick``: a smoke test of
+    the VAE at batch 128, small epochs, < 2 minutes)."""
+    from aezoo.models import MODELS
+
+    models = list(MODELS) if list(models) == ["all"] else list(models)
+    for name in models:
+        get_spec(name)  # one-line error for an unknown model
+    for b in batch_sizes:
+        positive_int("--batch-sizes", b)
+    for flag, value in (("--seeds", seeds), ("--repeats", repeats), ("--examples", examples),
+                        ("--mesh-devices", mesh_devices)):  # fmt: skip
+        positive_int(flag, value)
+    kw = {"seeds": seeds, "repeats": repeats, "examples_per_epoch": examples,
+          "mesh_devices": mesh_devices}  # fmt: skip
+    if quick:
+        models, batch_sizes = ["vae"], [128]
+        kw = {"seeds": 2, "repeats": 3, "examples_per_epoch": 1280, "mesh_devices": 2}
+    out = pathlib.Path(out)
+    try:  # before the timing, so that a bad --out costs nothing
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"cannot write benchmark results to {out}: {e.strerror}") from None
+    result = run_suite(models, batch_sizes, modes, torch=torch, **kw)
+    (out / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
+    (out / "bench.md").write_text(to_markdown(result))
+    print(f"wrote {out / 'bench.json'} and {out / 'bench.md'}")
+    return result
 
 
 def _pooled(results: list[dict[str, Any]]) -> dict[str, Any]:

@@ -55,7 +55,6 @@ def train_throughput(
     """Median (and min/max) examples/s of ``steps`` eager training steps, over ``repeats``
     (each repeat's rate in ``rates``)."""
     import torch
-    import torch.nn.functional as F
 
     torch.manual_seed(seed)
     variational = model == "vae"
@@ -64,23 +63,7 @@ def train_throughput(
     opt = torch.optim.Adam(params, lr=1e-3, fused=fused_adam or None)
     rng = np.random.default_rng(seed)
     data = torch.from_numpy(rng.integers(0, 256, (steps * batch_size, image_dim), np.uint8))
-
-    def step(x_u8):
-        x = torch.bernoulli(x_u8.float() / 255.0)
-        h = encoder(x)
-        if variational:
-            mean, logvar = h.chunk(2, dim=-1)
-            z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)
-            kl = 0.5 * (logvar.exp() + mean.pow(2) - 1.0 - logvar).sum(-1)
-        else:
-            z, kl = h, 0.0
-        logits = decoder(z)
-        nll = F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
-        loss = (nll + kl).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        return loss
+    step = _train_step(torch, encoder, decoder, opt, variational)
 
     def epoch():
         for i in range(steps):
@@ -101,6 +84,30 @@ def train_throughput(
         "rates": [float(r) for r in rates],
         "threads": torch.get_num_threads(),
     }
+
+
+def _train_step(torch, encoder, decoder, opt, variational: bool):
+    """One eager step on a uint8 batch: dynamic binarization, (KL +) Bernoulli NLL, Adam."""
+    import torch.nn.functional as F
+
+    def step(x_u8):
+        x = torch.bernoulli(x_u8.float() / 255.0)
+        h = encoder(x)
+        if variational:
+            mean, logvar = h.chunk(2, dim=-1)
+            z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)
+            kl = 0.5 * (logvar.exp() + mean.pow(2) - 1.0 - logvar).sum(-1)
+        else:
+            z, kl = h, 0.0
+        logits = decoder(z)
+        nll = F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
+        loss = (nll + kl).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
 
 
 def measure_in_subprocess(**kwargs) -> dict[str, float]:

@@ -66,39 +66,16 @@ def load(
     Raises:
       DataError: unknown dataset or split, dataset not prepared, or not an image dataset.
     """
-    if not isinstance(name, str) or not name:
-        raise DataError(f"dataset name must be a non-empty string; got {name!r}")
-    if not isinstance(split, str) or not _SPLIT_RE.match(split):
-        raise DataError(
-            f"unknown split {split!r}; expected 'train' or 'test', optionally sliced "
-            "like 'train[:1000]' or 'test[:10%]'"
-        )
-    if data_dir is None:
-        data_dir = os.environ.get("TFDS_DATA_DIR") or None
-    data_dir = os.fspath(data_dir) if data_dir is not None else None
-    if rows is not None:
-        ok = isinstance(rows, tuple) and len(rows) == 2 and all(type(r) is int for r in rows)
-        if not ok or not 0 <= rows[0] <= rows[1]:
-            raise DataError(f"rows must be (start, stop) with 0 <= start <= stop; got {rows!r}")
-        if name in EMBEDDED:  # small: load whole, then slice
-            images, labels = load(name, split, data_dir=data_dir, cache_dir=cache_dir)
-            _check_rows(rows, len(images), name, split)
-            return images[rows[0] : rows[1]], labels[rows[0] : rows[1]]
+    data_dir = _check_request(name, split, data_dir, rows)
+    if rows is not None and name in EMBEDDED:  # small: load whole, then slice
+        images, labels = load(name, split, data_dir=data_dir, cache_dir=cache_dir)
+        _check_rows(rows, len(images), name, split)
+        return images[rows[0] : rows[1]], labels[rows[0] : rows[1]]
     key = (name, split, data_dir if name not in EMBEDDED else None, rows)
     with _LOCK:
         if key in _MEMORY:
             return _MEMORY[key]
-    cache_dir = cache_dir if cache_dir is not None else os.environ.get("AEZOO_CACHE_DIR")
-    cache_name = split if rows is None else f"{split}-rows{rows[0]}-{rows[1]}"
-    arrays = _read_disk_cache(cache_dir, name, cache_name) if cache_dir else None
-    if arrays is None:
-        if name in EMBEDDED:
-            arrays = _load_digits(split)
-        else:
-            arrays = _load_tfds(name, split, data_dir, rows)
-        if cache_dir:
-            _write_disk_cache(cache_dir, name, cache_name, arrays)
-    images, labels = arrays
+    images, labels = _read(name, split, data_dir, cache_dir, rows)
     images.setflags(write=False)
     labels.setflags(write=False)
     with _LOCK:
@@ -113,6 +90,39 @@ def num_examples(name: str, split: str = "train", *, data_dir=None) -> int:
     if data_dir is None:
         data_dir = os.environ.get("TFDS_DATA_DIR") or None
     return len(_tfds_source(name, split, data_dir)[0])
+
+
+def _check_request(name, split, data_dir, rows) -> str | None:
+    """One-line errors for a bad name, split or row range; returns the TFDS data dir."""
+    if not isinstance(name, str) or not name:
+        raise DataError(f"dataset name must be a non-empty string; got {name!r}")
+    if not isinstance(split, str) or not _SPLIT_RE.match(split):
+        raise DataError(
+            f"unknown split {split!r}; expected 'train' or 'test', optionally sliced "
+            "like 'train[:1000]' or 'test[:10%]'"
+        )
+    if rows is not None:
+        ok = isinstance(rows, tuple) and len(rows) == 2 and all(type(r) is int for r in rows)
+        if not ok or not 0 <= rows[0] <= rows[1]:
+            raise DataError(f"rows must be (start, stop) with 0 <= start <= stop; got {rows!r}")
+    if data_dir is None:
+        data_dir = os.environ.get("TFDS_DATA_DIR") or None
+    return os.fspath(data_dir) if data_dir is not None else None
+
+
+def _read(name, split, data_dir, cache_dir, rows) -> tuple[np.ndarray, np.ndarray]:
+    """Decoded arrays from the disk cache, or from the source (then cached on disk)."""
+    cache_dir = cache_dir if cache_dir is not None else os.environ.get("AEZOO_CACHE_DIR")
+    cache_name = split if rows is None else f"{split}-rows{rows[0]}-{rows[1]}"
+    arrays = _read_disk_cache(cache_dir, name, cache_name) if cache_dir else None
+    if arrays is None:
+        if name in EMBEDDED:
+            arrays = _load_digits(split)
+        else:
+            arrays = _load_tfds(name, split, data_dir, rows)
+        if cache_dir:
+            _write_disk_cache(cache_dir, name, cache_name, arrays)
+    return arrays
 
 
 def _check_rows(rows: tuple[int, int], n: int, name: str, split: str) -> None:

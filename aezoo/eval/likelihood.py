@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from aezoo import data
 from aezoo.errors import ConfigError
 from aezoo.losses import image_nll, kl_normal_std
 from aezoo.models import ModelSpec
@@ -95,8 +96,6 @@ def _jit_stats(module):
 
 def encode_and_reconstruct(spec: ModelSpec, module, params, x_all, labels, *, batch_size=500):
     """Codes, per-dimension KL and reconstruction stats for a whole set (host arrays)."""
-    from aezoo import data
-
     stats = _jit_stats(module)
     parts: dict[str, list] = {}
     for start in range(0, len(x_all), batch_size):

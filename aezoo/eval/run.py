@@ -14,10 +14,11 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
-from aezoo import data
-from aezoo.eval import likelihood, plots, representation
+from aezoo import data, viz
+from aezoo.eval import likelihood, representation
 from aezoo.train.load import LoadedModel, load
-from aezoo.train.loop import EVAL_SEED, make_eval_fn
+from aezoo.train.step import EVAL_SEED, make_eval_fn
+from aezoo.train.workdir import write_figures
 
 REPORT_FIGURES = (
     ("reconstructions.png", "Test inputs and reconstructions"),
@@ -57,25 +58,7 @@ def evaluate(
     }
     prefix = f"{split}/"
     t0 = time.perf_counter()
-
-    # The model's own objective, as during training (its fixed eval key).
-    evaluate_loss = make_eval_fn(m.spec, m.module, batch_size=500)
-    metrics = jax.device_get(
-        evaluate_loss(m.params, jnp.asarray(x_eval), jnp.asarray(y_eval), jax.random.key(EVAL_SEED))
-    )
-    results.update({prefix + k: float(v) for k, v in metrics.items()})
-    if "nll_bound" in metrics:
-        results[prefix + "elbo"] = -float(metrics["nll_bound"])
-
-    # Codes, reconstruction, KL per dimension and active units.
-    stats = likelihood.encode_and_reconstruct(m.spec, m.module, m.params, x_eval, y_eval)
-    results[prefix + "recon"] = float(np.mean(stats["recon"]))
-    results[prefix + "mse"] = float(np.mean(stats["mse"]))
-    results[prefix + "psnr"] = float(np.mean(stats["psnr"]))
-    results["latent_dim"] = int(stats["code"].shape[1])
-    results["active_units"] = likelihood.active_units(stats["code"])
-    if "kl_dims" in stats:
-        results["kl_per_dim"] = [float(v) for v in np.mean(stats["kl_dims"], axis=0)]
+    stats = _objective_and_codes(m, x_eval, y_eval, prefix, results)
 
     # Importance-sampled log-likelihood (models with a tractable density).
     if m.spec.log_weights is not None and nll_samples > 0:
@@ -94,6 +77,26 @@ def evaluate(
     (workdir / "report.md").write_text(_report(m, results, workdir))
     say(f"wrote {workdir / 'eval.json'} and {workdir / 'report.md'}")
     return results
+
+
+def _objective_and_codes(m: LoadedModel, x, y, prefix: str, results: dict) -> dict:
+    """Adds the model's own objective (as in training, with its fixed eval key), the
+    reconstruction, KL per dimension and active units to ``results``; returns the codes."""
+    evaluate_loss = make_eval_fn(m.spec, m.module, batch_size=500)
+    rng = jax.random.key(EVAL_SEED)
+    metrics = jax.device_get(evaluate_loss(m.params, jnp.asarray(x), jnp.asarray(y), rng))
+    results.update({prefix + k: float(v) for k, v in metrics.items()})
+    if "nll_bound" in metrics:
+        results[prefix + "elbo"] = -float(metrics["nll_bound"])
+    stats = likelihood.encode_and_reconstruct(m.spec, m.module, m.params, x, y)
+    results[prefix + "recon"] = float(np.mean(stats["recon"]))
+    results[prefix + "mse"] = float(np.mean(stats["mse"]))
+    results[prefix + "psnr"] = float(np.mean(stats["psnr"]))
+    results["latent_dim"] = int(stats["code"].shape[1])
+    results["active_units"] = likelihood.active_units(stats["code"])
+    if "kl_dims" in stats:
+        results["kl_per_dim"] = [float(v) for v in np.mean(stats["kl_dims"], axis=0)]
+    return stats
 
 
 def _is_nll(m: LoadedModel, x, y, k: int, prefix: str, progress: bool) -> dict[str, float]:
@@ -160,8 +163,6 @@ def _decode_means(m: LoadedModel, z: jax.Array) -> np.ndarray:
 def _figures(m: LoadedModel, workdir: pathlib.Path, x, y, codes: np.ndarray) -> None:
     from scipy.stats import norm
 
-    from aezoo.train.loop import write_figures
-
     write_figures(workdir, m.spec, m.module, m.params, (x, y))
     conditional = getattr(m.config, "num_classes", 0) > 0
     note = " (decoded with label 0)" if conditional else ""
@@ -177,7 +178,7 @@ def _figures(m: LoadedModel, workdir: pathlib.Path, x, y, codes: np.ndarray) -> 
             kind = "grid over the test codes' 1-99th percentiles"
         zz = np.stack(np.meshgrid(grid, grid), axis=-1).reshape(-1, 2)  # row-major: z[1] rows
         images = _decode_means(m, jnp.asarray(zz, jnp.float32))
-        plots.save_manifold(
+        viz.save_manifold(
             workdir / "manifold.png", images, grid, title=f"{m.spec.name}: {kind}{note}"
         )
         shown, axes = codes, ("z[0]", "z[1]")
@@ -186,14 +187,18 @@ def _figures(m: LoadedModel, workdir: pathlib.Path, x, y, codes: np.ndarray) -> 
 
         shown = PCA(n_components=2, random_state=0).fit_transform(codes)
         axes = ("PC 1 of the codes", "PC 2 of the codes")
-    plots.save_latent_scatter(
+    viz.save_latent_scatter(
         workdir / "latent_scatter.png",
         shown[:5000],
         y[:5000],
         title=f"{m.spec.name}: test codes ({dim}-D{', PCA' if dim > 2 else ''})",
         axis_names=axes,
     )
-    # Interpolation between two test digits of different classes.
+    _interpolation(m, workdir, x, y)
+
+
+def _interpolation(m: LoadedModel, workdir: pathlib.Path, x, y) -> None:
+    """Decoding a straight line between two test digits' codes vs blending their pixels."""
     a = 0
     b = int(np.argmax(y != y[a]))
     steps = np.linspace(0.0, 1.0, 10, dtype=np.float32)[:, None]
@@ -214,7 +219,7 @@ def _figures(m: LoadedModel, workdir: pathlib.Path, x, y, codes: np.ndarray) -> 
         )
     latent_row = _decode_means(m, jnp.asarray(z_path))
     pixel_row = np.asarray((1 - steps[:, :, None, None]) * xa + steps[:, :, None, None] * xb)
-    plots.save_image_rows(
+    viz.save_image_rows(
         workdir / "interpolation.png",
         [latent_row, pixel_row],
         ["latent space", "pixel space"],
@@ -250,6 +255,19 @@ def _report(m: LoadedModel, results: dict[str, Any], workdir: pathlib.Path) -> s
         if (workdir / name).exists():
             lines += [f"### {caption}", "", f"![{caption}]({name})", ""]
     return "\n".join(lines) + "\n"
+
+
+SUMMARY_KEYS = ("test/loss", "test/elbo", "test/nll_is", "active_units", "probe/logreg_acc",
+                "probe/knn_acc")  # fmt: skip
+
+
+def summary_line(results: dict[str, Any]) -> str:
+    """The headline numbers of an evaluation, on one line."""
+    return ", ".join(
+        f"{k} {results[k]:.3f}" if isinstance(results[k], float) else f"{k} {results[k]}"
+        for k in SUMMARY_KEYS
+        if k in results
+    )
 
 
 README_BEGIN = "<!-- aezoo-eval-results -->"

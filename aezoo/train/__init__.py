@@ -1,8 +1,14 @@
-"""Training: state, the jitted step and fused epoch, and the ``fit`` loop."""
+"""Training: the settings, the jitted step and fused epoch, the device programs, the loop.
+
+``fit`` and ``TrainConfig`` are the entry points; the step builders are here for people who
+write their own loop (see the README's Python API section).
+"""
 
 from aezoo.train.checkpoint import Checkpointer
+from aezoo.train.config import TrainConfig
 from aezoo.train.load import LoadedModel, load
-from aezoo.train.loop import FitResult, TrainConfig, fit, load_params, save_params
+from aezoo.train.loop import FitResult, fit
+from aezoo.train.parallel import create_train_states, make_vmapped_train_epoch
 from aezoo.train.state import TrainState, create_train_state, init_params
 from aezoo.train.step import (
     epoch_batches,
@@ -11,14 +17,16 @@ from aezoo.train.step import (
     make_train_epoch,
     make_train_step,
 )
+from aezoo.train.workdir import load_params, save_params
 
 __all__ = [
     "Checkpointer",
-    "LoadedModel",
     "FitResult",
+    "LoadedModel",
     "TrainConfig",
     "TrainState",
     "create_train_state",
+    "create_train_states",
     "epoch_batches",
     "fit",
     "gather_batch",
@@ -28,5 +36,6 @@ __all__ = [
     "make_eval_fn",
     "make_train_epoch",
     "make_train_step",
+    "make_vmapped_train_epoch",
     "save_params",
 ]

@@ -111,6 +111,13 @@ def load(
             "order_rng": jax.random.key_data(jax.random.key(0)),
         }
     )
+    got_epoch, tree = _restore(ckpt_dir, abstract, epoch, spec.name)
+    params = jax.tree.map(np.asarray, tree["state"].params)
+    return LoadedModel(spec, module, config, params, run, got_epoch)
+
+
+def _restore(ckpt_dir: pathlib.Path, abstract: Any, epoch: int | None, model: str):
+    """``(epoch, tree)`` of the asked-for (or newest valid) checkpoint in ``ckpt_dir``."""
     ckpt = Checkpointer(ckpt_dir, keep=10**6)
     try:
         available = ckpt.epochs()
@@ -121,13 +128,11 @@ def load(
                 f"no checkpoint of epoch {epoch} in {ckpt_dir}; available: {available}"
             )
         if epoch is None:
-            restored = ckpt.restore_latest(abstract, model=spec.name)
+            restored = ckpt.restore_latest(abstract, model=model)
         else:
-            restored = (epoch, *ckpt.restore(epoch, abstract, model=spec.name))
+            restored = (epoch, *ckpt.restore(epoch, abstract, model=model))
     finally:
         ckpt.close()
     if restored is None:
         raise CheckpointError(f"every checkpoint in {ckpt_dir} is corrupt or truncated")
-    got_epoch, tree, _ = restored
-    params = jax.tree.map(np.asarray, tree["state"].params)
-    return LoadedModel(spec, module, config, params, run, got_epoch)
+    return restored[0], restored[1]

@@ -2,7 +2,7 @@
 
 A leading axis of size N on the train state and the keys trains N independent models
 (different initializations and data orders) with one compiled program; the data are shared.
-``fit(..., seeds=..., sweep=...)`` (:mod:`aezoo.train.members`) is built on these.
+``fit(..., seeds=..., sweep=...)`` (:mod:`aezoo.train.programs`) is built on these.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import optax
 
 from aezoo.models import ModelSpec
 from aezoo.train.state import TrainState, create_train_state
-from aezoo.train.step import TRAIN_COMPILER_OPTIONS, _check_options, epoch_body
+from aezoo.train.step import TRAIN_COMPILER_OPTIONS, check_options, epoch_body
 
 
 def create_train_states(
@@ -40,7 +40,7 @@ def make_vmapped_train_epoch(
     Member i is exactly the fused epoch of :func:`make_train_epoch` run with ``states[i]``,
     ``rngs[i]``, ``epoch_keys[i]`` (and its values); the states are donated.
     """
-    _check_options(binarize, on_nonfinite)
+    check_options(binarize, on_nonfinite)
     epoch = epoch_body(
         spec,
         module,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,6 +22,7 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from aezoo import data
 from aezoo.errors import ConfigError
 
 DATA_AXIS = "data"
@@ -158,13 +160,78 @@ def load_local_rows(
     name: str, split: str, mesh: Mesh, *, data_dir: Any = None, cache_dir: Any = None
 ) -> LocalRows:
     """Read only this process's rows of a split (all of it on a single process)."""
-    from aezoo import data
-
     n = data.num_examples(name, split, data_dir=data_dir)
     layout = row_layout(n, mesh)
     rows = (layout.start, layout.real_stop)
     images, labels = data.load(name, split, data_dir=data_dir, cache_dir=cache_dir, rows=rows)
     return LocalRows(images, labels, n, layout.start)
+
+
+def load_splits(
+    name: str, *, devices: int | None = None, data_dir: Any = None, cache_dir: Any = None
+) -> tuple[Any, Any]:
+    """The train and test splits of dataset ``name`` for this process: whole arrays on one
+    process; on several, only the rows this process's devices hold (:class:`LocalRows`)."""
+    load = {"data_dir": data_dir, "cache_dir": cache_dir}
+    if jax.process_count() == 1:
+        return data.load(name, "train", **load), data.load(name, "test", **load)
+    mesh = make_mesh(devices)
+    return load_local_rows(name, "train", mesh, **load), load_local_rows(name, "test", mesh, **load)
+
+
+def init_distributed(
+    coordinator: str | None = None,
+    num_processes: int | None = None,
+    process_id: int | None = None,
+    *,
+    detect: bool = False,
+) -> None:
+    """``jax.distributed.initialize`` for a multi-host run (before any JAX work); nothing
+    when no setting is given.
+
+    A setting left out is taken from ``JAX_COORDINATOR_ADDRESS`` / ``JAX_NUM_PROCESSES`` /
+    ``JAX_PROCESS_ID``; with ``detect`` whatever is still unset is detected from the cluster
+    (SLURM, Open MPI, ...) by JAX.
+    """
+    coordinator = coordinator or os.environ.get("JAX_COORDINATOR_ADDRESS") or None
+    num_processes = _int_setting("--num-processes", num_processes, "JAX_NUM_PROCESSES")
+    process_id = _int_setting("--process-id", process_id, "JAX_PROCESS_ID")
+    given = [coordinator, num_processes, process_id]
+    if not detect and all(v is None for v in given):
+        return
+    if not detect and any(v is None for v in given):
+        raise ConfigError(
+            "multi-host needs --coordinator HOST:PORT, --num-processes P and --process-id I "
+            "together (or JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES, JAX_PROCESS_ID; or "
+            "--distributed to detect them from the cluster)"
+        )
+    if num_processes is not None and num_processes < 1:
+        raise ConfigError(f"--num-processes must be >= 1; got {num_processes}")
+    if process_id is not None and not 0 <= process_id < (num_processes or 1):
+        raise ConfigError(
+            f"--process-id must be in 0..{(num_processes or 1) - 1}; got {process_id}"
+        )
+    if coordinator is not None and not coordinator.rpartition(":")[2].isdigit():
+        raise ConfigError(f"--coordinator must be HOST:PORT; got {coordinator!r}")
+    try:
+        jax.distributed.initialize(
+            coordinator_address=coordinator, num_processes=num_processes, process_id=process_id
+        )
+    except (RuntimeError, ValueError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ConfigError(f"jax.distributed.initialize failed: {first}") from None
+
+
+def _int_setting(flag: str, value: int | None, env_name: str) -> int | None:
+    if value is not None:
+        return value
+    text = os.environ.get(env_name)
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigError(f"{env_name}={text!r} is not an integer (for {flag})") from None
 
 
 def fetch(tree: Any) -> Any:
@@ -191,8 +258,10 @@ __all__ = [
     "constrain_batch",
     "constrain_state",
     "fetch",
+    "init_distributed",
     "leaf_spec",
     "load_local_rows",
+    "load_splits",
     "make_mesh",
     "mesh_size",
     "put_rows",

@@ -17,16 +17,19 @@ import jax.numpy as jnp
 import optax
 
 from aezoo import data
+from aezoo._validate import one_of
 from aezoo.models import ModelSpec
 from aezoo.models._spec import traced_config
+from aezoo.train.config import NONFINITE_POLICIES
 from aezoo.train.sharding import Mesh, constrain_batch, constrain_state
 from aezoo.train.state import TrainState
 
 Metrics = dict[str, jax.Array]
 Batch = dict[str, jax.Array]
 
-
-NONFINITE_POLICIES = ("stop", "skip")
+# Test-set evaluation noise (VAE samples) is the same for every run and every epoch, so test
+# numbers are comparable across seeds and epochs.
+EVAL_SEED = 0
 # XLA options of the training jits. Region-based copy insertion lets XLA update each weight
 # in place after the backward pass has read it; the default analysis copies every weight
 # that the backward pass reads (5 of the 6 MLP VAE kernels, every step): +3-5% per VAE step
@@ -129,7 +132,7 @@ def make_train_step(
       mesh: data parallel over this mesh's ``data`` axis (batch sharded, state replicated or,
         with ``shard_params``, FSDP-sharded); ``None``: wherever the inputs are.
     """
-    _check_options(binarize, on_nonfinite)
+    check_options(binarize, on_nonfinite)
     body = train_step_body(spec, module, optimizer, binarize, on_nonfinite)
 
     def step(state, batch, rng):
@@ -182,7 +185,7 @@ def make_train_epoch(
     ``hparams``: optional ``{field: value}`` for sweepable config fields, as traced values
     (one compile for every value; see :mod:`aezoo.train.members`).
     """
-    _check_options(binarize, on_nonfinite)
+    check_options(binarize, on_nonfinite)
     return jax.jit(
         epoch_body(
             spec,
@@ -277,6 +280,33 @@ def make_eval_fn(
     metric comes back as ``[members]`` (one vmapped program). With ``mesh``, each batch is
     sharded over its ``data`` axis.
     """
+    full, rest = _eval_programs(spec, module, batch_size, mesh, members)
+
+    def evaluate(
+        params: Any,
+        images: jax.Array,
+        labels: jax.Array,
+        rng: jax.Array,
+        hparams: dict[str, jax.Array] | None = None,
+        num_examples: int | None = None,
+    ) -> Metrics:
+        n = images.shape[0] if num_examples is None else num_examples
+        hparams = hparams or {}
+        n_full = (n // batch_size) * batch_size
+        parts: list[tuple[int, Metrics]] = []
+        if n_full:
+            parts.append((n_full, full(params, images, labels, rng, hparams, n // batch_size)))
+        if n > n_full:
+            shard = mesh is not None and (n - n_full) % mesh.size == 0
+            parts.append((n - n_full, rest(params, images, labels, rng, hparams, n, shard)))
+        return {k: sum(w * m[k] for w, m in parts) / n for k in parts[0][1]}
+
+    return evaluate
+
+
+def _eval_programs(spec, module, batch_size: int, mesh: Mesh | None, members: bool):
+    """The two jitted programs of :func:`make_eval_fn`: a scan over the full batches and
+    the remainder batch."""
 
     def one(params, batch, rng, hparams, shard=True):
         loss_fn = functools.partial(spec.loss_fn, module=with_hparams(module, hparams))
@@ -303,54 +333,47 @@ def make_eval_fn(
     if members:
         full = jax.vmap(full, in_axes=(0, None, None, None, 0, None))
         rest = jax.vmap(rest, in_axes=(0, None, None, None, 0, None, None))
-    full = jax.jit(full, static_argnums=5)
-    rest = jax.jit(rest, static_argnums=(5, 6))
-
-    def evaluate(
-        params: Any,
-        images: jax.Array,
-        labels: jax.Array,
-        rng: jax.Array,
-        hparams: dict[str, jax.Array] | None = None,
-        num_examples: int | None = None,
-    ) -> Metrics:
-        n = images.shape[0] if num_examples is None else num_examples
-        hparams = hparams or {}
-        n_full = (n // batch_size) * batch_size
-        parts: list[tuple[int, Metrics]] = []
-        if n_full:
-            parts.append((n_full, full(params, images, labels, rng, hparams, n // batch_size)))
-        if n > n_full:
-            shard = mesh is not None and (n - n_full) % mesh.size == 0
-            parts.append((n - n_full, rest(params, images, labels, rng, hparams, n, shard)))
-        return {k: sum(w * m[k] for w, m in parts) / n for k in parts[0][1]}
-
-    return evaluate
+    return jax.jit(full, static_argnums=5), jax.jit(rest, static_argnums=(5, 6))
 
 
-def _check_options(binarize: str, on_nonfinite: str) -> None:
-    from aezoo.errors import ConfigError
+def run_epoch_per_step(
+    step_fn: Callable[[TrainState, Batch, jax.Array], tuple[TrainState, Metrics]],
+    state: TrainState,
+    images: jax.Array,
+    labels: jax.Array,
+    rng: jax.Array,
+    epoch_key: jax.Array,
+    batch_size: int,
+    num_examples: int | None = None,
+) -> tuple[TrainState, Metrics]:
+    """The per-step jitted loop over one epoch: same batches and keys as the fused epoch."""
+    start = int(state.step)  # read before the state is donated to the first step
+    collected = []
+    n = images.shape[0] if num_examples is None else num_examples
+    for idx in epoch_batches(epoch_key, n, batch_size):
+        state, metrics = step_fn(state, gather_batch(images, labels, idx), rng)
+        collected.append(metrics)
+    stacked = jax.tree.map(lambda *xs: jnp.stack(xs), *collected)
+    return state, jax.jit(summarize)(stacked, start, state.params)
 
-    if binarize not in data.BINARIZE_MODES:
-        raise ConfigError(
-            f"unknown binarize mode {binarize!r}; expected one of {', '.join(data.BINARIZE_MODES)}"
-        )
-    if on_nonfinite not in NONFINITE_POLICIES:
-        raise ConfigError(
-            f"unknown on_nonfinite policy {on_nonfinite!r}; expected one of "
-            f"{', '.join(NONFINITE_POLICIES)}"
-        )
+
+def check_options(binarize: str, on_nonfinite: str) -> None:
+    """One-line errors for an unknown binarize mode or non-finite policy."""
+    one_of("binarize mode", binarize, data.BINARIZE_MODES)
+    one_of("on_nonfinite policy", on_nonfinite, NONFINITE_POLICIES)
 
 
 __all__ = [
+    "EVAL_SEED",
     "GUARDED_METRICS",
-    "NONFINITE_POLICIES",
+    "check_options",
     "epoch_batches",
     "gather_batch",
     "global_norm",
     "make_eval_fn",
     "make_train_epoch",
     "make_train_step",
+    "run_epoch_per_step",
     "summarize",
     "train_step_body",
     "with_hparams",

@@ -1,0 +1,209 @@
+"""``TrainConfig``: the single source of training settings.
+
+One frozen dataclass whose fields carry their help text and checks (``option`` metadata, the
+same as the model configs): the CLI generates its training flags from it, :func:`aezoo.fit`
+takes it, ``config.json`` records it (:meth:`TrainConfig.to_record`) and a resumed run is
+compared with the saved one field by field (:meth:`TrainConfig.diff`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from aezoo import data
+from aezoo._validate import check_fields, finite, int_in, option
+from aezoo.errors import ConfigError
+
+NONFINITE_POLICIES = ("stop", "skip")
+LR_NAMES = ("lr", "learning_rate")  # the names a learning-rate sweep may use
+MAX_SEED = 2**32 - 1
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Training settings (the model's own live in its config class).
+
+    ``None`` in ``epochs`` / ``binarize`` means "the default for this dataset / likelihood";
+    :meth:`resolved` fills them in. ``resumable`` fields may change when a run is resumed.
+    """
+
+    dataset: str = option(
+        "custom",
+        "dataset: digits (embedded), a TFDS image dataset (mnist, ...) or, for fit(), a name "
+        "to record for your own arrays",
+        group="data",
+        cli_default="digits",
+    )
+    binarize: str | None = option(
+        None,
+        "Bernoulli targets: dynamic (resampled every step), static (threshold 0.5) or none "
+        "(default: dynamic for the bernoulli likelihood, none otherwise)",
+        choices=data.BINARIZE_MODES,
+        what="binarize mode",
+        group="data",
+    )
+    epochs: int | None = option(
+        None, "passes over the data (default: 10; 100 for digits)", low=0, resumable=True
+    )
+    batch_size: int = option(128, "examples per step (the global batch)", low=1)
+    learning_rate: float = option(1e-3, "Adam learning rate", low=0.0, open="low", flag="lr")
+    seed: int = option(0, "random seed (keys, initialization, data order)", low=0, high=MAX_SEED)
+    eval_batch_size: int = option(1000, "test batch size", low=1, resumable=True)
+    on_nonfinite: str = option(
+        "stop",
+        "on a NaN/inf loss or gradient: stop (keeping the last good checkpoint) or skip the "
+        "update and count it",
+        choices=NONFINITE_POLICIES,
+        what="on_nonfinite policy",
+    )
+    fused: bool = option(
+        True,
+        "run the per-step jitted loop instead of the scan-fused epoch (same result)",
+        resumable=True,
+        flag="per-step",
+        negate=True,
+    )
+    seeds: int | None = option(
+        None,
+        "train N models at once with jax.vmap, seeds --seed .. --seed+N-1 (one compile); "
+        "reports mean +/- std, writes each member to WORKDIR/members/",
+        low=1,
+        group="scaling",
+    )
+    sweep: Mapping[str, tuple[float, ...]] | None = option(
+        None,
+        "also vmap over values of one numeric setting: lr or a model field that `aezoo list` "
+        "shows as sweepable (e.g. beta=0.5,1,2,4); members = values x seeds",
+        metavar="NAME=V1,V2,...",
+        group="scaling",
+    )
+    devices: int | None = option(
+        None,
+        "data parallel over the first N devices (default: all; the batch is split over them, "
+        "--batch-size is the global batch); with --seeds/--sweep the models are split instead",
+        low=1,
+        resumable=True,
+        group="scaling",
+    )
+    shard_params: bool = option(
+        False,
+        "FSDP-style: shard params and optimizer state over the devices instead of replicating them",
+        resumable=True,
+        group="scaling",
+    )
+    checkpoint_every: int = option(
+        1, "checkpoint every N epochs and at the end", low=1, resumable=True, group="outputs"
+    )
+    keep: int = option(3, "keep the last K checkpoints", low=1, resumable=True, group="outputs")
+    tensorboard: bool = option(
+        False,
+        "also write TensorBoard event files to WORKDIR/tensorboard "
+        "(needs pip install 'aezoo[tensorboard]')",
+        resumable=True,
+        group="outputs",
+    )
+
+    def __post_init__(self) -> None:
+        if isinstance(self.sweep, str):
+            object.__setattr__(self, "sweep", parse_sweep(self.sweep))
+        elif self.sweep is not None:
+            object.__setattr__(self, "sweep", _normal_sweep(self.sweep))
+        check_fields(self)
+
+    @property
+    def vmapped(self) -> bool:
+        """Whether this run trains vmapped members (``seeds`` or ``sweep`` set)."""
+        return self.seeds is not None or self.sweep is not None
+
+    def member_seeds(self) -> list[int]:
+        """The seeds of a vmapped run: ``seed .. seed + seeds - 1``."""
+        seeds = list(range(self.seed, self.seed + (self.seeds or 1)))
+        int_in("seed + seeds - 1", seeds[-1], 0, MAX_SEED)
+        return seeds
+
+    def resolved(self, likelihood: str) -> TrainConfig:
+        """``epochs`` and ``binarize`` filled in (the dataset's epochs; dynamic binarization
+        for Bernoulli decoders, none for the others)."""
+        return dataclasses.replace(
+            self,
+            epochs=self.epochs if self.epochs is not None else data.default_epochs(self.dataset),
+            binarize=self.binarize or ("dynamic" if likelihood == "bernoulli" else "none"),
+        )
+
+    def to_record(self) -> dict[str, Any]:
+        """JSON-ready fields (``config.json``'s ``train`` section)."""
+        record = dataclasses.asdict(self)
+        if self.sweep is not None:
+            record["sweep"] = {k: list(v) for k, v in self.sweep.items()}
+        return record
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> TrainConfig:
+        """The config a ``config.json`` recorded (fields this version lacks are dropped)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in record.items() if k in names})
+
+    def diff(self, saved: Mapping[str, Any]) -> list[str]:
+        """``"name old != new"`` for every setting that differs from a saved record and may
+        not change on resume (see the ``resumable`` fields)."""
+        now = self.to_record()
+        return [
+            f"{f.name} {saved.get(f.name)!r} != {now[f.name]!r}"
+            for f in dataclasses.fields(self)
+            if not f.metadata.get("resumable") and saved.get(f.name) != now[f.name]
+        ]
+
+
+def with_settings(config: TrainConfig | None, settings: Mapping[str, Any]) -> TrainConfig:
+    """``config`` (default: ``TrainConfig()``) with keyword overrides; one-line error for a
+    name that is not a training setting."""
+    config = config if config is not None else TrainConfig()
+    if not isinstance(config, TrainConfig):
+        raise ConfigError(
+            f"config must be an aezoo.TrainConfig (model settings go in model_config=); "
+            f"got {type(config).__name__}"
+        )
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(settings) - names)
+    if unknown:
+        raise ConfigError(
+            f"unknown training setting(s) {', '.join(unknown)}; "
+            f"accepted: {', '.join(sorted(names))}"
+        )
+    return dataclasses.replace(config, **settings) if settings else config
+
+
+def parse_sweep(text: str) -> dict[str, tuple[float, ...]]:
+    """``"beta=0.5,1,2"`` -> ``{"beta": (0.5, 1.0, 2.0)}`` (one-line errors)."""
+    name, sep, values = text.partition("=")
+    name = name.strip().replace("-", "_")
+    if not sep or not name:
+        raise ConfigError(f"--sweep expects NAME=V1,V2,... like beta=0.5,1,2; got {text!r}")
+    try:
+        parsed = [float(v) for v in values.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(
+            f"--sweep values must be numbers, like beta=0.5,1,2; got {text!r}"
+        ) from None
+    return _normal_sweep({name: parsed})
+
+
+def _normal_sweep(sweep: Mapping[str, Sequence[float]]) -> dict[str, tuple[float, ...]]:
+    """One swept setting with distinct finite values, as floats."""
+    if not isinstance(sweep, Mapping) or len(sweep) != 1:
+        raise ConfigError(
+            f"sweep one setting at a time, like {{'beta': [0.5, 1, 2]}}; got {sweep!r}"
+        )
+    ((name, values),) = sweep.items()
+    values = list(values) if isinstance(values, Sequence) and not isinstance(values, str) else []
+    if not values:
+        raise ConfigError(f"sweep {name} has no values; expected e.g. {name}=0.5,1,2")
+    floats = tuple(finite(f"sweep {name} values", v) for v in values)
+    if len(set(floats)) != len(floats):
+        raise ConfigError(f"sweep {name} values must be distinct; got {list(floats)}")
+    return {"lr" if name in LR_NAMES else name: floats}
+
+
+__all__ = ["LR_NAMES", "NONFINITE_POLICIES", "TrainConfig", "parse_sweep", "with_settings"]

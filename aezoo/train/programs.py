@@ -1,0 +1,464 @@
+"""The device side of a run: N >= 1 models trained by one compiled program.
+
+The host loop (:mod:`aezoo.train.loop`) sees one interface, :class:`Program`: start or
+restore the models, compile, run an epoch, evaluate, write the final outputs. Metrics come
+back as host arrays with a leading member axis ``[N]`` (``N = 1`` for a single run), so the
+loop has one code path for records, NaN reports, progress and checkpoints.
+
+Two programs differ where they must:
+
+- :class:`SingleRun`: one model, data parallel over a device mesh (rows sharded over the
+  ``data`` axis, state replicated or FSDP-sharded), fused or per-step, any number of
+  processes; its checkpoint holds one unstacked state (what ``aezoo.load`` reads).
+- :class:`Members`: ``seeds`` x ``sweep`` models vmapped along a leading axis, the member
+  axis sharded over the devices, the data replicated. Member i follows exactly the keys of a
+  single run with its seed, so it equals that run up to float rounding (tested). A swept
+  value is traced, not baked in: ``lr`` lives in the optimizer state
+  (``optax.inject_hyperparams``), a model field marked ``sweep=True`` reaches the loss as a
+  traced config value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import pathlib
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import flax.linen as nn
+import flax.struct
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from aezoo import data
+from aezoo.errors import ConfigError, ShapeError
+from aezoo.models import BaseConfig, ModelSpec
+from aezoo.models._spec import sweepable
+from aezoo.train import members as members_io
+from aezoo.train import sharding, workdir
+from aezoo.train.config import LR_NAMES, TrainConfig
+from aezoo.train.members import Member
+from aezoo.train.parallel import make_vmapped_train_epoch
+from aezoo.train.sharding import LocalRows
+from aezoo.train.state import TrainState, create_train_state
+from aezoo.train.step import (
+    EVAL_SEED,
+    make_eval_fn,
+    make_train_epoch,
+    make_train_step,
+    run_epoch_per_step,
+)
+
+Arrays = tuple[np.ndarray, np.ndarray]
+Split = Arrays | LocalRows
+
+
+@flax.struct.dataclass
+class Carry:
+    """What changes from epoch to epoch: the train state(s) and their two keys."""
+
+    state: TrainState
+    rng: jax.Array  # the step keys: fold_in(rng, step)
+    order_key: jax.Array  # the data order: fold_in(order_key, epoch)
+
+
+class Program:
+    """N models on the devices: what the host loop calls, in this order."""
+
+    spec: ModelSpec
+    module: nn.Module
+    config: BaseConfig  # the model config (member 0's for a sweep)
+    train: TrainConfig
+    members: list[Member]
+    sweep_name: str | None = None
+    devices: int = 1
+    hparams: dict[str, jax.Array]
+    steps_per_epoch: int
+
+    @property
+    def vmapped(self) -> bool:
+        return self.train.vmapped
+
+    def record(self) -> dict[str, Any]:
+        """The run record (``config.json``, checkpoint metadata)."""
+        members = [dataclasses.asdict(m) for m in self.members] if self.vmapped else None
+        extra = {"members": members} if members else {}
+        return workdir.run_record(self.spec, self.config, self.train, **extra)
+
+    def start(self) -> Carry:
+        raise NotImplementedError
+
+    def restored(self, tree: Mapping[str, Any]) -> Carry:
+        """The carry a checkpoint tree (see :meth:`saved`) holds."""
+        keys = (jax.random.wrap_key_data(tree["rng"]), jax.random.wrap_key_data(tree["order_rng"]))
+        return Carry(tree["state"], *self._place_keys(keys))
+
+    def saved(self, carry: Carry) -> dict[str, Any]:
+        """What a checkpoint holds: the state(s) and the keys' data."""
+        return {
+            "state": carry.state,
+            "rng": np.asarray(jax.random.key_data(carry.rng)),
+            "order_rng": np.asarray(jax.random.key_data(carry.order_key)),
+        }
+
+    def compile(self, carry: Carry, epoch: int) -> float | None:
+        """Compile the epoch ahead of time (so epoch timings are steady-state); seconds."""
+        t0 = time.perf_counter()
+        self._epoch = self._epoch.lower(*self._epoch_args(carry, epoch)).compile()
+        return time.perf_counter() - t0
+
+    def train_epoch(self, carry: Carry, epoch: int) -> tuple[Carry, dict[str, np.ndarray]]:
+        """One epoch; its metrics as ``[N]`` host arrays (the one host fetch of the epoch)."""
+        state, metrics = self._epoch(*self._epoch_args(carry, epoch))
+        return carry.replace(state=state), host(metrics)
+
+    def evaluate(self, carry: Carry) -> dict[str, np.ndarray]:
+        """Test metrics as ``[N]`` host arrays ({} without a test split)."""
+        if self._test is None:
+            return {}
+        x, y, n = self._test
+        rng = jax.random.key(EVAL_SEED)
+        return host(self._eval(carry.state.params, x, y, rng, self.hparams, num_examples=n))
+
+    def steps(self, carry: Carry) -> np.ndarray:
+        return host(carry.state.step)
+
+    def finish(
+        self, out_dir: pathlib.Path | None, carry: Carry, history: list, figures: bool
+    ) -> list[dict[str, Any]]:
+        """Write the final outputs; returns the summary over members (``[]`` for one)."""
+        raise NotImplementedError
+
+    def _epoch_args(self, carry: Carry, epoch: int) -> tuple:
+        keys = self._fold(carry.order_key, epoch)
+        return carry.state, self._x, self._y, carry.rng, keys, self.hparams
+
+    def _place_keys(self, keys: tuple[jax.Array, jax.Array]) -> tuple[jax.Array, jax.Array]:
+        return keys
+
+
+def host(tree: Any) -> Any:
+    """Host copies with a leading member axis (a single run's scalars become ``[1]``)."""
+    return jax.tree.map(np.atleast_1d, sharding.fetch(tree))
+
+
+class SingleRun(Program):
+    """One model, data parallel over a mesh of ``train.devices`` devices."""
+
+    def __init__(self, spec, config, tc: TrainConfig, train: Split, test: Split | None):
+        self.spec, self.config, self.train = spec, config, tc
+        self._figure_split = test if test is not None else train
+        self.module = spec.module_cls(config=config)
+        self.members = [Member(0, tc.seed, f"seed{tc.seed}")]
+        self.mesh = sharding.make_mesh(tc.devices)
+        self.devices = sharding.mesh_size(self.mesh)
+        if tc.batch_size % self.devices:
+            raise ConfigError(
+                f"batch_size {tc.batch_size} must be a multiple of the {self.devices} devices "
+                "it is split over (or use --devices)"
+            )
+        if not tc.fused and jax.process_count() > 1:
+            raise ConfigError("the per-step loop runs on one process; use the fused epoch")
+        self.optimizer = optax.adam(tc.learning_rate)
+        self.hparams = {}
+        n = num_examples(train)
+        self.steps_per_epoch = n // tc.batch_size
+        # Data go to the devices once, as uint8 rows sharded over the mesh (each process
+        # holds its own rows); the test set is binarized once on device with a fixed key.
+        self._x, self._y = _place(train, self.mesh)
+        self._test = None
+        if test is not None:
+            x_test, y_test = _place(test, self.mesh)
+            self._test = (
+                _binarize_once(x_test, tc.binarize, self.mesh),
+                y_test,
+                num_examples(test),
+            )
+        self._eval = make_eval_fn(spec, self.module, batch_size=tc.eval_batch_size, mesh=self.mesh)
+        kw = {"binarize": tc.binarize, "on_nonfinite": tc.on_nonfinite, "mesh": self.mesh}
+        kw["shard_params"] = tc.shard_params
+        if tc.fused:
+            self._epoch = make_train_epoch(
+                spec, self.module, self.optimizer, batch_size=tc.batch_size, num_examples=n, **kw
+            )
+        else:
+            self._step = make_train_step(spec, self.module, self.optimizer, **kw)
+        self._num_train = n
+        self._fold = jax.random.fold_in
+
+    def start(self) -> Carry:
+        init_key, rng, order_key = jax.random.split(jax.random.key(self.train.seed), 3)
+        init = functools.partial(create_train_state, self.spec, self.module, self.optimizer)
+        shardings = sharding.state_shardings(
+            jax.eval_shape(init, init_key), self.mesh, self.train.shard_params
+        )
+        return Carry(jax.jit(init, out_shardings=shardings)(init_key), rng, order_key)
+
+    def compile(self, carry: Carry, epoch: int) -> float | None:
+        return super().compile(carry, epoch) if self.train.fused else None
+
+    def train_epoch(self, carry: Carry, epoch: int) -> tuple[Carry, dict[str, np.ndarray]]:
+        if self.train.fused:
+            return super().train_epoch(carry, epoch)
+        state, metrics = run_epoch_per_step(
+            self._step, *self._epoch_args(carry, epoch)[:5], self.train.batch_size, self._num_train
+        )
+        return carry.replace(state=state), host(metrics)
+
+    def finish(self, out_dir, carry, history, figures) -> list[dict[str, Any]]:
+        if out_dir is None:
+            return []
+        params = sharding.fetch(carry.state.params)  # a collective when the params are sharded
+        if jax.process_index() == 0:
+            workdir.save_params(out_dir / "params.msgpack", params)
+            if figures:
+                split = _arrays(self._figure_split)
+                workdir.write_figures(out_dir, self.spec, self.module, params, split)
+        return []
+
+
+class Members(Program):
+    """``seeds`` x ``sweep`` models in one vmapped program, members split over the devices."""
+
+    def __init__(self, spec, config, tc: TrainConfig, train: Split, test: Split | None):
+        if isinstance(train, LocalRows) or jax.process_count() > 1 or tc.shard_params:
+            raise ConfigError(
+                "seeds/sweep (vmapped members) run in one process and shard the members, "
+                "not the params, over its devices; drop --shard-params / multi-host flags"
+            )
+        self.spec, self.train = spec, tc
+        self._figure_split = test if test is not None else train
+        self.sweep_name, values = _check_sweep(spec, tc.sweep)
+        self.members, self.configs, self.lrs = _members(spec, config, tc, self.sweep_name, values)
+        self.config = self.configs[0]
+        self.module = spec.module_cls(config=self.config)
+        self.mesh = sharding.make_mesh(_member_devices(len(self.members), tc.devices))
+        self.devices = sharding.mesh_size(self.mesh)
+        self._by_member = sharding.row_sharding(self.mesh)  # the member axis over the devices
+        everywhere = sharding.replicated(self.mesh)  # each device trains on all the data
+        self.optimizer = _optimizer(tc.learning_rate, lr_swept=self.sweep_name == "lr")
+        self.hparams = {}
+        if self.sweep_name not in (None, "lr"):
+            swept = jnp.asarray([m.sweep_value for m in self.members], jnp.float32)
+            self.hparams = {self.sweep_name: jax.device_put(swept, self._by_member)}
+        images, labels = train
+        self.steps_per_epoch = len(images) // tc.batch_size
+        self._x = jax.device_put(workdir.as_uint8(images), everywhere)
+        self._y = jax.device_put(np.asarray(labels, np.int32), everywhere)
+        self._test = None
+        if test is not None:
+            x_test = data.binarize_once(workdir.as_uint8(test[0]), tc.binarize)
+            y_test = np.asarray(test[1], np.int32)
+            self._test = (*jax.device_put((x_test, y_test), everywhere), len(y_test))
+        self._eval = make_eval_fn(spec, self.module, batch_size=tc.eval_batch_size, members=True)
+        self._epoch = make_vmapped_train_epoch(
+            spec, self.module, self.optimizer, batch_size=tc.batch_size,
+            binarize=tc.binarize, on_nonfinite=tc.on_nonfinite,
+        )  # fmt: skip
+        self._fold = jax.vmap(jax.random.fold_in, in_axes=(0, None))
+
+    def start(self) -> Carry:
+        keys = jnp.stack(
+            [jnp.stack(jax.random.split(jax.random.key(m.seed), 3)) for m in self.members]
+        )
+        lr_swept = self.sweep_name == "lr"
+
+        def init(key, lr):
+            state = create_train_state(self.spec, self.module, self.optimizer, key)
+            if lr_swept:
+                opt_state = optax.tree_utils.tree_set(state.opt_state, learning_rate=lr)
+                state = state.replace(opt_state=opt_state)
+            return state
+
+        lrs = jnp.asarray(self.lrs, jnp.float32)
+        states = jax.jit(jax.vmap(init), out_shardings=self._by_member)(keys[:, 0], lrs)
+        return Carry(states, *self._place_keys((keys[:, 1], keys[:, 2])))
+
+    def _place_keys(self, keys):
+        return jax.device_put(keys, self._by_member)
+
+    def finish(self, out_dir, carry, history, figures) -> list[dict[str, Any]]:
+        summary = members_io.summarize_members(history, self.members, self.sweep_name)
+        if out_dir is not None:
+            members_io.write_members(
+                out_dir, self.spec, self.members, self.configs, self.member_configs(),
+                self.saved(carry), history, self._figure_split if figures else None,
+                lr_swept=self.sweep_name == "lr", sweep_name=self.sweep_name,
+            )  # fmt: skip
+            members_io.write_summary(out_dir, summary, self.sweep_name)
+        return summary
+
+    def member_configs(self) -> list[TrainConfig]:
+        """Each member's own training settings, as a single run with its seed would have."""
+        return [
+            dataclasses.replace(self.train, seed=m.seed, learning_rate=lr, seeds=None, sweep=None)
+            for m, lr in zip(self.members, self.lrs, strict=True)
+        ]
+
+
+def make_program(
+    spec: ModelSpec,
+    train: Split,
+    test: Split | None,
+    tc: TrainConfig,
+    model_config: BaseConfig | Mapping[str, Any] | None,
+) -> Program:
+    """Check the data and settings, then build the program for them (members when
+    ``seeds`` or ``sweep`` is set). Returns it with ``train`` resolved for the model."""
+    train, test, image_shape = check_splits(train, test)
+    if isinstance(model_config, BaseConfig):
+        config = dataclasses.replace(model_config, image_shape=image_shape)
+    else:
+        config = spec.make_config(**{**dict(model_config or {}), "image_shape": image_shape})
+    tc = tc.resolved(config.likelihood)
+    n = num_examples(train)
+    if tc.batch_size > n:
+        raise ConfigError(
+            f"batch_size {tc.batch_size} is larger than the training split ({n} examples); "
+            f"use --batch-size <= {n}"
+        )
+    _check_labels(config, train, test)
+    return (Members if tc.vmapped else SingleRun)(spec, config, tc, train, test)
+
+
+def check_splits(train: Split, test: Split | None) -> tuple[Split, Split | None, tuple]:
+    """One-line errors for unusable training/test data; returns both splits (labels None
+    becomes -1, unlabelled) and the image shape."""
+    train, test = _labelled(train, "training"), _labelled(test, "test")
+    images, labels = _arrays(train)
+    data.check_dataset(images, labels, what="training images")
+    if test is not None:
+        data.check_dataset(*_arrays(test), what="test images")
+        if tuple(_arrays(test)[0].shape[1:]) != tuple(images.shape[1:]):
+            raise ShapeError(
+                f"test images {tuple(_arrays(test)[0].shape[1:])} differ in shape from training "
+                f"images {tuple(images.shape[1:])}"
+            )
+    return train, test, tuple(int(d) for d in images.shape[1:])
+
+
+def _labelled(split: Any, what: str) -> Any:
+    if split is None or isinstance(split, LocalRows):
+        return split
+    if not isinstance(split, tuple | list) or len(split) != 2:
+        raise ShapeError(
+            f"{what} data must be an (images, labels) pair, e.g. from aezoo.data.load; "
+            f"got {type(split).__name__}"
+        )
+    images, labels = split
+    if labels is None:
+        labels = np.full(np.shape(images)[0] if np.ndim(images) else 0, -1, np.int32)
+    return images, labels
+
+
+def num_examples(split: Split) -> int:
+    return split.num_examples if isinstance(split, LocalRows) else len(split[0])
+
+
+def _arrays(split: Split) -> Arrays:
+    return (split.images, split.labels) if isinstance(split, LocalRows) else split
+
+
+def _check_labels(config: BaseConfig, train: Split, test: Split | None) -> None:
+    num_classes = getattr(config, "num_classes", 0)
+    for split_name, split in (("training", train), ("test", test)):
+        if num_classes and split is not None:
+            labels = _arrays(split)[1]
+            lo, hi = int(np.min(labels)), int(np.max(labels))
+            if lo < 0 or hi >= num_classes:
+                raise ConfigError(
+                    f"{split_name} labels span {lo}..{hi} but the model is conditioned on "
+                    f"num_classes={num_classes} (labels 0..{num_classes - 1})"
+                )
+
+
+def _place(split: Split, mesh) -> tuple[jax.Array, jax.Array]:
+    """A split as global uint8 images and int32 labels, rows sharded over ``mesh``."""
+    images, labels = _arrays(split)
+    layout = sharding.row_layout(num_examples(split), mesh)
+    if isinstance(split, LocalRows):
+        if split.start != layout.start or len(images) != layout.real_stop - layout.start:
+            raise ConfigError(
+                f"process {jax.process_index()} was given rows {split.start}.."
+                f"{split.start + len(images)} but owns rows {layout.start}..{layout.real_stop} "
+                "on this mesh (load them with aezoo.train.sharding.load_local_rows)"
+            )
+    else:
+        images = images[layout.start : layout.real_stop]
+        labels = labels[layout.start : layout.real_stop]
+    x = sharding.put_rows(workdir.as_uint8(images), layout, mesh)
+    y = sharding.put_rows(np.asarray(labels, np.int32), layout, mesh)
+    return x, y
+
+
+def _binarize_once(x: jax.Array, mode: str, mesh) -> jax.Array:
+    """:func:`aezoo.data.binarize_once` of the global array, computed where its rows live."""
+    if mode == "none":
+        return x
+    binarize = functools.partial(data.binarize_once, mode=mode)
+    return jax.jit(binarize, out_shardings=sharding.row_sharding(mesh))(x)
+
+
+def _check_sweep(spec: ModelSpec, sweep) -> tuple[str | None, list[float | None]]:
+    if sweep is None:
+        return None, [None]
+    ((name, values),) = sweep.items()
+    allowed = ("lr", *sweepable(spec.config_cls))
+    if name not in allowed:
+        raise ConfigError(
+            f"cannot sweep {name!r} for model {spec.name!r}: sweepable are {', '.join(allowed)}"
+        )
+    return name, list(values)
+
+
+def _members(
+    spec: ModelSpec,
+    config: BaseConfig,
+    tc: TrainConfig,
+    sweep_name: str | None,
+    values: Sequence[float | None],
+) -> tuple[list[Member], list[BaseConfig], list[float]]:
+    """Every swept value x every seed: the members, their (checked) model configs and lrs."""
+    members, configs, lrs = [], [], []
+    for value in values:
+        for seed in tc.member_seeds():
+            cfg = config
+            if sweep_name not in (None, *LR_NAMES):
+                cfg = spec.make_config(**{**config.to_dict(), sweep_name: value})
+            name = f"seed{seed}" if sweep_name is None else f"{sweep_name}{value:g}-seed{seed}"
+            members.append(Member(len(members), seed, name, value))
+            configs.append(cfg)
+            lrs.append(value if sweep_name == "lr" else tc.learning_rate)
+    if sweep_name == "lr":
+        for lr in lrs:
+            dataclasses.replace(tc, learning_rate=lr)  # checks each swept rate
+    return members, configs, lrs
+
+
+def _optimizer(learning_rate: float, *, lr_swept: bool) -> optax.GradientTransformation:
+    """Adam; a swept learning rate is a traced value in its state."""
+    if not lr_swept:
+        return optax.adam(learning_rate)
+    adam = optax.inject_hyperparams(optax.adam, static_args=("b1", "b2", "eps", "eps_root"))
+    return adam(learning_rate=learning_rate)
+
+
+def _member_devices(n: int, devices: int | None) -> int:
+    available = jax.local_device_count()
+    if devices is None:
+        return max(d for d in range(1, min(n, available) + 1) if n % d == 0)
+    if devices > available:
+        raise ConfigError(f"devices must be in 1..{available}; got {devices!r}")
+    if n % devices:
+        raise ConfigError(
+            f"{n} members cannot be split evenly over {devices} devices; use a --seeds / "
+            "--sweep count that the device count divides, or --devices"
+        )
+    return devices
+
+
+__all__ = ["Carry", "Members", "Program", "SingleRun", "check_splits", "host", "make_program"]
