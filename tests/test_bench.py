@@ -11,6 +11,7 @@ from aezoo.cli import main
 
 
 @pytest.mark.optax
+@pytest.mark.slow
 def test_quick_bench_writes_json_and_markdown(tmp_path, capsys):
     assert main(["bench", "--quick", "--no-torch", "--out", str(tmp_path)]) == 0
     result = json.loads((tmp_path / "bench.json").read_text())

@@ -37,6 +37,7 @@ def _metrics(workdir: pathlib.Path):
     )
 
 
+@pytest.mark.slow
 def test_resume_in_process_equals_uninterrupted_run(digits, tmp_path):
     train, test = digits
     kw = {"model_config": SMALL, "batch_size": 64, "dataset": "digits", "progress": False}
@@ -48,6 +49,7 @@ def test_resume_in_process_equals_uninterrupted_run(digits, tmp_path):
     assert [r["epoch"] for r in resumed.history] == [1, 2, 3, 4]
 
 
+@pytest.mark.slow
 def test_checkpoints_keep_the_last_k(digits, tmp_path):
     train, test = digits
     aezoo.fit(
@@ -162,6 +164,7 @@ def test_sigkill_then_resume_is_bit_identical(point, reference_run, tmp_path):
     assert _metrics(tmp_path) == _metrics(reference_run)
 
 
+@pytest.mark.slow
 def test_same_seed_in_two_processes_gives_identical_results(reference_run, tmp_path):
     _run(tmp_path)
     chex.assert_trees_all_equal(
@@ -198,6 +201,7 @@ def _poison(split, n=1):
     return images, labels
 
 
+@pytest.mark.slow
 def test_nonfinite_stop_names_step_and_metric_and_keeps_last_checkpoint(digits, tmp_path):
     train, test = digits
     spec = _poisoned_ae_spec()
@@ -219,6 +223,7 @@ def test_nonfinite_stop_names_step_and_metric_and_keeps_last_checkpoint(digits, 
     assert len((tmp_path / "metrics.jsonl").read_text().splitlines()) == 2
 
 
+@pytest.mark.slow
 def test_nonfinite_skip_drops_and_counts_bad_updates(digits, tmp_path):
     train, test = digits
     result = aezoo.fit(
@@ -262,6 +267,7 @@ def test_skipped_update_leaves_state_unchanged(digits):
 # --- loading ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_load_in_a_new_process(reference_run):
     code = f"""
 import jax, numpy as np, aezoo
@@ -287,6 +293,7 @@ def _copy_run(src, dst):
     return dst
 
 
+@pytest.mark.slow
 def test_truncated_newest_checkpoint_falls_back_to_the_previous(reference_run, tmp_path):
     run = _copy_run(reference_run, tmp_path / "run")
     for f in (run / "checkpoints" / "6").rglob("*"):
@@ -297,6 +304,7 @@ def test_truncated_newest_checkpoint_falls_back_to_the_previous(reference_run, t
     assert loaded.epoch == 5
 
 
+@pytest.mark.slow
 def test_every_checkpoint_corrupt_is_a_clear_error(reference_run, tmp_path):
     run = _copy_run(reference_run, tmp_path / "run")
     for f in (run / "checkpoints").rglob("*"):
@@ -309,6 +317,7 @@ def test_every_checkpoint_corrupt_is_a_clear_error(reference_run, tmp_path):
         aezoo.load(run)
 
 
+@pytest.mark.slow
 def test_checkpoint_of_another_model_is_refused(reference_run, tmp_path, digits):
     train, test = digits
     other = tmp_path / "ae"

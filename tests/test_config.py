@@ -153,6 +153,7 @@ def _event_scalars(path) -> list[tuple[str, int, float]]:
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.optax
 def test_tensorboard_events_hold_the_recorded_metrics(digits, tmp_path):
     train, test = digits

@@ -55,6 +55,7 @@ def test_tfds_loading_under_mock_data():
 
 
 @pytest.mark.optax
+@pytest.mark.slow
 def test_fit_runs_on_mock_mnist():
     data.clear_cache()
     try:

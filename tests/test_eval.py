@@ -105,6 +105,7 @@ def test_is_estimate_matches_the_closed_form_within_a_tenth_of_a_nat():
     assert np.max(np.abs(est - exact)) < 0.1  # every one of the 40 examples
 
 
+@pytest.mark.slow
 def test_is_estimate_is_above_the_elbo_and_grows_with_k():
     spec, module, batch, exact = _setup(mean_shift=0.3, logvar_shift=0.5)
     log_w = log_importance_weights({}, batch, jax.random.key(9), module=module, num_samples=4000)
@@ -145,6 +146,7 @@ def test_active_units_counts_dimensions_with_varying_means():
 
 
 @pytest.mark.optax
+@pytest.mark.slow
 def test_aezoo_eval_writes_eval_json_report_and_figures(tmp_path, capsys):
     from aezoo.cli import main
 
@@ -221,6 +223,7 @@ def test_aezoo_eval_writes_eval_json_report_and_figures(tmp_path, capsys):
 
 
 @pytest.mark.optax
+@pytest.mark.slow
 def test_eval_of_a_model_without_density_skips_the_is_nll(tmp_path):
     from aezoo.eval.run import evaluate
 

@@ -34,6 +34,7 @@ def _max_diff(a, b) -> float:
 
 
 @pytest.mark.optax
+@pytest.mark.slow
 def test_vmapped_member_equals_single_run(digits, tmp_path):
     train, test = digits
     many = fit("vae", train, test, model_config=SMALL, seed=2, seeds=2, workdir=tmp_path, **FIT)
@@ -55,6 +56,7 @@ def test_vmapped_member_equals_single_run(digits, tmp_path):
     ("model", "name", "values", "pick"),
     [("beta_vae", "beta", [0.5, 3.0], 1), ("vae", "lr", [3e-3, 1e-3], 0)],
 )
+@pytest.mark.slow
 def test_sweep_member_equals_single_run(digits, model, name, values, pick):
     train, test = digits
     many = fit(model, train, test, model_config=SMALL, seed=1, seeds=1, sweep={name: values}, **FIT)
@@ -73,6 +75,7 @@ def test_sweep_member_equals_single_run(digits, model, name, values, pick):
     ("model", "field"),
     [(m, f) for m, spec in MODELS.items() for f in sweepable(spec.config_cls)],
 )
+@pytest.mark.slow
 def test_every_sweepable_field_traces(digits, model, field):
     """Each field marked sweepable runs as a traced value and changes the result."""
     train, _ = digits
@@ -95,6 +98,7 @@ def test_every_sweepable_field_traces(digits, model, field):
 
 
 @pytest.mark.optax
+@pytest.mark.slow
 def test_members_workdir_summary_and_resume(digits, tmp_path):
     train, test = digits
     kw = {**FIT, "model_config": SMALL, "seeds": 2, "sweep": {"beta": [1.0, 2.0]}}
@@ -356,6 +360,7 @@ def test_multihost_flag_errors(capsys, monkeypatch):
 
 
 @pytest.mark.optax
+@pytest.mark.slow
 def test_resume_refuses_a_different_set_of_models(digits, tmp_path):
     train, test = digits
     kw = {**FIT, "model_config": SMALL}

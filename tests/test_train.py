@@ -87,6 +87,7 @@ def test_fused_epoch_updates_the_weights_in_place(digits):
     assert not copied, copied
 
 
+@pytest.mark.slow
 def test_fit_fused_and_per_step_agree(digits):
     train, test = digits
     kw = {"model_config": SMALL, "epochs": 2, "batch_size": 128, "progress": False}
@@ -156,6 +157,7 @@ def test_fit_writes_the_documented_workdir(digits, tmp_path):
     chex.assert_trees_all_close(saved, jax.device_get(result.params))
 
 
+@pytest.mark.slow
 def test_same_seed_same_result_and_different_seeds_differ(digits):
     train, test = digits
     kw = {"model_config": SMALL, "epochs": 1, "batch_size": 128, "progress": False}
@@ -232,6 +234,7 @@ def test_non_finite_loss_stops_training_and_keeps_last_good_params(digits, tmp_p
     assert not (tmp_path / "params.msgpack").exists()
 
 
+@pytest.mark.slow
 def test_workdir_holding_a_run_needs_resume_or_overwrite(digits, tmp_path):
     train, test = digits
     kw = {"epochs": 1, "batch_size": 64, "workdir": tmp_path, "progress": False}

@@ -39,6 +39,7 @@ def _test_batch():
     return {"image": aezoo.data.to_float(jnp.asarray(x)), "label": jnp.asarray(y)}
 
 
+@pytest.mark.slow
 def test_denoising_ae_beats_plain_ae_on_corrupted_inputs():
     dae = _train("denoising_ae")
     ae = _train("ae")
@@ -51,6 +52,7 @@ def test_denoising_ae_beats_plain_ae_on_corrupted_inputs():
     assert dae_err < ae_err - 1.0, (dae_err, ae_err)
 
 
+@pytest.mark.slow
 def test_contractive_ae_has_a_smaller_encoder_jacobian_than_plain_ae():
     cae = _train("contractive_ae", contraction_weight=1.0)
     ae = _train("ae")
@@ -83,6 +85,7 @@ def test_jacobian_norm_matches_a_dense_jacobian():
 
 
 @pytest.mark.parametrize("penalty", ["l1", "kl"])
+@pytest.mark.slow
 def test_sparse_ae_codes_are_sparser_than_plain_ae(penalty):
     sae = _train("sparse_ae", penalty=penalty)
     ae = _train("ae")
@@ -97,6 +100,7 @@ def test_sparse_ae_codes_are_sparser_than_plain_ae(penalty):
         assert float(s["mean_activation"]) < 0.15
 
 
+@pytest.mark.slow
 def test_iwae_bound_is_above_the_elbo_and_grows_with_k():
     result = _train("vae")
     batch = _test_batch()
@@ -141,6 +145,7 @@ def test_beta_vae_kl_warmup_is_linear_and_beta_one_is_the_vae():
     assert float(a) == pytest.approx(float(b), rel=1e-6)
 
 
+@pytest.mark.slow
 def test_cvae_decoder_uses_the_label_and_writes_its_figures(tmp_path):
     train, test = aezoo.data.load("digits", "train"), aezoo.data.load("digits", "test")
     result = aezoo.fit(
@@ -168,6 +173,7 @@ def test_cvae_decoder_uses_the_label_and_writes_its_figures(tmp_path):
         )
 
 
+@pytest.mark.slow
 def test_aae_codes_move_towards_the_prior(tmp_path):
     train, test = aezoo.data.load("digits", "train"), aezoo.data.load("digits", "test")
     config = {**NET, "latent_dim": 2, "prior": "mixture"}
@@ -191,6 +197,7 @@ def test_aae_codes_move_towards_the_prior(tmp_path):
     assert (tmp_path / "latent.png").stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_aae_trains_each_phase_only_on_its_parameter_group():
     spec, module = aezoo.get("aae", image_shape=(8, 8, 1), **NET)
     optimizer = optax.adam(1e-2)
@@ -229,6 +236,7 @@ def test_aae_priors_and_label_conditioning(prior):
 
 
 @pytest.mark.parametrize("update", ["loss", "ema"])
+@pytest.mark.slow
 def test_vqvae_uses_more_than_half_of_its_codes(update):
     result = _train("vqvae", codebook_update=update)
     codes = result.module.apply({"params": result.params}, _test_batch()["image"], method="encode")[
@@ -239,6 +247,7 @@ def test_vqvae_uses_more_than_half_of_its_codes(update):
     assert result.history[-1]["test/perplexity"] > 0.25 * result.config.codebook_size
 
 
+@pytest.mark.slow
 def test_vqvae_ema_phase_is_an_exponential_moving_average():
     spec, module = aezoo.get(
         "vqvae", image_shape=(8, 8, 1), codebook_update="ema", ema_decay=0.9, **NET
@@ -291,6 +300,7 @@ def test_cli_help_lists_the_model_options(name, capsys):
 
 
 @pytest.mark.parametrize("name", sorted(aezoo.MODELS))
+@pytest.mark.slow
 def test_every_model_trains_two_epochs_from_the_cli(name, tmp_path, capsys):
     from aezoo.cli import main
 
