@@ -15,7 +15,7 @@ import optax
 
 from aezoo.models import ModelSpec
 from aezoo.train.state import TrainState, create_train_state
-from aezoo.train.step import TRAIN_COMPILER_OPTIONS, check_options, epoch_body
+from aezoo.train.step import TRAIN_COMPILER_OPTIONS, make_train_epoch
 
 
 def create_train_states(
@@ -40,15 +40,10 @@ def make_vmapped_train_epoch(
     Member i is exactly the fused epoch of :func:`make_train_epoch` run with ``states[i]``,
     ``rngs[i]``, ``epoch_keys[i]`` (and its values); the states are donated.
     """
-    check_options(binarize, on_nonfinite)
-    epoch = epoch_body(
-        spec,
-        module,
-        optimizer,
-        batch_size=batch_size,
-        binarize=binarize,
-        on_nonfinite=on_nonfinite,
-    )
+    epoch = make_train_epoch(
+        spec, module, optimizer, batch_size=batch_size, binarize=binarize,
+        on_nonfinite=on_nonfinite, jit=False,
+    )  # fmt: skip
 
     def members(states, images, labels, rngs, epoch_keys, hparams=None):
         hparams = hparams or {}

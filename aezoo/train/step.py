@@ -173,6 +173,7 @@ def make_train_epoch(
     num_examples: int | None = None,
     mesh: Mesh | None = None,
     shard_params: bool = False,
+    jit: bool = True,
 ) -> Callable[..., tuple[TrainState, Metrics]]:
     """Jitted ``(state, images, labels, rng, epoch_key[, hparams]) -> (state, metrics)``.
 
@@ -183,39 +184,9 @@ def make_train_epoch(
     ``num_examples``: only the first rows are data (the rest pads a sharded dataset).
     ``mesh`` / ``shard_params``: data parallel, as in :func:`make_train_step`.
     ``hparams``: optional ``{field: value}`` for sweepable config fields, as traced values
-    (one compile for every value; see :mod:`aezoo.train.members`).
+    (one compile for every value). ``jit=False``: the plain function (to vmap, then jit).
     """
     check_options(binarize, on_nonfinite)
-    return jax.jit(
-        epoch_body(
-            spec,
-            module,
-            optimizer,
-            batch_size=batch_size,
-            binarize=binarize,
-            on_nonfinite=on_nonfinite,
-            num_examples=num_examples,
-            mesh=mesh,
-            shard_params=shard_params,
-        ),
-        donate_argnums=0,
-        compiler_options=TRAIN_COMPILER_OPTIONS,
-    )
-
-
-def epoch_body(
-    spec: ModelSpec,
-    module: nn.Module,
-    optimizer: optax.GradientTransformation,
-    *,
-    batch_size: int,
-    binarize: str = "none",
-    on_nonfinite: str = "stop",
-    num_examples: int | None = None,
-    mesh: Mesh | None = None,
-    shard_params: bool = False,
-) -> Callable[..., tuple[TrainState, Metrics]]:
-    """The un-jitted fused epoch of :func:`make_train_epoch` (to jit, or vmap then jit)."""
 
     def epoch(state, images, labels, rng, epoch_key, hparams=None):
         step = train_step_body(
@@ -234,7 +205,9 @@ def epoch_body(
         state, metrics = jax.lax.scan(body, state, batches)
         return state, summarize(metrics, start, state.params)
 
-    return epoch
+    if not jit:
+        return epoch
+    return jax.jit(epoch, donate_argnums=0, compiler_options=TRAIN_COMPILER_OPTIONS)
 
 
 def summarize(metrics: Metrics, start_step: jax.Array | int, params: Any) -> Metrics:
@@ -377,5 +350,4 @@ __all__ = [
     "summarize",
     "train_step_body",
     "with_hparams",
-    "epoch_body",
 ]
