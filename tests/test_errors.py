@@ -196,6 +196,11 @@ API_CASES = [
         "unknown training setting(s) epoch",
     ),
     (lambda d: aezoo.TrainConfig(keep=0), aezoo.ConfigError, "keep must be a positive integer"),
+    (
+        lambda d: aezoo.fit("ae", (_images(), None), batch_size=2, seeds=2, fused=False),
+        aezoo.ConfigError,
+        "vmapped members run the fused epoch; drop --per-step",
+    ),
     (lambda d: aezoo.load(d / "nothing"), aezoo.CheckpointError, "config.json is missing"),
     (lambda d: aezoo.load(d / "run", epoch=99), aezoo.CheckpointError, "no checkpoint of epoch 99"),
     (

@@ -244,8 +244,10 @@ def _writers(
         writers.append(JsonlWriter(out_dir / "metrics.jsonl"))
         if program.train.tensorboard:
             names = [m.name for m in program.members] if program.vmapped else None
-            first_step = (start - 1) * program.steps_per_epoch
-            writers.append(TensorBoardWriter(out_dir / "tensorboard", names, first_step))
+            # Records are logged at their epoch's last step: a resumed run purges the events
+            # after the checkpointed epoch's (TensorBoard drops steps >= purge_step).
+            purge = (start - 1) * program.steps_per_epoch + 1 if start > 1 else 0
+            writers.append(TensorBoardWriter(out_dir / "tensorboard", names, purge))
     if progress:
         tc, n = program.train, len(program.members)
         desc = f"{program.spec.name}/{tc.dataset}" + (f" x{n}" if program.vmapped else "")

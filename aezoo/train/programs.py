@@ -230,6 +230,8 @@ class Members(Program):
                 "seeds/sweep (vmapped members) run in one process and shard the members, "
                 "not the params, over its devices; drop --shard-params / multi-host flags"
             )
+        if not tc.fused:
+            raise ConfigError("vmapped members run the fused epoch; drop --per-step (fused=False)")
         self.spec, self.train = spec, tc
         self._figure_split = test if test is not None else train
         self.sweep_name, values = _check_sweep(spec, tc.sweep)
