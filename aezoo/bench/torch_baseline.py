@@ -1,13 +1,17 @@
-"""The PyTorch reference a user would otherwise write: the same MLP VAE / AE, eager mode.
+"""The PyTorch reference a user would otherwise write: the same VAE / AE, eager mode.
 
-784-512-256-20 (by default) with ReLU, a Gaussian encoder (mean and log-variance), Bernoulli
-decoder logits, dynamic binarization each step, analytic KL, Adam (default or fused). Timed
-on the same data shapes as aezoo's rows. Needs ``pip install 'aezoo[bench]'``.
+``arch="mlp"``: 784-512-256-20 (by default) with ReLU. ``arch="conv"``: aezoo's conv arch,
+two 4x4 stride-2 convolutions (32, 64 channels, padding 1 = XLA's SAME for these sizes)
+before the MLP, mirrored by two 4x4 stride-2 transposed convolutions. Gaussian encoder
+(mean and log-variance), Bernoulli decoder logits, dynamic binarization each step, analytic
+KL, Adam (default or fused). Timed on the same data shapes as aezoo's rows. Needs
+``pip install 'aezoo[bench]'``.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 import time
 from collections.abc import Sequence
 
@@ -23,20 +27,37 @@ def available() -> str | None:
     return torch.__version__
 
 
-def _model(torch, image_dim: int, hidden: Sequence[int], latent: int, variational: bool):
+def _mlp(torch, sizes: Sequence[int]):
+    """Linear layers with ReLU between them (none after the last)."""
+    layers = []
+    for i, (a, b) in enumerate(itertools.pairwise(sizes)):
+        layers.append(torch.nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(torch.nn.ReLU())
+    return torch.nn.Sequential(*layers)
+
+
+def _model(torch, arch: str, image_shape, hidden: Sequence[int], latent: int, variational: bool):
+    """``(encoder, decoder)``: aezoo's ``mlp`` or ``conv`` nets in PyTorch (NCHW images)."""
     nn = torch.nn
-
-    def mlp(sizes):
-        layers = []
-        for i, (a, b) in enumerate(itertools.pairwise(sizes)):
-            layers.append(nn.Linear(a, b))
-            if i < len(sizes) - 2:
-                layers.append(nn.ReLU())
-        return nn.Sequential(*layers)
-
+    h, w, c = image_shape
     out = 2 * latent if variational else latent
-    encoder = mlp([image_dim, *hidden, out])
-    decoder = mlp([latent, *reversed(hidden), image_dim])
+    if arch == "mlp":
+        encoder = nn.Sequential(nn.Flatten(), _mlp(torch, [h * w * c, *hidden, out]))
+        decoder = nn.Sequential(
+            _mlp(torch, [latent, *reversed(hidden), h * w * c]), nn.Unflatten(1, (c, h, w))
+        )
+        return encoder, decoder
+    gh, gw = math.ceil(math.ceil(h / 2) / 2), math.ceil(math.ceil(w / 2) / 2)
+    encoder = nn.Sequential(
+        nn.Conv2d(c, 32, 4, 2, 1), nn.ReLU(), nn.Conv2d(32, 64, 4, 2, 1), nn.ReLU(),
+        nn.Flatten(), _mlp(torch, [64 * gh * gw, *hidden, out]),
+    )  # fmt: skip
+    decoder = nn.Sequential(
+        _mlp(torch, [latent, *reversed(hidden), 64 * gh * gw]), nn.ReLU(),
+        nn.Unflatten(1, (64, gh, gw)),
+        nn.ConvTranspose2d(64, 32, 4, 2, 1), nn.ReLU(), nn.ConvTranspose2d(32, c, 4, 2, 1),
+    )  # fmt: skip
     return encoder, decoder
 
 
@@ -49,7 +70,8 @@ def train_throughput(
     fused_adam: bool = False,
     hidden: Sequence[int] = (512, 256),
     latent: int = 20,
-    image_dim: int = 784,
+    arch: str = "mlp",
+    image_shape: Sequence[int] = (28, 28, 1),
     seed: int = 0,
 ) -> dict[str, float]:
     """Median (and min/max) examples/s of ``steps`` eager training steps, over ``repeats``
@@ -58,11 +80,12 @@ def train_throughput(
 
     torch.manual_seed(seed)
     variational = model == "vae"
-    encoder, decoder = _model(torch, image_dim, hidden, latent, variational)
+    encoder, decoder = _model(torch, arch, image_shape, hidden, latent, variational)
     params = list(encoder.parameters()) + list(decoder.parameters())
     opt = torch.optim.Adam(params, lr=1e-3, fused=fused_adam or None)
     rng = np.random.default_rng(seed)
-    data = torch.from_numpy(rng.integers(0, 256, (steps * batch_size, image_dim), np.uint8))
+    h, w, c = image_shape
+    data = torch.from_numpy(rng.integers(0, 256, (steps * batch_size, c, h, w), np.uint8))
     step = _train_step(torch, encoder, decoder, opt, variational)
 
     def epoch():
@@ -100,7 +123,7 @@ def _train_step(torch, encoder, decoder, opt, variational: bool):
         else:
             z, kl = h, 0.0
         logits = decoder(z)
-        nll = F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
+        nll = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(-1)
         loss = (nll + kl).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()

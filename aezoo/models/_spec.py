@@ -14,7 +14,7 @@ import optax
 from aezoo._validate import check_fields, option
 from aezoo.errors import ConfigError
 from aezoo.losses import LIKELIHOODS
-from aezoo.nn import ARCHS
+from aezoo.nn import ARCHS, CONV_IMPLS
 
 Metrics = dict[str, jax.Array]
 LossFn = Callable[..., tuple[jax.Array, Metrics]]
@@ -66,6 +66,13 @@ class BaseConfig:
         "mlp",
         "network: mlp, or conv (two stride-2 convolutions before the MLP layers)",
         choices=ARCHS,
+    )
+    conv_impl: str = option(
+        "auto",
+        "convolutions as matmuls (fast inside the fused epoch on CPU) or XLA's native ones; "
+        "auto: matmul on CPU, xla on GPU/TPU. Same parameters either way",
+        choices=CONV_IMPLS,
+        resumable=True,
     )
 
     def __post_init__(self) -> None:

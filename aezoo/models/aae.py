@@ -28,7 +28,7 @@ from aezoo.errors import ConfigError
 from aezoo.losses import bernoulli_nll, image_nll, mmd_rbf
 from aezoo.models._spec import Metrics, ModelSpec, Phase, option
 from aezoo.models.ae import AEConfig
-from aezoo.nn import MLP, Encoder, GaussianEncoder, check_images, make_decoder, reparameterize
+from aezoo.nn import MLP, check_images, make_decoder, make_encoder, reparameterize
 from aezoo.viz import save_latent_scatter
 
 PRIORS = ("normal", "mixture", "swiss_roll")
@@ -88,9 +88,9 @@ class AAE(nn.Module):
     def setup(self) -> None:
         cfg = self.config
         if cfg.encoder == "gaussian":
-            self.encoder = GaussianEncoder(cfg.hidden_dims, cfg.latent_dim, cfg.arch)
+            self.encoder = make_encoder(cfg, cfg.latent_dim, gaussian=True)
         else:
-            self.encoder = Encoder(cfg.hidden_dims, cfg.latent_dim, cfg.arch)
+            self.encoder = make_encoder(cfg, cfg.latent_dim)
         self.decoder = make_decoder(cfg)
         self.discriminator = MLP((*cfg.disc_hidden_dims, 1))
 

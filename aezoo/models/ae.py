@@ -15,7 +15,7 @@ import jax.numpy as jnp
 
 from aezoo.losses import image_nll
 from aezoo.models._spec import BaseConfig, Metrics, ModelSpec
-from aezoo.nn import Encoder, check_images, make_decoder
+from aezoo.nn import check_images, make_decoder, make_encoder
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,7 +33,7 @@ class AE(nn.Module):
 
     def setup(self) -> None:
         cfg = self.config
-        self.encoder = Encoder(cfg.hidden_dims, cfg.latent_dim, cfg.arch)
+        self.encoder = make_encoder(cfg, cfg.latent_dim)
         self.decoder = make_decoder(cfg)
 
     def __call__(

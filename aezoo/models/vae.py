@@ -24,7 +24,7 @@ import jax.numpy as jnp
 from aezoo.errors import ConfigError
 from aezoo.losses import gaussian_log_prob, image_nll, kl_normal_std
 from aezoo.models._spec import BaseConfig, Metrics, ModelSpec, option
-from aezoo.nn import GaussianEncoder, check_images, make_decoder, reparameterize
+from aezoo.nn import check_images, make_decoder, make_encoder, reparameterize
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,7 +47,7 @@ class VAE(nn.Module):
 
     def setup(self) -> None:
         cfg = self.config
-        self.encoder = GaussianEncoder(cfg.hidden_dims, cfg.latent_dim, cfg.arch)
+        self.encoder = make_encoder(cfg, cfg.latent_dim, gaussian=True)
         self.decoder = make_decoder(cfg)
 
     def _cond(self, label: jax.Array | None) -> jax.Array | None:

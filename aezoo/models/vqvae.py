@@ -23,7 +23,7 @@ import optax
 from aezoo.losses import image_nll
 from aezoo.models._spec import Metrics, ModelSpec, Phase, option
 from aezoo.models.ae import AEConfig
-from aezoo.nn import Encoder, check_images, make_decoder
+from aezoo.nn import check_images, make_decoder, make_encoder
 
 UPDATES = ("loss", "ema")
 
@@ -68,7 +68,7 @@ class VQVAE(nn.Module):
 
     def setup(self) -> None:
         cfg = self.config
-        self.encoder = Encoder(cfg.hidden_dims, cfg.latent_dim * cfg.code_dim, cfg.arch)
+        self.encoder = make_encoder(cfg, cfg.latent_dim * cfg.code_dim)
         self.codebook = Codebook(cfg.codebook_size, cfg.code_dim)
         self.decoder = make_decoder(cfg)
 

@@ -1,5 +1,6 @@
 """Shared network blocks: MLP/conv encoders and decoders, Gaussian sampling."""
 
+from aezoo.nn._conv import CONV_IMPLS, Conv, ConvTranspose, resolve_impl
 from aezoo.nn._mlp import (
     ARCHS,
     MLP,
@@ -8,16 +9,22 @@ from aezoo.nn._mlp import (
     GaussianEncoder,
     check_images,
     make_decoder,
+    make_encoder,
     reparameterize,
 )
 
 __all__ = [
     "ARCHS",
+    "CONV_IMPLS",
+    "Conv",
+    "ConvTranspose",
     "MLP",
     "Decoder",
     "Encoder",
     "GaussianEncoder",
     "check_images",
     "make_decoder",
+    "make_encoder",
     "reparameterize",
+    "resolve_impl",
 ]

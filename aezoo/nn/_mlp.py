@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 
 from aezoo.errors import ShapeError
+from aezoo.nn._conv import Conv, ConvTranspose
 
 ARCHS = ("mlp", "conv")
 # Channels of the two stride-2 convolutions of the conv encoder (mirrored by the decoder).
@@ -63,12 +64,14 @@ class Encoder(nn.Module):
     hidden_dims: Sequence[int]
     out_dim: int
     arch: str = "mlp"
+    conv_impl: str = "auto"
 
     @nn.compact
     def __call__(self, x: jax.Array, cond: jax.Array | None = None) -> jax.Array:
         if self.arch == "conv":
             for i, ch in enumerate(CONV_CHANNELS):
-                x = nn.relu(nn.Conv(ch, (4, 4), strides=(2, 2), name=f"conv_{i}")(x))
+                conv = Conv(ch, (4, 4), (2, 2), impl=self.conv_impl, name=f"conv_{i}")
+                x = nn.relu(conv(x))
         h = x.reshape(x.shape[0], -1)
         if cond is not None:
             h = jnp.concatenate([h, cond.astype(h.dtype)], axis=-1)
@@ -81,10 +84,14 @@ class GaussianEncoder(nn.Module):
     hidden_dims: Sequence[int]
     latent_dim: int
     arch: str = "mlp"
+    conv_impl: str = "auto"
 
     @nn.compact
     def __call__(self, x: jax.Array, cond: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
-        h = Encoder(self.hidden_dims, 2 * self.latent_dim, self.arch, name="encoder")(x, cond)
+        encoder = Encoder(
+            self.hidden_dims, 2 * self.latent_dim, self.arch, self.conv_impl, name="encoder"
+        )
+        h = encoder(x, cond)
         mean, logvar = jnp.split(h, 2, axis=-1)
         return mean, logvar
 
@@ -103,6 +110,7 @@ class Decoder(nn.Module):
     likelihood: str = "bernoulli"
     obs_logvar: float | None = None
     arch: str = "mlp"
+    conv_impl: str = "auto"
 
     @nn.compact
     def __call__(self, z: jax.Array, cond: jax.Array | None = None) -> dict[str, jax.Array]:
@@ -114,8 +122,9 @@ class Decoder(nn.Module):
             top = CONV_CHANNELS[-1]
             y = nn.relu(MLP((*self.hidden_dims, gh * gw * top), name="mlp")(z))
             y = y.reshape(z.shape[0], gh, gw, top)
-            y = nn.relu(nn.ConvTranspose(CONV_CHANNELS[0], (4, 4), (2, 2), name="deconv_0")(y))
-            y = nn.ConvTranspose(c, (4, 4), (2, 2), name="deconv_1")(y)
+            impl = self.conv_impl
+            y = ConvTranspose(CONV_CHANNELS[0], (4, 4), (2, 2), impl=impl, name="deconv_0")(y)
+            y = ConvTranspose(c, (4, 4), (2, 2), impl=impl, name="deconv_1")(nn.relu(y))
             out = y[:, :h, :w, :]  # crop when H or W is not a multiple of 4
         else:
             out = MLP((*self.hidden_dims, h * w * c), name="mlp")(z)
@@ -143,5 +152,13 @@ def make_decoder(config, name: str = "decoder") -> Decoder:
         config.likelihood,
         config.obs_logvar,
         config.arch,
+        config.conv_impl,
         name=name,
     )
+
+
+def make_encoder(config, out_dim: int, *, gaussian: bool = False) -> Encoder | GaussianEncoder:
+    """The encoder a model config describes: ``[B, out_dim]`` features, or with ``gaussian``
+    a diagonal Gaussian ``(mean, logvar)`` of ``out_dim`` dimensions."""
+    cls = GaussianEncoder if gaussian else Encoder
+    return cls(config.hidden_dims, out_dim, config.arch, config.conv_impl)

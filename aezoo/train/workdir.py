@@ -7,6 +7,7 @@ leaves a torn file.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pathlib
@@ -23,7 +24,7 @@ import numpy as np
 
 from aezoo import data, viz
 from aezoo.errors import CheckpointError, ConfigError
-from aezoo.models import BaseConfig, ModelSpec
+from aezoo.models import BaseConfig, ModelSpec, get_spec
 from aezoo.train.config import TrainConfig
 from aezoo.train.step import EVAL_SEED
 
@@ -58,7 +59,9 @@ def differences(saved: Mapping[str, Any], run: Mapping[str, Any]) -> list[str]:
     if saved.get("members") != run.get("members"):
         diffs.append(f"{_describe(saved.get('members'))} != {_describe(run.get('members'))}")
     old, new = saved.get("model_config", {}), run["model_config"]
-    for key in sorted(set(old) | set(new)):
+    resumable = {f.name for f in dataclasses.fields(get_spec(run["model"]).config_cls)
+                 if f.metadata.get("resumable")}  # fmt: skip
+    for key in sorted(set(old) | set(new) - resumable):
         if old.get(key) != new.get(key):
             diffs.append(f"{key} {old.get(key)!r} != {new.get(key)!r}")
     diffs += TrainConfig.from_record(run["train"]).diff(saved.get("train", {}))

@@ -1,0 +1,111 @@
+"""Convolutions as matmuls: equal to Flax's layers (forward, gradients, parameters), chosen
+by backend, and free of native convolutions inside the fused epoch."""
+
+from __future__ import annotations
+
+import chex
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import aezoo
+from aezoo.nn import CONV_IMPLS, Conv, ConvTranspose, resolve_impl
+from aezoo.train import create_train_state, make_train_epoch
+
+# MNIST and odd sizes in the fast tier; the colour shapes (slower, same code paths) in the full.
+SHAPES = [
+    (28, 28, 1),
+    (7, 9, 2),
+    pytest.param((32, 32, 3), marks=pytest.mark.slow),
+    pytest.param((64, 64, 3), marks=pytest.mark.slow),
+]
+# (kernel, strides): the conv arch's 4x4/2, odd kernels, uneven strides, stride > kernel.
+LAYERS = [
+    ((4, 4), (2, 2)),
+    ((2, 2), (3, 3)),
+    pytest.param((3, 3), (1, 1), marks=pytest.mark.slow),
+    pytest.param((3, 3), (2, 2), marks=pytest.mark.slow),
+    pytest.param((5, 3), (2, 1), marks=pytest.mark.slow),
+]
+PAIRS = [(Conv, nn.Conv), (ConvTranspose, nn.ConvTranspose)]
+
+
+def _relative(a, b) -> float:
+    return float(jnp.max(jnp.abs(a - b)) / (jnp.max(jnp.abs(b)) + 1e-12))
+
+
+@pytest.mark.parametrize(("ours", "flax_layer"), PAIRS, ids=["conv", "conv_transpose"])
+@pytest.mark.parametrize(
+    ("kernel", "strides"), LAYERS, ids=["4x4s2", "2x2s3", "3x3s1", "3x3s2", "5x3s2x1"]
+)
+@pytest.mark.parametrize("shape", SHAPES, ids=["28x28x1", "7x9x2", "32x32x3", "64x64x3"])
+def test_matmul_layers_equal_flax_forward_and_gradients(ours, flax_layer, kernel, strides, shape):
+    x = jax.random.uniform(jax.random.key(1), (2, *shape))
+    ref = flax_layer(5, kernel, strides)
+    params = ref.init(jax.random.key(0), x)
+    layer = ours(5, kernel, strides, impl="matmul")
+    # Same parameter tree and the same draws for the same key: checkpoints load either way.
+    chex.assert_trees_all_equal(layer.init(jax.random.key(0), x), params)
+    want, got = ref.apply(params, x), layer.apply(params, x)
+    assert got.shape == want.shape
+    assert _relative(got, want) < 1e-5
+
+    def loss(p, inputs, module):
+        return jnp.sum(jnp.sin(module.apply(p, inputs)))
+
+    want_grads = jax.grad(loss, argnums=(0, 1))(params, x, ref)
+    got_grads = jax.grad(loss, argnums=(0, 1))(params, x, layer)
+    for g, w in zip(jax.tree.leaves(got_grads), jax.tree.leaves(want_grads), strict=True):
+        assert _relative(g, w) < 1e-4
+
+
+def test_impl_is_chosen_by_backend_and_can_be_forced():
+    assert resolve_impl("auto") == ("matmul" if jax.default_backend() == "cpu" else "xla")
+    assert resolve_impl("xla") == "xla" and resolve_impl("matmul") == "matmul"
+    with pytest.raises(aezoo.ConfigError, match="unknown conv_impl 'cudnn'"):
+        resolve_impl("cudnn")
+    assert CONV_IMPLS == ("auto", "matmul", "xla")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "vae",
+        pytest.param("aae", marks=pytest.mark.slow),
+        pytest.param("vqvae", marks=pytest.mark.slow),
+    ],
+)
+def test_conv_models_give_the_same_outputs_with_either_impl(name, rng):
+    x = jax.random.uniform(jax.random.key(2), (4, 28, 28, 1))
+    kw = {"image_shape": (28, 28, 1), "latent_dim": 2, "hidden_dims": (16,), "arch": "conv"}
+    _, matmul = aezoo.get(name, conv_impl="matmul", **kw)
+    _, native = aezoo.get(name, conv_impl="xla", **kw)
+    params = aezoo.train.init_params(matmul, rng)
+    chex.assert_trees_all_equal_shapes(params, aezoo.train.init_params(native, rng))
+    a = jax.jit(lambda p: matmul.apply({"params": p}, x, method="reconstruct")["mean"])(params)
+    b = jax.jit(lambda p: native.apply({"params": p}, x, method="reconstruct")["mean"])(params)
+    np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+@pytest.mark.optax
+def test_fused_conv_epoch_has_no_native_convolution():
+    """The point of the matmul layers: no XLA convolution inside the scan on CPU (where it
+    runs 10-20x slower than outside a loop); the native impl still has them."""
+    spec, module = aezoo.get("vae", image_shape=(28, 28, 1), hidden_dims=(32,), arch="conv")
+    optimizer = optax.adam(1e-3)
+    state = create_train_state(spec, module, optimizer, jax.random.key(0))
+    x, y = jnp.zeros((64, 28, 28, 1), jnp.uint8), jnp.zeros((64,), jnp.int32)
+    key = jax.random.key(1)
+
+    def hlo(mod):
+        epoch = make_train_epoch(spec, mod, optimizer, batch_size=32, binarize="dynamic")
+        return epoch.lower(state, x, y, key, key).as_text()
+
+    assert "convolution" not in hlo(module.clone(config=module.config))
+    native = module.clone(
+        config=spec.make_config(**{**module.config.to_dict(), "conv_impl": "xla"})
+    )
+    assert "convolution" in hlo(native)
