@@ -70,14 +70,8 @@ def test_impl_is_chosen_by_backend_and_can_be_forced():
     assert CONV_IMPLS == ("auto", "matmul", "xla")
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "vae",
-        pytest.param("aae", marks=pytest.mark.slow),
-        pytest.param("vqvae", marks=pytest.mark.slow),
-    ],
-)
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["vae", "aae", "vqvae"])
 def test_conv_models_give_the_same_outputs_with_either_impl(name, rng):
     x = jax.random.uniform(jax.random.key(2), (4, 28, 28, 1))
     kw = {"image_shape": (28, 28, 1), "latent_dim": 2, "hidden_dims": (16,), "arch": "conv"}
@@ -91,6 +85,7 @@ def test_conv_models_give_the_same_outputs_with_either_impl(name, rng):
 
 
 @pytest.mark.optax
+@pytest.mark.slow
 def test_fused_conv_epoch_has_no_native_convolution():
     """The point of the matmul layers: no XLA convolution inside the scan on CPU (where it
     runs 10-20x slower than outside a loop); the native impl still has them."""

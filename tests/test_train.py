@@ -62,6 +62,7 @@ def test_global_norm_matches_optax_and_propagates_nan():
     assert np.isnan(float(jax.jit(global_norm)(bad)))
 
 
+@pytest.mark.slow
 def test_fused_epoch_updates_the_weights_in_place(digits):
     """No weight is copied inside the compiled epoch (region-based copy insertion, see
     ``TRAIN_COMPILER_OPTIONS``): with the default analysis XLA copies every kernel that
