@@ -124,6 +124,7 @@ def _add_bench(sub) -> None:
     add("--models", nargs="+", default=["vae"], metavar="MODEL", help="models, or 'all'")
     add("--batch-sizes", nargs="+", type=int, default=[128, 1024], metavar="B", help="batches")
     add("--modes", nargs="+", choices=MODES, default=list(MODES), help="(default: all)")
+    add("--arch", nargs="+", default=["mlp"], help="networks: mlp and/or conv (default: mlp)")
     add("--seeds", type=int, default=8, help="models in the vmap mode (default: 8)")
     add(
         "--mesh-devices",
@@ -262,7 +263,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     kw = {k: getattr(args, k) for k in ("seeds", "repeats", "mesh_devices", "quick", "out")}
     run_and_write(args.models, args.batch_sizes, args.modes, examples=args.examples,
-                  torch=not args.no_torch, **kw)  # fmt: skip
+                  archs=args.arch, torch=not args.no_torch, **kw)  # fmt: skip
     return 0
 
 

@@ -30,10 +30,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from aezoo._validate import positive_int
+from aezoo._validate import one_of, positive_int
 from aezoo.bench import torch_baseline
 from aezoo.errors import ConfigError
 from aezoo.models import get_spec
+from aezoo.nn import ARCHS
 from aezoo.train import (
     create_train_state,
     gather_batch,
@@ -244,12 +245,14 @@ def bench_aezoo(
     repeats: int,
     seeds: int = 8,
     mesh_devices: int = 4,
+    arch: str = "mlp",
 ) -> dict[str, Any]:
-    """One row: compile seconds, steady-state examples/s, GFLOP/s of one (model, batch, mode)."""
+    """One row: compile seconds, steady-state examples/s, GFLOP/s of one (model, arch, batch,
+    mode)."""
     if mode not in MODE_RUNNERS:
         raise ValueError(f"unknown mode {mode!r}; expected one of {MODES}")
     spec = get_spec(model)
-    _, module = spec.make(image_shape=IMAGE_SHAPE)
+    _, module = spec.make(image_shape=IMAGE_SHAPE, arch=arch)
     optimizer = optax.adam(1e-3)
     binarize = "dynamic" if module.config.likelihood == "bernoulli" else "none"
     rng = np.random.default_rng(0)
@@ -269,7 +272,7 @@ def bench_aezoo(
     )  # fmt: skip
     step_flops = _flops(compiled_step)
     compile_seconds, run, models, extra = MODE_RUNNERS[mode](setup)
-    row: dict[str, Any] = {"model": model, "mode": mode, "batch_size": batch_size,
+    row: dict[str, Any] = {"model": model, "arch": arch, "mode": mode, "batch_size": batch_size,
                            "steps": steps, "repeats": repeats, **extra}  # fmt: skip
     row["compile_seconds"] = compile_seconds
     rate = _median_rate(run, n * models, repeats)
@@ -309,6 +312,7 @@ def run_suite(
     batch_sizes: Sequence[int] = (128, 1024),
     modes: Sequence[str] = MODES,
     *,
+    archs: Sequence[str] = ("mlp",),
     seeds: int = 8,
     mesh_devices: int = 4,
     repeats: int = 5,
@@ -330,11 +334,15 @@ def run_suite(
     # The PyTorch reference runs before and after the aezoo rows and its repeats are pooled:
     # on a shared, noisy machine a drift during the run then weighs on both sides alike.
     passes: dict[int, dict[str, list[dict[str, Any]]]] = {}
-    torch_kw = {"batch_sizes": batch_sizes, "examples": examples_per_epoch, "repeats": repeats}
+    torch_kw = {"archs": archs, "batch_sizes": batch_sizes, "examples": examples_per_epoch,
+                "repeats": repeats}  # fmt: skip
     if use_torch:
         _torch_pass(passes, "before", info, say, **torch_kw)
     kw = {"seeds": seeds, "mesh_devices": mesh_devices, "repeats": repeats}
-    rows = _aezoo_rows(models, batch_sizes, modes, examples_per_epoch, peaks[0], say, **kw)
+    rows = []
+    for arch in archs:
+        rows += _aezoo_rows(models, batch_sizes, modes, examples_per_epoch, peaks[0], say,
+                            arch=arch, **kw)  # fmt: skip
     peaks.append(matmul_peak())
     peak = max(peaks)
     say(f"measured fp32 matmul peak at the end: {peaks[-1]:.1f} GFLOP/s (using {peak:.1f})")
@@ -342,7 +350,7 @@ def run_suite(
     baselines: dict[int, dict[str, Any]] = {}
     if use_torch:
         _torch_pass(passes, "after", info, say, **torch_kw)
-        baselines = {b: {k: _pooled(v) for k, v in got.items()} for b, got in passes.items()}
+        baselines = {key: {k: _pooled(v) for k, v in got.items()} for key, got in passes.items()}
         _set_ratios(rows, baselines, say)
     if use_torch or peak != peaks[0]:
         say("final rows:")
@@ -357,22 +365,24 @@ def run_suite(
     }
 
 
-def _torch_pass(passes, label: str, info, say, *, batch_sizes, examples: int, repeats: int):
-    """One pass of the PyTorch VAE (eager and fused Adam) per batch size, into ``passes``."""
-    for b in batch_sizes:
-        kw = {"batch_size": b, "steps": max(5, examples // b), "repeats": repeats}
-        got = passes.setdefault(b, {"eager": [], "fused_adam": []})
+def _torch_pass(passes, label: str, info, say, *, archs, batch_sizes, examples, repeats):
+    """One pass of the PyTorch VAE (eager and fused Adam) per arch and batch size, into
+    ``passes`` (keyed ``"ARCH/BATCH"``)."""
+    for arch, b in ((a, b) for a in archs for b in batch_sizes):
+        kw = {"batch_size": b, "steps": max(5, examples // b), "repeats": repeats, "arch": arch}
+        got = passes.setdefault(f"{arch}/{b}", {"eager": [], "fused_adam": []})
         got["eager"].append(torch_baseline.measure_in_subprocess(**kw))
         got["fused_adam"].append(torch_baseline.measure_in_subprocess(**kw, fused_adam=True))
         say(
-            f"torch {info['torch']} vae b={b} ({label}): eager "
+            f"torch {info['torch']} {arch} vae b={b} ({label}): eager "
             f"{got['eager'][-1]['examples_per_sec']:.0f} ex/s, fused Adam "
             f"{got['fused_adam'][-1]['examples_per_sec']:.0f} ex/s"
         )
 
 
 def _aezoo_rows(models, batch_sizes, modes, examples: int, peak: float, say, **kw):
-    """Every (model, batch size, mode) row, each with its model's matmul-only ceiling."""
+    """Every (model, batch size, mode) row of one arch, each with its model's matmul-only
+    ceiling (MLP models)."""
     rows = []
     ceilings: dict[tuple[str, int], dict[str, float] | None] = {}
     for model in models:
@@ -382,7 +392,9 @@ def _aezoo_rows(models, batch_sizes, modes, examples: int, peak: float, say, **k
                 if row is None:
                     continue
                 if (model, b) not in ceilings:
-                    ceilings[model, b] = matmul_only(model, b, row["step_flops"])
+                    ceilings[model, b] = (
+                        matmul_only(model, b, row["step_flops"]) if row["arch"] == "mlp" else None
+                    )
                     if ceilings[model, b]:
                         c = ceilings[model, b]
                         say(
@@ -398,12 +410,13 @@ def _aezoo_rows(models, batch_sizes, modes, examples: int, peak: float, say, **k
     return rows
 
 
-def _aezoo_row(model, b, mode, examples: int, say, *, seeds, mesh_devices, repeats):
+def _aezoo_row(model, b, mode, examples: int, say, *, seeds, mesh_devices, repeats, arch):
     """One row; the mesh mode on a CPU with too few devices runs in a subprocess."""
     steps = max(5, examples // b)
     if mode == "vmap":  # N models per epoch: fewer steps keep the time similar
         steps = max(5, steps // seeds)
-    kw = {"steps": steps, "repeats": repeats, "seeds": seeds, "mesh_devices": mesh_devices}
+    kw = {"steps": steps, "repeats": repeats, "seeds": seeds, "mesh_devices": mesh_devices,
+          "arch": arch}  # fmt: skip
     if mode != "mesh" or jax.device_count() >= mesh_devices:
         return bench_aezoo(model, b, mode, **kw)
     if jax.default_backend() != "cpu":
@@ -426,12 +439,12 @@ def _set_ratios(rows: list[dict[str, Any]], baselines: dict[int, dict[str, Any]]
     for row in rows:
         if row["model"] != "vae":
             continue
-        for name, res in baselines.get(row["batch_size"], {}).items():
+        for name, res in baselines.get(f"{row['arch']}/{row['batch_size']}", {}).items():
             row[f"torch_{name}_examples_per_sec"] = res["examples_per_sec"]
             row[f"ratio_vs_torch_{name}"] = row["examples_per_sec"] / res["examples_per_sec"]
-    for b, res in baselines.items():
+    for key, res in baselines.items():
         say(
-            f"torch vae b={b}, both passes: eager {res['eager']['examples_per_sec']:.0f} "
+            f"torch vae {key}, both passes: eager {res['eager']['examples_per_sec']:.0f} "
             f"ex/s, fused Adam {res['fused_adam']['examples_per_sec']:.0f} ex/s"
         )
 
@@ -442,6 +455,7 @@ def run_and_write(
     modes: Sequence[str],
     *,
     out: str | os.PathLike,
+    archs: Sequence[str] = ("mlp",),
     examples: int = 12_800,
     seeds: int = 8,
     repeats: int = 5,
@@ -472,7 +486,9 @@ def run_and_write(
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise ConfigError(f"cannot write benchmark results to {out}: {e.strerror}") from None
-    result = run_suite(models, batch_sizes, modes, torch=torch, **kw)
+    for arch in archs:
+        one_of("arch", arch, ARCHS)
+    result = run_suite(models, batch_sizes, modes, archs=archs, torch=torch, **kw)
     (out / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
     (out / "bench.md").write_text(to_markdown(result))
     print(f"wrote {out / 'bench.json'} and {out / 'bench.md'}")
@@ -494,7 +510,7 @@ def _pooled(results: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _row_line(r: dict[str, Any]) -> str:
     line = (
-        f"{r['model']:>14} b={r['batch_size']:<5} {r['mode']:<5} "
+        f"{r['model']:>14} {r.get('arch', 'mlp'):<4} b={r['batch_size']:<5} {r['mode']:<5} "
         f"{r['examples_per_sec']:>9.0f} ex/s  compile {r['compile_seconds']:.2f}s  "
         f"{r['gflops_per_sec']:.0f} GFLOP/s ({100 * r['frac_of_peak']:.0f}% of peak)"
     )
@@ -513,9 +529,9 @@ def to_markdown(result: dict[str, Any]) -> str:
         f"Measured fp32 matmul peak: {result['matmul_peak_gflops']:.1f} GFLOP/s (2048³ matmul, "
         "the higher of the medians at the start and at the end of the run).",
         "",
-        "| model | batch | mode | examples/s (median) | min-max | compile s | GFLOP/s | "
+        "| model | arch | batch | mode | examples/s (median) | min-max | compile s | GFLOP/s | "
         "% of peak | matmuls alone, % of peak | x torch eager | x torch fused Adam |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in result["rows"]:
         mode = r["mode"] + (f" x{r['seeds']}" if r["mode"] == "vmap" else "")
@@ -531,7 +547,8 @@ def to_markdown(result: dict[str, Any]) -> str:
         alone = f"{100 * alone:.0f}%" if alone else "-"
 
         out.append(
-            f"| {r['model']} | {r['batch_size']} | {mode} | {r['examples_per_sec']:.0f} | "
+            f"| {r['model']} | {r.get('arch', 'mlp')} | {r['batch_size']} | {mode} | "
+            f"{r['examples_per_sec']:.0f} | "
             f"{r['examples_per_sec_min']:.0f}-{r['examples_per_sec_max']:.0f} | "
             f"{r['compile_seconds']:.2f} | {r['gflops_per_sec']:.0f} | "
             f"{100 * r['frac_of_peak']:.0f}% | {alone} | {ratio('ratio_vs_torch_eager')} | "
@@ -545,9 +562,10 @@ def to_markdown(result: dict[str, Any]) -> str:
     ]
     if result["torch_baselines"]:
         out.append("")
-        for b, res in result["torch_baselines"].items():
+        for key, res in result["torch_baselines"].items():
+            arch, _, b = str(key).rpartition("/")
             out.append(
-                f"PyTorch reference (same MLP VAE, eager), batch {b}: "
+                f"PyTorch reference (same {(arch or 'mlp').upper()} VAE, eager), batch {b}: "
                 f"{res['eager']['examples_per_sec']:.0f} ex/s with Adam, "
                 f"{res['fused_adam']['examples_per_sec']:.0f} ex/s with fused Adam "
                 f"(median of {len(res['eager'].get('rates', [])) or 'all'} timed epochs from "
