@@ -73,16 +73,17 @@ def test_loss_is_finite_scalar_and_every_parameter_gets_gradient(name, small_bat
 
 @pytest.mark.parametrize("name", ALL)
 @pytest.mark.parametrize("shape", [(28, 28, 1), (32, 32, 3)])
+@pytest.mark.parametrize("arch", ["conv", "resnet"])
 @pytest.mark.slow
-def test_conv_arch_runs_on_mnist_and_cifar_shapes(name, shape, rng):
-    spec, module = aezoo.get(name, image_shape=shape, latent_dim=2, hidden_dims=(16,), arch="conv")
+def test_conv_arch_runs_on_mnist_and_cifar_shapes(name, shape, arch, rng):
+    spec, module = aezoo.get(name, image_shape=shape, latent_dim=2, hidden_dims=(16,), arch=arch)
     params = aezoo.train.init_params(module, rng)
     batch = {"image": jnp.full((4, *shape), 0.5), "label": jnp.arange(4, dtype=jnp.int32)}
     out = module.apply({"params": params}, batch["image"], rng=rng, label=batch["label"])
     chex.assert_shape(out["mean"], (4, *shape))
     loss, _ = spec.loss_fn(params, batch, rng, module=module)
     assert jnp.isfinite(loss)
-    assert "conv_0" in str(jax.tree_util.tree_structure(params))
+    assert ("conv_0" if arch == "conv" else "res_2") in str(jax.tree_util.tree_structure(params))
 
 
 @pytest.mark.optax

@@ -13,6 +13,7 @@ import pytest
 
 import aezoo
 from aezoo.nn import CONV_IMPLS, Conv, ConvTranspose, resolve_impl
+from aezoo.nn._mlp import ResBlock
 from aezoo.train import create_train_state, make_train_epoch
 
 # MNIST and odd sizes in the fast tier; the colour shapes (slower, same code paths) in the full.
@@ -104,3 +105,28 @@ def test_fused_conv_epoch_has_no_native_convolution():
         config=spec.make_config(**{**module.config.to_dict(), "conv_impl": "xla"})
     )
     assert "convolution" in hlo(native)
+
+
+def test_residual_block_is_identity_plus_two_convolutions(rng):
+    x = jax.random.normal(rng, (2, 5, 7, 4))
+    block = ResBlock(4, impl="matmul")
+    params = block.init(rng, x)
+    zero = jax.tree.map(jnp.zeros_like, params)
+    np.testing.assert_array_equal(block.apply(zero, x), x)  # no residual: the identity
+    p = params["params"]
+    conv = nn.Conv(4, (3, 3))
+    h = conv.apply({"params": p["conv_a"]}, jax.nn.relu(x))
+    want = x + conv.apply({"params": p["conv_b"]}, jax.nn.relu(h))
+    np.testing.assert_allclose(block.apply(params, x), want, atol=1e-5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("shape", [(28, 28, 1), (7, 9, 2)])
+def test_resnet_arch_mirrors_any_image_size(shape, rng):
+    _, module = aezoo.get("ae", image_shape=shape, latent_dim=3, hidden_dims=(8,), arch="resnet")
+    params = aezoo.train.init_params(module, rng)
+    out = jax.jit(lambda p, x: module.apply({"params": p}, x)["mean"])(
+        params, jnp.ones((2, *shape))
+    )
+    assert out.shape == (2, *shape)
+    assert {"stem", "res_0", "down_0", "res_2"} <= set(params["encoder"])

@@ -2,7 +2,8 @@
 
 ``arch="mlp"``: 784-512-256-20 (by default) with ReLU. ``arch="conv"``: aezoo's conv arch,
 two 4x4 stride-2 convolutions (32, 64 channels, padding 1 = XLA's SAME for these sizes)
-before the MLP, mirrored by two 4x4 stride-2 transposed convolutions. Gaussian encoder
+before the MLP, mirrored by two 4x4 stride-2 transposed convolutions. ``arch="resnet"``:
+residual blocks at three resolutions (see :func:`_resnet`). Gaussian encoder
 (mean and log-variance), Bernoulli decoder logits, dynamic binarization each step, analytic
 KL, Adam (default or fused). Timed on the same data shapes as aezoo's rows. Needs
 ``pip install 'aezoo[bench]'``.
@@ -49,6 +50,8 @@ def _model(torch, arch: str, image_shape, hidden: Sequence[int], latent: int, va
         )
         return encoder, decoder
     gh, gw = math.ceil(math.ceil(h / 2) / 2), math.ceil(math.ceil(w / 2) / 2)
+    if arch == "resnet":
+        return _resnet(torch, c, gh, gw, hidden, latent, out)
     encoder = nn.Sequential(
         nn.Conv2d(c, 32, 4, 2, 1), nn.ReLU(), nn.Conv2d(32, 64, 4, 2, 1), nn.ReLU(),
         nn.Flatten(), _mlp(torch, [64 * gh * gw, *hidden, out]),
@@ -57,6 +60,33 @@ def _model(torch, arch: str, image_shape, hidden: Sequence[int], latent: int, va
         _mlp(torch, [latent, *reversed(hidden), 64 * gh * gw]), nn.ReLU(),
         nn.Unflatten(1, (64, gh, gw)),
         nn.ConvTranspose2d(64, 32, 4, 2, 1), nn.ReLU(), nn.ConvTranspose2d(32, c, 4, 2, 1),
+    )  # fmt: skip
+    return encoder, decoder
+
+
+def _resnet(torch, c: int, gh: int, gw: int, hidden: Sequence[int], latent: int, out: int):
+    """aezoo's ``--arch resnet``: pre-activation residual blocks at full (32 channels), half
+    and quarter resolution (64), 4x4 stride-2 (transposed) convolutions between them."""
+    nn = torch.nn
+
+    class Res(nn.Module):
+        def __init__(self, ch: int) -> None:
+            super().__init__()
+            self.a, self.b = nn.Conv2d(ch, ch, 3, 1, 1), nn.Conv2d(ch, ch, 3, 1, 1)
+
+        def forward(self, x):
+            return x + self.b(torch.relu(self.a(torch.relu(x))))
+
+    encoder = nn.Sequential(
+        nn.Conv2d(c, 32, 3, 1, 1), Res(32), nn.ReLU(), nn.Conv2d(32, 64, 4, 2, 1), Res(64),
+        nn.ReLU(), nn.Conv2d(64, 64, 4, 2, 1), Res(64), nn.ReLU(), nn.Flatten(),
+        _mlp(torch, [64 * gh * gw, *hidden, out]),
+    )  # fmt: skip
+    decoder = nn.Sequential(
+        _mlp(torch, [latent, *reversed(hidden), 64 * gh * gw]), nn.ReLU(),
+        nn.Unflatten(1, (64, gh, gw)), Res(64), nn.ReLU(), nn.ConvTranspose2d(64, 64, 4, 2, 1),
+        Res(64), nn.ReLU(), nn.ConvTranspose2d(64, 32, 4, 2, 1), Res(32), nn.ReLU(),
+        nn.Conv2d(32, c, 3, 1, 1),
     )  # fmt: skip
     return encoder, decoder
 

@@ -12,8 +12,9 @@ import jax.numpy as jnp
 from aezoo.errors import ShapeError
 from aezoo.nn._conv import Conv, ConvTranspose
 
-ARCHS = ("mlp", "conv")
-# Channels of the two stride-2 convolutions of the conv encoder (mirrored by the decoder).
+ARCHS = ("mlp", "conv", "resnet")
+# Channels of the two stride-2 convolutions of the conv encoder (mirrored by the decoder);
+# the resnet arch works at these widths too (full resolution at the first).
 CONV_CHANNELS = (32, 64)
 
 
@@ -54,10 +55,47 @@ def _conv_grid(image_shape: Sequence[int]) -> tuple[int, int]:
     return math.ceil(math.ceil(h / 2) / 2), math.ceil(math.ceil(w / 2) / 2)
 
 
+class ResBlock(nn.Module):
+    """Pre-activation residual block: ``x + conv3x3(relu(conv3x3(relu(x))))``."""
+
+    features: int
+    impl: str = "auto"
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        h = Conv(self.features, (3, 3), impl=self.impl, name="conv_a")(nn.relu(x))
+        return x + Conv(self.features, (3, 3), impl=self.impl, name="conv_b")(nn.relu(h))
+
+
+def _resnet_down(x: jax.Array, impl: str) -> jax.Array:
+    """The resnet encoder's convolutions: a residual block at full (32 channels), half and
+    quarter resolution (64), 4x4 stride-2 convolutions between them (called inside the
+    encoder's compact scope, so the layers are the encoder's)."""
+    full, top = CONV_CHANNELS
+    x = Conv(full, (3, 3), impl=impl, name="stem")(x)
+    for i, ch in enumerate((full, top, top)):
+        x = ResBlock(ch, impl, name=f"res_{i}")(x)
+        if i < 2:
+            x = Conv(top, (4, 4), (2, 2), impl=impl, name=f"down_{i}")(nn.relu(x))
+    return nn.relu(x)
+
+
+def _resnet_up(y: jax.Array, channels: int, impl: str) -> jax.Array:
+    """The resnet decoder: the encoder mirrored (residual blocks at quarter, half and full
+    resolution, transposed convolutions up), then a 3x3 convolution to the image channels."""
+    full, top = CONV_CHANNELS
+    for i, ch in enumerate((top, full)):
+        y = ResBlock(top, impl, name=f"res_{i}")(y)
+        y = ConvTranspose(ch, (4, 4), (2, 2), impl=impl, name=f"up_{i}")(nn.relu(y))
+    y = ResBlock(full, impl, name="res_2")(y)
+    return Conv(channels, (3, 3), impl=impl, name="head")(nn.relu(y))
+
+
 class Encoder(nn.Module):
     """``[B, H, W, C]`` images (and an optional ``[B, K]`` condition) -> ``[B, out_dim]``.
 
     ``mlp``: flatten, then the MLP. ``conv``: two 4x4 stride-2 convolutions, flatten, then the
+    MLP. ``resnet``: residual blocks at three resolutions (see :func:`_resnet_down`), then the
     MLP. The condition (e.g. a one-hot label) joins the flattened features.
     """
 
@@ -72,6 +110,8 @@ class Encoder(nn.Module):
             for i, ch in enumerate(CONV_CHANNELS):
                 conv = Conv(ch, (4, 4), (2, 2), impl=self.conv_impl, name=f"conv_{i}")
                 x = nn.relu(conv(x))
+        elif self.arch == "resnet":
+            x = _resnet_down(x, self.conv_impl)
         h = x.reshape(x.shape[0], -1)
         if cond is not None:
             h = jnp.concatenate([h, cond.astype(h.dtype)], axis=-1)
@@ -117,14 +157,17 @@ class Decoder(nn.Module):
         if cond is not None:
             z = jnp.concatenate([z, cond.astype(z.dtype)], axis=-1)
         h, w, c = self.image_shape
-        if self.arch == "conv":
+        if self.arch in ("conv", "resnet"):
             gh, gw = _conv_grid(self.image_shape)
             top = CONV_CHANNELS[-1]
             y = nn.relu(MLP((*self.hidden_dims, gh * gw * top), name="mlp")(z))
             y = y.reshape(z.shape[0], gh, gw, top)
             impl = self.conv_impl
-            y = ConvTranspose(CONV_CHANNELS[0], (4, 4), (2, 2), impl=impl, name="deconv_0")(y)
-            y = ConvTranspose(c, (4, 4), (2, 2), impl=impl, name="deconv_1")(nn.relu(y))
+            if self.arch == "resnet":
+                y = _resnet_up(y, c, impl)
+            else:
+                y = ConvTranspose(CONV_CHANNELS[0], (4, 4), (2, 2), impl=impl, name="deconv_0")(y)
+                y = ConvTranspose(c, (4, 4), (2, 2), impl=impl, name="deconv_1")(nn.relu(y))
             out = y[:, :h, :w, :]  # crop when H or W is not a multiple of 4
         else:
             out = MLP((*self.hidden_dims, h * w * c), name="mlp")(z)
