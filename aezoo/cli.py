@@ -124,7 +124,7 @@ def _add_bench(sub) -> None:
     add("--models", nargs="+", default=["vae"], metavar="MODEL", help="models, or 'all'")
     add("--batch-sizes", nargs="+", type=int, default=[128, 1024], metavar="B", help="batches")
     add("--modes", nargs="+", choices=MODES, default=list(MODES), help="(default: all)")
-    add("--arch", nargs="+", default=["mlp"], help="networks: mlp and/or conv (default: mlp)")
+    add("--arch", nargs="+", default=["mlp"], help="mlp, conv and/or resnet (default: mlp)")
     add("--seeds", type=int, default=8, help="models in the vmap mode (default: 8)")
     add(
         "--mesh-devices",
