@@ -22,7 +22,7 @@ def test_quick_bench_writes_json_and_markdown(tmp_path, capsys):
     rows = result["rows"]
     assert [r["mode"] for r in rows] == ["fused", "step", "vmap", "mesh"]
     for r in rows:
-        assert r["model"] == "vae" and r["batch_size"] == 128
+        assert r["model"] == "vae" and r["arch"] == "mlp" and r["batch_size"] == 128
         assert r["examples_per_sec_min"] <= r["examples_per_sec"] <= r["examples_per_sec_max"]
         assert r["compile_seconds"] > 0 and r["gflops_per_sec"] > 0
         assert 0 < r["frac_of_peak"] < 2
@@ -33,7 +33,7 @@ def test_quick_bench_writes_json_and_markdown(tmp_path, capsys):
     assert rows[2]["seeds"] == 2
     assert rows[3]["devices"] == 2  # forced host devices in a subprocess on a 1-device CPU
     table = (tmp_path / "bench.md").read_text()
-    assert table.count("| vae | 128 |") == 4 and "Measured fp32 matmul peak" in table
+    assert table.count("| vae | mlp | 128 |") == 4 and "Measured fp32 matmul peak" in table
     assert "mesh 2 dev" in table and "matmuls alone" in table
 
 
