@@ -20,7 +20,8 @@ cuDNN on GPU), or ``"auto"``: matmul on CPU, XLA elsewhere. Checkpoints load eit
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import ClassVar
 
 import flax.linen as nn
 import jax
@@ -131,44 +132,49 @@ def conv_transpose2d_matmul(x: jax.Array, kernel: jax.Array, strides: Sequence[i
     return y.transpose(0, 1, 3, 2, 4, 5).reshape(b, h * sy, w * sx, cout)
 
 
-class Conv(nn.Module):
+def _xla_conv(x: jax.Array, kernel: jax.Array, strides: Sequence[int]) -> jax.Array:
+    return lax.conv_general_dilated(x, kernel, strides, "SAME", dimension_numbers=_DIMS)
+
+
+def _xla_conv_transpose(x: jax.Array, kernel: jax.Array, strides: Sequence[int]) -> jax.Array:
+    return lax.conv_transpose(x, kernel, strides, "SAME", dimension_numbers=_DIMS)
+
+
+class _ConvLayer(nn.Module):
+    """Flax's conv parameters (``kernel [kh, kw, C_in, C_out]``, ``bias``, same initializers)
+    and an operation per implementation (``OPS``)."""
+
+    features: int
+    kernel_size: Sequence[int]
+    strides: Sequence[int] = (1, 1)
+    impl: str = "auto"
+    OPS: ClassVar[dict[str, Callable[..., jax.Array]]] = {}
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        shape = (*self.kernel_size, x.shape[-1], self.features)
+        kernel = self.param("kernel", nn.initializers.lecun_normal(), shape)
+        bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
+        y = self.OPS[resolve_impl(self.impl)](x, kernel, self.strides)
+        return y + bias.reshape(1, 1, 1, -1)  # explicit rank: no implicit promotion
+
+
+class Conv(_ConvLayer):
     """``flax.linen.Conv`` (SAME padding, bias) with a choice of implementation."""
 
-    features: int
-    kernel_size: Sequence[int]
-    strides: Sequence[int] = (1, 1)
-    impl: str = "auto"
-
-    @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
-        shape = (*self.kernel_size, x.shape[-1], self.features)
-        kernel = self.param("kernel", nn.initializers.lecun_normal(), shape)
-        bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
-        if resolve_impl(self.impl) == "xla":
-            y = lax.conv_general_dilated(x, kernel, self.strides, "SAME", dimension_numbers=_DIMS)
-        else:
-            y = conv2d_matmul(x, kernel, self.strides)
-        return y + bias.reshape(1, 1, 1, -1)  # explicit rank: no implicit promotion
+    OPS: ClassVar[dict[str, Callable[..., jax.Array]]] = {
+        "matmul": conv2d_matmul,
+        "xla": _xla_conv,
+    }
 
 
-class ConvTranspose(nn.Module):
+class ConvTranspose(_ConvLayer):
     """``flax.linen.ConvTranspose`` (SAME padding, bias) with a choice of implementation."""
 
-    features: int
-    kernel_size: Sequence[int]
-    strides: Sequence[int] = (1, 1)
-    impl: str = "auto"
-
-    @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
-        shape = (*self.kernel_size, x.shape[-1], self.features)
-        kernel = self.param("kernel", nn.initializers.lecun_normal(), shape)
-        bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
-        if resolve_impl(self.impl) == "xla":
-            y = lax.conv_transpose(x, kernel, self.strides, "SAME", dimension_numbers=_DIMS)
-        else:
-            y = conv_transpose2d_matmul(x, kernel, self.strides)
-        return y + bias.reshape(1, 1, 1, -1)  # explicit rank: no implicit promotion
+    OPS: ClassVar[dict[str, Callable[..., jax.Array]]] = {
+        "matmul": conv_transpose2d_matmul,
+        "xla": _xla_conv_transpose,
+    }
 
 
 __all__ = [
