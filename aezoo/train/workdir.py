@@ -146,8 +146,7 @@ def resolve_settings(
                 f"with `aezoo train {saved.get('model')} --resume --workdir {workdir}`"
             )
         train = {**TrainConfig.from_record(saved.get("train", {})).to_record(), **given}
-        saved_model = {k: v for k, v in saved.get("model_config", {}).items()}
-        model = {**saved_model, **given_model}
+        model = {**saved.get("model_config", {}), **given_model}
         model.pop("image_shape", None)
     config = spec.make_config(**model)
     return TrainConfig(**train).resolved(config.likelihood), config
