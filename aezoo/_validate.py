@@ -12,6 +12,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import os
+import pathlib
+import tempfile
 import types
 import typing
 from collections.abc import Sequence
@@ -156,3 +159,38 @@ __all__ = [
     "positive_int",
     "positive_ints",
 ]
+
+
+def writable_dir(path: str | os.PathLike, what: str) -> pathlib.Path:
+    """``path`` as a directory this process can create or write, else a one-line
+    :class:`ConfigError`. Checked by creating (and at once deleting) a temporary file in
+    the directory or its nearest existing parent, so permissions, read-only filesystems
+    and files in the way are all caught; nothing is left behind."""
+    if not str(path).strip():
+        raise ConfigError(f"{what} is empty; give a directory")
+    p = pathlib.Path(path)
+    probe = p
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ConfigError(f"cannot write to {what} {p}: {probe} is a file, not a directory")
+    try:
+        with tempfile.TemporaryFile(dir=probe):
+            pass
+    except OSError as e:
+        raise ConfigError(f"cannot write to {what} {p}: {e.strerror or e}") from None
+    return p
+
+
+def writable_file(path: str | os.PathLike, what: str) -> pathlib.Path:
+    """``path`` as a file this process can write (its directory must exist), else a
+    one-line :class:`ConfigError`."""
+    p = pathlib.Path(path)
+    if not str(path).strip() or p.is_dir():
+        raise ConfigError(f"{what} {str(path)!r} is not a file path")
+    if not p.parent.is_dir():
+        raise ConfigError(f"cannot write {what} {p}: directory {p.parent} does not exist")
+    writable_dir(p.parent, what)
+    if p.exists() and not os.access(p, os.W_OK):
+        raise ConfigError(f"cannot write {what} {p}: permission denied")
+    return p

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import pathlib
 import sys
 import types
 import typing
@@ -194,6 +193,7 @@ def _given(args: argparse.Namespace, cls: type) -> dict[str, Any]:
 def _cmd_train(args: argparse.Namespace) -> int:
     import jax
 
+    from aezoo._validate import writable_dir
     from aezoo.models import get_spec
     from aezoo.train import TrainConfig, fit, sharding
     from aezoo.train.members import summary_markdown
@@ -207,7 +207,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     sharding.init_distributed(
         args.coordinator, args.num_processes, args.process_id, detect=args.distributed
     )
-    workdir = pathlib.Path(args.workdir or f"runs/{args.model}-{given.get('dataset', 'digits')}")
+    default_dir = f"runs/{args.model}-{given.get('dataset', 'digits')}"
+    workdir = writable_dir(default_dir if args.workdir is None else args.workdir, "--workdir")
     config, model_config = resolve_settings(
         spec, workdir, given, _given(args, spec.config_cls), resume=args.resume
     )
@@ -244,11 +245,13 @@ def _print_settings(model: str, workdir, resume: bool, config, model_config) -> 
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from aezoo._validate import int_in, positive_int
+    from aezoo._validate import int_in, positive_int, writable_file
     from aezoo.eval import append_readme_row, evaluate, summary_line
 
     int_in("--nll-samples", args.nll_samples, 0)
     positive_int("--probe-train", args.probe_train)
+    if args.append_readme:  # before the evaluation, so that a bad path costs nothing
+        writable_file(args.append_readme, "--append-readme")
     kw = {k: getattr(args, k) for k in ("nll_samples", "split", "data_dir", "probe_train")}
     results = evaluate(args.workdir, progress=not args.no_progress, **kw)
     print(f"done: {summary_line(results)}")

@@ -355,3 +355,25 @@ def test_checkpoint_of_another_model_is_refused(reference_run, tmp_path, digits)
             resume=True,
             progress=False,
         )
+
+
+@pytest.mark.optax
+def test_epoch_with_every_update_skipped_reports_nan_and_warns(digits, tmp_path, capsys):
+    """No applied step: the epoch's train metrics are n/a (NaN), never a mean of nothing."""
+    train, test = digits
+    images, labels = train
+    result = aezoo.fit(
+        _poisoned_ae_spec(),
+        (images, np.full_like(labels, -1)),  # every batch poisoned
+        test,
+        model_config=SMALL,
+        epochs=1,
+        batch_size=64,
+        on_nonfinite="skip",
+    )
+    record = result.history[0]
+    assert record["train/skipped"] == len(images) // 64
+    assert np.isnan(record["train/loss"]) and np.isnan(record["train/nll"])
+    err = capsys.readouterr().err
+    assert "train/loss n/a" in err and "(no update applied)" in err
+    assert "warning: no update was applied in epoch(s) 1" in err

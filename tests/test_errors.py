@@ -9,6 +9,7 @@ import pytest
 
 import aezoo
 from aezoo.cli import main
+from aezoo.train.workdir import load_params
 
 SMALL = ["--hidden-dims", "16", "--latent-dim", "2"]
 
@@ -69,7 +70,19 @@ CLI_CASES = [
         ["train", "vae", "--workdir", "{run}", "--resume", "--overwrite"],
         "--resume and --overwrite exclude each other",
     ),
-    (["train", "vae", "--workdir", "{run}/config.json"], "is not a directory"),
+    (["train", "vae", "--workdir", "{run}/config.json"], "config.json is a file, not a directory"),
+    (["train", "vae", "--workdir", "{run}/config.json/sub"], "config.json is a file, not a"),
+    (["train", "vae", "--workdir", ""], "--workdir is empty; give a directory"),
+    (["train", "vae", "--workdir", "/sys/aezoo-run"], "cannot write to --workdir /sys/aezoo-run"),
+    (
+        ["train", "vae", "--workdir", "{run}", "--resume", "--epochs", "0"],
+        "is at epoch 1; epochs=0 would not continue it",
+    ),
+    (
+        ["eval", "{run}", "--append-readme", "{tmp}/missing/README.md"],
+        "missing does not exist",
+    ),
+    (["bench", "--quick", "--out", "{run}/config.json"], "config.json is a file, not a directory"),
 ]
 
 
@@ -79,7 +92,7 @@ CLI_CASES = [
 )
 def test_cli_usage_errors(argv, message, trained, tmp_path, capsys):
     argv = [a.format(run=trained, tmp=tmp_path) for a in argv]
-    if "--workdir" not in argv:
+    if argv[0] == "train" and "--workdir" not in argv:
         argv += ["--workdir", str(tmp_path / "out")]
     code = main([*argv, *SMALL[:0]])
     err = capsys.readouterr().err.strip().splitlines()
@@ -151,7 +164,7 @@ API_CASES = [
     (
         lambda d: aezoo.fit("ae", (_images((0, 8, 8, 1)), np.zeros(0, np.int32))),
         aezoo.DataError,
-        "is empty",
+        "hold no examples",
     ),
     (
         lambda d: aezoo.fit(
@@ -210,7 +223,95 @@ API_CASES = [
     ),
     (lambda d: aezoo.load(d / "nockpt"), aezoo.CheckpointError, "no checkpoint in"),
     (lambda d: aezoo.load(d / "badjson"), aezoo.CheckpointError, "unreadable or incomplete"),
+    # The helpers of a loaded model follow the one image rule of fit, and check codes,
+    # sample counts and keys.
+    (lambda d: _loaded(d).reconstruct(_images((0, 8, 8, 1))), aezoo.DataError, "no examples"),
+    (
+        lambda d: _loaded(d).reconstruct(_images(dtype=np.int32)),
+        aezoo.ShapeError,
+        "must be uint8 (0..255) or float in [0, 1]; got dtype int32",
+    ),
+    (lambda d: _loaded(d).encode(_images().tolist()), aezoo.ShapeError, "got dtype int64"),
+    (
+        lambda d: _loaded(d).encode(_images(dtype=np.float32, fill=255.0)),
+        aezoo.DataError,
+        "must lie in [0, 1]; got values in [255, 255]",
+    ),
+    (
+        lambda d: _loaded(d).encode(_images((2, 9, 9, 1))),
+        aezoo.ShapeError,
+        "must have shape [B, 8, 8, 1] for this model",
+    ),
+    (lambda d: _loaded(d).decode(np.zeros((2, 3))), aezoo.ShapeError, "codes must have shape"),
+    (lambda d: _loaded(d).decode({"x": 1}), aezoo.ShapeError, "got keys ['x']"),
+    (lambda d: _loaded(d).sample(-1, _key()), aezoo.ConfigError, "positive int number"),
+    (lambda d: _loaded(d).sample(2.5, _key()), aezoo.ConfigError, "positive int number"),
+    (lambda d: _loaded(d).sample(0, _key()), aezoo.ConfigError, "positive int number"),
+    (lambda d: _loaded(d).sample(3, 0), aezoo.ConfigError, "one key from jax.random.key"),
+    (
+        lambda d: _loaded(d).sample(3, _key(), label=[1, 2]),
+        aezoo.ShapeError,
+        "label must be ints of shape [3]",
+    ),
+    (
+        lambda d: load_params(d / "run" / "config.json"),
+        aezoo.CheckpointError,
+        "cannot read params from",
+    ),
+    (lambda d: _epoch(batch_size=0), aezoo.ConfigError, "batch_size must be a positive integer"),
+    (lambda d: _epoch(batch_size=11), aezoo.ConfigError, "batch_size 11 exceeds the 10 training"),
+    (
+        lambda d: _cvae_loss_without_label(),
+        aezoo.ConfigError,
+        "this model is conditioned on labels: pass label=",
+    ),
+    (
+        lambda d: aezoo.fit("vae", _digits(), workdir=d / "nockpt", resume=True, **_SMALL_FIT),
+        aezoo.CheckpointError,
+        "nothing to resume in",
+    ),
 ]
+
+
+_SMALL_FIT = {
+    "model_config": {"hidden_dims": (16,), "latent_dim": 2},
+    "progress": False,
+    "dataset": "digits",
+    "epochs": 1,
+}
+
+
+def _loaded(d):
+    return aezoo.load(d / "run")
+
+
+def _key():
+    import jax
+
+    return jax.random.key(0)
+
+
+def _digits():
+    return aezoo.data.load("digits", "train")
+
+
+def _epoch(batch_size: int):
+    import optax
+
+    from aezoo.train import make_train_epoch
+
+    spec, module = aezoo.get("ae", image_shape=(8, 8, 1))
+    return make_train_epoch(spec, module, optax.adam(1e-3), batch_size=batch_size, num_examples=10)
+
+
+def _cvae_loss_without_label():
+    import jax
+    import jax.numpy as jnp
+
+    spec, module = aezoo.get("cvae", image_shape=(8, 8, 1), hidden_dims=(8,))
+    x = jnp.zeros((2, 8, 8, 1))
+    params = module.init(jax.random.key(0), x, label=jnp.zeros(2, jnp.int32))["params"]
+    return spec.loss_fn(params, {"image": x}, jax.random.key(1), module=module)
 
 
 @pytest.mark.optax

@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import pathlib
 import platform
 import subprocess
 import sys
@@ -30,9 +29,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from aezoo._validate import one_of, positive_int
+from aezoo._validate import one_of, positive_int, writable_dir
 from aezoo.bench import torch_baseline
-from aezoo.errors import ConfigError
 from aezoo.models import get_spec
 from aezoo.nn import ARCHS
 from aezoo.train import (
@@ -481,14 +479,11 @@ def run_and_write(
     if quick:
         models, batch_sizes = ["vae"], [128]
         kw = {"seeds": 2, "repeats": 3, "examples_per_epoch": 1280, "mesh_devices": 2}
-    out = pathlib.Path(out)
-    try:  # before the timing, so that a bad --out costs nothing
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise ConfigError(f"cannot write benchmark results to {out}: {e.strerror}") from None
+    out = writable_dir(out, "--out")  # before the timing, so that a bad --out costs nothing
     for arch in archs:
         one_of("arch", arch, ARCHS)
     result = run_suite(models, batch_sizes, modes, archs=archs, torch=torch, **kw)
+    out.mkdir(parents=True, exist_ok=True)
     (out / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
     (out / "bench.md").write_text(to_markdown(result))
     print(f"wrote {out / 'bench.json'} and {out / 'bench.md'}")

@@ -6,6 +6,8 @@ from aezoo.data._preprocess import (
     binarize,
     binarize_once,
     check_dataset,
+    default_binarize,
+    model_input,
     to_float,
 )
 from aezoo.data._sources import (
@@ -28,8 +30,10 @@ __all__ = [
     "binarize_once",
     "check_dataset",
     "clear_cache",
+    "default_binarize",
     "default_epochs",
     "load",
+    "model_input",
     "num_examples",
     "to_float",
 ]

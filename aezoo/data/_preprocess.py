@@ -14,6 +14,12 @@ BINARIZE_MODES = ("dynamic", "static", "none")
 TEST_BINARIZATION_SEED = 1234
 
 
+def default_binarize(likelihood: str) -> str:
+    """The binarization every entry point (``fit``, the CLI, the step builders) uses unless
+    told otherwise: fresh Bernoulli draws for a Bernoulli decoder, none for the others."""
+    return "dynamic" if likelihood == "bernoulli" else "none"
+
+
 def to_float(images: jax.Array) -> jax.Array:
     """uint8 ``[..., H, W, C]`` in 0..255 -> float32 in [0, 1] (floats pass through)."""
     if images.dtype == jnp.uint8:
@@ -64,6 +70,22 @@ def binarize_once(images, mode: str, *, seed: int = TEST_BINARIZATION_SEED):
     return np.asarray(xb) if isinstance(images, np.ndarray) else xb
 
 
+def model_input(images, image_shape=None, *, what: str = "images") -> jax.Array:
+    """The one image rule of every entry point (``fit``, ``aezoo.load(...)`` helpers, eval):
+    uint8 ``[B, H, W, C]`` is scaled to [0, 1], floats must already lie in [0, 1], anything
+    else (other integer types, values out of range, NaN, the wrong rank or image shape) is a
+    one-line :class:`ShapeError` / :class:`DataError`. Returns float32 on the device."""
+    if not hasattr(images, "dtype"):
+        images = np.asarray(images)  # lists: ints become int64 and are refused below
+    check_dataset(images, what=what)
+    if image_shape is not None and tuple(images.shape[1:]) != tuple(image_shape):
+        raise ShapeError(
+            f"{what} must have shape [B, {', '.join(map(str, image_shape))}] for this model; "
+            f"got {tuple(images.shape)}"
+        )
+    return to_float(jnp.asarray(images))
+
+
 def check_dataset(images, labels=None, *, what: str = "images") -> None:
     """One-line errors for data that the trainer cannot use."""
     shape = getattr(images, "shape", None)
@@ -71,7 +93,7 @@ def check_dataset(images, labels=None, *, what: str = "images") -> None:
     if shape is None or len(shape) != 4:
         raise ShapeError(f"{what} must have rank 4 [N, H, W, C]; got shape {shape}")
     if shape[0] == 0:
-        raise DataError(f"{what} is empty")
+        raise DataError(f"{what} hold no examples (shape {tuple(shape)})")
     if dtype == np.uint8:
         pass
     elif dtype is not None and np.issubdtype(dtype, np.floating):
@@ -82,7 +104,10 @@ def check_dataset(images, labels=None, *, what: str = "images") -> None:
         if lo < 0.0 or hi > 1.0:
             raise DataError(f"float {what} must lie in [0, 1]; got values in [{lo:g}, {hi:g}]")
     else:
-        raise ShapeError(f"{what} must be uint8 (0..255) or float in [0, 1]; got dtype {dtype}")
+        raise ShapeError(
+            f"{what} must be uint8 (0..255) or float in [0, 1]; got dtype {dtype} "
+            "(convert with np.asarray(x, np.uint8) or scale to floats in [0, 1])"
+        )
     if labels is not None:
         lshape = getattr(labels, "shape", None)
         if lshape != (shape[0],):

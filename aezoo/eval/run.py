@@ -15,7 +15,10 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from aezoo import data, viz
+from aezoo._validate import writable_dir
+from aezoo.errors import DataError
 from aezoo.eval import likelihood, representation
+from aezoo.train.config import TrainConfig
 from aezoo.train.load import LoadedModel, load
 from aezoo.train.step import EVAL_SEED, make_eval_fn
 from aezoo.train.workdir import write_figures
@@ -40,11 +43,17 @@ def evaluate(
 ) -> dict[str, Any]:
     """Evaluate the newest checkpoint in ``workdir`` on ``split``; returns the flat metrics
     also written to ``eval.json`` (and ``report.md``, with figures, next to it)."""
-    workdir = pathlib.Path(workdir)
     m = load(workdir)
+    workdir = writable_dir(workdir, "workdir")
     dataset = m.run["train"]["dataset"]
     binarize = m.run["train"]["binarize"]
     say = (lambda msg: print(msg, file=sys.stderr)) if progress else (lambda msg: None)
+    if dataset == TrainConfig().dataset:
+        raise DataError(
+            f"the run in {workdir} was trained on arrays passed to fit (dataset "
+            f"{dataset!r}): evaluation reloads the data by name; set "
+            "TrainConfig(dataset=NAME) when training"
+        )
     say(f"aezoo eval {workdir}: {m.spec.name} on {dataset}/{split}, epoch {m.epoch}")
     raw_x, raw_y = data.load(dataset, split, data_dir=data_dir)
     x_eval = data.binarize_once(np.asarray(raw_x), binarize)
@@ -66,9 +75,7 @@ def evaluate(
 
     # Representation: probes on codes vs pixels and PCA of the same dimension.
     say("probes: logistic regression and 5-NN on codes, pixels and PCA")
-    results.update(
-        _probes(m, dataset, data_dir, binarize, stats["code"], x_eval, y_eval, probe_train)
-    )
+    results.update(_probes(m, m.run, split, data_dir, stats["code"], x_eval, y_eval, probe_train))
 
     # Figures.
     _figures(m, workdir, x_eval, y_eval, stats["code"])
@@ -133,9 +140,14 @@ def _is_nll(m: LoadedModel, x, y, k: int, prefix: str, progress: bool) -> dict[s
     }
 
 
-def _probes(m: LoadedModel, dataset, data_dir, binarize, test_codes, test_x, test_y, n_train):
-    """Probe accuracies on codes, and on pixels / PCA of the code's dimension as baselines."""
-    train_x, train_y = data.load(dataset, "train", data_dir=data_dir)
+def _probes(m: LoadedModel, run, split, data_dir, test_codes, test_x, test_y, n_train):
+    """Probe accuracies on codes, and on pixels / PCA of the code's dimension as baselines.
+
+    The probes are fitted on the training split, or on the test split when the evaluated
+    rows come from the training split: never on the rows they score."""
+    dataset, binarize = run["train"]["dataset"], run["train"]["binarize"]
+    fit_split = "test" if split.split("[")[0].strip() == "train" else "train"
+    train_x, train_y = data.load(dataset, fit_split, data_dir=data_dir)
     n = min(n_train, len(train_y))
     tx = data.binarize_once(np.asarray(train_x[:n]), binarize)
     ty = np.asarray(train_y[:n], np.int32)
@@ -147,11 +159,14 @@ def _probes(m: LoadedModel, dataset, data_dir, binarize, test_codes, test_x, tes
     pix_test = np.asarray(test_x).reshape(len(test_y), -1).astype(np.float32) / 255.0
     probe = representation.probe_accuracies(pix_train, ty, pix_test, test_y)
     out.update({f"baseline/pixels_{k}": v for k, v in probe.items()})
-    dim = test_codes.shape[1]
+    # PCA to the code's dimension, capped by what the pixels allow (a 100-D code on 8x8
+    # digits is compared with all 64 components).
+    dim = min(test_codes.shape[1], pix_train.shape[1], n)
     pca_train, pca_test = representation.pca_features(pix_train, pix_test, dim)
     probe = representation.probe_accuracies(pca_train, ty, pca_test, test_y)
     out.update({f"baseline/pca{dim}_{k}": v for k, v in probe.items()})
     out["probe/train_examples"] = n
+    out["probe/fit_split"] = fit_split
     return out
 
 
@@ -233,7 +248,9 @@ def _report(m: LoadedModel, results: dict[str, Any], workdir: pathlib.Path) -> s
         f"# aezoo evaluation: {m.spec.name} on {results['dataset']}/{results['split']}",
         "",
         f"Checkpoint epoch {results['epoch']}, {results['num_examples']} examples, "
-        f"evaluated in {results['seconds']:.1f} s.",
+        f"evaluated in {results['seconds']:.1f} s. Probes fitted on "
+        f"{results.get('probe/train_examples')} examples of the "
+        f"{results.get('probe/fit_split')} split.",
         "",
         "| metric | value |",
         "|---|---|",

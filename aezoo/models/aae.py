@@ -136,7 +136,7 @@ class AAE(nn.Module):
 
 
 def _label(batch, module: AAE) -> jax.Array | None:
-    return batch["label"] if module.config.conditional_prior else None
+    return batch.get("label") if module.config.conditional_prior else None
 
 
 def recon_loss(params, batch, rng, *, module: AAE) -> tuple[jax.Array, Metrics]:

@@ -71,10 +71,11 @@ class VAE(nn.Module):
         return {**q, "z": z, **self.decode(z, label=label)}
 
     def encode(self, x: jax.Array, *, label: jax.Array | None = None) -> dict[str, jax.Array]:
-        """``[B, H, W, C]`` -> ``{"z_mean", "z_logvar"}``, each ``[B, latent]``."""
+        """``[B, H, W, C]`` -> ``{"z", "z_mean", "z_logvar"}``, each ``[B, latent]``; the code
+        ``z`` is the posterior mean."""
         check_images(x, self.config.image_shape)
         mean, logvar = self.encoder(x, self._cond(label))
-        return {"z_mean": mean, "z_logvar": logvar}
+        return {"z": mean, "z_mean": mean, "z_logvar": logvar}
 
     def decode(self, z: jax.Array, *, label: jax.Array | None = None) -> dict[str, jax.Array]:
         """``[B, latent]`` -> decoder distribution parameters ``[B, H, W, C]``."""
@@ -96,7 +97,7 @@ class VAE(nn.Module):
 
 
 def _label(batch: dict[str, jax.Array], module: VAE) -> jax.Array | None:
-    return batch["label"] if module.config.num_classes else None
+    return batch.get("label") if module.config.num_classes else None
 
 
 def elbo_terms(

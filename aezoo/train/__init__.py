@@ -11,6 +11,7 @@ from aezoo.train.loop import FitResult, fit
 from aezoo.train.parallel import create_train_states, make_vmapped_train_epoch
 from aezoo.train.state import TrainState, create_train_state, init_params
 from aezoo.train.step import (
+    GUARDED_METRICS,
     epoch_batches,
     gather_batch,
     make_eval_fn,
@@ -20,6 +21,7 @@ from aezoo.train.step import (
 from aezoo.train.workdir import load_params, save_params
 
 __all__ = [
+    "GUARDED_METRICS",
     "Checkpointer",
     "FitResult",
     "LoadedModel",

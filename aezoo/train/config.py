@@ -129,7 +129,7 @@ class TrainConfig:
         return dataclasses.replace(
             self,
             epochs=self.epochs if self.epochs is not None else data.default_epochs(self.dataset),
-            binarize=self.binarize or ("dynamic" if likelihood == "bernoulli" else "none"),
+            binarize=self.binarize or data.default_binarize(likelihood),
         )
 
     def to_record(self) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import os
 import pathlib
+from collections.abc import Mapping
 from typing import Any
 
 import flax.linen as nn
@@ -14,7 +15,7 @@ import numpy as np
 import optax
 
 from aezoo import data
-from aezoo.errors import CheckpointError, ConfigError
+from aezoo.errors import CheckpointError, ConfigError, ShapeError
 from aezoo.models import BaseConfig, ModelSpec, get_spec
 from aezoo.train.checkpoint import Checkpointer
 from aezoo.train.state import create_train_state
@@ -24,7 +25,17 @@ from aezoo.train.state import create_train_state
 class LoadedModel:
     """A model, its parameters and its run description, with jitted helpers.
 
-    The helpers accept uint8 images (0..255) or floats in [0, 1], ``[B, H, W, C]``.
+    Images follow the one rule of :func:`aezoo.data.model_input`: uint8 ``[B, H, W, C]``
+    (0..255) or floats in [0, 1], of the model's image shape. ``label=`` (int ``[B]``) is
+    required by conditional models (``cvae``) and ignored by the others.
+
+    - ``encode(images, label=None)``: ``{"z": [B, D], ...}``; ``z`` is the code to use (the
+      posterior mean of a VAE), extras are model-specific (``z_mean``, ``z_logvar``,
+      ``codes``).
+    - ``decode(z, label=None)``: ``z`` ``[B, D]`` or what ``encode`` returned ->
+      ``{"mean": [B, H, W, C], ...}`` (distribution parameters: ``logits`` or ``mean``).
+    - ``reconstruct(images, label=None)``: decode the code of ``images``.
+    - ``sample(n, rng, label=None)``: ``n`` decodes of prior draws (generative models).
     """
 
     spec: ModelSpec
@@ -34,23 +45,63 @@ class LoadedModel:
     run: dict[str, Any]
     epoch: int
 
-    def _apply(self, method: str, *args: Any) -> dict[str, jax.Array]:
-        fn = _jitted(self.module, method)
-        return fn({"params": self.params}, *args)
+    def _apply(self, method: str, x: jax.Array, label: Any) -> dict[str, jax.Array]:
+        cond = {} if label is None else {"label": self._labels(label, x.shape[0])}
+        return _jitted(self.module, method)({"params": self.params}, x, **cond)
 
-    def encode(self, images) -> dict[str, jax.Array]:
-        return self._apply("encode", data.to_float(jax.numpy.asarray(images)))
+    def _images(self, images: Any) -> jax.Array:
+        return data.model_input(images, self.config.image_shape)
 
-    def decode(self, z) -> dict[str, jax.Array]:
-        return self._apply("decode", jax.numpy.asarray(z))
+    def _labels(self, label: Any, n: int) -> jax.Array:
+        label = np.asarray(label)
+        if label.shape != (n,) or not np.issubdtype(label.dtype, np.integer):
+            raise ShapeError(f"label must be ints of shape [{n}]; got {label.dtype} {label.shape}")
+        classes = getattr(self.config, "num_classes", 0)
+        if classes and (label.min() < 0 or label.max() >= classes):
+            raise ShapeError(
+                f"labels must lie in 0..{classes - 1}; got {label.min()}..{label.max()}"
+            )
+        return jax.numpy.asarray(label, jax.numpy.int32)
 
-    def reconstruct(self, images) -> dict[str, jax.Array]:
-        return self._apply("reconstruct", data.to_float(jax.numpy.asarray(images)))
+    def code_shape(self) -> tuple[int, ...]:
+        """The shape of one example's ``encode(...)["z"]``."""
+        x = jax.ShapeDtypeStruct((1, *self.config.image_shape), jax.numpy.float32)
+        label = jax.ShapeDtypeStruct((1,), jax.numpy.int32)
+        q = jax.eval_shape(
+            lambda x, y: self.module.apply({"params": self.params}, x, label=y, method="encode"),
+            x, label,
+        )  # fmt: skip
+        return tuple(q["z"].shape[1:])
 
-    def sample(self, n: int, rng: jax.Array) -> dict[str, jax.Array]:
+    def encode(self, images: Any, *, label: Any = None) -> dict[str, jax.Array]:
+        return self._apply("encode", self._images(images), label)
+
+    def decode(self, z: Any, *, label: Any = None) -> dict[str, jax.Array]:
+        if isinstance(z, Mapping):
+            if "z" not in z:
+                raise ShapeError(f"decode takes codes or encode's output; got keys {sorted(z)}")
+            z = z["z"]
+        z = jax.numpy.asarray(z, jax.numpy.float32)
+        width = self.code_shape()
+        if z.ndim < 2 or z.shape[0] == 0 or int(np.prod(z.shape[1:])) != int(np.prod(width)):
+            raise ShapeError(f"codes must have shape [B, {', '.join(map(str, width))}] (B >= 1); "
+                             f"got {tuple(z.shape)}")  # fmt: skip
+        return self._apply("decode", z.reshape(z.shape[0], *width), label)
+
+    def reconstruct(self, images: Any, *, label: Any = None) -> dict[str, jax.Array]:
+        return self._apply("reconstruct", self._images(images), label)
+
+    def sample(self, n: int, rng: jax.Array, *, label: Any = None) -> dict[str, jax.Array]:
         if not self.spec.generative:
             raise ConfigError(f"model {self.spec.name!r} has no prior to sample from")
-        return _jitted(self.module, "sample", static=(1,))({"params": self.params}, n, rng)
+        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+            raise ConfigError(f"sample needs a positive int number of samples; got {n!r}")
+        if not (isinstance(rng, jax.Array) and jax.dtypes.issubdtype(rng.dtype, jax.dtypes.prng_key)
+                and rng.shape == ()):  # fmt: skip
+            raise ConfigError(f"sample needs one key from jax.random.key(seed); got {rng!r:.60}")
+        cond = {} if label is None else {"label": self._labels(label, int(n))}
+        fn = _jitted(self.module, "sample", static=(1,))
+        return fn({"params": self.params}, int(n), rng, **cond)
 
 
 _JIT_CACHE: dict[tuple, Any] = {}
@@ -60,7 +111,7 @@ def _jitted(module: nn.Module, method: str, static: tuple[int, ...] = ()):
     key = (module, method, static)
     if key not in _JIT_CACHE:
         _JIT_CACHE[key] = jax.jit(
-            lambda variables, *args: module.apply(variables, *args, method=method),
+            lambda variables, *args, **kw: module.apply(variables, *args, method=method, **kw),
             static_argnums=static,
         )
     return _JIT_CACHE[key]

@@ -27,7 +27,7 @@ import flax.linen as nn
 import jax
 import numpy as np
 
-from aezoo.errors import CheckpointError, NonFiniteError
+from aezoo.errors import CheckpointError, ConfigError, NonFiniteError
 from aezoo.models import BaseConfig, ModelSpec, get_spec
 from aezoo.train import workdir as run_dir
 from aezoo.train.checkpoint import Checkpointer
@@ -215,23 +215,34 @@ def _nonfinite_message(
 def _resume(
     ckpt: Checkpointer, program: Program, carry: Carry, run: Mapping[str, Any], *, write: bool
 ) -> tuple[Carry, list[dict[str, Any]], int]:
-    """``(carry, history, start_epoch)`` from the newest checkpoint that restores (the given
-    carry and epoch 1 if there is none); metrics.jsonl is cut back to its history."""
-    history: list[dict[str, Any]] = []
-    start = 1
+    """``(carry, history, start_epoch)`` from the newest checkpoint that restores; then (on
+    the writing process) ``config.json`` is rewritten and metrics.jsonl cut back to the
+    restored history. Nothing is written when no checkpoint restores or the run is already
+    past ``epochs``."""
+    out_dir = ckpt.directory.parent
     restored = ckpt.restore_latest(program.saved(carry), model=program.spec.name)
-    if restored is not None:
-        epoch, tree, meta = restored
-        diffs = run_dir.differences(meta, run)
-        if diffs:
-            raise CheckpointError(
-                f"checkpoint {ckpt.path(epoch)} belongs to another run ({'; '.join(diffs)}); "
-                "use another --workdir"
-            )
-        carry, history, start = program.restored(tree), list(meta["history"]), epoch + 1
+    if restored is None:
+        why = "every checkpoint is corrupt or truncated" if ckpt.epochs() else "no checkpoint"
+        raise CheckpointError(
+            f"nothing to resume in {out_dir}: {why}; "
+            "pass --overwrite (overwrite=True) to start the run over"
+        )
+    epoch, tree, meta = restored
+    diffs = run_dir.differences(meta, run)
+    if diffs:
+        raise CheckpointError(
+            f"checkpoint {ckpt.path(epoch)} belongs to another run ({'; '.join(diffs)}); "
+            "use another --workdir"
+        )
+    if epoch > program.train.epochs:
+        raise ConfigError(
+            f"the run in {out_dir} is at epoch {epoch}; epochs={program.train.epochs} would "
+            f"not continue it: ask for --epochs {epoch} or more (or load the run as it is)"
+        )
     if write:
-        run_dir.write_jsonl(ckpt.directory.parent / "metrics.jsonl", history)
-    return carry, history, start
+        run_dir.write_config(out_dir, run, devices=program.devices)
+        run_dir.write_jsonl(out_dir / "metrics.jsonl", list(meta["history"]))
+    return program.restored(tree), list(meta["history"]), epoch + 1
 
 
 def _writers(
@@ -260,8 +271,15 @@ def _writers(
 
 def _warn_skipped(history: list[dict[str, Any]], progress: bool) -> None:
     skipped = sum(r.get("train/skipped", 0) for r in history)
-    if skipped and progress:
-        print(f"{int(skipped)} non-finite updates were skipped", file=sys.stderr)
+    if not skipped or not progress:
+        return
+    print(f"warning: {int(skipped)} non-finite updates were skipped", file=sys.stderr)
+    empty = sorted({r["epoch"] for r in history if r.get("train/skipped") and
+                    not np.isfinite(r["train/loss"])})  # fmt: skip
+    if empty:
+        epochs = ", ".join(map(str, empty))
+        print(f"warning: no update was applied in epoch(s) {epochs}: their train metrics are "
+              "n/a (NaN) and the params did not change", file=sys.stderr)  # fmt: skip
 
 
 __all__ = ["FitResult", "fit"]

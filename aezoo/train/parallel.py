@@ -31,7 +31,7 @@ def make_vmapped_train_epoch(
     optimizer: optax.GradientTransformation,
     *,
     batch_size: int,
-    binarize: str = "none",
+    binarize: str | None = None,
     on_nonfinite: str = "stop",
 ) -> Callable[..., tuple[TrainState, dict[str, jax.Array]]]:
     """Jitted ``(states[N], images, labels, rngs[N], epoch_keys[N][, hparams]) -> (states,

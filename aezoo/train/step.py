@@ -17,7 +17,8 @@ import jax.numpy as jnp
 import optax
 
 from aezoo import data
-from aezoo._validate import one_of
+from aezoo._validate import one_of, positive_int
+from aezoo.errors import ConfigError
 from aezoo.models import ModelSpec
 from aezoo.models._spec import traced_config
 from aezoo.train.config import NONFINITE_POLICIES
@@ -116,7 +117,7 @@ def make_train_step(
     module: nn.Module,
     optimizer: optax.GradientTransformation,
     *,
-    binarize: str = "none",
+    binarize: str | None = None,
     on_nonfinite: str = "stop",
     mesh: Mesh | None = None,
     shard_params: bool = False,
@@ -126,13 +127,14 @@ def make_train_step(
     Args:
       spec, module: the model (from :func:`aezoo.models.get`).
       optimizer: any Optax transformation.
-      binarize: ``dynamic`` / ``static`` / ``none``: how ``batch["image"]`` (float in [0, 1],
+      binarize: ``dynamic`` / ``static`` / ``none`` (default: ``dynamic`` for a Bernoulli
+        decoder, else ``none``, as in ``fit``): how ``batch["image"]`` (float in [0, 1],
         ``[B, H, W, C]``) becomes the Bernoulli targets, on device, inside the step.
       on_nonfinite: ``stop`` (apply every update) or ``skip`` (drop non-finite updates).
       mesh: data parallel over this mesh's ``data`` axis (batch sharded, state replicated or,
         with ``shard_params``, FSDP-sharded); ``None``: wherever the inputs are.
     """
-    check_options(binarize, on_nonfinite)
+    binarize = check_options(binarize, on_nonfinite, module)
     body = train_step_body(spec, module, optimizer, binarize, on_nonfinite)
 
     def step(state, batch, rng):
@@ -168,7 +170,7 @@ def make_train_epoch(
     optimizer: optax.GradientTransformation,
     *,
     batch_size: int,
-    binarize: str = "none",
+    binarize: str | None = None,
     on_nonfinite: str = "stop",
     num_examples: int | None = None,
     mesh: Mesh | None = None,
@@ -186,13 +188,17 @@ def make_train_epoch(
     ``hparams``: optional ``{field: value}`` for sweepable config fields, as traced values
     (one compile for every value). ``jit=False``: the plain function (to vmap, then jit).
     """
-    check_options(binarize, on_nonfinite)
+    binarize = check_options(binarize, on_nonfinite, module)
+    positive_int("batch_size", batch_size)
+    if num_examples is not None:
+        _check_batch(batch_size, positive_int("num_examples", num_examples))
 
     def epoch(state, images, labels, rng, epoch_key, hparams=None):
         step = train_step_body(
             spec, with_hparams(module, hparams), optimizer, binarize, on_nonfinite
         )
         n = images.shape[0] if num_examples is None else num_examples
+        _check_batch(batch_size, n)
         batches = epoch_batches(epoch_key, n, batch_size)
         state = constrain_state(state, mesh, shard_params)
         start = state.step
@@ -213,7 +219,8 @@ def make_train_epoch(
 def summarize(metrics: Metrics, start_step: jax.Array | int, params: Any) -> Metrics:
     """Epoch summary of per-step metrics ``[steps]``, computed on device.
 
-    Returns the means over the applied (not skipped) steps, ``skipped`` as a count, the
+    Returns the means over the applied (not skipped) steps (NaN when every step was
+    skipped: there is nothing to average), ``skipped`` as a count, the
     end-of-epoch ``param_norm``, ``nonfinite_step`` (global step of the first NaN/inf loss or
     gradient norm, -1 if none) and ``nonfinite_metric`` (index into ``GUARDED_METRICS``).
     """
@@ -225,8 +232,11 @@ def summarize(metrics: Metrics, start_step: jax.Array | int, params: Any) -> Met
         means = {k: jnp.mean(v) for k, v in metrics.items()}
     else:
         ok = skipped == 0
-        count = jnp.maximum(jnp.sum(ok), 1)
-        means = {k: jnp.sum(jnp.where(ok, v, 0.0)) / count for k, v in metrics.items()}
+        count = jnp.sum(ok)
+        means = {
+            k: jnp.where(count > 0, jnp.sum(jnp.where(ok, v, 0.0)) / jnp.maximum(count, 1), jnp.nan)
+            for k, v in metrics.items()
+        }
         means["skipped"] = jnp.sum(skipped)
     return {
         **means,
@@ -330,10 +340,22 @@ def run_epoch_per_step(
     return state, jax.jit(summarize)(stacked, start, state.params)
 
 
-def check_options(binarize: str, on_nonfinite: str) -> None:
-    """One-line errors for an unknown binarize mode or non-finite policy."""
+def _check_batch(batch_size: int, num_examples: int) -> None:
+    if batch_size > num_examples:
+        raise ConfigError(
+            f"batch_size {batch_size} exceeds the {num_examples} training examples: an epoch "
+            "would hold no full batch"
+        )
+
+
+def check_options(binarize: str | None, on_nonfinite: str, module: nn.Module) -> str:
+    """One-line errors for an unknown binarize mode or non-finite policy; returns the mode
+    (``None``: :func:`aezoo.data.default_binarize` of the module's likelihood)."""
+    if binarize is None:
+        binarize = data.default_binarize(module.config.likelihood)
     one_of("binarize mode", binarize, data.BINARIZE_MODES)
     one_of("on_nonfinite policy", on_nonfinite, NONFINITE_POLICIES)
+    return binarize
 
 
 __all__ = [

@@ -23,13 +23,18 @@ import jax.numpy as jnp
 import numpy as np
 
 from aezoo import data, viz
+from aezoo._validate import writable_dir
 from aezoo.errors import CheckpointError, ConfigError
 from aezoo.models import BaseConfig, ModelSpec, get_spec
 from aezoo.train.config import TrainConfig
 from aezoo.train.step import EVAL_SEED
 
-# What a fresh run (or --overwrite) clears before it starts.
-RUN_OUTPUTS = ("checkpoints", "metrics.jsonl", "params.msgpack", "members", "tensorboard")
+# What a fresh run (or --overwrite) clears before it starts: the outputs of training and of
+# `aezoo eval`, and every figure (*.png) in the workdir itself.
+RUN_OUTPUTS = (
+    "checkpoints", "metrics.jsonl", "params.msgpack", "members", "tensorboard", "eval.json",
+    "report.md", "summary.json", "summary.md",
+)  # fmt: skip
 
 
 def run_record(
@@ -84,7 +89,8 @@ def prepare(
     **extra: Any,
 ) -> pathlib.Path | None:
     """Check ``workdir`` for this run (fresh, resume or overwrite), then (on the writing
-    process) clear old outputs and write ``config.json``. Every process checks first."""
+    process) clear old outputs and write ``config.json`` (a resumed run writes it once its
+    checkpoint has restored: :func:`write_config`). Every process checks first."""
     if workdir is None:
         if resume:
             raise ConfigError("resume needs a workdir to resume from")
@@ -92,6 +98,7 @@ def prepare(
     out_dir = pathlib.Path(workdir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"workdir {out_dir} exists and is not a directory")
+    writable_dir(out_dir, "workdir")
     config_path = out_dir / "config.json"
     if resume and overwrite:
         raise ConfigError("--resume and --overwrite exclude each other")
@@ -110,16 +117,21 @@ def prepare(
             "--overwrite to start over, or choose another --workdir"
         )
     barrier("aezoo-workdir-checked")  # every process has checked; only the writer changes it
-    if write:
-        if not resume:
-            _remove(out_dir, RUN_OUTPUTS)
+    if write and not resume:
+        _remove(out_dir, RUN_OUTPUTS)
+        for figure in out_dir.glob("*.png"):
+            figure.unlink()
         out_dir.mkdir(parents=True, exist_ok=True)
-        record = config_record(run, processes=jax.process_count(), **extra)
-        atomic_write(config_path, json.dumps(record, indent=2) + "\n")
-        if not resume:
-            (out_dir / "metrics.jsonl").write_text("")
+        write_config(out_dir, run, **extra)
+        (out_dir / "metrics.jsonl").write_text("")
     barrier("aezoo-workdir-ready")
     return out_dir
+
+
+def write_config(out_dir: pathlib.Path, run: Mapping[str, Any], **extra: Any) -> None:
+    """Write ``config.json``: the run record, versions, device and ``extra``."""
+    record = config_record(run, processes=jax.process_count(), **extra)
+    atomic_write(out_dir / "config.json", json.dumps(record, indent=2) + "\n")
 
 
 def resolve_settings(
@@ -160,11 +172,19 @@ def read_config(path: pathlib.Path) -> dict[str, Any]:
 
 
 def atomic_write(path: pathlib.Path, text: str | bytes) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    """Write ``text`` to ``path`` through a temporary file and a rename, with the mode a
+    plain ``open`` would give (0666 less the umask: readable by others on a shared disk)."""
     mode = "wb" if isinstance(text, bytes) else "w"
     with tempfile.NamedTemporaryFile(mode, dir=path.parent, suffix=".tmp", delete=False) as f:
         f.write(text)
+    os.chmod(f.name, 0o666 & ~_umask())
     os.replace(f.name, path)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_jsonl(path: pathlib.Path, records: list[Mapping[str, Any]]) -> None:
@@ -183,8 +203,18 @@ def save_params(path: pathlib.Path, params: Any) -> None:
 
 
 def load_params(path: str | os.PathLike) -> Any:
-    """Params written by :func:`save_params` (nested dicts of numpy arrays)."""
-    return flax.serialization.msgpack_restore(pathlib.Path(path).read_bytes())
+    """Params written by :func:`save_params` (nested dicts of numpy arrays).
+
+    Raises:
+      CheckpointError: the file is missing, unreadable, truncated or not msgpack params.
+    """
+    try:
+        params = flax.serialization.msgpack_restore(pathlib.Path(path).read_bytes())
+    except Exception as e:  # msgpack raises several unrelated types for a torn file
+        raise CheckpointError(f"cannot read params from {path}: {type(e).__name__}: {e}") from None
+    if not isinstance(params, dict):
+        raise CheckpointError(f"{path} does not hold aezoo params (got {type(params).__name__})")
+    return params
 
 
 def write_figures(
@@ -261,6 +291,7 @@ __all__ = [
     "resolve_settings",
     "run_record",
     "save_params",
+    "write_config",
     "write_figures",
     "write_jsonl",
 ]

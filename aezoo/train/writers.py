@@ -93,6 +93,8 @@ def progress_line(records: Sequence[Record], epochs: int) -> str:
     skipped = sum(r.get("train/skipped", 0) for r in records)
     if skipped:
         line += f"  skipped {int(skipped)}"
+        if not np.isfinite([r["train/loss"] for r in records]).all():
+            line += " (no update applied)"
     if "compile_seconds" in r0:
         line += f"  (compile {r0['compile_seconds']:.1f}s)"
     return line
@@ -102,6 +104,8 @@ def _stat(records: Sequence[Record], key: str, digits: int = 3) -> str:
     xs = [r[key] for r in records if key in r]
     if not xs:
         return "-"
+    if not np.isfinite(xs).all():  # e.g. every update of the epoch skipped: no mean
+        return "n/a"
     if len(xs) == 1:
         return f"{xs[0]:.{digits}f}"
     return f"{np.mean(xs):.{digits}f} +/- {np.std(xs, ddof=1):.{digits}f}"
