@@ -4,65 +4,12 @@ do the work. Training and model flags are generated from the config dataclasses'
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
-import types
-import typing
 from collections.abc import Sequence
-from typing import Any
 
+from aezoo._flags import add_config_flags
+from aezoo._flags import given as given_flags
 from aezoo.errors import AezooError, NonFiniteError
-
-GROUPS = {
-    "data": "data",
-    None: "training",
-    "scaling": "scaling (many models, many devices, many hosts)",
-    "outputs": "outputs and checkpoints",
-}
-
-
-def _parse_int_tuple(text: str) -> tuple[int, ...]:
-    try:
-        values = tuple(int(v) for v in text.replace(" ", ",").split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated integers like 512,256; got {text!r}"
-        ) from None
-    return values
-
-
-def _field_flag(parser: argparse._ActionsContainer, f: dataclasses.Field, hint: Any) -> None:
-    """Add the flag of one config field (``--field-name``), typed from its annotation."""
-    meta = f.metadata
-    flag = "--" + meta.get("flag", f.name.replace("_", "-"))
-    default = meta.get("cli_default", f.default)
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):  # Optional[X] -> X
-        hint = next(a for a in typing.get_args(hint) if a is not type(None))
-    kwargs: dict[str, Any] = {"dest": f.name, "default": None}
-    if meta.get("negate"):  # a flag that turns a default-on setting off (--per-step)
-        kwargs.update(action="store_const", const=False)
-    elif hint is bool:
-        kwargs["action"] = argparse.BooleanOptionalAction
-    elif typing.get_origin(hint) is tuple:
-        kwargs.update(type=_parse_int_tuple, metavar="N,N,...")
-        default = ",".join(map(str, default)) if isinstance(default, tuple) else default
-    elif hint in (int, float, str):
-        kwargs.update(type=hint, choices=meta.get("choices"))
-    else:  # parsed by the config itself (--sweep NAME=V1,V2)
-        kwargs["metavar"] = meta.get("metavar")
-    shown = "" if meta.get("negate") or default is None else f" (default: {default})"
-    parser.add_argument(flag, help=meta.get("help", "") + shown, **kwargs)
-
-
-def _add_config_flags(parser: argparse.ArgumentParser, cls: type, title: str = "") -> None:
-    """One flag per field of the config dataclass ``cls`` (``option(..., cli=False)`` none)."""
-    hints = typing.get_type_hints(cls)
-    groups: dict[Any, argparse._ArgumentGroup] = {}
-    for f in dataclasses.fields(cls):
-        if f.metadata.get("cli", True):
-            name = title or GROUPS[f.metadata.get("group")]
-            group = groups.setdefault(name, parser.add_argument_group(name))
-            _field_flag(group, f, hints[f.name])
 
 
 def _add_run_flags(p: argparse.ArgumentParser) -> None:
@@ -109,6 +56,22 @@ def _add_eval(sub) -> None:
     add("--no-progress", action="store_true", help="no progress output")
 
 
+def _add_data(sub) -> None:
+    from aezoo.train import TrainConfig
+
+    p = sub.add_parser("data", help="show what a dataset holds and write a preview grid",
+                       description="Print sizes, shapes, dtypes, value ranges and label counts "
+                       "of a dataset's splits, and write a grid of training images.")  # fmt: skip
+    p.add_argument("dataset", help="digits, a TFDS name, folder:PATH, npz:PATH or npy:PATH")
+    add_config_flags(p, TrainConfig, "reading", DATA_FIELDS)
+    p.add_argument("--out", default="data-preview.png", help="preview grid (PNG) to write")
+    p.add_argument("--data-dir", help="TFDS data directory (default: $TFDS_DATA_DIR)")
+    p.add_argument("--cache-dir", help="decoded-array cache (default: $AEZOO_CACHE_DIR)")
+
+
+DATA_FIELDS = ("image_size", "center_crop", "test_fraction", "skip_bad_images")
+
+
 def _add_bench(sub) -> None:
     from aezoo.bench.suite import MODES
 
@@ -150,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="list models and datasets")
     _add_eval(sub)
     _add_bench(sub)
+    _add_data(sub)
     train = sub.add_parser(
         "train",
         help="train a model (aezoo train MODEL --help for its options)",
@@ -158,8 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     models = train.add_subparsers(dest="model", required=True, metavar="MODEL")
     for name, spec in MODELS.items():
         p = models.add_parser(name, help=spec.description, description=spec.description)
-        _add_config_flags(p, spec.config_cls, f"model options ({name})")
-        _add_config_flags(p, TrainConfig)
+        add_config_flags(p, spec.config_cls, f"model options ({name})")
+        add_config_flags(p, TrainConfig)
         _add_run_flags(p)
     return parser
 
@@ -178,16 +142,8 @@ def _cmd_list() -> int:
     print("  digits         scikit-learn's 8x8 digits, embedded (no network)")
     for name in data.TFDS_IMAGE_DATASETS:
         print(f"  {name:<13}  TFDS (reads prepared data from $TFDS_DATA_DIR)")
+    print("  folder:PATH    your images (class subfolders = labels); npz:PATH, npy:PATH arrays")
     return 0
-
-
-def _given(args: argparse.Namespace, cls: type) -> dict[str, Any]:
-    """The fields of ``cls`` given as flags (a flag left out is None)."""
-    return {
-        f.name: getattr(args, f.name)
-        for f in dataclasses.fields(cls)
-        if getattr(args, f.name, None) is not None
-    }
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -200,7 +156,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from aezoo.train.workdir import resolve_settings
 
     spec = get_spec(args.model)
-    given = _given(args, TrainConfig)
+    given = given_flags(args, TrainConfig)
     if not args.resume:
         given.setdefault("dataset", "digits")
     TrainConfig(**given)  # one-line errors for the flags before anything else happens
@@ -210,14 +166,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
     default_dir = f"runs/{args.model}-{given.get('dataset', 'digits')}"
     workdir = writable_dir(default_dir if args.workdir is None else args.workdir, "--workdir")
     config, model_config = resolve_settings(
-        spec, workdir, given, _given(args, spec.config_cls), resume=args.resume
+        spec, workdir, given, given_flags(args, spec.config_cls), resume=args.resume
     )
     progress = not args.no_progress and jax.process_index() == 0
     if progress:
         _print_settings(spec.name, workdir, args.resume, config, model_config)
     train, test = sharding.load_splits(
-        config.dataset, devices=config.devices, data_dir=args.data_dir, cache_dir=args.cache_dir
-    )
+        config.dataset, devices=config.devices, data_dir=args.data_dir,
+        cache_dir=args.cache_dir, options=config.data_options(),
+    )  # fmt: skip
     result = fit(
         spec, train, test, config=config, model_config=model_config, workdir=workdir,
         resume=args.resume, overwrite=args.overwrite, progress=progress,
@@ -261,6 +218,19 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_data(args: argparse.Namespace) -> int:
+    from aezoo import data
+    from aezoo._validate import writable_file
+    from aezoo.train import TrainConfig
+
+    options = TrainConfig(**given_flags(args, TrainConfig)).data_options()
+    out = writable_file(args.out, "--out")
+    kw = {"options": options, "data_dir": args.data_dir, "cache_dir": args.cache_dir}
+    print(data.format_summary(data.summarize(args.dataset, **kw)))
+    print(f"wrote {data.write_preview(out, args.dataset, **kw)}")
+    return 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from aezoo.bench import run_and_write
 
@@ -271,7 +241,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"list": lambda args: _cmd_list(), "eval": _cmd_eval, "bench": _cmd_bench,
-            "train": _cmd_train}  # fmt: skip
+            "train": _cmd_train, "data": _cmd_data}  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:

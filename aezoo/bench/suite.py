@@ -29,6 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from aezoo import data
 from aezoo._validate import one_of, positive_int, writable_dir
 from aezoo.bench import torch_baseline
 from aezoo.models import get_spec
@@ -252,7 +253,7 @@ def bench_aezoo(
     spec = get_spec(model)
     _, module = spec.make(image_shape=IMAGE_SHAPE, arch=arch)
     optimizer = optax.adam(1e-3)
-    binarize = "dynamic" if module.config.likelihood == "bernoulli" else "none"
+    binarize = data.default_binarize(module.config.likelihood)
     rng = np.random.default_rng(0)
     n = steps * batch_size
     images = jax.device_put(rng.integers(0, 256, (n, *IMAGE_SHAPE), np.uint8))

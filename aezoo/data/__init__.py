@@ -7,20 +7,25 @@ from aezoo.data._preprocess import (
     binarize_once,
     check_dataset,
     default_binarize,
+    is_vectors,
     model_input,
     to_float,
 )
+from aezoo.data._preview import format_summary, summarize, write_preview
 from aezoo.data._sources import (
     DATASETS,
     EMBEDDED,
     TFDS_IMAGE_DATASETS,
     clear_cache,
     default_epochs,
+    describe_source,
     load,
     num_examples,
 )
+from aezoo.data._user import DataOptions, is_user_source, parse_image_size
 
 __all__ = [
+    "DataOptions",
     "BINARIZE_MODES",
     "DATASETS",
     "EMBEDDED",
@@ -32,8 +37,15 @@ __all__ = [
     "clear_cache",
     "default_binarize",
     "default_epochs",
+    "describe_source",
+    "is_user_source",
+    "is_vectors",
     "load",
     "model_input",
     "num_examples",
+    "parse_image_size",
+    "summarize",
+    "format_summary",
+    "write_preview",
     "to_float",
 ]

@@ -86,8 +86,15 @@ def model_input(images, image_shape=None, *, what: str = "images") -> jax.Array:
     return to_float(jnp.asarray(images))
 
 
+def is_vectors(shape) -> bool:
+    """Whether examples of ``shape`` (``[N, 1, 1, D]`` or one example's ``[1, 1, D]``) are
+    tabular vectors (any finite float, e.g. standardized), not images (in [0, 1])."""
+    return len(shape) in (3, 4) and tuple(shape[-3:-1]) == (1, 1) and shape[-1] > 1
+
+
 def check_dataset(images, labels=None, *, what: str = "images") -> None:
-    """One-line errors for data that the trainer cannot use."""
+    """One-line errors for data that the trainer cannot use: images must be uint8 or floats
+    in [0, 1]; tabular vectors ``[N, 1, 1, D]`` any finite floats."""
     shape = getattr(images, "shape", None)
     dtype = getattr(images, "dtype", None)
     if shape is None or len(shape) != 4:
@@ -101,7 +108,7 @@ def check_dataset(images, labels=None, *, what: str = "images") -> None:
         if not np.all(np.isfinite(arr)):
             raise DataError(f"{what} contain NaN or infinite values")
         lo, hi = float(arr.min()), float(arr.max())
-        if lo < 0.0 or hi > 1.0:
+        if (lo < 0.0 or hi > 1.0) and not is_vectors(shape):
             raise DataError(f"float {what} must lie in [0, 1]; got values in [{lo:g}, {hi:g}]")
     else:
         raise ShapeError(

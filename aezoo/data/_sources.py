@@ -8,9 +8,11 @@ import pathlib
 import re
 import tempfile
 import threading
+from typing import Any
 
 import numpy as np
 
+from aezoo.data._user import DataOptions, is_user_source, load_source
 from aezoo.errors import DataError
 
 EMBEDDED = ("digits",)
@@ -35,7 +37,7 @@ def default_epochs(name: str) -> int:
 
 
 _SPLIT_RE = re.compile(r"^(train|test)(\[[0-9:%-]*\])?$")
-_MEMORY: dict[tuple[str, str, str | None], tuple[np.ndarray, np.ndarray]] = {}
+_MEMORY: dict[tuple, Any] = {}
 _LOCK = threading.Lock()
 
 
@@ -46,27 +48,38 @@ def load(
     data_dir: str | os.PathLike | None = None,
     cache_dir: str | os.PathLike | None = None,
     rows: tuple[int, int] | None = None,
+    options: DataOptions | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Load a whole split (or only its ``rows``) as host arrays.
 
     Args:
-      name: ``"digits"`` (scikit-learn's bundled 8x8 digits, no network) or a TFDS
-        image-classification dataset name (``mnist``, ``fashion_mnist``, ``cifar10``, ...).
+      name: ``"digits"`` (scikit-learn's bundled 8x8 digits, no network), a TFDS
+        image-classification dataset name (``mnist``, ``fashion_mnist``, ``cifar10``, ...),
+        or your own data: ``folder:PATH`` (images; class subfolders give labels),
+        ``npz:PATH`` / ``npy:PATH`` (arrays; see :mod:`aezoo.data._user`).
       split: ``"train"`` or ``"test"``, optionally sliced the TFDS way (``"train[:1000]"``).
       data_dir: TFDS data directory; defaults to ``$TFDS_DATA_DIR`` or TFDS's default.
       cache_dir: if given (or ``$AEZOO_CACHE_DIR`` is set), decoded arrays are also kept
         there as ``.npy`` so the next process skips decoding.
       rows: ``(start, stop)``: read only these examples of the split (one process's share
         in a multi-host run; see :func:`aezoo.train.sharding.row_layout`).
+      options: how a ``folder:`` / ``npz:`` / ``npy:`` source is read (:class:`DataOptions`:
+        image size, crop, test fraction, bad images); a user source is cached on disk.
 
     Returns:
-      ``(images, labels)``: uint8 ``[N, H, W, C]`` and int32 ``[N]``. Arrays are cached in
+      ``(images, labels)``: uint8 ``[N, H, W, C]`` (float32 for float arrays and tabular
+      vectors ``[N, 1, 1, D]``) and int32 ``[N]`` (-1 = unlabelled). Arrays are cached in
       memory per process and returned read-only.
 
     Raises:
       DataError: unknown dataset or split, dataset not prepared, or not an image dataset.
     """
     data_dir = _check_request(name, split, data_dir, rows)
+    if is_user_source(name):
+        return _load_user(name, split, options or DataOptions(), cache_dir, rows)
+    if options is not None and options != DataOptions():
+        raise DataError(f"data options (image size, crop, test fraction) apply to folder:, "
+                        f"npz: and npy: sources, not to {name!r}")  # fmt: skip
     if rows is not None and name in EMBEDDED:  # small: load whole, then slice
         images, labels = load(name, split, data_dir=data_dir, cache_dir=cache_dir)
         _check_rows(rows, len(images), name, split)
@@ -83,10 +96,59 @@ def load(
     return images, labels
 
 
-def num_examples(name: str, split: str = "train", *, data_dir=None) -> int:
+def _load_user(name, split, options, cache_dir, rows) -> tuple[np.ndarray, np.ndarray]:
+    source = describe_source(name, options, cache_dir, arrays=True)
+    idx = np.flatnonzero(source["test"] if split.startswith("test") else ~source["test"])
+    idx = _slice_indices(idx, split)
+    if rows is not None:
+        _check_rows(rows, len(idx), name, split)
+        idx = idx[rows[0] : rows[1]]
+    images, labels = source["images"][idx], source["labels"][idx]
+    images.setflags(write=False)
+    labels.setflags(write=False)
+    return images, labels
+
+
+def describe_source(
+    name: str,
+    options: DataOptions | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    *,
+    arrays: bool = False,
+) -> dict:
+    """What a ``folder:`` / ``npz:`` / ``npy:`` source holds, as recorded in config.json:
+    its path, class names (label order), split sizes, skipped files and, for tabular data,
+    the train split's mean and std. ``arrays=True`` adds every example and the test mask."""
+    options = options or DataOptions()
+    key = (name, options)  # the disk cache only saves time: its place is not part of the key
+    with _LOCK:
+        source = _MEMORY.get(key)
+    if source is None:
+        source = load_source(name, options, cache_dir)
+        with _LOCK:
+            _MEMORY[key] = source
+    if arrays:
+        return source
+    test = source["test"]
+    record = {
+        "source": name.split(":", 1)[0],
+        "path": str(pathlib.Path(name.split(":", 1)[1]).expanduser().resolve()),
+        "classes": source["classes"],
+        "num_train": int((~test).sum()),
+        "num_test": int(test.sum()),
+        "image_shape": list(source["images"].shape[1:]),
+        "dtype": str(source["images"].dtype),
+        "skipped": source["skipped"],
+    }
+    if source["stats"] is not None:
+        record["standardization"] = source["stats"]
+    return record
+
+
+def num_examples(name: str, split: str = "train", *, data_dir=None, options=None) -> int:
     """Number of examples in a split, without decoding it (TFDS reads the record count)."""
-    if name in EMBEDDED:
-        return len(load(name, split)[0])
+    if name in EMBEDDED or is_user_source(name):
+        return len(load(name, split, options=options)[0])
     if data_dir is None:
         data_dir = os.environ.get("TFDS_DATA_DIR") or None
     return len(_tfds_source(name, split, data_dir)[0])

@@ -55,7 +55,8 @@ def evaluate(
             "TrainConfig(dataset=NAME) when training"
         )
     say(f"aezoo eval {workdir}: {m.spec.name} on {dataset}/{split}, epoch {m.epoch}")
-    raw_x, raw_y = data.load(dataset, split, data_dir=data_dir)
+    options = TrainConfig.from_record(m.run["train"]).data_options()
+    raw_x, raw_y = data.load(dataset, split, data_dir=data_dir, options=options)
     x_eval = data.binarize_once(np.asarray(raw_x), binarize)
     y_eval = np.asarray(raw_y, np.int32)
     results: dict[str, Any] = {
@@ -78,7 +79,8 @@ def evaluate(
     results.update(_probes(m, m.run, split, data_dir, stats["code"], x_eval, y_eval, probe_train))
 
     # Figures.
-    _figures(m, workdir, x_eval, y_eval, stats["code"])
+    if not data.is_vectors(m.config.image_shape):  # tabular vectors have no images to show
+        _figures(m, workdir, x_eval, y_eval, stats["code"])
     results["seconds"] = time.perf_counter() - t0
     (workdir / "eval.json").write_text(json.dumps(results, indent=2) + "\n")
     (workdir / "report.md").write_text(_report(m, results, workdir))
@@ -95,6 +97,10 @@ def _objective_and_codes(m: LoadedModel, x, y, prefix: str, results: dict) -> di
     results.update({prefix + k: float(v) for k, v in metrics.items()})
     if "nll_bound" in metrics:
         results[prefix + "elbo"] = -float(metrics["nll_bound"])
+        dims = int(np.prod(m.config.image_shape))
+        results[prefix + "bound_bits_per_dim"] = likelihood.bits_per_dim(
+            float(metrics["nll_bound"]), dims
+        )
     stats = likelihood.encode_and_reconstruct(m.spec, m.module, m.params, x, y)
     results[prefix + "recon"] = float(np.mean(stats["recon"]))
     results[prefix + "mse"] = float(np.mean(stats["mse"]))
@@ -147,7 +153,8 @@ def _probes(m: LoadedModel, run, split, data_dir, test_codes, test_x, test_y, n_
     rows come from the training split: never on the rows they score."""
     dataset, binarize = run["train"]["dataset"], run["train"]["binarize"]
     fit_split = "test" if split.split("[")[0].strip() == "train" else "train"
-    train_x, train_y = data.load(dataset, fit_split, data_dir=data_dir)
+    options = TrainConfig.from_record(run["train"]).data_options()
+    train_x, train_y = data.load(dataset, fit_split, data_dir=data_dir, options=options)
     n = min(n_train, len(train_y))
     tx = data.binarize_once(np.asarray(train_x[:n]), binarize)
     ty = np.asarray(train_y[:n], np.int32)
@@ -155,8 +162,8 @@ def _probes(m: LoadedModel, run, split, data_dir, test_codes, test_x, test_y, n_
     out = {}
     probe = representation.probe_accuracies(train_codes, ty, test_codes, test_y)
     out.update({f"probe/{k}": v for k, v in probe.items()})
-    pix_train = tx.reshape(n, -1).astype(np.float32) / 255.0
-    pix_test = np.asarray(test_x).reshape(len(test_y), -1).astype(np.float32) / 255.0
+    pix_train = np.asarray(data.to_float(jnp.asarray(tx))).reshape(n, -1)
+    pix_test = np.asarray(data.to_float(jnp.asarray(test_x))).reshape(len(test_y), -1)
     probe = representation.probe_accuracies(pix_train, ty, pix_test, test_y)
     out.update({f"baseline/pixels_{k}": v for k, v in probe.items()})
     # PCA to the code's dimension, capped by what the pixels allow (a 100-D code on 8x8

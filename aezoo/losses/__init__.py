@@ -3,7 +3,9 @@
 from aezoo.losses._divergences import kl_normal, kl_normal_std
 from aezoo.losses._likelihoods import (
     LIKELIHOODS,
+    TWO_PARAMETER,
     bernoulli_nll,
+    discretized_logistic_nll,
     gaussian_log_prob,
     gaussian_nll,
     image_nll,
@@ -12,7 +14,9 @@ from aezoo.losses._penalties import kl_bernoulli_rate, l1_activity, mmd_rbf
 
 __all__ = [
     "LIKELIHOODS",
+    "TWO_PARAMETER",
     "bernoulli_nll",
+    "discretized_logistic_nll",
     "gaussian_log_prob",
     "gaussian_nll",
     "image_nll",

@@ -56,7 +56,9 @@ class BaseConfig:
     )
     likelihood: str = option(
         "bernoulli",
-        "decoder distribution: bernoulli (cross-entropy) or gaussian (squared error)",
+        "decoder distribution: bernoulli (cross-entropy), gaussian (squared error, one "
+        "learned variance), gaussian_pixel (a variance per pixel) or logistic (discretized "
+        "logistic for 8-bit images; results in bits/dim)",
         choices=LIKELIHOODS,
     )
     obs_logvar: float | None = option(

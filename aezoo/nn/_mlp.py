@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 
 from aezoo.errors import ShapeError
+from aezoo.losses import TWO_PARAMETER
 from aezoo.nn._conv import Conv, ConvTranspose
 
 ARCHS = ("mlp", "conv", "resnet")
@@ -140,8 +141,11 @@ class Decoder(nn.Module):
     """Maps ``[B, latent]`` codes (and an optional condition) to an image distribution.
 
     Returns a dict of arrays shaped ``[B, *image_shape]``: ``logits`` and ``mean``
-    (= sigmoid(logits)) for a Bernoulli decoder; ``mean`` and ``logvar`` for a Gaussian one.
-    The Gaussian log-variance is one learned scalar (``obs_logvar=None``) or a fixed number.
+    (= sigmoid(logits)) for a Bernoulli decoder; ``mean`` and ``logvar`` for a Gaussian one
+    (one learned scalar with ``obs_logvar=None``, a fixed number, or with
+    ``gaussian_pixel`` one per pixel); ``loc`` ([-1, 1] scale), ``log_scale`` and ``mean``
+    (= the location in [0, 1]) for the discretized logistic. Two-parameter likelihoods get
+    twice the output channels.
     ``conv`` mirrors the conv encoder with two stride-2 transposed convolutions.
     """
 
@@ -156,7 +160,8 @@ class Decoder(nn.Module):
     def __call__(self, z: jax.Array, cond: jax.Array | None = None) -> dict[str, jax.Array]:
         if cond is not None:
             z = jnp.concatenate([z, cond.astype(z.dtype)], axis=-1)
-        h, w, c = self.image_shape
+        h, w, c_img = self.image_shape
+        c = c_img * (2 if self.likelihood in TWO_PARAMETER else 1)
         if self.arch in ("conv", "resnet"):
             gh, gw = _conv_grid(self.image_shape)
             top = CONV_CHANNELS[-1]
@@ -174,6 +179,11 @@ class Decoder(nn.Module):
             out = out.reshape(z.shape[0], h, w, c)
         if self.likelihood == "bernoulli":
             return {"logits": out, "mean": nn.sigmoid(out)}
+        if self.likelihood == "logistic":
+            loc, log_scale = out[..., :c_img], out[..., c_img:]
+            return {"loc": loc, "log_scale": log_scale, "mean": jnp.clip(0.5 * (loc + 1), 0, 1)}
+        if self.likelihood == "gaussian_pixel":
+            return {"mean": out[..., :c_img], "logvar": out[..., c_img:]}
         if self.obs_logvar is None:
             logvar = self.param("obs_logvar", nn.initializers.zeros, ())
         else:

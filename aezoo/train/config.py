@@ -31,10 +31,29 @@ class TrainConfig:
 
     dataset: str = option(
         "custom",
-        "dataset: digits (embedded), a TFDS image dataset (mnist, ...) or, for fit(), a name "
-        "to record for your own arrays",
+        "dataset: digits (embedded), a TFDS image dataset (mnist, ...), folder:PATH (images; "
+        "class subfolders are labels), npz:PATH or npy:PATH (arrays, or [N, D] tabular "
+        "vectors); for fit(), also a name to record for your own arrays",
         group="data",
         cli_default="digits",
+    )
+    image_size: str | None = option(
+        None, "folder: resize every image to H or HxW on load", metavar="H[xW]", group="data"
+    )
+    center_crop: bool = option(
+        False, "folder: crop the centred box of the --image-size aspect ratio first", group="data"
+    )
+    test_fraction: float = option(
+        0.1,
+        "folder:/npz:/npy: share of the examples held out as the fixed test split (unless "
+        "the source has train/ and test/ subfolders or x_train / x_test arrays)",
+        low=0.0,
+        high=1.0,
+        open="both",
+        group="data",
+    )
+    skip_bad_images: bool = option(
+        False, "folder: skip (and count) unreadable images instead of stopping", group="data"
     )
     binarize: str | None = option(
         None,
@@ -111,6 +130,22 @@ class TrainConfig:
         elif self.sweep is not None:
             object.__setattr__(self, "sweep", _normal_sweep(self.sweep))
         check_fields(self)
+        data.parse_image_size(self.image_size)
+
+    def data_options(self) -> data.DataOptions:
+        """How ``dataset`` is read when it is a ``folder:`` / ``npz:`` / ``npy:`` source."""
+        return data.DataOptions(
+            image_size=data.parse_image_size(self.image_size),
+            center_crop=self.center_crop,
+            test_fraction=self.test_fraction,
+            skip_bad_images=self.skip_bad_images,
+        )
+
+    def data_record(self) -> dict[str, Any]:
+        """What config.json records about a user source (``{}`` for named datasets)."""
+        if not data.is_user_source(self.dataset):
+            return {}
+        return {"data": data.describe_source(self.dataset, self.data_options())}
 
     @property
     def vmapped(self) -> bool:

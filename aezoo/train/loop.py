@@ -118,7 +118,7 @@ def fit(
     is_main = jax.process_index() == 0
     out_dir = run_dir.prepare(
         workdir, program.record(), resume=resume, overwrite=overwrite, write=is_main,
-        devices=program.devices,
+        **_config_extra(program),
     )  # fmt: skip
     carry, history = _train(program, out_dir, resume=resume, progress=progress and is_main)
     summary = program.finish(out_dir, carry, history, figures and is_main)
@@ -240,9 +240,15 @@ def _resume(
             f"not continue it: ask for --epochs {epoch} or more (or load the run as it is)"
         )
     if write:
-        run_dir.write_config(out_dir, run, devices=program.devices)
+        run_dir.write_config(out_dir, run, **_config_extra(program))
         run_dir.write_jsonl(out_dir / "metrics.jsonl", list(meta["history"]))
     return program.restored(tree), list(meta["history"]), epoch + 1
+
+
+def _config_extra(program: Program) -> dict[str, Any]:
+    """What config.json records beside the run: the devices and a user source's description
+    (its classes, split sizes, standardization)."""
+    return {"devices": program.devices, **program.train.data_record()}
 
 
 def _writers(

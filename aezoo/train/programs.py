@@ -366,6 +366,14 @@ def _arrays(split: Split) -> Arrays:
 
 
 def _check_labels(config: BaseConfig, train: Split, test: Split | None) -> None:
+    if data.is_vectors(config.image_shape) and config.likelihood not in (
+        "gaussian",
+        "gaussian_pixel",
+    ):
+        raise ConfigError(
+            f"tabular vectors {tuple(config.image_shape)} are real-valued: train them with "
+            f"--likelihood gaussian or gaussian_pixel, not {config.likelihood}"
+        )
     num_classes = getattr(config, "num_classes", 0)
     for split_name, split in (("training", train), ("test", test)):
         if num_classes and split is not None:

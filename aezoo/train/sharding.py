@@ -157,22 +157,34 @@ class LocalRows:
 
 
 def load_local_rows(
-    name: str, split: str, mesh: Mesh, *, data_dir: Any = None, cache_dir: Any = None
+    name: str,
+    split: str,
+    mesh: Mesh,
+    *,
+    data_dir: Any = None,
+    cache_dir: Any = None,
+    options: Any = None,
 ) -> LocalRows:
     """Read only this process's rows of a split (all of it on a single process)."""
-    n = data.num_examples(name, split, data_dir=data_dir)
+    n = data.num_examples(name, split, data_dir=data_dir, options=options)
     layout = row_layout(n, mesh)
     rows = (layout.start, layout.real_stop)
-    images, labels = data.load(name, split, data_dir=data_dir, cache_dir=cache_dir, rows=rows)
+    load = {"data_dir": data_dir, "cache_dir": cache_dir, "options": options}
+    images, labels = data.load(name, split, rows=rows, **load)
     return LocalRows(images, labels, n, layout.start)
 
 
 def load_splits(
-    name: str, *, devices: int | None = None, data_dir: Any = None, cache_dir: Any = None
+    name: str,
+    *,
+    devices: int | None = None,
+    data_dir: Any = None,
+    cache_dir: Any = None,
+    options: Any = None,
 ) -> tuple[Any, Any]:
     """The train and test splits of dataset ``name`` for this process: whole arrays on one
     process; on several, only the rows this process's devices hold (:class:`LocalRows`)."""
-    load = {"data_dir": data_dir, "cache_dir": cache_dir}
+    load = {"data_dir": data_dir, "cache_dir": cache_dir, "options": options}
     if jax.process_count() == 1:
         return data.load(name, "train", **load), data.load(name, "test", **load)
     mesh = make_mesh(devices)

@@ -222,9 +222,11 @@ def write_figures(
 ) -> None:
     """Write reconstructions.png (inputs above reconstructions), samples.png for generative
     models, and the model's own figures (``spec.figures``)."""
+    if data.is_vectors(np.shape(split[0])):  # tabular: no images to show
+        return
     variables = {"params": params}
     uint8 = as_uint8(split[0])
-    images = data.to_float(jnp.asarray(uint8[:10]))
+    images = data.to_float(jnp.asarray(uint8[:10]))  # vectors: float32 as they are
     labels = jnp.asarray(split[1][:10], jnp.int32)
     recon = module.apply(variables, images, label=labels, method="reconstruct")["mean"]
     viz.save_image_rows(
@@ -246,10 +248,13 @@ def write_figures(
 
 
 def as_uint8(images: Any) -> np.ndarray:
-    """Images as uint8 (floats in [0, 1] are scaled and rounded)."""
+    """Images as uint8 (floats in [0, 1] are scaled and rounded) to keep on the device;
+    tabular vectors ``[N, 1, 1, D]`` stay float32 (they are not 8-bit intensities)."""
     images = np.asarray(images)
     if images.dtype == np.uint8:
         return images
+    if data.is_vectors(images.shape):
+        return images.astype(np.float32)
     return np.round(images * 255.0).astype(np.uint8)
 
 
