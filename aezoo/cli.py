@@ -53,6 +53,7 @@ def _add_eval(sub) -> None:
     add("--probe-train", type=int, default=10_000, help="training examples for the "
         "logistic-regression and k-NN probes (default: 10000)")  # fmt: skip
     add("--append-readme", metavar="README", help="also add a row to this README's table")
+    add("--best", action="store_true", help="evaluate the params kept by --keep-best")
     add("--no-progress", action="store_true", help="no progress output")
 
 
@@ -69,7 +70,7 @@ def _add_data(sub) -> None:
     p.add_argument("--cache-dir", help="decoded-array cache (default: $AEZOO_CACHE_DIR)")
 
 
-DATA_FIELDS = ("image_size", "center_crop", "test_fraction", "skip_bad_images")
+DATA_FIELDS = ("image_size", "center_crop", "test_fraction", "skip_bad_images", "val_fraction")
 
 
 def _add_bench(sub) -> None:
@@ -171,12 +172,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
     progress = not args.no_progress and jax.process_index() == 0
     if progress:
         _print_settings(spec.name, workdir, args.resume, config, model_config)
-    train, test = sharding.load_splits(
+    train, test, val = sharding.load_splits(
         config.dataset, devices=config.devices, data_dir=args.data_dir,
         cache_dir=args.cache_dir, options=config.data_options(),
     )  # fmt: skip
     result = fit(
-        spec, train, test, config=config, model_config=model_config, workdir=workdir,
+        spec, train, test, val=val, config=config, model_config=model_config, workdir=workdir,
         resume=args.resume, overwrite=args.overwrite, progress=progress,
     )  # fmt: skip
     if jax.process_index() != 0:
@@ -186,7 +187,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         print(f"done: {len(result.members)} models; outputs in {workdir} (members/ per model)")
     elif result.history:
         last = result.history[-1]
-        keys = ("train/loss", "test/loss", "test/nll_bound")
+        keys = ("train/loss", "val/loss", "test/loss", "test/nll_bound")
         print(f"done: {', '.join(f'{k} {last[k]:.3f}' for k in keys if k in last)}; "
               f"outputs in {workdir}")  # fmt: skip
     else:
@@ -209,7 +210,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     positive_int("--probe-train", args.probe_train)
     if args.append_readme:  # before the evaluation, so that a bad path costs nothing
         writable_file(args.append_readme, "--append-readme")
-    kw = {k: getattr(args, k) for k in ("nll_samples", "split", "data_dir", "probe_train")}
+    kw = {k: getattr(args, k) for k in ("nll_samples", "split", "data_dir", "probe_train", "best")}
     results = evaluate(args.workdir, progress=not args.no_progress, **kw)
     print(f"done: {summary_line(results)}")
     if args.append_readme:

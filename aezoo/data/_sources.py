@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import pathlib
@@ -12,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from aezoo.data._user import DataOptions, is_user_source, load_source
+from aezoo.data._user import DataOptions, is_user_source, load_source, val_mask
 from aezoo.errors import DataError
 
 EMBEDDED = ("digits",)
@@ -36,7 +37,7 @@ def default_epochs(name: str) -> int:
     return _DEFAULT_EPOCHS.get(name, 10)
 
 
-_SPLIT_RE = re.compile(r"^(train|test)(\[[0-9:%-]*\])?$")
+_SPLIT_RE = re.compile(r"^(train|test|val)(\[[0-9:%-]*\])?$")
 _MEMORY: dict[tuple, Any] = {}
 _LOCK = threading.Lock()
 
@@ -75,9 +76,12 @@ def load(
       DataError: unknown dataset or split, dataset not prepared, or not an image dataset.
     """
     data_dir = _check_request(name, split, data_dir, rows)
+    options = options or DataOptions()
+    if split.startswith("val") or (split.startswith("train") and options.val_fraction > 0):
+        return _load_val_split(name, split, data_dir, cache_dir, rows, options)
     if is_user_source(name):
         return _load_user(name, split, options or DataOptions(), cache_dir, rows)
-    if options is not None and options != DataOptions():
+    if dataclasses.replace(options, val_fraction=0.0) != DataOptions():
         raise DataError(f"data options (image size, crop, test fraction) apply to folder:, "
                         f"npz: and npy: sources, not to {name!r}")  # fmt: skip
     if rows is not None and name in EMBEDDED:  # small: load whole, then slice
@@ -93,6 +97,23 @@ def load(
     labels.setflags(write=False)
     with _LOCK:
         _MEMORY[key] = (images, labels)
+    return images, labels
+
+
+def _load_val_split(name, split, data_dir, cache_dir, rows, options):
+    """``train`` without its validation rows, or ``val``: those rows (``val_fraction``)."""
+    if options.val_fraction <= 0:
+        raise DataError(f"split {split!r} needs a validation fraction > 0 (--val-fraction)")
+    whole = dataclasses.replace(options, val_fraction=0.0)
+    images, labels = load(name, "train", data_dir=data_dir, cache_dir=cache_dir, options=whole)
+    mask = val_mask(len(images), options.val_fraction)
+    idx = _slice_indices(np.flatnonzero(mask if split.startswith("val") else ~mask), split)
+    if rows is not None:
+        _check_rows(rows, len(idx), name, split)
+        idx = idx[rows[0] : rows[1]]
+    images, labels = images[idx], labels[idx]
+    images.setflags(write=False)
+    labels.setflags(write=False)
     return images, labels
 
 
@@ -147,8 +168,8 @@ def describe_source(
 
 def num_examples(name: str, split: str = "train", *, data_dir=None, options=None) -> int:
     """Number of examples in a split, without decoding it (TFDS reads the record count)."""
-    if name in EMBEDDED or is_user_source(name):
-        return len(load(name, split, options=options)[0])
+    if name in EMBEDDED or is_user_source(name) or (options and options.val_fraction > 0):
+        return len(load(name, split, data_dir=data_dir, options=options)[0])
     if data_dir is None:
         data_dir = os.environ.get("TFDS_DATA_DIR") or None
     return len(_tfds_source(name, split, data_dir)[0])
@@ -160,7 +181,7 @@ def _check_request(name, split, data_dir, rows) -> str | None:
         raise DataError(f"dataset name must be a non-empty string; got {name!r}")
     if not isinstance(split, str) or not _SPLIT_RE.match(split):
         raise DataError(
-            f"unknown split {split!r}; expected 'train' or 'test', optionally sliced "
+            f"unknown split {split!r}; expected 'train', 'test' or 'val', optionally sliced "
             "like 'train[:1000]' or 'test[:10%]'"
         )
     if rows is not None:

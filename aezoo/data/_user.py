@@ -29,6 +29,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 IMAGE_KEYS = ("image", "images", "x", "X", "data", "arr_0")
 LABEL_KEYS = ("label", "labels", "y", "Y", "target", "targets")
 SPLIT_SEED = 0  # the fixed permutation that splits a source without its own split
+VAL_SEED = 1  # ... and the one that holds out the validation rows of a training split
 _GRAY_MODES = ("1", "L", "LA", "I", "I;16", "F")
 
 
@@ -42,12 +43,15 @@ class DataOptions:
       test_fraction: share of the examples held out as the test split (fixed permutation),
         unless the source has its own split.
       skip_bad_images: skip (and count) unreadable images instead of stopping.
+      val_fraction: share of the training split held out as the ``val`` split (fixed
+        permutation; any source, named datasets included).
     """
 
     image_size: tuple[int, int] | None = None
     center_crop: bool = False
     test_fraction: float = 0.1
     skip_bad_images: bool = False
+    val_fraction: float = 0.0
 
 
 def is_user_source(name: Any) -> bool:
@@ -306,15 +310,20 @@ def _as_labels(y, n: int, what: str) -> np.ndarray:
 # --- shared ---------------------------------------------------------------------------------
 
 
-def _test_mask(n: int, fraction: float) -> np.ndarray:
-    """The fixed test rows of a source without its own split: the first ``round(n *
-    fraction)`` of a permutation drawn with ``SPLIT_SEED`` (at least one of each split)."""
+def _test_mask(n: int, fraction: float, seed: int = SPLIT_SEED) -> np.ndarray:
+    """The fixed held-out rows (test, or ``val`` with ``VAL_SEED``): the first ``round(n *
+    fraction)`` of a permutation drawn with ``seed`` (at least one row on each side)."""
     n_test = min(max(round(n * fraction), 1), n - 1) if n > 1 else 0
     if n_test == 0:
         raise DataError(f"a source needs at least 2 examples to split; got {n}")
     mask = np.zeros(n, bool)
-    mask[np.random.default_rng(SPLIT_SEED).permutation(n)[:n_test]] = True
+    mask[np.random.default_rng(seed).permutation(n)[:n_test]] = True
     return mask
+
+
+def val_mask(n: int, fraction: float) -> np.ndarray:
+    """The validation rows among ``n`` training rows (fixed for every run)."""
+    return _test_mask(n, fraction, VAL_SEED)
 
 
 def _cache_root(cache_dir) -> pathlib.Path:
@@ -335,4 +344,4 @@ def _atomic_savez(path: pathlib.Path, arrays: dict[str, np.ndarray]) -> None:
         warnings.warn(f"cannot cache decoded images in {path.parent}: {e}", stacklevel=3)
 
 
-__all__ = ["DataOptions", "is_user_source", "load_source", "parse_image_size"]
+__all__ = ["DataOptions", "is_user_source", "load_source", "parse_image_size", "val_mask"]

@@ -40,10 +40,12 @@ def evaluate(
     data_dir: str | None = None,
     probe_train: int = 10_000,
     progress: bool = True,
+    best: bool = False,
 ) -> dict[str, Any]:
-    """Evaluate the newest checkpoint in ``workdir`` on ``split``; returns the flat metrics
-    also written to ``eval.json`` (and ``report.md``, with figures, next to it)."""
-    m = load(workdir)
+    """Evaluate the newest checkpoint in ``workdir`` (or with ``best`` the params kept by
+    ``--keep-best``) on ``split``; returns the flat metrics also written to ``eval.json``
+    (and ``report.md``, with figures, next to it)."""
+    m = load(workdir, best=best)
     workdir = writable_dir(workdir, "workdir")
     dataset = m.run["train"]["dataset"]
     binarize = m.run["train"]["binarize"]
@@ -64,6 +66,7 @@ def evaluate(
         "dataset": dataset,
         "split": split,
         "epoch": m.epoch,
+        "params": "best" if best else "newest checkpoint",
         "num_examples": len(y_eval),
     }
     prefix = f"{split}/"

@@ -55,6 +55,15 @@ class TrainConfig:
     skip_bad_images: bool = option(
         False, "folder: skip (and count) unreadable images instead of stopping", group="data"
     )
+    val_fraction: float = option(
+        0.0,
+        "hold out this share of the training split (fixed rows) as a validation split: the "
+        "per-epoch metric (val/*) and --keep-best use it instead of the test split",
+        low=0.0,
+        high=1.0,
+        open="high",
+        group="data",
+    )
     binarize: str | None = option(
         None,
         "Bernoulli targets: dynamic (resampled every step), static (threshold 0.5) or none "
@@ -116,6 +125,12 @@ class TrainConfig:
         1, "checkpoint every N epochs and at the end", low=1, resumable=True, group="outputs"
     )
     keep: int = option(3, "keep the last K checkpoints", low=1, resumable=True, group="outputs")
+    keep_best: bool = option(
+        False,
+        "also keep the params of the epoch with the lowest validation (else test) loss in "
+        "WORKDIR/best/ (aezoo.load(DIR, best=True), aezoo eval DIR --best)",
+        group="outputs",
+    )
     tensorboard: bool = option(
         False,
         "also write TensorBoard event files to WORKDIR/tensorboard "
@@ -139,6 +154,7 @@ class TrainConfig:
             center_crop=self.center_crop,
             test_fraction=self.test_fraction,
             skip_bad_images=self.skip_bad_images,
+            val_fraction=self.val_fraction,
         )
 
     def data_record(self) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from aezoo.errors import CheckpointError, ConfigError, ShapeError
 from aezoo.models import BaseConfig, ModelSpec, get_spec
 from aezoo.train.checkpoint import Checkpointer
 from aezoo.train.state import create_train_state
+from aezoo.train.workdir import load_params
 
 
 @dataclasses.dataclass
@@ -118,7 +119,11 @@ def _jitted(module: nn.Module, method: str, static: tuple[int, ...] = ()):
 
 
 def load(
-    workdir: str | os.PathLike, *, epoch: int | None = None, model: str | None = None
+    workdir: str | os.PathLike,
+    *,
+    epoch: int | None = None,
+    model: str | None = None,
+    best: bool = False,
 ) -> LoadedModel:
     """Load the newest valid checkpoint (or ``epoch``) of the run in ``workdir``.
 
@@ -126,6 +131,8 @@ def load(
       workdir: a directory written by ``aezoo train`` / :func:`aezoo.fit`.
       epoch: a specific checkpointed epoch instead of the newest.
       model: if given, the checkpoint must be of this model (one-line error otherwise).
+      best: the params of the epoch with the lowest validation (or test) loss, kept by
+        ``keep_best`` / ``--keep-best`` in ``workdir/best/``.
 
     Raises:
       CheckpointError: no run, no checkpoint, corrupt or truncated files, another model.
@@ -150,10 +157,12 @@ def load(
         )
     if model is not None and model != spec.name:
         raise CheckpointError(f"checkpoint in {root} is a {spec.name!r} model, not {model!r}")
+    module = spec.module_cls(config=config)
+    if best:
+        return _load_best(root, spec, module, config, run)
     ckpt_dir = root / "checkpoints"
     if not ckpt_dir.is_dir():
         raise CheckpointError(f"no checkpoint in {root} (no checkpoints/ directory)")
-    module = spec.module_cls(config=config)
     optimizer = optax.adam(lr)
     abstract = jax.eval_shape(
         lambda: {
@@ -165,6 +174,26 @@ def load(
     got_epoch, tree = _restore(ckpt_dir, abstract, epoch, spec.name)
     params = jax.tree.map(np.asarray, tree["state"].params)
     return LoadedModel(spec, module, config, params, run, got_epoch)
+
+
+def _load_best(root: pathlib.Path, spec, module, config, run) -> LoadedModel:
+    """The params ``keep_best`` kept, checked against the model's parameter shapes."""
+    info_path, params_path = root / "best" / "best.json", root / "best" / "params.msgpack"
+    if not info_path.is_file() or not params_path.is_file():
+        raise CheckpointError(f"no best params in {root} (train with --keep-best)")
+    try:
+        info = json.loads(info_path.read_text())
+        epoch = int(info["epoch"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise CheckpointError(f"{info_path} is unreadable or incomplete: {e}") from None
+    params = load_params(params_path)
+    expected = jax.eval_shape(
+        lambda: create_train_state(spec, module, optax.adam(1e-3), jax.random.key(0)).params
+    )
+    shapes = jax.tree.map(np.shape, params)
+    if shapes != jax.tree.map(lambda a: a.shape, expected):
+        raise CheckpointError(f"{params_path} does not fit the model in {root / 'config.json'}")
+    return LoadedModel(spec, module, config, params, run, epoch)
 
 
 def _restore(ckpt_dir: pathlib.Path, abstract: Any, epoch: int | None, model: str):

@@ -16,6 +16,7 @@ process 0 writes logs, figures and params; all processes write the checkpoints t
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import pathlib
 import sys
@@ -29,6 +30,7 @@ import numpy as np
 
 from aezoo.errors import CheckpointError, ConfigError, NonFiniteError
 from aezoo.models import BaseConfig, ModelSpec, get_spec
+from aezoo.train import sharding
 from aezoo.train import workdir as run_dir
 from aezoo.train.checkpoint import Checkpointer
 from aezoo.train.config import TrainConfig, with_settings
@@ -72,6 +74,7 @@ def fit(
     train: Split,
     test: Split | None = None,
     *,
+    val: Split | None = None,
     config: TrainConfig | None = None,
     model_config: BaseConfig | Mapping[str, Any] | None = None,
     workdir: str | os.PathLike | None = None,
@@ -92,9 +95,11 @@ def fit(
 
     Args:
       model: a registry name (``"vae"``) or a :class:`ModelSpec`.
-      train, test: ``(images, labels)``: uint8 ``[N, H, W, C]`` (or float in [0, 1]) and
-        int ``[N]`` or None (unlabelled), e.g. from :func:`aezoo.data.load`; in a multi-host
-        run each process's :class:`~aezoo.train.sharding.LocalRows`.
+      train, test, val: ``(images, labels)``: uint8 ``[N, H, W, C]`` (or float in [0, 1])
+        and int ``[N]`` or None (unlabelled), e.g. from :func:`aezoo.data.load`; in a
+        multi-host run each process's :class:`~aezoo.train.sharding.LocalRows`. The
+        per-epoch metrics (and ``keep_best``) use ``val`` (``val/*``) when given, else
+        ``test`` (``test/*``).
       config, settings: a :class:`TrainConfig` (default ``TrainConfig()``), its fields
         overridden by keyword (``epochs=3, seeds=4``).
       model_config: the model's config (object or dict); ``image_shape`` comes from the data.
@@ -114,7 +119,7 @@ def fit(
     tc = with_settings(config, settings)
     if tc.tensorboard:
         TensorBoardWriter.require()
-    program = make_program(spec, train, test, tc, model_config)
+    program = make_program(spec, train, test, tc, model_config, val)
     is_main = jax.process_index() == 0
     out_dir = run_dir.prepare(
         workdir, program.record(), resume=resume, overwrite=overwrite, write=is_main,
@@ -141,10 +146,13 @@ def _train(
         write = jax.process_index() == 0
         carry, history, start = _resume(ckpt, program, carry, run, write=write)
     writers = _writers(program, out_dir, start, progress, ckpt)
+    best = _best_so_far(program, history)
     try:
         for epoch in range(start, tc.epochs + 1):
             carry, records = _run_epoch(program, carry, epoch, ckpt, compile=epoch == start)
             history.extend(records)
+            if tc.keep_best and out_dir is not None:
+                best = _keep_best(program, out_dir, carry, records[0], best)
             if ckpt is not None and (epoch % tc.checkpoint_every == 0 or epoch == tc.epochs):
                 ckpt.save(epoch, program.saved(carry), {**run, "epoch": epoch, "history": history})
             writers.write(records)
@@ -189,7 +197,8 @@ def _run_epoch(
                 record[program.sweep_name] = m.sweep_value
         record["step"] = int(steps[m.index])
         record.update({f"train/{k}": float(v[m.index]) for k, v in metrics.items()})
-        record.update({f"test/{k}": float(v[m.index]) for k, v in test_metrics.items()})
+        prefix = program.eval_prefix
+        record.update({f"{prefix}/{k}": float(v[m.index]) for k, v in test_metrics.items()})
         records.append({**record, **timing})
     return carry, records
 
@@ -243,6 +252,30 @@ def _resume(
         run_dir.write_config(out_dir, run, **_config_extra(program))
         run_dir.write_jsonl(out_dir / "metrics.jsonl", list(meta["history"]))
     return program.restored(tree), list(meta["history"]), epoch + 1
+
+
+def _best_so_far(program: Program, history: list[dict[str, Any]]) -> float:
+    """The lowest per-epoch evaluation loss in ``history`` (a resumed run's included)."""
+    key = f"{program.eval_prefix}/loss"
+    return min((r[key] for r in history if np.isfinite(r.get(key, np.nan))), default=np.inf)
+
+
+def _keep_best(
+    program: Program, out_dir: pathlib.Path, carry: Carry, record: dict[str, Any], best: float
+) -> float:
+    """Write ``best/params.msgpack`` and ``best/best.json`` when this epoch's evaluation
+    loss is the lowest so far; returns the best loss."""
+    key = f"{program.eval_prefix}/loss"
+    value = record.get(key, np.nan)
+    if not value < best:  # NaN never wins
+        return best
+    params = sharding.fetch(carry.state.params)
+    if jax.process_index() == 0:
+        (out_dir / "best").mkdir(exist_ok=True)
+        run_dir.save_params(out_dir / "best" / "params.msgpack", params)
+        info = {"epoch": record["epoch"], "step": record["step"], "metric": key, "value": value}
+        run_dir.atomic_write(out_dir / "best" / "best.json", json.dumps(info, indent=2) + "\n")
+    return value
 
 
 def _config_extra(program: Program) -> dict[str, Any]:

@@ -76,6 +76,7 @@ class Program:
     members: list[Member]
     sweep_name: str | None = None
     devices: int = 1
+    eval_prefix: str = "test"  # the per-epoch metrics' split: "val" when one is given
     hparams: dict[str, jax.Array]
     steps_per_epoch: int
 
@@ -308,9 +309,13 @@ def make_program(
     test: Split | None,
     tc: TrainConfig,
     model_config: BaseConfig | Mapping[str, Any] | None,
+    val: Split | None = None,
 ) -> Program:
     """Check the data and settings, then build the program for them (members when
-    ``seeds`` or ``sweep`` is set). Returns it with ``train`` resolved for the model."""
+    ``seeds`` or ``sweep`` is set). Returns it with ``train`` resolved for the model. The
+    per-epoch metrics come from ``val`` when given, else from ``test``."""
+    if val is not None:
+        train, val, _ = check_splits(train, val, what="validation")
     train, test, image_shape = check_splits(train, test)
     if isinstance(model_config, BaseConfig):
         config = dataclasses.replace(model_config, image_shape=image_shape)
@@ -323,22 +328,33 @@ def make_program(
             f"batch_size {tc.batch_size} is larger than the training split ({n} examples); "
             f"use --batch-size <= {n}"
         )
-    _check_labels(config, train, test)
-    return (Members if tc.vmapped else SingleRun)(spec, config, tc, train, test)
+    _check_labels(config, train, test if val is None else val)
+    if tc.keep_best and (tc.vmapped or (val is None and test is None)):
+        raise ConfigError(
+            "--keep-best keeps one model by its validation (or test) loss: it needs a single "
+            "run (no --seeds/--sweep) and a val or test split"
+        )
+    program = (Members if tc.vmapped else SingleRun)(
+        spec, config, tc, train, test if val is None else val
+    )
+    program.eval_prefix = "test" if val is None else "val"
+    return program
 
 
-def check_splits(train: Split, test: Split | None) -> tuple[Split, Split | None, tuple]:
+def check_splits(
+    train: Split, test: Split | None, what: str = "test"
+) -> tuple[Split, Split | None, tuple]:
     """One-line errors for unusable training/test data; returns both splits (labels None
     becomes -1, unlabelled) and the image shape."""
-    train, test = _labelled(train, "training"), _labelled(test, "test")
+    train, test = _labelled(train, "training"), _labelled(test, what)
     images, labels = _arrays(train)
     data.check_dataset(images, labels, what="training images")
     if test is not None:
-        data.check_dataset(*_arrays(test), what="test images")
+        data.check_dataset(*_arrays(test), what=f"{what} images")
         if tuple(_arrays(test)[0].shape[1:]) != tuple(images.shape[1:]):
             raise ShapeError(
-                f"test images {tuple(_arrays(test)[0].shape[1:])} differ in shape from training "
-                f"images {tuple(images.shape[1:])}"
+                f"{what} images {tuple(_arrays(test)[0].shape[1:])} differ in shape from "
+                f"training images {tuple(images.shape[1:])}"
             )
     return train, test, tuple(int(d) for d in images.shape[1:])
 

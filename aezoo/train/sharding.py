@@ -181,14 +181,19 @@ def load_splits(
     data_dir: Any = None,
     cache_dir: Any = None,
     options: Any = None,
-) -> tuple[Any, Any]:
-    """The train and test splits of dataset ``name`` for this process: whole arrays on one
-    process; on several, only the rows this process's devices hold (:class:`LocalRows`)."""
+) -> tuple[Any, Any, Any]:
+    """The train, test and validation (``None`` without ``options.val_fraction``) splits
+    of dataset ``name`` for this process: whole arrays on one process; on several, only the
+    rows this process's devices hold (:class:`LocalRows`)."""
     load = {"data_dir": data_dir, "cache_dir": cache_dir, "options": options}
+    names = ("train", "test", "val") if options is not None and options.val_fraction else None
+    splits = names or ("train", "test")
     if jax.process_count() == 1:
-        return data.load(name, "train", **load), data.load(name, "test", **load)
-    mesh = make_mesh(devices)
-    return load_local_rows(name, "train", mesh, **load), load_local_rows(name, "test", mesh, **load)
+        out = [data.load(name, split, **load) for split in splits]
+    else:
+        mesh = make_mesh(devices)
+        out = [load_local_rows(name, split, mesh, **load) for split in splits]
+    return out[0], out[1], (out[2] if names else None)
 
 
 def init_distributed(

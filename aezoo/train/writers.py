@@ -70,7 +70,7 @@ class ProgressWriter:
     def write(self, records: Sequence[Record]) -> None:
         self.bar.set_postfix(
             loss=_stat(records, "train/loss", 2),
-            test=_stat(records, "test/loss", 2),
+            eval=_stat(records, "val/loss" if "val/loss" in records[0] else "test/loss", 2),
             ex_s=f"{records[0]['examples_per_sec']:.0f}",
         )
         self.bar.update(1)
@@ -86,8 +86,9 @@ def progress_line(records: Sequence[Record], epochs: int) -> str:
     r0, many = records[0], len(records) > 1
     line = f"epoch {r0['epoch']}/{epochs}" + (f"  x{len(records)}" if many else "")
     line += f"  train/loss {_stat(records, 'train/loss')}"
-    if "test/loss" in r0:
-        line += f"  test/loss {_stat(records, 'test/loss')}"
+    for key in ("val/loss", "test/loss"):
+        if key in r0:
+            line += f"  {key} {_stat(records, key)}"
     line += f"  {r0['examples_per_sec']:.0f} ex/s" + (" (all members)" if many else "")
     line += f"  {r0['seconds']:.2f}s"
     skipped = sum(r.get("train/skipped", 0) for r in records)
