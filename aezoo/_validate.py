@@ -14,6 +14,7 @@ import functools
 import math
 import os
 import pathlib
+import re
 import tempfile
 import types
 import typing
@@ -194,3 +195,18 @@ def writable_file(path: str | os.PathLike, what: str) -> pathlib.Path:
     if p.exists() and not os.access(p, os.W_OK):
         raise ConfigError(f"cannot write {what} {p}: permission denied")
     return p
+
+
+_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+def byte_size(name: str, text: str | int | None) -> int | None:
+    """``"512M"``, ``"1.5G"``, ``"4096"`` (bytes; K/M/G/T are powers of 1024) as an int >= 1;
+    ``None`` stays ``None``; anything else a one-line :class:`ConfigError`."""
+    if text is None:
+        return None
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([KMGT]?)i?B?\s*", str(text), flags=re.I)
+    value = float(m.group(1)) * _UNITS[m.group(2).upper()] if m else 0.0
+    if not m or not math.isfinite(value) or value < 1:
+        raise ConfigError(f"{name} must be a size like 512M, 1.5G or 4096 (bytes); got {text!r}")
+    return int(value)

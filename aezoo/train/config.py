@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aezoo import data
-from aezoo._validate import check_fields, finite, int_in, option
+from aezoo._validate import byte_size, check_fields, finite, int_in, option
 from aezoo.errors import ConfigError
 
 NONFINITE_POLICIES = ("stop", "skip")
@@ -115,6 +115,15 @@ class TrainConfig:
         resumable=True,
         group="scaling",
     )
+    device_memory: str | None = option(
+        None,
+        "bytes of training data each device may hold (e.g. 512M, 2G; default: half the "
+        "device's memory, a quarter of the host's RAM on CPU); bigger data stream from the "
+        "host in chunks with prefetching (same results)",
+        metavar="SIZE",
+        resumable=True,
+        group="scaling",
+    )
     shard_params: bool = option(
         False,
         "FSDP-style: shard params and optimizer state over the devices instead of replicating them",
@@ -146,6 +155,7 @@ class TrainConfig:
             object.__setattr__(self, "sweep", _normal_sweep(self.sweep))
         check_fields(self)
         data.parse_image_size(self.image_size)
+        byte_size("device_memory", self.device_memory)
 
     def data_options(self) -> data.DataOptions:
         """How ``dataset`` is read when it is a ``folder:`` / ``npz:`` / ``npy:`` source."""

@@ -35,11 +35,12 @@ import numpy as np
 import optax
 
 from aezoo import data
+from aezoo._validate import byte_size
 from aezoo.errors import ConfigError, ShapeError
 from aezoo.models import BaseConfig, ModelSpec
 from aezoo.models._spec import sweepable
 from aezoo.train import members as members_io
-from aezoo.train import sharding, workdir
+from aezoo.train import sharding, stream, workdir
 from aezoo.train.config import LR_NAMES, TrainConfig
 from aezoo.train.members import Member
 from aezoo.train.parallel import make_vmapped_train_epoch
@@ -48,6 +49,7 @@ from aezoo.train.state import TrainState, create_train_state
 from aezoo.train.step import (
     EVAL_SEED,
     make_eval_fn,
+    make_train_chunk,
     make_train_epoch,
     make_train_step,
     run_epoch_per_step,
@@ -169,8 +171,10 @@ class SingleRun(Program):
         n = num_examples(train)
         self.steps_per_epoch = n // tc.batch_size
         # Data go to the devices once, as uint8 rows sharded over the mesh (each process
-        # holds its own rows); the test set is binarized once on device with a fixed key.
-        self._x, self._y = _place(train, self.mesh)
+        # holds its own rows), or stream from the host when they exceed the budget; the test
+        # set is binarized once on device with a fixed key.
+        self._stream = self._streamed(train, tc, n) if tc.fused else None
+        self._x, self._y = _place(train, self.mesh) if self._stream is None else (None, None)
         self._test = None
         if test is not None:
             x_test, y_test = _place(test, self.mesh)
@@ -191,6 +195,20 @@ class SingleRun(Program):
         self._num_train = n
         self._fold = jax.random.fold_in
 
+    def _streamed(self, train: Split, tc: TrainConfig, n: int) -> stream.StreamedEpoch | None:
+        """The streamed epoch when the training images exceed the device budget."""
+        budget = stream.device_budget(byte_size("device_memory", tc.device_memory))
+        images = workdir.as_uint8(_arrays(train)[0])
+        if not stream.needs_streaming(images, self.devices, budget):
+            return None
+        if isinstance(train, LocalRows) or jax.process_count() > 1:
+            raise ConfigError("streaming data larger than --device-memory runs on one process")
+        kw = {"binarize": tc.binarize, "on_nonfinite": tc.on_nonfinite, "mesh": self.mesh}
+        chunk = make_train_chunk(self.spec, self.module, self.optimizer, **kw,
+                                 shard_params=tc.shard_params)  # fmt: skip
+        labels = np.asarray(_arrays(train)[1], np.int32)
+        return stream.StreamedEpoch(chunk, images, labels, tc.batch_size, self.mesh, budget)
+
     def start(self) -> Carry:
         init_key, rng, order_key = jax.random.split(jax.random.key(self.train.seed), 3)
         init = functools.partial(create_train_state, self.spec, self.module, self.optimizer)
@@ -200,9 +218,15 @@ class SingleRun(Program):
         return Carry(jax.jit(init, out_shardings=shardings)(init_key), rng, order_key)
 
     def compile(self, carry: Carry, epoch: int) -> float | None:
+        if self._stream is not None:
+            return self._stream.compile(carry.state, carry.rng)
         return super().compile(carry, epoch) if self.train.fused else None
 
     def train_epoch(self, carry: Carry, epoch: int) -> tuple[Carry, dict[str, np.ndarray]]:
+        if self._stream is not None:
+            key = self._fold(carry.order_key, epoch)
+            state, metrics = self._stream(carry.state, carry.rng, key)
+            return carry.replace(state=state), host(metrics)
         if self.train.fused:
             return super().train_epoch(carry, epoch)
         state, metrics = run_epoch_per_step(
@@ -249,6 +273,12 @@ class Members(Program):
             swept = jnp.asarray([m.sweep_value for m in self.members], jnp.float32)
             self.hparams = {self.sweep_name: jax.device_put(swept, self._by_member)}
         images, labels = train
+        budget = stream.device_budget(byte_size("device_memory", tc.device_memory))
+        if stream.needs_streaming(workdir.as_uint8(images), 1, budget):
+            raise ConfigError(
+                f"vmapped members keep the data on every device, and {images.nbytes} bytes "
+                f"exceed --device-memory ({budget} bytes): raise it or train one model"
+            )
         self.steps_per_epoch = len(images) // tc.batch_size
         self._x = jax.device_put(workdir.as_uint8(images), everywhere)
         self._y = jax.device_put(np.asarray(labels, np.int32), everywhere)

@@ -216,6 +216,36 @@ def make_train_epoch(
     return jax.jit(epoch, donate_argnums=0, compiler_options=TRAIN_COMPILER_OPTIONS)
 
 
+def make_train_chunk(
+    spec: ModelSpec,
+    module: nn.Module,
+    optimizer: optax.GradientTransformation,
+    *,
+    binarize: str | None = None,
+    on_nonfinite: str = "stop",
+    mesh: Mesh | None = None,
+    shard_params: bool = False,
+) -> Callable[..., tuple[TrainState, Metrics]]:
+    """Jitted ``(state, images [K, B, ...], labels [K, B], rng) -> (state, metrics [K])``:
+    ``K`` steps of :func:`make_train_epoch`'s scan over batches fed from the host (the
+    streamed epoch of data larger than the device budget). Same step, same keys, same
+    batches as the device-resident epoch when the host gathers the same indices."""
+    binarize = check_options(binarize, on_nonfinite, module)
+    step = train_step_body(spec, module, optimizer, binarize, on_nonfinite)
+
+    def chunk(state, images, labels, rng):
+        state = constrain_state(state, mesh, shard_params)
+
+        def body(state, xy):
+            batch = constrain_batch({"image": data.to_float(xy[0]), "label": xy[1]}, mesh)
+            state, metrics = step(state, batch, rng)
+            return constrain_state(state, mesh, shard_params), metrics
+
+        return jax.lax.scan(body, state, (images, labels))
+
+    return jax.jit(chunk, donate_argnums=0, compiler_options=TRAIN_COMPILER_OPTIONS)
+
+
 def summarize(metrics: Metrics, start_step: jax.Array | int, params: Any) -> Metrics:
     """Epoch summary of per-step metrics ``[steps]``, computed on device.
 
@@ -366,6 +396,7 @@ __all__ = [
     "gather_batch",
     "global_norm",
     "make_eval_fn",
+    "make_train_chunk",
     "make_train_epoch",
     "make_train_step",
     "run_epoch_per_step",
