@@ -113,3 +113,39 @@ def test_image_nll_sums_pixels_per_example():
 def test_image_nll_rejects_unknown_likelihood():
     with pytest.raises(ValueError, match="unknown likelihood 'laplace'"):
         losses.image_nll("laplace", {}, jnp.zeros((1, 1, 1, 1)))
+
+
+@pytest.mark.parametrize(("loc", "log_scale"), [(0.0, -2.0), (0.7, -4.5), (-1.3, 0.7), (0.2, -7.0)])
+def test_discretized_logistic_is_a_distribution_over_the_256_values(loc, log_scale):
+    """exp(-nll) summed over the 256 intensities is 1, and each value's probability is the
+    logistic CDF's mass over its bin (float64 reference; the tails for 0 and 255)."""
+    from aezoo.losses import discretized_logistic_nll
+
+    xs = np.arange(256) / 255.0
+    nll = discretized_logistic_nll(jnp.asarray(xs, jnp.float32), jnp.full(256, loc),
+                                   jnp.full(256, log_scale))  # fmt: skip
+    p = np.exp(-np.asarray(nll, np.float64))
+    assert p.sum() == pytest.approx(1.0, abs=2e-5)
+
+    def cdf(v):
+        return 0.5 * (1.0 + np.tanh(0.5 * (v - loc) / np.exp(log_scale)))
+
+    centre = 2.0 * xs - 1.0
+    upper = np.where(xs == 1.0, np.inf, centre + 1.0 / 255.0)
+    lower = np.where(xs == 0.0, -np.inf, centre - 1.0 / 255.0)
+    reference = cdf(upper) - cdf(lower)
+    big = reference > 1e-4
+    np.testing.assert_allclose(p[big], reference[big], rtol=2e-3)
+
+
+def test_discretized_logistic_gradients_are_finite_at_the_edges_and_far_away():
+    from aezoo.losses import discretized_logistic_nll
+
+    x = jnp.asarray([0.0, 1.0, 0.5, 0.0, 1.0])
+    loc = jnp.asarray([5.0, -5.0, 0.0, -1.0, 1.0])  # far from, and right at, the values
+
+    def total(loc, log_scale):
+        return discretized_logistic_nll(x, loc, log_scale).sum()
+
+    grads = jax.grad(total, argnums=(0, 1))(loc, jnp.full(5, -6.0))
+    assert all(bool(jnp.isfinite(g).all()) for g in grads)

@@ -183,3 +183,21 @@ def test_images_of_wrong_rank_or_dtype_are_clear_errors(name, rng):
         module.apply({"params": params}, jnp.zeros((8, 28, 28, 1)))
     with pytest.raises(aezoo.ShapeError, match="floating point"):
         module.apply({"params": params}, jnp.zeros((8, *SHAPE), jnp.uint8))
+
+
+@pytest.mark.parametrize("likelihood", ["gaussian_pixel", "logistic"])
+@pytest.mark.parametrize("name", ["ae", "vae"])
+def test_two_parameter_likelihoods_give_their_outputs_and_gradients(name, likelihood, rng):
+    spec, module = _make(name, likelihood=likelihood)
+    params = aezoo.train.init_params(module, rng)
+    x = jnp.round(jax.random.uniform(rng, (8, *SHAPE)) * 255) / 255  # 8-bit values
+    out = module.apply({"params": params}, x, rng=rng)
+    keys = ("mean", "logvar") if likelihood == "gaussian_pixel" else ("loc", "log_scale", "mean")
+    for key in keys:
+        chex.assert_shape(out[key], (8, *SHAPE))
+    assert (float(out["mean"].min()) >= 0.0 and float(out["mean"].max()) <= 1.0) or (
+        likelihood == "gaussian_pixel"
+    )
+    batch = {"image": x, "label": jnp.zeros(8, jnp.int32)}
+    grads = jax.grad(lambda p: spec.loss_fn(p, batch, rng, module=module)[0])(params)
+    chex.assert_tree_all_finite(grads)
