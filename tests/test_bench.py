@@ -55,6 +55,7 @@ def test_bench_rejects_unknown_models(capsys):
 
 
 @pytest.mark.skipif(torch_baseline.available() is None, reason="PyTorch not installed")
+@pytest.mark.slow
 def test_torch_baseline_runs_the_same_mlp():
     res = torch_baseline.train_throughput(batch_size=32, steps=3, repeats=2)
     assert res["examples_per_sec"] > 0 and len(res["rates"]) == 2

@@ -357,6 +357,7 @@ def test_checkpoint_of_another_model_is_refused(reference_run, tmp_path, digits)
         )
 
 
+@pytest.mark.slow
 @pytest.mark.optax
 def test_epoch_with_every_update_skipped_reports_nan_and_warns(digits, tmp_path, capsys):
     """No applied step: the epoch's train metrics are n/a (NaN), never a mean of nothing."""

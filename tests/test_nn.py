@@ -16,10 +16,10 @@ from aezoo.nn import CONV_IMPLS, Conv, ConvTranspose, resolve_impl
 from aezoo.nn._mlp import ResBlock
 from aezoo.train import create_train_state, make_train_epoch
 
-# MNIST and odd sizes in the fast tier; the colour shapes (slower, same code paths) in the full.
+# MNIST in the fast tier; odd sizes and the colour shapes (slower, same code paths) in the full.
 SHAPES = [
     (28, 28, 1),
-    (7, 9, 2),
+    pytest.param((7, 9, 2), marks=pytest.mark.slow),
     pytest.param((32, 32, 3), marks=pytest.mark.slow),
     pytest.param((64, 64, 3), marks=pytest.mark.slow),
 ]

@@ -22,9 +22,9 @@ KW = {"model_config": SMALL, "batch_size": 32, "progress": False}
 @pytest.mark.optax
 def test_streamed_epochs_equal_the_device_resident_run_bit_for_bit(digits):
     train, test = digits
-    resident = aezoo.fit("vae", train, test, epochs=2, **KW)
+    resident = aezoo.fit("vae", train, test, epochs=1, **KW)
     # 20K of budget for 92K of digits: 5 KiB chunks, several per epoch, uneven last chunk.
-    streamed = aezoo.fit("vae", train, test, epochs=2, device_memory="20K", **KW)
+    streamed = aezoo.fit("vae", train, test, epochs=1, device_memory="20K", **KW)
     chex.assert_trees_all_equal(jax.device_get(resident.params), jax.device_get(streamed.params))
     for a, b in zip(resident.history, streamed.history, strict=True):
         for key in ("train/loss", "train/grad_norm", "train/param_norm", "test/loss", "step"):
@@ -66,6 +66,7 @@ def test_val_split_holds_fixed_training_rows_out_of_train(digits):
         data.load("digits", "val")
 
 
+@pytest.mark.slow
 @pytest.mark.optax
 def test_keep_best_keeps_the_epoch_with_the_lowest_val_loss(tmp_path, capsys):
     workdir = tmp_path / "w"

@@ -128,6 +128,7 @@ def test_tabular_vectors_are_standardized_with_train_statistics(tmp_path):
                                rtol=1e-5)  # fmt: skip
 
 
+@pytest.mark.slow
 @pytest.mark.optax
 def test_a_tabular_vae_trains_with_the_gaussian_likelihood(tmp_path):
     from sklearn.datasets import load_breast_cancer
@@ -147,6 +148,7 @@ def test_a_tabular_vae_trains_with_the_gaussian_likelihood(tmp_path):
         aezoo.fit("vae", *splits, epochs=1, progress=False)
 
 
+@pytest.mark.slow
 @pytest.mark.optax
 def test_cli_trains_on_a_folder_and_eval_reloads_it(tmp_path, capsys):
     root = _digits_folder(tmp_path / "imgs", n=200)

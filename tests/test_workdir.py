@@ -57,6 +57,7 @@ def test_resume_without_a_restorable_checkpoint_fails_and_changes_nothing(run, d
         aezoo.fit("vae", digits[0], workdir=workdir, resume=True, epochs=3, **KW)
 
 
+@pytest.mark.slow
 @pytest.mark.optax
 def test_resume_with_fewer_epochs_than_done_keeps_config_json(run, digits, tmp_path):
     workdir = shutil.copytree(run, tmp_path / "w")

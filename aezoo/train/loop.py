@@ -95,11 +95,9 @@ def fit(
 
     Args:
       model: a registry name (``"vae"``) or a :class:`ModelSpec`.
-      train, test, val: ``(images, labels)``: uint8 ``[N, H, W, C]`` (or float in [0, 1])
-        and int ``[N]`` or None (unlabelled), e.g. from :func:`aezoo.data.load`; in a
-        multi-host run each process's :class:`~aezoo.train.sharding.LocalRows`. The
-        per-epoch metrics (and ``keep_best``) use ``val`` (``val/*``) when given, else
-        ``test`` (``test/*``).
+      train, test, val: ``(images, labels)`` (uint8 ``[N, H, W, C]`` or floats in [0, 1];
+        int ``[N]`` or None), e.g. from :func:`aezoo.data.load`, or per process
+        :class:`~aezoo.train.sharding.LocalRows`; per-epoch metrics use ``val`` if given.
       config, settings: a :class:`TrainConfig` (default ``TrainConfig()``), its fields
         overridden by keyword (``epochs=3, seeds=4``).
       model_config: the model's config (object or dict); ``image_shape`` comes from the data.
@@ -107,8 +105,7 @@ def fit(
         the run there (bit-identical to an uninterrupted run) or replace it.
       progress, figures: a progress bar and epoch lines on stderr; figures at the end.
 
-    Returns:
-      A :class:`FitResult` with the final state and one record per member and epoch.
+    Returns a :class:`FitResult`: the final state and one record per member and epoch.
 
     Raises:
       ConfigError, ShapeError, DataError, CheckpointError: one-line messages.
