@@ -54,6 +54,7 @@ def _add_eval(sub) -> None:
         "logistic-regression and k-NN probes (default: 10000)")  # fmt: skip
     add("--append-readme", metavar="README", help="also add a row to this README's table")
     add("--best", action="store_true", help="evaluate the params kept by --keep-best")
+    add("--cache-dir", help="decoded-array cache of folder: sources (default: $AEZOO_CACHE_DIR)")
     add("--no-progress", action="store_true", help="no progress output")
 
 
@@ -210,7 +211,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     positive_int("--probe-train", args.probe_train)
     if args.append_readme:  # before the evaluation, so that a bad path costs nothing
         writable_file(args.append_readme, "--append-readme")
-    kw = {k: getattr(args, k) for k in ("nll_samples", "split", "data_dir", "probe_train", "best")}
+    names = ("nll_samples", "split", "data_dir", "probe_train", "best", "cache_dir")
+    kw = {k: getattr(args, k) for k in names}
     results = evaluate(args.workdir, progress=not args.no_progress, **kw)
     print(f"done: {summary_line(results)}")
     if args.append_readme:

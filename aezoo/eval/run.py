@@ -41,6 +41,7 @@ def evaluate(
     probe_train: int = 10_000,
     progress: bool = True,
     best: bool = False,
+    cache_dir: str | None = None,
 ) -> dict[str, Any]:
     """Evaluate the newest checkpoint in ``workdir`` (or with ``best`` the params kept by
     ``--keep-best``) on ``split``; returns the flat metrics also written to ``eval.json``
@@ -58,7 +59,8 @@ def evaluate(
         )
     say(f"aezoo eval {workdir}: {m.spec.name} on {dataset}/{split}, epoch {m.epoch}")
     options = TrainConfig.from_record(m.run["train"]).data_options()
-    raw_x, raw_y = data.load(dataset, split, data_dir=data_dir, options=options)
+    source = {"data_dir": data_dir, "cache_dir": cache_dir, "options": options}
+    raw_x, raw_y = data.load(dataset, split, **source)
     x_eval = data.binarize_once(np.asarray(raw_x), binarize)
     y_eval = np.asarray(raw_y, np.int32)
     results: dict[str, Any] = {
@@ -79,7 +81,7 @@ def evaluate(
 
     # Representation: probes on codes vs pixels and PCA of the same dimension.
     say("probes: logistic regression and 5-NN on codes, pixels and PCA")
-    results.update(_probes(m, m.run, split, data_dir, stats["code"], x_eval, y_eval, probe_train))
+    results.update(_probes(m, split, source, stats["code"], x_eval, y_eval, probe_train))
 
     # Figures.
     if not data.is_vectors(m.config.image_shape):  # tabular vectors have no images to show
@@ -149,15 +151,14 @@ def _is_nll(m: LoadedModel, x, y, k: int, prefix: str, progress: bool) -> dict[s
     }
 
 
-def _probes(m: LoadedModel, run, split, data_dir, test_codes, test_x, test_y, n_train):
+def _probes(m: LoadedModel, split, source, test_codes, test_x, test_y, n_train):
     """Probe accuracies on codes, and on pixels / PCA of the code's dimension as baselines.
 
     The probes are fitted on the training split, or on the test split when the evaluated
     rows come from the training split: never on the rows they score."""
-    dataset, binarize = run["train"]["dataset"], run["train"]["binarize"]
+    dataset, binarize = m.run["train"]["dataset"], m.run["train"]["binarize"]
     fit_split = "test" if split.split("[")[0].strip() == "train" else "train"
-    options = TrainConfig.from_record(run["train"]).data_options()
-    train_x, train_y = data.load(dataset, fit_split, data_dir=data_dir, options=options)
+    train_x, train_y = data.load(dataset, fit_split, **source)
     n = min(n_train, len(train_y))
     tx = data.binarize_once(np.asarray(train_x[:n]), binarize)
     ty = np.asarray(train_y[:n], np.int32)
