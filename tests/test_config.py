@@ -47,6 +47,13 @@ def test_diff_names_only_the_settings_a_resume_may_not_change():
     ]
 
 
+def test_a_record_from_before_a_field_existed_resumes_with_its_default():
+    tc = TrainConfig(dataset="digits", epochs=3)
+    old = {k: v for k, v in tc.to_record().items() if k not in ("val_fraction", "keep_best")}
+    assert tc.diff(old) == []
+    assert TrainConfig(dataset="digits", val_fraction=0.2).diff(old) == ["val_fraction 0.0 != 0.2"]
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

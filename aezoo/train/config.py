@@ -210,10 +210,12 @@ class TrainConfig:
         """``"name old != new"`` for every setting that differs from a saved record and may
         not change on resume (see the ``resumable`` fields)."""
         now = self.to_record()
+        # A field the saved record lacks (written by an older aezoo) had its default.
+        old = {f.name: saved.get(f.name, f.default) for f in dataclasses.fields(self)}
         return [
-            f"{f.name} {saved.get(f.name)!r} != {now[f.name]!r}"
+            f"{f.name} {old[f.name]!r} != {now[f.name]!r}"
             for f in dataclasses.fields(self)
-            if not f.metadata.get("resumable") and saved.get(f.name) != now[f.name]
+            if not f.metadata.get("resumable") and old[f.name] != now[f.name]
         ]
 
 
