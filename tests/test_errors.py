@@ -266,7 +266,7 @@ API_CASES = [
         "this model is conditioned on labels: pass label=",
     ),
     (
-        lambda d: aezoo.fit("vae", _digits(), workdir=d / "nockpt", resume=True, **_SMALL_FIT),
+        lambda d: aezoo.fit("vae", _digits(), workdir=d / "lost", resume=True, **_SMALL_FIT),
         aezoo.CheckpointError,
         "nothing to resume in",
     ),
@@ -322,6 +322,8 @@ def test_api_errors(call, error, message, trained, tmp_path):
     shutil.copytree(trained, tmp_path / "run")
     (tmp_path / "nockpt").mkdir()
     shutil.copy(trained / "config.json", tmp_path / "nockpt" / "config.json")
+    shutil.copytree(trained, tmp_path / "lost")  # recorded epochs, checkpoints gone
+    shutil.rmtree(tmp_path / "lost" / "checkpoints")
     (tmp_path / "badjson").mkdir()
     (tmp_path / "badjson" / "config.json").write_text("{not json")
     with pytest.raises(error) as info:

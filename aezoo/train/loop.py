@@ -223,15 +223,20 @@ def _resume(
 ) -> tuple[Carry, list[dict[str, Any]], int]:
     """``(carry, history, start_epoch)`` from the newest checkpoint that restores; then (on
     the writing process) ``config.json`` is rewritten and metrics.jsonl cut back to the
-    restored history. Nothing is written when no checkpoint restores or the run is already
-    past ``epochs``."""
+    restored history. A run that recorded nothing yet (killed in its first epoch) starts
+    at epoch 1; otherwise no restorable checkpoint, or a run already past ``epochs``, is an
+    error and nothing is written."""
     out_dir = ckpt.directory.parent
     restored = ckpt.restore_latest(program.saved(carry), model=program.spec.name)
+    if restored is None and _nothing_recorded(out_dir):  # killed before its first epoch ended
+        if write:
+            run_dir.write_config(out_dir, run, **_config_extra(program))
+        return carry, [], 1
     if restored is None:
         why = "every checkpoint is corrupt or truncated" if ckpt.epochs() else "no checkpoint"
         raise CheckpointError(
-            f"nothing to resume in {out_dir}: {why}; "
-            "pass --overwrite (overwrite=True) to start the run over"
+            f"nothing to resume in {out_dir}: {why}, but the run has recorded epochs; "
+            "pass --overwrite (overwrite=True) to start it over"
         )
     epoch, tree, meta = restored
     diffs = run_dir.differences(meta, run)
@@ -273,6 +278,13 @@ def _keep_best(
         info = {"epoch": record["epoch"], "step": record["step"], "metric": key, "value": value}
         run_dir.atomic_write(out_dir / "best" / "best.json", json.dumps(info, indent=2) + "\n")
     return value
+
+
+def _nothing_recorded(out_dir: pathlib.Path) -> bool:
+    """Whether a run directory holds no metric line and no final params yet."""
+    metrics = out_dir / "metrics.jsonl"
+    has_lines = metrics.is_file() and metrics.stat().st_size > 0
+    return not has_lines and not (out_dir / "params.msgpack").exists()
 
 
 def _config_extra(program: Program) -> dict[str, Any]:
