@@ -223,14 +223,15 @@ def _resume(
 ) -> tuple[Carry, list[dict[str, Any]], int]:
     """``(carry, history, start_epoch)`` from the newest checkpoint that restores; then (on
     the writing process) ``config.json`` is rewritten and metrics.jsonl cut back to the
-    restored history. A run that recorded nothing yet (killed in its first epoch) starts
-    at epoch 1; otherwise no restorable checkpoint, or a run already past ``epochs``, is an
-    error and nothing is written."""
+    restored history. A run stopped before its first checkpoint starts again at epoch 1;
+    otherwise no restorable checkpoint, or a run already past ``epochs``, is an error and
+    nothing is written."""
     out_dir = ckpt.directory.parent
     restored = ckpt.restore_latest(program.saved(carry), model=program.spec.name)
-    if restored is None and _nothing_recorded(out_dir):  # killed before its first epoch ended
+    if restored is None and _before_first_checkpoint(out_dir, program.train):
         if write:
             run_dir.write_config(out_dir, run, **_config_extra(program))
+            run_dir.write_jsonl(out_dir / "metrics.jsonl", [])
         return carry, [], 1
     if restored is None:
         why = "every checkpoint is corrupt or truncated" if ckpt.epochs() else "no checkpoint"
@@ -280,11 +281,19 @@ def _keep_best(
     return value
 
 
-def _nothing_recorded(out_dir: pathlib.Path) -> bool:
-    """Whether a run directory holds no metric line and no final params yet."""
+def _before_first_checkpoint(out_dir: pathlib.Path, tc: TrainConfig) -> bool:
+    """Whether the run stopped before its first checkpoint could have been committed: no
+    final params and no recorded epoch past the first checkpoint's (a run killed while that
+    checkpoint was being written has nothing a checkpoint could hold)."""
+    if (out_dir / "params.msgpack").exists():
+        return False
     metrics = out_dir / "metrics.jsonl"
-    has_lines = metrics.is_file() and metrics.stat().st_size > 0
-    return not has_lines and not (out_dir / "params.msgpack").exists()
+    lines = metrics.read_text().splitlines() if metrics.is_file() else []
+    try:
+        epochs = [json.loads(line).get("epoch", 0) for line in lines if line.strip()]
+    except (ValueError, AttributeError):  # unreadable lines: assume they recorded something
+        return False
+    return max(epochs, default=0) <= min(tc.checkpoint_every, tc.epochs)
 
 
 def _config_extra(program: Program) -> dict[str, Any]:

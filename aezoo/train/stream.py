@@ -31,11 +31,11 @@ PREFETCH_CHUNKS = 2
 
 def device_budget(device_memory: int | None) -> int:
     """Bytes of training data that may live on each device: ``device_memory`` if set, else
-    half of what the first device reports (``bytes_limit``), else a quarter of the host's
-    RAM (the CPU backend's memory is the host's)."""
+    half of what this process's first device reports (``bytes_limit``), else a quarter of
+    the host's RAM (the CPU backend's memory is the host's)."""
     if device_memory is not None:
         return device_memory
-    stats = jax.devices()[0].memory_stats() or {}
+    stats = jax.local_devices()[0].memory_stats() or {}
     if stats.get("bytes_limit"):
         return int(stats["bytes_limit"]) // 2
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4
