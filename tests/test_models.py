@@ -186,7 +186,7 @@ def test_images_of_wrong_rank_or_dtype_are_clear_errors(name, rng):
 
 
 @pytest.mark.parametrize("likelihood", ["gaussian_pixel", "logistic"])
-@pytest.mark.parametrize("name", ["ae", "vae"])
+@pytest.mark.parametrize("name", [pytest.param("ae", marks=pytest.mark.slow), "vae"])
 def test_two_parameter_likelihoods_give_their_outputs_and_gradients(name, likelihood, rng):
     spec, module = _make(name, likelihood=likelihood)
     params = aezoo.train.init_params(module, rng)

@@ -29,6 +29,7 @@ def _snapshot(workdir):
     }
 
 
+@pytest.mark.slow
 @pytest.mark.optax
 def test_overwrite_removes_the_previous_runs_evaluation_and_figures(run, digits, tmp_path):
     workdir = shutil.copytree(run, tmp_path / "w")
@@ -39,6 +40,7 @@ def test_overwrite_removes_the_previous_runs_evaluation_and_figures(run, digits,
     assert left == ["checkpoints", "config.json", "metrics.jsonl", "params.msgpack"]
 
 
+@pytest.mark.slow
 @pytest.mark.optax
 def test_resume_without_a_restorable_checkpoint_fails_and_changes_nothing(run, digits, tmp_path):
     workdir = shutil.copytree(run, tmp_path / "w")
