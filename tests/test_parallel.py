@@ -370,3 +370,30 @@ def test_resume_refuses_a_different_set_of_models(digits, tmp_path):
     fit("vae", train, test, workdir=tmp_path / "two", seeds=2, **kw)
     with pytest.raises(ConfigError, match=r"\(seed0, seed1\) != 2 vmapped models \(seed1, seed2\)"):
         fit("vae", train, test, workdir=tmp_path / "two", resume=True, seed=1, seeds=2, **kw)
+
+
+@pytest.mark.slow
+def test_streamed_epochs_on_a_two_device_mesh_equal_the_resident_run():
+    """Chunks fed from the host are split over the mesh like device-resident batches: the
+    same params, bit for bit, on 2 forced CPU devices."""
+    code = textwrap.dedent(
+        """
+        import jax, numpy as np
+        from aezoo import data
+        from aezoo.train import fit
+        assert jax.device_count() == 2
+        tr, te = data.load("digits", "train"), data.load("digits", "test")
+        kw = dict(epochs=2, batch_size=32, progress=False, model_config={"hidden_dims": (32,)})
+        a = fit("vae", tr, te, **kw)
+        b = fit("vae", tr, te, device_memory="20K", **kw)  # 46K per device: streamed
+        same = jax.tree.map(np.array_equal, jax.device_get(a.params), jax.device_get(b.params))
+        assert all(jax.tree.leaves(same))
+        assert a.history == [dict(r, **{k: a.history[i][k] for k in r if "sec" in k})
+                             for i, r in enumerate(b.history)]
+        print("ok")
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=_env(2), timeout=300
+    )
+    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-2000:]
