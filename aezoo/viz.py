@@ -57,6 +57,33 @@ def save_image_rows(
     return _save(fig, path)
 
 
+def save_matrix(
+    path: str | os.PathLike,
+    matrix: np.ndarray,
+    *,
+    title: str = "",
+    xlabel: str = "",
+    ylabel: str = "",
+    row_labels: list[str] | None = None,
+) -> pathlib.Path:
+    """Write ``matrix [rows, cols]`` as a heat map with a colour bar, centred on 0 (e.g.
+    standardized tabular examples: one row per example, one column per feature)."""
+    matrix = np.asarray(matrix, np.float32)
+    bound = float(np.max(np.abs(matrix))) or 1.0
+    rows, cols = matrix.shape
+    fig, ax = plt.subplots(figsize=(min(2.0 + 0.25 * cols, 14.0), min(1.5 + 0.18 * rows, 12.0)))
+    im = ax.imshow(matrix, cmap="RdBu_r", vmin=-bound, vmax=bound, aspect="auto",
+                   interpolation="nearest")  # fmt: skip
+    fig.colorbar(im, ax=ax, fraction=0.04)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if row_labels is not None:
+        ax.set_yticks(range(rows), row_labels, fontsize=7)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return _save(fig, path)
+
+
 def save_image_grid(
     path: str | os.PathLike, images: np.ndarray, *, ncols: int = 10, title: str = ""
 ) -> pathlib.Path:

@@ -238,3 +238,14 @@ def test_bad_data_flags_exit_2(flags, message, tmp_path, capsys):
     assert main(["train", "ae", "--dataset", f"folder:{root}", *flags,
                  "--workdir", str(tmp_path / "w")]) == 2  # fmt: skip
     assert message in capsys.readouterr().err
+
+
+def test_data_command_shows_tabular_vectors_as_a_heat_map(tmp_path, capsys):
+    table = np.random.default_rng(1).normal(size=(80, 7))
+    np.savez(tmp_path / "t.npz", x=table, y=np.arange(80) % 2)
+    out = tmp_path / "tabular.png"
+    assert main(["data", f"npz:{tmp_path / 't.npz'}", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "tabular: standardized with the train split's mean and std" in printed
+    assert "train: 72 examples of shape (1, 1, 7) float32" in printed
+    assert Image.open(out).size[1] > 200  # one row per example, not a thin strip

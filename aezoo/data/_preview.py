@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from aezoo import viz
+from aezoo.data._preprocess import is_vectors
 from aezoo.data._sources import describe_source, load
 from aezoo.data._user import DataOptions, is_user_source
 
@@ -74,17 +75,17 @@ def write_preview(
     n: int = 50,
 ) -> pathlib.Path:
     """A grid of ``n`` training images drawn at random (fixed seed) as the model sees them
-    (in [0, 1]; tabular vectors as one strip each, rescaled to their own range), titled with
-    the labels of the first row."""
+    (in [0, 1]), titled with the labels of the first row; tabular vectors as a heat map
+    (examples x features, standardized values)."""
     x, y = load(name, "train", data_dir=data_dir, cache_dir=cache_dir, options=options)
     idx = np.sort(np.random.default_rng(0).choice(len(x), min(n, len(x)), replace=False))
     x, y = np.asarray(x)[idx], np.asarray(y)[idx]
-    images = x
-    images = images / 255.0 if images.dtype == np.uint8 else images.astype(np.float32)
-    if images.shape[1:3] == (1, 1):  # vectors: one strip per example
-        lo, hi = images.min(), images.max()
-        images = (images - lo) / max(hi - lo, 1e-12)
-        images = np.transpose(images, (0, 1, 3, 2))  # [n, 1, D, 1]
+    if is_vectors(x.shape):  # tabular: a heat map of the standardized values
+        return viz.save_matrix(
+            path, x[:, 0, 0, :], title=f"{name}: {len(x)} random training examples",
+            xlabel="feature", ylabel="example (label)", row_labels=[str(int(v)) for v in y],
+        )  # fmt: skip
+    images = x / 255.0 if x.dtype == np.uint8 else x.astype(np.float32)
     labels = " ".join(str(int(v)) for v in y[:10])
     return viz.save_image_grid(
         path, images, title=f"{name}: {len(images)} random training examples (top row: {labels})"
