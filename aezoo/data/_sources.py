@@ -107,24 +107,23 @@ def _load_val_split(name, split, data_dir, cache_dir, rows, options):
     whole = dataclasses.replace(options, val_fraction=0.0)
     images, labels = load(name, "train", data_dir=data_dir, cache_dir=cache_dir, options=whole)
     mask = val_mask(len(images), options.val_fraction)
-    idx = _slice_indices(np.flatnonzero(mask if split.startswith("val") else ~mask), split)
-    if rows is not None:
-        _check_rows(rows, len(idx), name, split)
-        idx = idx[rows[0] : rows[1]]
-    images, labels = images[idx], labels[idx]
-    images.setflags(write=False)
-    labels.setflags(write=False)
-    return images, labels
+    return _take(images, labels, mask if split.startswith("val") else ~mask, name, split, rows)
 
 
 def _load_user(name, split, options, cache_dir, rows) -> tuple[np.ndarray, np.ndarray]:
     source = describe_source(name, options, cache_dir, arrays=True)
-    idx = np.flatnonzero(source["test"] if split.startswith("test") else ~source["test"])
-    idx = _slice_indices(idx, split)
+    test = source["test"]
+    return _take(source["images"], source["labels"], test if split.startswith("test") else ~test,
+                 name, split, rows)  # fmt: skip
+
+
+def _take(images, labels, mask, name, split, rows) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of ``mask``, then the split's TFDS-style slice, then ``rows``; read-only."""
+    idx = _slice_indices(np.flatnonzero(mask), split)
     if rows is not None:
         _check_rows(rows, len(idx), name, split)
         idx = idx[rows[0] : rows[1]]
-    images, labels = source["images"][idx], source["labels"][idx]
+    images, labels = images[idx], labels[idx]
     images.setflags(write=False)
     labels.setflags(write=False)
     return images, labels

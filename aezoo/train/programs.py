@@ -358,7 +358,7 @@ def make_program(
             f"batch_size {tc.batch_size} is larger than the training split ({n} examples); "
             f"use --batch-size <= {n}"
         )
-    _check_labels(config, train, test if val is None else val)
+    _check_data_fits_model(config, train, test if val is None else val)
     if tc.keep_best and (tc.vmapped or (val is None and test is None)):
         raise ConfigError(
             "--keep-best keeps one model by its validation (or test) loss: it needs a single "
@@ -411,7 +411,8 @@ def _arrays(split: Split) -> Arrays:
     return (split.images, split.labels) if isinstance(split, LocalRows) else split
 
 
-def _check_labels(config: BaseConfig, train: Split, test: Split | None) -> None:
+def _check_data_fits_model(config: BaseConfig, train: Split, test: Split | None) -> None:
+    """Tabular vectors need a real-valued likelihood; a conditional model, labels in range."""
     if data.is_vectors(config.image_shape) and config.likelihood not in (
         "gaussian",
         "gaussian_pixel",
