@@ -55,6 +55,15 @@ def _add_eval(sub) -> None:
     add("--append-readme", metavar="README", help="also add a row to this README's table")
     add("--best", action="store_true", help="evaluate the params kept by --keep-best")
     add("--cache-dir", help="decoded-array cache of folder: sources (default: $AEZOO_CACHE_DIR)")
+    add("--disentanglement", action="store_true", help="instead: the disentanglement metrics "
+        "(BetaVAE, FactorVAE, MIG, SAP, DCI, modularity) and latent traversals, on a dataset "
+        "with ground-truth factors (dsprites); every member of a multi-seed run")  # fmt: skip
+    add("--num-train", type=int, default=10_000, help="--disentanglement: training sample "
+        "of every metric (default: 10000, as disentanglement_lib)")  # fmt: skip
+    add("--num-eval", type=int, default=5_000, help="--disentanglement: evaluation sample "
+        "(default: 5000)")  # fmt: skip
+    add("--metric-seed", type=int, default=0, help="--disentanglement: seed of the metrics' "
+        "samples (default: 0)")  # fmt: skip
     add("--no-progress", action="store_true", help="no progress output")
 
 
@@ -209,6 +218,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     int_in("--nll-samples", args.nll_samples, 0)
     positive_int("--probe-train", args.probe_train)
+    if args.disentanglement:
+        return _cmd_disentanglement(args)
     if args.append_readme:  # before the evaluation, so that a bad path costs nothing
         writable_file(args.append_readme, "--append-readme")
     names = ("nll_samples", "split", "data_dir", "probe_train", "best", "cache_dir")
@@ -218,6 +229,23 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if args.append_readme:
         append_readme_row(args.append_readme, args.workdir, results)
         print(f"added a row to {args.append_readme}")
+    return 0
+
+
+def _cmd_disentanglement(args: argparse.Namespace) -> int:
+    from aezoo._validate import int_in, positive_int
+    from aezoo.eval import evaluate_disentanglement
+
+    positive_int("--num-train", args.num_train)
+    positive_int("--num-eval", args.num_eval)
+    int_in("--metric-seed", args.metric_seed, 0)
+    result = evaluate_disentanglement(
+        args.workdir, num_train=args.num_train, num_eval=args.num_eval,
+        seed=args.metric_seed, progress=not args.no_progress,
+    )  # fmt: skip
+    summary = result.get("mean") or next(iter(result["members"].values()))
+    shown = ("mig", "factor_vae_score", "beta_vae_score", "dci_disentanglement")
+    print("done: " + "  ".join(f"{k} {summary[k]:.3f}" for k in shown))
     return 0
 
 

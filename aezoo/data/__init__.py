@@ -1,5 +1,6 @@
 """Data: whole splits as uint8 host arrays, then on-device preprocessing."""
 
+from aezoo.data._factors import WITH_FACTORS, GroundTruth, ground_truth
 from aezoo.data._preprocess import (
     BINARIZE_MODES,
     TEST_BINARIZATION_SEED,
@@ -15,6 +16,7 @@ from aezoo.data._preview import format_summary, summarize, write_preview
 from aezoo.data._sources import (
     DATASETS,
     EMBEDDED,
+    PROCEDURAL,
     TFDS_IMAGE_DATASETS,
     clear_cache,
     default_epochs,
@@ -26,6 +28,10 @@ from aezoo.data._user import DataOptions, is_user_source, parse_image_size
 
 __all__ = [
     "DataOptions",
+    "GroundTruth",
+    "PROCEDURAL",
+    "WITH_FACTORS",
+    "ground_truth",
     "BINARIZE_MODES",
     "DATASETS",
     "EMBEDDED",

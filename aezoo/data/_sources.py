@@ -13,10 +13,13 @@ from typing import Any
 
 import numpy as np
 
+from aezoo.data import _dsprites
 from aezoo.data._user import DataOptions, is_user_source, load_source, val_mask
 from aezoo.errors import DataError
 
 EMBEDDED = ("digits",)
+# Drawn in code with their ground-truth factors (see aezoo.data.ground_truth).
+PROCEDURAL = (_dsprites.NAME,)
 # TFDS image-classification datasets known to work (any TFDS name with an ``image`` and a
 # ``label`` feature is accepted; these are the ones `aezoo list` advertises).
 TFDS_IMAGE_DATASETS = (
@@ -27,13 +30,14 @@ TFDS_IMAGE_DATASETS = (
     "cifar10",
     "svhn_cropped",
 )
-DATASETS = EMBEDDED + TFDS_IMAGE_DATASETS
-# Small datasets need more passes for the same number of steps.
-_DEFAULT_EPOCHS = {"digits": 100}
+DATASETS = EMBEDDED + PROCEDURAL + TFDS_IMAGE_DATASETS
+# Small datasets need more passes for the same number of steps; dSprites is large.
+_DEFAULT_EPOCHS = {"digits": 100, _dsprites.NAME: 1}
 
 
 def default_epochs(name: str) -> int:
-    """The CLI's default number of epochs for dataset ``name`` (10; 100 for digits)."""
+    """The CLI's default number of epochs for dataset ``name`` (10; 100 for digits, 1 for
+    dsprites)."""
     return _DEFAULT_EPOCHS.get(name, 10)
 
 
@@ -54,7 +58,8 @@ def load(
     """Load a whole split (or only its ``rows``) as host arrays.
 
     Args:
-      name: ``"digits"`` (scikit-learn's bundled 8x8 digits, no network), a TFDS
+      name: ``"digits"`` (scikit-learn's bundled 8x8 digits, no network), ``"dsprites"``
+        (drawn in code, 64x64 binary, labels = shape; see :mod:`aezoo.data._dsprites`), a TFDS
         image-classification dataset name (``mnist``, ``fashion_mnist``, ``cifar10``, ...),
         or your own data: ``folder:PATH`` (images; class subfolders give labels),
         ``npz:PATH`` / ``npy:PATH`` (arrays; see :mod:`aezoo.data._user`).
@@ -84,6 +89,9 @@ def load(
     if dataclasses.replace(options, val_fraction=0.0) != DataOptions():
         raise DataError(f"data options (image size, crop, test fraction) apply to folder:, "
                         f"npz: and npy: sources, not to {name!r}")  # fmt: skip
+    if name in PROCEDURAL:
+        images, labels, _ = _dsprites.load_split(split)
+        return _take_range(images, labels, split, rows, name)
     if rows is not None and name in EMBEDDED:  # small: load whole, then slice
         images, labels = load(name, split, data_dir=data_dir, cache_dir=cache_dir)
         _check_rows(rows, len(images), name, split)
@@ -129,6 +137,17 @@ def _take(images, labels, mask, name, split, rows) -> tuple[np.ndarray, np.ndarr
     return images, labels
 
 
+def _take_range(images, labels, split, rows, name) -> tuple[np.ndarray, np.ndarray]:
+    """The split's TFDS-style slice, then ``rows``, as views (no copy of a large split)."""
+    idx = _slice_indices(np.arange(len(images)), split)
+    if rows is not None:
+        _check_rows(rows, len(idx), name, split)
+        idx = idx[rows[0] : rows[1]]
+    start = int(idx[0]) if len(idx) else 0
+    view = slice(start, start + len(idx))
+    return images[view], labels[view]
+
+
 def describe_source(
     name: str,
     options: DataOptions | None = None,
@@ -167,7 +186,8 @@ def describe_source(
 
 def num_examples(name: str, split: str = "train", *, data_dir=None, options=None) -> int:
     """Number of examples in a split, without decoding it (TFDS reads the record count)."""
-    if name in EMBEDDED or is_user_source(name) or (options and options.val_fraction > 0):
+    local = name in EMBEDDED or name in PROCEDURAL or is_user_source(name)
+    if local or (options and options.val_fraction > 0):
         return len(load(name, split, data_dir=data_dir, options=options)[0])
     if data_dir is None:
         data_dir = os.environ.get("TFDS_DATA_DIR") or None

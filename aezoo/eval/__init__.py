@@ -1,5 +1,7 @@
-"""Evaluation: likelihood (ELBO, importance-sampled NLL), representation probes, figures."""
+"""Evaluation: likelihood (ELBO, importance-sampled NLL), representation probes, figures,
+disentanglement metrics."""
 
+from aezoo.eval.disentanglement_run import evaluate_disentanglement
 from aezoo.eval.run import append_readme_row, evaluate, summary_line
 
-__all__ = ["append_readme_row", "evaluate", "summary_line"]
+__all__ = ["append_readme_row", "evaluate", "evaluate_disentanglement", "summary_line"]

@@ -1,6 +1,6 @@
 """Pure, elementwise, unreduced losses: likelihoods and divergences. Callers reduce."""
 
-from aezoo.losses._divergences import kl_normal, kl_normal_std
+from aezoo.losses._divergences import kl_normal, kl_normal_std, total_correlation
 from aezoo.losses._likelihoods import (
     LIKELIHOODS,
     TWO_PARAMETER,
@@ -25,4 +25,5 @@ __all__ = [
     "kl_normal_std",
     "l1_activity",
     "mmd_rbf",
+    "total_correlation",
 ]

@@ -10,10 +10,14 @@ from aezoo.errors import ConfigError
 from aezoo.models import (
     aae,
     ae,
+    annealed_vae,
+    beta_tcvae,
     beta_vae,
     contractive_ae,
     cvae,
     denoising_ae,
+    dip_vae,
+    factor_vae,
     iwae,
     sparse_ae,
     vae,
@@ -34,6 +38,10 @@ MODELS: dict[str, ModelSpec] = {
         cvae.SPEC,
         aae.SPEC,
         vqvae.SPEC,
+        beta_tcvae.SPEC,
+        factor_vae.SPEC,
+        dip_vae.SPEC,
+        annealed_vae.SPEC,
     )
 }
 

@@ -4,8 +4,9 @@
 encoder (log-variance parameterization), one reparameterized sample and the analytic KL.
 The loss is the negative ELBO in nats per example, an upper bound on -log p(x).
 
-The module also serves ``beta_vae``, ``iwae`` and (with ``num_classes > 0``, one-hot label
-conditioning of encoder and decoder) ``cvae``.
+The module also serves ``beta_vae``, ``iwae``, the disentangling VAEs (``beta_tcvae``,
+``dip_vae``, ``annealed_vae``; ``factor_vae`` adds a discriminator) and (with
+``num_classes > 0``, one-hot label conditioning of encoder and decoder) ``cvae``.
 
 Expected: ``aezoo train vae --dataset mnist --epochs 10 --batch-size 128 --seed 0``
 (dynamic binarization, Adam 1e-3, 784-512-256-20) reached 99.9 nats test -ELBO
@@ -100,14 +101,23 @@ def _label(batch: dict[str, jax.Array], module: VAE) -> jax.Array | None:
     return batch.get("label") if module.config.num_classes else None
 
 
-def elbo_terms(
+def elbo_outputs(
     params, batch: dict[str, jax.Array], rng: jax.Array, *, module: VAE
-) -> tuple[jax.Array, jax.Array]:
-    """Per-example reconstruction NLL and KL, each ``[B]`` nats (one reparameterized z)."""
+) -> tuple[dict[str, jax.Array], jax.Array, jax.Array]:
+    """The module's outputs (``z`` one reparameterized sample, ``z_mean``, ``z_logvar``,
+    decoder parameters) with the per-example reconstruction NLL and KL, each ``[B]`` nats."""
     x = batch["image"]
     out = module.apply({"params": params}, x, rng=rng, label=_label(batch, module))
     nll = image_nll(module.config.likelihood, out, x)
     kl = jnp.sum(kl_normal_std(out["z_mean"], out["z_logvar"]), axis=-1)
+    return out, nll, kl
+
+
+def elbo_terms(
+    params, batch: dict[str, jax.Array], rng: jax.Array, *, module: VAE
+) -> tuple[jax.Array, jax.Array]:
+    """Per-example reconstruction NLL and KL, each ``[B]`` nats (one reparameterized z)."""
+    _, nll, kl = elbo_outputs(params, batch, rng, module=module)
     return nll, kl
 
 
