@@ -151,6 +151,7 @@ def _cmd_list() -> int:
         print(f"  {'':<{width}}  (--sweep: {', '.join(('lr', *sweepable(spec.config_cls)))})")
     print("datasets:")
     print("  digits         scikit-learn's 8x8 digits, embedded (no network)")
+    print("  dsprites       dSprites (737,280 64x64 shapes), drawn in code, with factors")
     for name in data.TFDS_IMAGE_DATASETS:
         print(f"  {name:<13}  TFDS (reads prepared data from $TFDS_DATA_DIR)")
     print("  folder:PATH    your images (class subfolders = labels); npz:PATH, npy:PATH arrays")
@@ -243,9 +244,10 @@ def _cmd_disentanglement(args: argparse.Namespace) -> int:
         args.workdir, num_train=args.num_train, num_eval=args.num_eval,
         seed=args.metric_seed, progress=not args.no_progress,
     )  # fmt: skip
-    summary = result.get("mean") or next(iter(result["members"].values()))
     shown = ("mig", "factor_vae_score", "beta_vae_score", "dci_disentanglement")
-    print("done: " + "  ".join(f"{k} {summary[k]:.3f}" for k in shown))
+    groups = result.get("groups") or [{"group": "", "mean": next(iter(result["members"].values()))}]
+    for g in groups:
+        print(f"done: {g['group']}  " + "  ".join(f"{k} {g['mean'][k]:.3f}" for k in shown))
     return 0
 
 

@@ -110,3 +110,44 @@ def test_discretize_bins_each_dimension_over_its_range():
     binned = dm.discretize(codes, 20)
     assert binned.min() == 1 and binned.max() == 20
     np.testing.assert_array_equal(binned[:, 0], binned[:, 1])
+
+
+@pytest.mark.slow
+@pytest.mark.optax
+def test_eval_disentanglement_scores_every_member_and_draws_traversals(tmp_path, capsys):
+    import json
+
+    import aezoo
+    from aezoo.cli import main
+
+    x, y = aezoo.data.load("dsprites", "train[:3000]")
+    test = aezoo.data.load("dsprites", "test[:500]")
+    aezoo.fit("beta_tcvae", (x, y), test, dataset="dsprites", epochs=1, batch_size=100,
+              seeds=2, binarize="none", workdir=tmp_path, progress=False, figures=False,
+              model_config={"hidden_dims": (32,), "latent_dim": 3})  # fmt: skip
+    argv = ["eval", str(tmp_path), "--disentanglement", "--num-train", "300", "--num-eval", "200"]
+    assert main(argv) == 0
+    out = json.loads((tmp_path / "disentanglement.json").read_text())
+    assert sorted(out["members"]) == ["seed0", "seed1"]
+    for name, scores in out["members"].items():
+        member = tmp_path / "members" / name
+        assert (member / "traversals.png").stat().st_size > 10_000
+        assert json.loads((member / "disentanglement.json").read_text())["mig"] == scores["mig"]
+        assert len(scores["captures"]) == 3 and 0.0 <= scores["mig"] <= 1.0
+    (group,) = out["groups"]  # nothing swept: one group of both seeds
+    assert group["group"] == "all" and group["seeds"] == 2
+    mean = np.mean([s["mig"] for s in out["members"].values()])
+    assert group["mean"]["mig"] == pytest.approx(mean)
+    assert "| all: mean +/- std over 2 |" in (tmp_path / "disentanglement.md").read_text()
+    assert "done: mig" in capsys.readouterr().out
+
+
+def test_spread_is_over_the_seeds_of_each_swept_value():
+    from aezoo.eval.disentanglement_run import _groups
+
+    records = [{"name": n, "sweep_value": v} for n, v in (("a", 1.0), ("b", 1.0), ("c", 4.0))]
+    scores = {"a": {"mig": 0.1, "captures": ["-"]}, "b": {"mig": 0.3}, "c": {"mig": 0.5}}
+    one, four = _groups(records, scores, "beta")
+    assert (one["group"], one["seeds"], four["group"]) == ("beta=1", 2, "beta=4")
+    assert one["mean"]["mig"] == pytest.approx(0.2) and four["mean"]["mig"] == 0.5
+    assert one["std"]["mig"] == pytest.approx(np.std([0.1, 0.3], ddof=1))

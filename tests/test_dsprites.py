@@ -42,7 +42,7 @@ def test_sprite_area_grows_with_the_square_of_the_scale_for_every_shape():
 
 
 @pytest.mark.slow
-def test_the_whole_set_is_drawn_exactly_and_split_without_overlap():
+def test_the_whole_set_is_drawn_exactly_and_split_without_overlap(tmp_path):
     x_train, _ = data.load("dsprites", "train")
     x_test, y_test = data.load("dsprites", "test")
     assert x_train.shape == (727_280, 64, 64, 1) and x_test.shape == (10_000, 64, 64, 1)
@@ -66,6 +66,8 @@ def test_the_whole_set_is_drawn_exactly_and_split_without_overlap():
     # The published mean pixel of the original (quoted): 0.043.
     assert everything[:50_000].mean() / 255 == pytest.approx(0.043, rel=0.05)
     assert (everything[:50_000].reshape(50_000, -1).max(axis=1) == 255).all()
+    # The preview: one row per factor, swept from a fixed image.
+    assert data.write_preview(tmp_path / "preview.png", "dsprites").stat().st_size > 20_000
 
 
 def test_slices_and_rows_of_a_split_are_views_in_order():

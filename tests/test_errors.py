@@ -83,6 +83,9 @@ CLI_CASES = [
         "missing does not exist",
     ),
     (["bench", "--quick", "--out", "{run}/config.json"], "config.json is a file, not a directory"),
+    (["eval", "{run}", "--disentanglement"], "dataset 'digits' has no ground-truth factors"),
+    (["eval", "{run}", "--disentanglement", "--num-train", "0"], "--num-train must be a positive"),
+    (["eval", "{tmp}", "--disentanglement"], "config.json is missing"),
 ]
 
 

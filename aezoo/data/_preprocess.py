@@ -14,9 +14,16 @@ BINARIZE_MODES = ("dynamic", "static", "none")
 TEST_BINARIZATION_SEED = 1234
 
 
-def default_binarize(likelihood: str) -> str:
+# Datasets whose pixels are 0 or 255 already: drawing Bernoulli targets would change nothing.
+BINARY_DATASETS = ("dsprites",)
+
+
+def default_binarize(likelihood: str, dataset: str | None = None) -> str:
     """The binarization every entry point (``fit``, the CLI, the step builders) uses unless
-    told otherwise: fresh Bernoulli draws for a Bernoulli decoder, none for the others."""
+    told otherwise: fresh Bernoulli draws for a Bernoulli decoder, none for the others and
+    for datasets that are binary already (dsprites)."""
+    if dataset in BINARY_DATASETS:
+        return "none"
     return "dynamic" if likelihood == "bernoulli" else "none"
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from aezoo import viz
+from aezoo.data._factors import WITH_FACTORS, ground_truth
 from aezoo.data._preprocess import is_vectors
 from aezoo.data._sources import describe_source, load
 from aezoo.data._user import DataOptions, is_user_source
@@ -76,7 +77,10 @@ def write_preview(
 ) -> pathlib.Path:
     """A grid of ``n`` training images drawn at random (fixed seed) as the model sees them
     (in [0, 1]), titled with the labels of the first row; tabular vectors as a heat map
-    (examples x features, standardized values)."""
+    (examples x features, standardized values); a dataset with ground-truth factors
+    (dsprites) as one row per factor, that factor swept over its values."""
+    if name in WITH_FACTORS:
+        return _factor_preview(path, name)
     x, y = load(name, "train", data_dir=data_dir, cache_dir=cache_dir, options=options)
     idx = np.sort(np.random.default_rng(0).choice(len(x), min(n, len(x)), replace=False))
     x, y = np.asarray(x)[idx], np.asarray(y)[idx]
@@ -90,6 +94,21 @@ def write_preview(
     return viz.save_image_grid(
         path, images, title=f"{name}: {len(images)} random training examples (top row: {labels})"
     )
+
+
+def _factor_preview(path, name: str) -> pathlib.Path:
+    """One row per factor: a fixed base image with that factor at up to 10 of its values."""
+    truth = ground_truth(name)
+    base = np.array([size // 3 for size in truth.factor_sizes])
+    rows, labels = [], []
+    for j, (factor, size) in enumerate(zip(truth.factor_names, truth.factor_sizes, strict=True)):
+        values = np.unique(np.linspace(0, size - 1, min(size, 10)).round().astype(int))
+        factors = np.repeat(base[None], len(values), axis=0)
+        factors[:, j] = values
+        rows.append(truth.observe(factors) / 255.0)
+        labels.append(f"{factor} ({size} values)")
+    return viz.save_image_rows(path, rows, labels,
+                               title=f"{name}: each factor swept from a fixed image")  # fmt: skip
 
 
 __all__ = ["format_summary", "summarize", "write_preview"]

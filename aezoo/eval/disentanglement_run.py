@@ -36,8 +36,8 @@ def evaluate_disentanglement(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Every metric of :mod:`aezoo.eval.disentanglement` on the run in ``workdir`` (for a
-    multi-seed run, on each member, then mean and std over members); writes
-    ``disentanglement.json``, ``disentanglement.md`` and ``traversals.png`` per model.
+    multi-seed run, on each member, then mean and std over the seeds of each swept value);
+    writes ``disentanglement.json``, ``disentanglement.md`` and ``traversals.png`` per model.
 
     ``num_train`` / ``num_eval`` set the sample sizes of every metric (disentanglement_lib:
     10,000 and 5,000; FactorVAE's variance estimate uses ``num_train``)."""
@@ -45,7 +45,8 @@ def evaluate_disentanglement(
     run = _run_record(root)
     truth = data.ground_truth(run["train"]["dataset"])  # one line if it has no factors
     say = (lambda msg: print(msg, file=sys.stderr)) if progress else (lambda msg: None)
-    members = [root / "members" / m["name"] for m in run.get("members") or []] or [root]
+    records = run.get("members") or []
+    members = [root / "members" / r["name"] for r in records] or [root]
     sizes = {"num_train": num_train, "num_variance_estimate": num_train,
              "num_eval": num_eval, "num_test": num_eval}  # fmt: skip
     scores = {}
@@ -56,7 +57,7 @@ def evaluate_disentanglement(
         say(f"  {_line(scores[member.name])}  ({time.perf_counter() - t0:.0f} s)")
     result = {"dataset": truth.name, "seed": seed, "sizes": sizes, "members": scores}
     if len(members) > 1:
-        result["mean"], result["std"] = _spread(scores)
+        result["groups"] = _groups(records, scores, _sweep_name(run))
         atomic_write(root / "disentanglement.json", json.dumps(result, indent=2) + "\n")
         atomic_write(root / "disentanglement.md", _markdown(run, result))
         say(f"wrote {root / 'disentanglement.json'} and {root / 'disentanglement.md'}")
@@ -121,11 +122,25 @@ def _traversals(m: LoadedModel, path: pathlib.Path, codes: np.ndarray, captures:
     )  # fmt: skip
 
 
-def _spread(scores: dict[str, dict]) -> tuple[dict[str, float], dict[str, float]]:
-    keys = [k for k, v in next(iter(scores.values())).items() if isinstance(v, int | float)]
-    values = {k: np.array([s[k] for s in scores.values()], float) for k in keys}
-    return ({k: float(v.mean()) for k, v in values.items()},
-            {k: float(v.std(ddof=1)) for k, v in values.items()})  # fmt: skip
+def _sweep_name(run: dict[str, Any]) -> str | None:
+    sweep = run["train"].get("sweep")
+    return next(iter(sweep)) if sweep else None
+
+
+def _groups(records: list[dict], scores: dict[str, dict], sweep_name: str | None) -> list[dict]:
+    """Mean and std over the seeds of each swept value (all members when nothing is swept)."""
+    by_value: dict[Any, list[dict]] = {}
+    for r in records:
+        by_value.setdefault(r.get("sweep_value"), []).append(scores[r["name"]])
+    groups = []
+    for value, members in by_value.items():
+        keys = [k for k, v in members[0].items() if isinstance(v, int | float)]
+        table = {k: np.array([m[k] for m in members], float) for k in keys}
+        std = {k: float(v.std(ddof=1)) if len(v) > 1 else 0.0 for k, v in table.items()}
+        label = f"{sweep_name}={value:g}" if sweep_name else "all"
+        mean = {k: float(v.mean()) for k, v in table.items()}
+        groups.append({"group": label, "seeds": len(members), "mean": mean, "std": std})
+    return groups
 
 
 def _line(s: dict[str, Any]) -> str:
@@ -133,7 +148,7 @@ def _line(s: dict[str, Any]) -> str:
 
 
 def _markdown(run: dict[str, Any], result: dict[str, Any]) -> str:
-    keys = [k for k in TABLE_KEYS if k in result["mean"]]
+    keys = [k for k in TABLE_KEYS if k in result["groups"][0]["mean"]]
     lines = [
         f"# Disentanglement: {run['model']} on {result['dataset']}",
         "",
@@ -144,7 +159,7 @@ def _markdown(run: dict[str, Any], result: dict[str, Any]) -> str:
     ]
     for name, s in result["members"].items():
         lines.append(f"| {name} | " + " | ".join(f"{s[k]:.3f}" for k in keys) + " |")
-    mean, std = result["mean"], result["std"]
-    lines.append("| mean +/- std | " + " | ".join(f"{mean[k]:.3f} +/- {std[k]:.3f}" for k in keys)
-                 + " |")  # fmt: skip
+    for g in result["groups"]:
+        cells = " | ".join(f"{g['mean'][k]:.3f} +/- {g['std'][k]:.3f}" for k in keys)
+        lines.append(f"| {g['group']}: mean +/- std over {g['seeds']} | {cells} |")
     return "\n".join(lines) + "\n"

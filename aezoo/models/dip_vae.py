@@ -24,7 +24,7 @@ DIP_TYPES = ("i", "ii")
 class DIPVAEConfig(VAEConfig):
     """DIP-VAE settings: which covariance, and the weights of its off-diagonal and diagonal."""
 
-    dip_type: str = option("ii", "covariance matched to I: i (of the means) or ii (of z)",
+    dip_type: str = option("i", "covariance matched to I: i (of the means) or ii (of z)",
                            choices=DIP_TYPES)  # fmt: skip
     lambda_od: float = option(10.0, "weight of the squared off-diagonal covariances",
                               sweep=True, low=0.0)  # fmt: skip

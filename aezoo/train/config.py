@@ -67,7 +67,7 @@ class TrainConfig:
     binarize: str | None = option(
         None,
         "Bernoulli targets: dynamic (resampled every step), static (threshold 0.5) or none "
-        "(default: dynamic for the bernoulli likelihood, none otherwise)",
+        "(default: dynamic for the bernoulli likelihood, none otherwise and on dsprites)",
         choices=data.BINARIZE_MODES,
         what="binarize mode",
         group="data",
@@ -186,11 +186,11 @@ class TrainConfig:
 
     def resolved(self, likelihood: str) -> TrainConfig:
         """``epochs`` and ``binarize`` filled in (the dataset's epochs; dynamic binarization
-        for Bernoulli decoders, none for the others)."""
+        for Bernoulli decoders, none for the others and for binary datasets)."""
         return dataclasses.replace(
             self,
             epochs=self.epochs if self.epochs is not None else data.default_epochs(self.dataset),
-            binarize=self.binarize or data.default_binarize(likelihood),
+            binarize=self.binarize or data.default_binarize(likelihood, self.dataset),
         )
 
     def to_record(self) -> dict[str, Any]:
