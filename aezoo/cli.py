@@ -64,6 +64,8 @@ def _add_eval(sub) -> None:
         "(default: 5000)")  # fmt: skip
     add("--metric-seed", type=int, default=0, help="--disentanglement: seed of the metrics' "
         "samples (default: 0)")  # fmt: skip
+    add("--metrics", default="all", help="--disentanglement: comma-separated subset of "
+        "beta_vae,factor_vae,mig,sap,dci,modularity (default: all)")  # fmt: skip
     add("--no-progress", action="store_true", help="no progress output")
 
 
@@ -234,20 +236,13 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_disentanglement(args: argparse.Namespace) -> int:
-    from aezoo._validate import int_in, positive_int
-    from aezoo.eval import evaluate_disentanglement
+    from aezoo.eval import evaluate_disentanglement, summary_lines
 
-    positive_int("--num-train", args.num_train)
-    positive_int("--num-eval", args.num_eval)
-    int_in("--metric-seed", args.metric_seed, 0)
-    result = evaluate_disentanglement(
-        args.workdir, num_train=args.num_train, num_eval=args.num_eval,
-        seed=args.metric_seed, progress=not args.no_progress,
-    )  # fmt: skip
-    shown = ("mig", "factor_vae_score", "beta_vae_score", "dci_disentanglement")
-    groups = result.get("groups") or [{"group": "", "mean": next(iter(result["members"].values()))}]
-    for g in groups:
-        print(f"done: {g['group']}  " + "  ".join(f"{k} {g['mean'][k]:.3f}" for k in shown))
+    names = ("num_train", "num_eval", "metrics")
+    result = evaluate_disentanglement(args.workdir, seed=args.metric_seed,
+                                      progress=not args.no_progress,
+                                      **{k: getattr(args, k) for k in names})  # fmt: skip
+    print("\n".join(summary_lines(result)))
     return 0
 
 

@@ -139,7 +139,7 @@ def test_eval_disentanglement_scores_every_member_and_draws_traversals(tmp_path,
     mean = np.mean([s["mig"] for s in out["members"].values()])
     assert group["mean"]["mig"] == pytest.approx(mean)
     assert "| all: mean +/- std over 2 |" in (tmp_path / "disentanglement.md").read_text()
-    assert "done: mig" in capsys.readouterr().out
+    assert "done: all  mig" in capsys.readouterr().out
 
 
 def test_spread_is_over_the_seeds_of_each_swept_value():

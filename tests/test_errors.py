@@ -85,6 +85,7 @@ CLI_CASES = [
     (["bench", "--quick", "--out", "{run}/config.json"], "config.json is a file, not a directory"),
     (["eval", "{run}", "--disentanglement"], "dataset 'digits' has no ground-truth factors"),
     (["eval", "{run}", "--disentanglement", "--num-train", "0"], "--num-train must be a positive"),
+    (["eval", "{run}", "--disentanglement", "--metrics", "mig,dci2"], "unknown metric 'dci2'"),
     (["eval", "{tmp}", "--disentanglement"], "config.json is missing"),
 ]
 

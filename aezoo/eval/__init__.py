@@ -1,7 +1,13 @@
 """Evaluation: likelihood (ELBO, importance-sampled NLL), representation probes, figures,
 disentanglement metrics."""
 
-from aezoo.eval.disentanglement_run import evaluate_disentanglement
+from aezoo.eval.disentanglement_run import evaluate_disentanglement, summary_lines
 from aezoo.eval.run import append_readme_row, evaluate, summary_line
 
-__all__ = ["append_readme_row", "evaluate", "evaluate_disentanglement", "summary_line"]
+__all__ = [
+    "append_readme_row",
+    "evaluate",
+    "evaluate_disentanglement",
+    "summary_line",
+    "summary_lines",
+]

@@ -13,7 +13,7 @@ import jax
 import numpy as np
 
 from aezoo import data, viz
-from aezoo._validate import writable_dir
+from aezoo._validate import int_in, one_of, positive_int, writable_dir
 from aezoo.errors import CheckpointError
 from aezoo.eval import disentanglement as dm
 from aezoo.train.load import LoadedModel, load
@@ -33,6 +33,7 @@ def evaluate_disentanglement(
     num_train: int = 10_000,
     num_eval: int = 5_000,
     seed: int = 0,
+    metrics: str | tuple[str, ...] = "all",
     progress: bool = True,
 ) -> dict[str, Any]:
     """Every metric of :mod:`aezoo.eval.disentanglement` on the run in ``workdir`` (for a
@@ -40,7 +41,12 @@ def evaluate_disentanglement(
     writes ``disentanglement.json``, ``disentanglement.md`` and ``traversals.png`` per model.
 
     ``num_train`` / ``num_eval`` set the sample sizes of every metric (disentanglement_lib:
-    10,000 and 5,000; FactorVAE's variance estimate uses ``num_train``)."""
+    10,000 and 5,000; FactorVAE's variance estimate uses ``num_train``); ``metrics`` a subset
+    of :data:`~aezoo.eval.disentanglement.METRICS` (names or one comma-separated string)."""
+    positive_int("--num-train", num_train)
+    positive_int("--num-eval", num_eval)
+    int_in("--metric-seed", seed, 0)
+    which = _metric_names(metrics)
     root = writable_dir(workdir, "workdir")
     run = _run_record(root)
     truth = data.ground_truth(run["train"]["dataset"])  # one line if it has no factors
@@ -53,15 +59,31 @@ def evaluate_disentanglement(
     for i, member in enumerate(members):
         t0 = time.perf_counter()
         say(f"disentanglement {i + 1}/{len(members)}: {member} ({', '.join(dm.METRICS)})")
-        scores[member.name] = _score_member(load(member), member, truth, sizes, seed)
+        scores[member.name] = _score_member(load(member), member, truth, sizes, seed, which)
         say(f"  {_line(scores[member.name])}  ({time.perf_counter() - t0:.0f} s)")
-    result = {"dataset": truth.name, "seed": seed, "sizes": sizes, "members": scores}
+    result = {"dataset": truth.name, "seed": seed, "sizes": sizes, "metrics": list(which),
+              "members": scores}  # fmt: skip
     if len(members) > 1:
         result["groups"] = _groups(records, scores, _sweep_name(run))
         atomic_write(root / "disentanglement.json", json.dumps(result, indent=2) + "\n")
         atomic_write(root / "disentanglement.md", _markdown(run, result))
         say(f"wrote {root / 'disentanglement.json'} and {root / 'disentanglement.md'}")
     return result
+
+
+def _metric_names(metrics: str | tuple[str, ...]) -> tuple[str, ...]:
+    if metrics == "all":
+        return dm.METRICS
+    names = tuple(m.strip() for m in metrics.split(",")) if isinstance(metrics, str) else metrics
+    return tuple(one_of("metric", name, dm.METRICS) for name in names) or dm.METRICS
+
+
+def summary_lines(result: dict[str, Any]) -> list[str]:
+    """``done: GROUP  mig ...`` per group (or the single model) of a result, as printed."""
+    groups = result.get("groups") or [{"group": "", "mean": next(iter(result["members"].values()))}]
+    keys = [k for k in TABLE_KEYS[:4] if k in groups[0]["mean"]]
+    return [f"done: {g['group']}  " + "  ".join(f"{k} {g['mean'][k]:.3f}" for k in keys)
+            for g in groups]  # fmt: skip
 
 
 def _run_record(root: pathlib.Path) -> dict[str, Any]:
@@ -73,12 +95,18 @@ def _run_record(root: pathlib.Path) -> dict[str, Any]:
         raise CheckpointError(f"{root / 'config.json'} is unreadable: {e}") from None
 
 
-def _score_member(m: LoadedModel, out_dir: pathlib.Path, truth: data.GroundTruth,
-                  sizes: dict[str, int], seed: int) -> dict[str, Any]:  # fmt: skip
+def _score_member(
+    m: LoadedModel,
+    out_dir: pathlib.Path,
+    truth: data.GroundTruth,
+    sizes: dict[str, int],
+    seed: int,
+    which: tuple[str, ...],
+) -> dict[str, Any]:
     def represent(images: np.ndarray) -> np.ndarray:
         return np.asarray(m.encode(images)["z"]).reshape(len(images), -1)
 
-    scores = dm.evaluate(represent, truth, seed=seed, sizes=sizes)
+    scores = dm.evaluate(represent, truth, seed=seed, which=which, sizes=sizes)
     # Which factor each code captures (the mutual information MIG ranks), for the figure.
     codes, factors = dm.sample_codes(represent, truth, sizes["num_train"],
                                      np.random.default_rng([seed, 99]))  # fmt: skip
@@ -144,7 +172,7 @@ def _groups(records: list[dict], scores: dict[str, dict], sweep_name: str | None
 
 
 def _line(s: dict[str, Any]) -> str:
-    return "  ".join(f"{k} {s[k]:.3f}" for k in TABLE_KEYS[:4])
+    return "  ".join(f"{k} {s[k]:.3f}" for k in TABLE_KEYS[:4] if k in s)
 
 
 def _markdown(run: dict[str, Any], result: dict[str, Any]) -> str:
