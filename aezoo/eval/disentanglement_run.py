@@ -23,6 +23,7 @@ TABLE_KEYS = (
     "beta_vae_score", "factor_vae_score", "mig", "sap", "dci_disentanglement",
     "dci_completeness", "dci_informativeness", "modularity", "explicitness", "active_dims",
 )  # fmt: skip
+SUMMARY_KEYS = ("mig", "factor_vae_score", "beta_vae_score", "dci_disentanglement")
 TRAVERSAL_STEPS = 10
 TRAVERSAL_RANGE = 2.0  # prior standard deviations either side of the base code
 
@@ -58,7 +59,7 @@ def evaluate_disentanglement(
     scores = {}
     for i, member in enumerate(members):
         t0 = time.perf_counter()
-        say(f"disentanglement {i + 1}/{len(members)}: {member} ({', '.join(dm.METRICS)})")
+        say(f"disentanglement {i + 1}/{len(members)}: {member} ({', '.join(which)})")
         scores[member.name] = _score_member(load(member), member, truth, sizes, seed, which)
         say(f"  {_line(scores[member.name])}  ({time.perf_counter() - t0:.0f} s)")
     result = {"dataset": truth.name, "seed": seed, "sizes": sizes, "metrics": list(which),
@@ -81,7 +82,7 @@ def _metric_names(metrics: str | tuple[str, ...]) -> tuple[str, ...]:
 def summary_lines(result: dict[str, Any]) -> list[str]:
     """``done: GROUP  mig ...`` per group (or the single model) of a result, as printed."""
     groups = result.get("groups") or [{"group": "", "mean": next(iter(result["members"].values()))}]
-    keys = [k for k in TABLE_KEYS[:4] if k in groups[0]["mean"]]
+    keys = [k for k in SUMMARY_KEYS if k in groups[0]["mean"]]
     return [f"done: {g['group']}  " + "  ".join(f"{k} {g['mean'][k]:.3f}" for k in keys)
             for g in groups]  # fmt: skip
 
@@ -172,7 +173,7 @@ def _groups(records: list[dict], scores: dict[str, dict], sweep_name: str | None
 
 
 def _line(s: dict[str, Any]) -> str:
-    return "  ".join(f"{k} {s[k]:.3f}" for k in TABLE_KEYS[:4] if k in s)
+    return "  ".join(f"{k} {s[k]:.3f}" for k in SUMMARY_KEYS if k in s)
 
 
 def _markdown(run: dict[str, Any], result: dict[str, Any]) -> str:
