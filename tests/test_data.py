@@ -86,7 +86,7 @@ def test_real_mnist_loads_whole_splits():
 
 
 def test_unknown_dataset_is_a_clear_error():
-    with pytest.raises(aezoo.DataError, match=r"unknown dataset 'mnsit'; available: digits, mnist"):
+    with pytest.raises(aezoo.DataError, match=r"unknown dataset 'mnsit'; available: digits, dsprites, mnist"):
         data.load("mnsit", "train")
 
 
