@@ -33,7 +33,8 @@ from aezoo.train.step import EVAL_SEED
 # `aezoo eval`, and every figure (*.png) in the workdir itself.
 RUN_OUTPUTS = (
     "checkpoints", "metrics.jsonl", "params.msgpack", "members", "tensorboard", "eval.json",
-    "report.md", "summary.json", "summary.md", "best",
+    "report.md", "summary.json", "summary.md", "best", "disentanglement.json",
+    "disentanglement.md",
 )  # fmt: skip
 
 
