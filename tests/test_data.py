@@ -86,7 +86,8 @@ def test_real_mnist_loads_whole_splits():
 
 
 def test_unknown_dataset_is_a_clear_error():
-    with pytest.raises(aezoo.DataError, match=r"unknown dataset 'mnsit'; available: digits, dsprites, mnist"):
+    expected = r"unknown dataset 'mnsit'; available: digits, dsprites, mnist"
+    with pytest.raises(aezoo.DataError, match=expected):
         data.load("mnsit", "train")
 
 

@@ -123,11 +123,13 @@ def test_train_step_compiles_once(name, digits, rng):
 @pytest.mark.slow
 def test_training_on_digits_lowers_the_test_loss(name, digits):
     train, test = digits
+    # The annealed VAE's test loss is its objective at the final capacity: reach it quickly.
+    extra = {"capacity_steps": 20} if name == "annealed_vae" else {}
     result = aezoo.fit(
         name,
         train,
         test,
-        model_config={"latent_dim": 8, "hidden_dims": (64,)},
+        model_config={"latent_dim": 8, "hidden_dims": (64,), **extra},
         epochs=8,
         batch_size=64,
         progress=False,
