@@ -41,6 +41,7 @@ def scores():
     }
 
 
+@pytest.mark.slow
 def test_the_true_factors_score_near_one_on_every_metric(scores):
     s = scores["true"]
     near_one = ("beta_vae_score", "factor_vae_score", "dci_disentanglement", "dci_completeness",
@@ -53,6 +54,7 @@ def test_the_true_factors_score_near_one_on_every_metric(scores):
     assert s["sap"] > 3 * scores["rotated"]["sap"]
 
 
+@pytest.mark.slow
 def test_noise_scores_chance(scores):
     s = scores["noise"]
     assert s["beta_vae_score"] < 0.3 and s["factor_vae_score"] < 0.3  # chance: 1/5
@@ -62,6 +64,7 @@ def test_noise_scores_chance(scores):
     assert s["dci_informativeness"] < 0.3
 
 
+@pytest.mark.slow
 def test_a_rotation_keeps_the_information_but_not_the_alignment(scores):
     s, true = scores["rotated"], scores["true"]
     assert s["explicitness"] >= 0.99  # a linear read-out still recovers every factor
@@ -70,6 +73,7 @@ def test_a_rotation_keeps_the_information_but_not_the_alignment(scores):
     assert s["factor_vae_score"] < 0.9 and s["modularity"] < 0.9
 
 
+@pytest.mark.slow
 def test_scores_are_seeded():
     truth = _truth()
     a = dm.evaluate(_rotated, truth, seed=3, which=("mig", "factor_vae"), sizes=SMALL)

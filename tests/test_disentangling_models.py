@@ -93,6 +93,7 @@ def test_permute_dims_shuffles_each_column_independently():
     assert np.corrcoef(shuffled.T)[0, 1] < 0.5  # but the pairing is gone
 
 
+@pytest.mark.slow
 def test_factor_vae_tc_is_the_mean_discriminator_logit_and_phases_split_the_params():
     spec, module, params = _params("factor_vae", gamma=10.0)
     batch, key = _batch(), jax.random.key(1)
@@ -113,6 +114,7 @@ def test_factor_vae_tc_is_the_mean_discriminator_logit_and_phases_split_the_para
                            state.params["discriminator"]["dense_0"]["kernel"])  # fmt: skip
 
 
+@pytest.mark.slow
 def test_factor_vae_discriminator_learns_to_spot_correlated_codes():
     # Codes with z_1 == z_2 (TC large): a trained discriminator tells them from shuffled ones.
     _, module, params = _params("factor_vae", latent_dim=2)

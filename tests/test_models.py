@@ -22,6 +22,8 @@ ALL = sorted(MODELS)
 # loss and gradients, one compile, learning, CLI) still runs on each of them.
 MODULES = [n for n in ALL if MODELS[n].module_cls is not MODELS["vae"].module_cls
            or n in ("vae", "cvae")]  # fmt: skip
+# The loss-level tests of those variants run in the full suite (the fast tier stays < 2 min).
+LOSSES = [n if n in MODULES else pytest.param(n, marks=pytest.mark.slow) for n in ALL]
 SHAPE = (8, 8, 1)
 
 
@@ -56,7 +58,7 @@ def test_outputs_have_documented_shapes_and_are_finite(name, likelihood, small_b
         chex.assert_tree_all_finite(s)
 
 
-@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("name", LOSSES)
 def test_loss_is_finite_scalar_and_every_parameter_gets_gradient(name, small_batch, rng):
     spec, module = _make(name)
     params = aezoo.train.init_params(module, rng)
@@ -78,8 +80,8 @@ def test_loss_is_finite_scalar_and_every_parameter_gets_gradient(name, small_bat
 
 
 @pytest.mark.parametrize("name", MODULES)
-@pytest.mark.parametrize("shape", [(28, 28, 1), (32, 32, 3)])
-@pytest.mark.parametrize("arch", ["conv", "resnet"])
+# conv on MNIST's shape, resnet on CIFAR's (other sizes: tests/test_nn.py).
+@pytest.mark.parametrize(("arch", "shape"), [("conv", (28, 28, 1)), ("resnet", (32, 32, 3))])
 @pytest.mark.slow
 def test_conv_arch_runs_on_mnist_and_cifar_shapes(name, shape, arch, rng):
     spec, module = aezoo.get(name, image_shape=shape, latent_dim=2, hidden_dims=(16,), arch=arch)
@@ -93,7 +95,7 @@ def test_conv_arch_runs_on_mnist_and_cifar_shapes(name, shape, arch, rng):
 
 
 @pytest.mark.optax
-@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("name", LOSSES)
 def test_train_step_compiles_once(name, digits, rng):
     spec, module = _make(name)
     optimizer = optax.adam(1e-3)
