@@ -24,7 +24,7 @@ heart ``(x^2 + y^2 - 1)^3 <= x^2 y^3`` at ``9 s`` pixels per unit (``s`` the sca
 counter-clockwise as displayed about its bounding-box centre, which sits at pixel
 ``16 + 31 posX`` (column) and ``16 + 31 posY`` (row): one pixel per position step, so
 positions are exact translations and every sprite stays inside the frame. The mean pixel is
-0.0418 (a figure quoted for the original: 0.043).
+0.0427 (a figure quoted for the original: 0.043).
 
 aezoo's splits: ``train`` holds all images but a fixed random 10,000 (``test``), both in a
 fixed random order (seed 0), so ``train[:N]`` is a uniform sample; labels are the shape index
