@@ -12,29 +12,27 @@ from aezoo._flags import given as given_flags
 from aezoo.errors import AezooError, NonFiniteError
 
 
+def _add_source_flags(add) -> None:
+    add("--data-dir", help="TFDS data directory (default: $TFDS_DATA_DIR)")
+    add("--cache-dir", help="keep decoded arrays here as .npy (default: $AEZOO_CACHE_DIR)")
+
+
 def _add_run_flags(p: argparse.ArgumentParser) -> None:
     """Flags that say where and how to run, not what to train (not recorded)."""
     add = p.add_argument_group("run").add_argument
-    add("--data-dir", help="TFDS data directory (default: $TFDS_DATA_DIR)")
-    add("--cache-dir", help="keep decoded arrays here as .npy (default: $AEZOO_CACHE_DIR)")
+    _add_source_flags(add)
     add("--workdir", help="output directory (default: runs/MODEL-DATASET)")
-    add(
-        "--resume",
-        action="store_true",
-        help="continue the run in --workdir from its newest valid checkpoint, with its saved "
-        "settings (a flag that conflicts with them is an error; --epochs may extend the run)",
-    )
+    add("--resume", action="store_true", help="continue the run in --workdir from its newest "
+        "valid checkpoint, with its saved settings (a flag that conflicts with them is an "
+        "error; --epochs may extend the run)")  # fmt: skip
     add("--overwrite", action="store_true", help="start afresh in a --workdir holding a run")
     add("--no-progress", action="store_true", help="no progress bar or epoch lines")
     add("--coordinator", metavar="HOST:PORT", help="multi-host: process 0's address")
     add("--num-processes", type=int, help="multi-host: number of processes")
     add("--process-id", type=int, help="multi-host: this process's index")
-    add(
-        "--distributed",
-        action="store_true",
-        help="multi-host with the cluster's settings (SLURM, Open MPI, ...) for what the flags "
-        "and JAX_COORDINATOR_ADDRESS / JAX_NUM_PROCESSES / JAX_PROCESS_ID leave unset",
-    )
+    add("--distributed", action="store_true", help="multi-host with the cluster's settings "
+        "(SLURM, Open MPI, ...) for what the flags and JAX_COORDINATOR_ADDRESS / "
+        "JAX_NUM_PROCESSES / JAX_PROCESS_ID leave unset")  # fmt: skip
 
 
 def _add_eval(sub) -> None:
@@ -49,12 +47,11 @@ def _add_eval(sub) -> None:
     add("--nll-samples", type=int, default=5000, help="importance samples K for the NLL of "
         "VAE-family models; 0 skips it (default: 5000)")  # fmt: skip
     add("--split", default="test", help="split to evaluate (default: test)")
-    add("--data-dir", help="TFDS data directory (default: $TFDS_DATA_DIR)")
+    _add_source_flags(add)
     add("--probe-train", type=int, default=10_000, help="training examples for the "
         "logistic-regression and k-NN probes (default: 10000)")  # fmt: skip
     add("--append-readme", metavar="README", help="also add a row to this README's table")
     add("--best", action="store_true", help="evaluate the params kept by --keep-best")
-    add("--cache-dir", help="decoded-array cache of folder: sources (default: $AEZOO_CACHE_DIR)")
     add("--disentanglement", action="store_true", help="instead: the disentanglement metrics "
         "(BetaVAE, FactorVAE, MIG, SAP, DCI, modularity) and latent traversals, on a dataset "
         "with ground-truth factors (dsprites); every member of a multi-seed run")  # fmt: skip
@@ -69,6 +66,23 @@ def _add_eval(sub) -> None:
     add("--no-progress", action="store_true", help="no progress output")
 
 
+def _add_task(sub) -> None:
+    from aezoo.tasks import TASKS
+
+    p = sub.add_parser("task", help="what autoencoders are for: manifold, retrieval, "
+                       "clustering, anomaly", description="Run an application task; writes "
+                       "TASK.json, TASK.md and figures into --out.")  # fmt: skip
+    tasks = p.add_subparsers(dest="task", required=True, metavar="TASK")
+    for name, task in TASKS.items():
+        t = tasks.add_parser(name, help=task.description, description=task.description)
+        if task.takes_runs:
+            t.add_argument("runs", nargs="+", metavar="WORKDIR", help="trained runs to compare")
+        add_config_flags(t, task.options_cls, f"options ({name})")
+        t.add_argument("--out", help=f"output directory (default: runs/task-{name})")
+        _add_source_flags(t.add_argument)
+        t.add_argument("--no-progress", action="store_true", help="no progress output")
+
+
 def _add_data(sub) -> None:
     from aezoo.train import TrainConfig
 
@@ -78,8 +92,7 @@ def _add_data(sub) -> None:
     p.add_argument("dataset", help="digits, a TFDS name, folder:PATH, npz:PATH or npy:PATH")
     add_config_flags(p, TrainConfig, "reading", DATA_FIELDS)
     p.add_argument("--out", default="data-preview.png", help="preview grid (PNG) to write")
-    p.add_argument("--data-dir", help="TFDS data directory (default: $TFDS_DATA_DIR)")
-    p.add_argument("--cache-dir", help="decoded-array cache (default: $AEZOO_CACHE_DIR)")
+    _add_source_flags(p.add_argument)
 
 
 DATA_FIELDS = ("image_size", "center_crop", "test_fraction", "skip_bad_images", "val_fraction")
@@ -88,26 +101,19 @@ DATA_FIELDS = ("image_size", "center_crop", "test_fraction", "skip_bad_images", 
 def _add_bench(sub) -> None:
     from aezoo.bench.suite import MODES
 
-    be = sub.add_parser(
-        "bench",
-        help="time training throughput and compile time (with PyTorch baselines if installed)",
-        description="Time the shared train step per model x batch size x mode; PyTorch's "
-        "eager loop on the same MLP VAE is measured in the same run when torch is installed "
-        "(pip install 'aezoo[bench]'). Writes bench.json and bench.md into --out.",
-    )
+    be = sub.add_parser("bench", help="time training throughput and compile time (with "
+                        "PyTorch baselines if installed)", description="Time the shared step "
+                        "per model x batch size x mode, and PyTorch's eager loop on the same MLP "
+                        "VAE when torch is installed (pip install 'aezoo[bench]'). Writes "
+                        "bench.json and bench.md into --out.")  # fmt: skip
     add = be.add_argument
     add("--models", nargs="+", default=["vae"], metavar="MODEL", help="models, or 'all'")
     add("--batch-sizes", nargs="+", type=int, default=[128, 1024], metavar="B", help="batches")
     add("--modes", nargs="+", choices=MODES, default=list(MODES), help="(default: all)")
     add("--arch", nargs="+", default=["mlp"], help="mlp, conv and/or resnet (default: mlp)")
     add("--seeds", type=int, default=8, help="models in the vmap mode (default: 8)")
-    add(
-        "--mesh-devices",
-        type=int,
-        default=4,
-        help="devices of the mesh mode; on a CPU with fewer, forced host devices in a "
-        "subprocess (default: 4)",
-    )
+    add("--mesh-devices", type=int, default=4, help="devices of the mesh mode; on a CPU with "
+        "fewer, forced host devices in a subprocess (default: 4)")  # fmt: skip
     add("--repeats", type=int, default=5, help="timed epochs per row; median reported (5)")
     add("--examples", type=int, default=12_800, help="examples per timed epoch (12800)")
     add("--quick", action="store_true", help="smoke test: vae, batch 128, small (< 2 minutes)")
@@ -127,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_eval(sub)
     _add_bench(sub)
     _add_data(sub)
+    _add_task(sub)
     train = sub.add_parser(
         "train",
         help="train a model (aezoo train MODEL --help for its options)",
@@ -151,12 +158,7 @@ def _cmd_list() -> int:
     for name, spec in MODELS.items():
         print(f"  {name:<{width}}  {spec.description}")
         print(f"  {'':<{width}}  (--sweep: {', '.join(('lr', *sweepable(spec.config_cls)))})")
-    print("datasets:")
-    print("  digits         scikit-learn's 8x8 digits, embedded (no network)")
-    print("  dsprites       dSprites (737,280 64x64 shapes), drawn in code, with factors")
-    for name in data.TFDS_IMAGE_DATASETS:
-        print(f"  {name:<13}  TFDS (reads prepared data from $TFDS_DATA_DIR)")
-    print("  folder:PATH    your images (class subfolders = labels); npz:PATH, npy:PATH arrays")
+    print("datasets:", *data.dataset_lines(), sep="\n")
     return 0
 
 
@@ -166,7 +168,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from aezoo._validate import writable_dir
     from aezoo.models import get_spec
     from aezoo.train import TrainConfig, fit, sharding
-    from aezoo.train.members import summary_markdown
     from aezoo.train.workdir import resolve_settings
 
     spec = get_spec(args.model)
@@ -193,18 +194,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         spec, train, test, val=val, config=config, model_config=model_config, workdir=workdir,
         resume=args.resume, overwrite=args.overwrite, progress=progress,
     )  # fmt: skip
-    if jax.process_index() != 0:
-        return 0
-    if config.vmapped:
-        print(summary_markdown(result.summary, result.sweep_name), end="")
-        print(f"done: {len(result.members)} models; outputs in {workdir} (members/ per model)")
-    elif result.history:
-        last = result.history[-1]
-        keys = ("train/loss", "val/loss", "test/loss", "test/nll_bound")
-        print(f"done: {', '.join(f'{k} {last[k]:.3f}' for k in keys if k in last)}; "
-              f"outputs in {workdir}")  # fmt: skip
-    else:
-        print(f"done: 0 epochs; outputs in {workdir}")
+    if jax.process_index() == 0:
+        print(result.report())
     return 0
 
 
@@ -259,6 +250,17 @@ def _cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_task(args: argparse.Namespace) -> int:
+    from aezoo.tasks import TASKS, run_task
+
+    options = given_flags(args, TASKS[args.task].options_cls)
+    source = {"data_dir": args.data_dir, "cache_dir": args.cache_dir}
+    result = run_task(args.task, getattr(args, "runs", ()), out=args.out,
+                      progress=not args.no_progress, **source, **options)  # fmt: skip
+    print("\n".join(result["summary"]))
+    return 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from aezoo.bench import run_and_write
 
@@ -269,7 +271,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"list": lambda args: _cmd_list(), "eval": _cmd_eval, "bench": _cmd_bench,
-            "train": _cmd_train, "data": _cmd_data}  # fmt: skip
+            "train": _cmd_train, "data": _cmd_data, "task": _cmd_task}  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -31,6 +31,19 @@ TFDS_IMAGE_DATASETS = (
     "svhn_cropped",
 )
 DATASETS = EMBEDDED + PROCEDURAL + TFDS_IMAGE_DATASETS
+
+
+def dataset_lines() -> list[str]:
+    """One line per kind of dataset, as `aezoo list` prints them."""
+    return [
+        "  digits         scikit-learn's 8x8 digits, embedded (no network)",
+        "  dsprites       dSprites (737,280 64x64 shapes), drawn in code, with factors",
+        *(f"  {name:<13}  TFDS (reads prepared data from $TFDS_DATA_DIR)"
+          for name in TFDS_IMAGE_DATASETS),
+        "  folder:PATH    your images (class subfolders = labels); npz:PATH, npy:PATH arrays",
+    ]  # fmt: skip
+
+
 # Small datasets need more passes for the same number of steps; dSprites is large.
 _DEFAULT_EPOCHS = {"digits": 100, _dsprites.NAME: 1}
 

@@ -34,7 +34,7 @@ from aezoo.train import sharding
 from aezoo.train import workdir as run_dir
 from aezoo.train.checkpoint import Checkpointer
 from aezoo.train.config import TrainConfig, with_settings
-from aezoo.train.members import Member
+from aezoo.train.members import Member, summary_markdown
 from aezoo.train.programs import Carry, Program, Split, make_program
 from aezoo.train.state import TrainState
 from aezoo.train.step import GUARDED_METRICS
@@ -67,6 +67,19 @@ class FitResult:
     def member_params(self, i: int) -> Any:
         """Member ``i``'s params (of a vmapped run)."""
         return jax.tree.map(lambda x: x[i], self.state.params)
+
+    def report(self) -> str:
+        """What ``aezoo train`` prints at the end: the last epoch's losses, or for a vmapped
+        run the summary table (mean +/- std over seeds), and where the outputs are."""
+        where = f"outputs in {self.workdir}"
+        if self.train_config is not None and self.train_config.vmapped:
+            table = summary_markdown(self.summary, self.sweep_name)
+            return f"{table}done: {len(self.members)} models; {where} (members/ per model)"
+        if not self.history:
+            return f"done: 0 epochs; {where}"
+        last = self.history[-1]
+        keys = ("train/loss", "val/loss", "test/loss", "test/nll_bound")
+        return f"done: {', '.join(f'{k} {last[k]:.3f}' for k in keys if k in last)}; {where}"
 
 
 def fit(
