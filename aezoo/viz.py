@@ -153,3 +153,31 @@ def save_manifold(
     if title:
         ax.set_title(title, fontsize=10)
     return _save(fig, path)
+
+
+def save_scatter_grid(
+    path: str | os.PathLike,
+    panels: list[tuple[str, np.ndarray]],
+    labels: np.ndarray,
+    *,
+    ncols: int = 4,
+    title: str = "",
+) -> pathlib.Path:
+    """Scatter several 2-D embeddings ``(caption, points [N, 2])`` of the same points side
+    by side, coloured by the integer ``labels``."""
+    nrows = -(-len(panels) // ncols)
+    ncols = min(ncols, len(panels))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.4 * ncols, 3.3 * nrows), squeeze=False)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax, (caption, points) in zip(axes.flat, panels, strict=False):
+        points = np.asarray(points)
+        ax.scatter(points[:, 0], points[:, 1], s=2, c=np.asarray(labels), cmap="tab10",
+                   vmin=-0.5, vmax=9.5, rasterized=True)  # fmt: skip
+        ax.set_title(caption, fontsize=9)
+    for ax in axes.flat[len(panels) :]:
+        ax.set_visible(False)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return _save(fig, path)

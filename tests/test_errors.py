@@ -87,6 +87,12 @@ CLI_CASES = [
     (["eval", "{run}", "--disentanglement", "--num-train", "0"], "--num-train must be a positive"),
     (["eval", "{run}", "--disentanglement", "--metrics", "mig,dci2"], "unknown metric 'dci2'"),
     (["eval", "{tmp}", "--disentanglement"], "config.json is missing"),
+    (["task", "manifold", "{run}", "--methods", "pca,sne"], "unknown method 'sne'"),
+    (["task", "manifold", "{run}", "--num-points", "5"], "num_points must be an integer >= 20"),
+    (["task", "retrieval", "{tmp}"], "config.json is missing"),
+    (["task", "clustering", "{run}", "--clusters", "16,0"], "clusters entries must be a positive"),
+    (["task", "anomaly", "--dataset", "digits", "--classes", "3,12"], "classes [12] have no"),
+    (["task", "anomaly", "--dataset", "digits", "--classes", "a"], "classes must be 'all' or"),
 ]
 
 
@@ -116,6 +122,9 @@ ARGPARSE_CASES = [
     (["train", "ae", "--epochs", "ten"], "invalid int value: 'ten'"),
     (["train", "ae", "--no-such-flag"], "unrecognized arguments: --no-such-flag"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
+    (["task", "anomaly", "--model", "vea"], "invalid choice: 'vea'"),
+    (["task", "manifold"], "the following arguments are required: WORKDIR"),
+    (["task", "tsne", "runs/x"], "invalid choice: 'tsne'"),
 ]
 
 

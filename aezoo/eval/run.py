@@ -49,7 +49,6 @@ def evaluate(
     m = load(workdir, best=best)
     workdir = writable_dir(workdir, "workdir")
     dataset = m.run["train"]["dataset"]
-    binarize = m.run["train"]["binarize"]
     say = (lambda msg: print(msg, file=sys.stderr)) if progress else (lambda msg: None)
     if dataset == TrainConfig().dataset:
         raise DataError(
@@ -58,11 +57,8 @@ def evaluate(
             "TrainConfig(dataset=NAME) when training"
         )
     say(f"aezoo eval {workdir}: {m.spec.name} on {dataset}/{split}, epoch {m.epoch}")
-    options = TrainConfig.from_record(m.run["train"]).data_options()
-    source = {"data_dir": data_dir, "cache_dir": cache_dir, "options": options}
-    raw_x, raw_y = data.load(dataset, split, **source)
-    x_eval = data.binarize_once(np.asarray(raw_x), binarize)
-    y_eval = np.asarray(raw_y, np.int32)
+    source = data_source(m, data_dir, cache_dir)
+    x_eval, y_eval = split_arrays(m, split, source)
     results: dict[str, Any] = {
         "model": m.spec.name,
         "dataset": dataset,
@@ -91,6 +87,22 @@ def evaluate(
     (workdir / "report.md").write_text(_report(m, results, workdir))
     say(f"wrote {workdir / 'eval.json'} and {workdir / 'report.md'}")
     return results
+
+
+def data_source(m: LoadedModel, data_dir: str | None, cache_dir: str | None) -> dict:
+    """The keyword arguments of :func:`aezoo.data.load` that read a run's dataset as it was
+    read for training."""
+    options = TrainConfig.from_record(m.run["train"]).data_options()
+    return {"data_dir": data_dir, "cache_dir": cache_dir, "options": options}
+
+
+def split_arrays(m: LoadedModel, split: str, source: dict) -> tuple[np.ndarray, np.ndarray]:
+    """A split of the run's dataset as the model scores it: binarized once with the fixed
+    test key when the run binarizes, labels int32."""
+    raw_x, raw_y = data.load(m.run["train"]["dataset"], split, **source)
+    return data.binarize_once(np.asarray(raw_x), m.run["train"]["binarize"]), np.asarray(
+        raw_y, np.int32
+    )
 
 
 def _objective_and_codes(m: LoadedModel, x, y, prefix: str, results: dict) -> dict:

@@ -1,0 +1,95 @@
+"""What autoencoders are for, as measured tasks: manifold learning beside classical
+dimensionality reduction, retrieval (real codes and semantic hashing), clustering, and
+one-class anomaly detection. Each task is ``run(runs, options, out=..., ...) -> dict`` and
+writes ``NAME.json`` and ``NAME.md`` (and figures) into its output directory.
+
+>>> from aezoo.tasks import TASKS
+>>> sorted(TASKS)
+['anomaly', 'clustering', 'manifold', 'retrieval']
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from aezoo._validate import one_of, writable_dir
+from aezoo.tasks import anomaly, clustering, manifold, metrics, retrieval
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    """A task: its options dataclass (CLI flags are generated from it) and its runner."""
+
+    name: str
+    description: str
+    options_cls: type
+    run: Callable[..., dict[str, Any]]
+    takes_runs: bool = True
+
+
+TASKS = {
+    t.name: t
+    for t in (
+        Task(
+            "manifold",
+            "2-D / 10-D embeddings: codes vs PCA, Isomap, LLE, t-SNE (UMAP): "
+            "trustworthiness, continuity, k-NN accuracy, time",
+            manifold.ManifoldOptions,
+            manifold.run,
+        ),
+        Task(
+            "retrieval",
+            "test queries against the training set: mAP and precision@k of codes, "
+            "bits (semantic hashing), pixels, PCA, LSH",
+            retrieval.RetrievalOptions,
+            retrieval.run,
+        ),
+        Task(
+            "clustering",
+            "k-means and a Gaussian mixture on codes vs k-means on pixels: "
+            "accuracy (majority map, Hungarian), NMI",
+            clustering.ClusteringOptions,
+            clustering.run,
+        ),
+        Task(
+            "anomaly",
+            "one-class anomaly detection: a model per normal class, AUROC of "
+            "reconstruction, -ELBO, IS NLL and latent density",
+            anomaly.AnomalyOptions,
+            anomaly.run,
+            takes_runs=False,
+        ),
+    )
+}
+
+
+def run_task(
+    name: str,
+    runs: Sequence[str | pathlib.Path] = (),
+    *,
+    out: str | pathlib.Path | None = None,
+    progress: bool = True,
+    data_dir: str | None = None,
+    cache_dir: str | None = None,
+    **options: Any,
+) -> dict[str, Any]:
+    """Run task ``name`` on the trained ``runs`` (workdirs; none for ``anomaly``, which
+    trains its own) with ``options`` (fields of the task's options class); outputs go to
+    ``out`` (default ``runs/task-NAME``). Returns the result also written as JSON."""
+    task = TASKS[one_of("task", name, tuple(TASKS))]
+    opts = task.options_cls(**options)
+    target = writable_dir(out if out is not None else f"runs/task-{name}", "--out")
+    return task.run(
+        [str(r) for r in runs],
+        opts,
+        out=target,
+        progress=progress,
+        data_dir=data_dir,
+        cache_dir=cache_dir,
+    )
+
+
+__all__ = ["TASKS", "Task", "anomaly", "clustering", "manifold", "metrics", "retrieval", "run_task"]

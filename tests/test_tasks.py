@@ -1,0 +1,194 @@
+"""The application tasks: their metrics on cases with a known answer, and each task end to
+end on digits (small), through the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from scipy.stats import multivariate_normal
+
+from aezoo.cli import main
+from aezoo.errors import ShapeError
+from aezoo.tasks import TASKS, anomaly, metrics, retrieval
+
+# ---------------------------------------------------------------- metrics, known answers
+
+
+def _clusters(n_per: int = 40, classes: int = 4, dims: int = 5, spread: float = 0.05, seed=0):
+    """Points in tight, far-apart clusters: a perfect encoder's codes."""
+    r = np.random.default_rng(seed)
+    y = np.repeat(np.arange(classes), n_per)
+    centres = 10.0 * np.eye(classes, dims)
+    return centres[y] + spread * r.standard_normal((len(y), dims)), y
+
+
+def test_trustworthiness_and_continuity_of_identity_and_noise():
+    x, _ = _clusters(dims=6)
+    assert metrics.trustworthiness(x, x) == pytest.approx(1.0)
+    assert metrics.continuity(x, x) == pytest.approx(1.0)
+    noise = np.random.default_rng(1).standard_normal((len(x), 2))
+    assert metrics.trustworthiness(x, noise) < 0.75
+    assert metrics.continuity(x, noise) < 0.75
+
+
+def test_knn_accuracy_perfect_and_chance():
+    x, y = _clusters()
+    assert metrics.knn_accuracy(x, y) == 1.0
+    shuffled = np.random.default_rng(0).permutation(y)
+    assert metrics.knn_accuracy(x, shuffled) < 0.5
+
+
+def test_retrieval_scores_hand_computed():
+    # Query label 0; database ranked by distance: labels 0, 1, 0 -> AP = (1/1 + 2/3) / 2.
+    db = np.array([[0.0], [1.0], [2.0]])
+    scores = metrics.retrieval_scores(np.zeros((1, 1)), np.array([0]), db, np.array([0, 1, 0]),
+                                      ks=(1, 2))  # fmt: skip
+    assert scores["map"] == pytest.approx((1 + 2 / 3) / 2)
+    assert scores["precision@1"] == 1.0
+    assert scores["precision@2"] == 0.5
+
+
+def test_retrieval_perfect_codes_and_random_codes():
+    x, y = _clusters(n_per=50)
+    q, d = x[::5], np.delete(x, np.s_[::5], axis=0)
+    qy, dy = y[::5], np.delete(y, np.s_[::5])
+    perfect = metrics.retrieval_scores(q, qy, d, dy)
+    assert perfect == {"map": 1.0, "precision@10": 1.0, "precision@100": pytest.approx(0.4)}
+    r = np.random.default_rng(0)
+    rand = metrics.retrieval_scores(r.standard_normal(q.shape), qy, r.standard_normal(d.shape),
+                                    dy)  # fmt: skip
+    assert abs(rand["map"] - 0.25) < 0.06  # 4 balanced classes: chance = 1/4
+    bits = metrics.retrieval_scores(q > 5, qy, d > 5, dy, hamming=True)
+    assert bits["map"] == 1.0
+
+
+def test_hamming_distances_match_counting():
+    r = np.random.default_rng(0)
+    a, b = r.random((6, 13)) > 0.5, r.random((9, 13)) > 0.5
+    expected = (a[:, None, :] != b[None, :, :]).sum(-1)
+    np.testing.assert_array_equal(metrics.hamming_distances(a, b), expected)
+
+
+def test_median_bits_are_balanced():
+    d = np.random.default_rng(0).standard_normal((1000, 8)) * np.arange(1, 9)
+    bd, bq = retrieval.binarize_codes(d, d[:10])
+    np.testing.assert_allclose(bd.mean(0), 0.5, atol=0.002)
+    assert bq.dtype == bool and bq.shape == (10, 8)
+
+
+def test_cluster_accuracies_known_answers():
+    y = np.repeat(np.arange(4), 24)
+    assert metrics.majority_accuracy(y, y) == 1.0
+    split = y * 2 + (np.arange(96) % 2)  # 8 clusters, each inside one class
+    assert metrics.majority_accuracy(split, y) == 1.0
+    assert metrics.hungarian_accuracy(split, y) == 0.5  # one-to-one: half of each class
+    relabelled = (y + 1) % 4
+    assert metrics.hungarian_accuracy(relabelled, y) == 1.0
+    assert metrics.nmi(relabelled, y) == pytest.approx(1.0)
+    random = np.random.default_rng(0).integers(0, 4, 96)
+    assert metrics.nmi(random, y) < 0.1
+    # A map learned elsewhere: clusters it has not seen count as wrong.
+    assert metrics.majority_accuracy(np.array([0, 1, 9]), np.array([0, 1, 1]), {0: 0, 1: 1}) == (
+        pytest.approx(2 / 3)
+    )
+
+
+def test_auroc_known_answers_and_errors():
+    anomalous = np.array([0, 0, 0, 1, 1], bool)
+    assert metrics.auroc(np.array([0.1, 0.2, 0.3, 0.8, 0.9]), anomalous) == 1.0
+    assert metrics.auroc(-np.array([0.1, 0.2, 0.3, 0.8, 0.9]), anomalous) == 0.0
+    r = np.random.default_rng(0)
+    assert abs(metrics.auroc(r.random(4000), r.random(4000) > 0.5) - 0.5) < 0.03
+    with pytest.raises(ShapeError, match="finite"):
+        metrics.auroc(np.array([0.1, np.nan, 0.3, 0.8, 0.9]), anomalous)
+
+
+def test_gaussian_latent_density_matches_scipy():
+    r = np.random.default_rng(0)
+    train = r.standard_normal((500, 3)) @ np.array([[1, 0.5, 0], [0, 1, 0.2], [0, 0, 0.3]])
+    x = r.standard_normal((7, 3))
+    mean, cov = train.mean(0), np.cov(train, rowvar=False) + 1e-6 * np.eye(3)
+    expected = -multivariate_normal(mean, cov).logpdf(x)
+    np.testing.assert_allclose(anomaly._gauss_nll(train, x), expected, rtol=1e-6)
+
+
+# ---------------------------------------------------------------- each task on digits
+
+SMALL = ["--hidden-dims", "32", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """A VAE with a 2-D code and an AE with an 8-D code, trained briefly on digits."""
+    root = tmp_path_factory.mktemp("runs")
+    for model, dims in (("vae", "2"), ("ae", "8")):
+        argv = ["train", model, "--latent-dim", dims, "--epochs", "15", *SMALL]
+        assert main([*argv, "--workdir", str(root / f"{model}{dims}")]) == 0
+    return [str(root / "vae2"), str(root / "ae8")]
+
+
+def _task(name: str, args: list[str], out, capsys) -> dict:
+    assert main(["task", name, *args, "--out", str(out), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    result = json.loads((out / f"{name}.json").read_text())
+    assert printed.strip() == "\n".join(result["summary"])
+    assert (out / f"{name}.md").read_text().count("|") > 10
+    return result
+
+
+@pytest.mark.slow
+def test_manifold_task_on_digits(runs, tmp_path, capsys):
+    args = [*runs, "--num-points", "200", "--methods", "pca,isomap,lle"]
+    rows = _task("manifold", args, tmp_path, capsys)["rows"]
+    names = [(r["method"], r["dims"]) for r in rows]
+    assert names[0] == ("pixels", 64) and ("pca", 2) in names and ("lle", 8) in names
+    assert len(rows) == 3 + 3 * 2  # pixels, two runs, three methods to 2-D and to 8-D
+    assert "trustworthiness" not in rows[0]  # the original space itself
+    for r in rows[1:]:
+        assert 0.0 <= r["knn_acc"] <= 1.0 and 0.0 < r["continuity"] <= 1.0
+    assert rows[0]["knn_acc"] > 0.9  # 5-NN on digits' pixels
+    assert (tmp_path / "manifold.png").stat().st_size > 10_000  # the 2-D panels
+
+
+@pytest.mark.slow
+def test_retrieval_task_on_digits(runs, tmp_path, capsys):
+    result = _task("retrieval", [*runs, "--num-queries", "100"], tmp_path, capsys)
+    rows = {r["name"]: r for r in result["rows"]}
+    assert result["database"] > 1000 and result["num_queries"] == 100
+    assert {"pixels", "PCA 8", "PCA hashing 8", "LSH 8", "PCA 2"} <= set(rows)
+    assert rows["bits: ae (8-D, ae8)"]["distance"] == "hamming"
+    # Anything better than chance (10 balanced classes) has learned something.
+    assert rows["pixels"]["map"] > 0.3 and rows["codes: ae (8-D, ae8)"]["map"] > 0.15
+    assert (tmp_path / "retrieval.png").exists()
+
+
+@pytest.mark.slow
+def test_clustering_task_on_digits(runs, tmp_path, capsys):
+    rows = _task("clustering", [runs[1], "--clusters", "12,10"], tmp_path, capsys)["rows"]
+    assert [(r["features"][:6], r["method"], r["clusters"]) for r in rows] == [
+        ("codes:", "kmeans", 12), ("codes:", "gmm", 12), ("codes:", "kmeans", 10),
+        ("codes:", "gmm", 10), ("pixels", "kmeans", 12), ("pixels", "kmeans", 10),
+    ]  # fmt: skip
+    assert rows[-1]["hungarian_accuracy"] is not None and rows[-2]["hungarian_accuracy"] is None
+    assert rows[-2]["accuracy"] > 0.5  # k-means on digits' pixels is far above chance
+
+
+@pytest.mark.slow
+@pytest.mark.optax
+def test_anomaly_task_on_digits_trains_then_reuses(tmp_path, capsys):
+    args = ["--dataset", "digits", "--classes", "0,1", "--epochs", "20", "--latent-dim", "4",
+            "--nll-samples", "8", "--hidden-dims", "64"]  # fmt: skip
+    result = _task("anomaly", args, tmp_path, capsys)
+    assert [r["class"] for r in result["rows"]] == [0, 1]
+    assert set(result["mean"]) == set(anomaly.SCORES)
+    assert result["mean"][result["best_score"]] > 85.0  # far above chance (50)
+    assert all(math.isfinite(v) for r in result["rows"] for v in r.values())
+    again = _task("anomaly", args, tmp_path, capsys)  # the finished runs are reloaded
+    assert again["rows"] == result["rows"]
+
+
+def test_every_task_is_in_the_cli():
+    assert sorted(TASKS) == ["anomaly", "clustering", "manifold", "retrieval"]
