@@ -15,9 +15,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 
-def _save(fig, path: str | os.PathLike) -> pathlib.Path:
-    """Lay out, write as PNG and close ``fig``."""
-    fig.tight_layout()
+def _save(fig, path: str | os.PathLike, rect=(0.0, 0.0, 1.0, 1.0)) -> pathlib.Path:
+    """Lay out (within ``rect`` of the figure), write as PNG and close ``fig``."""
+    fig.tight_layout(rect=rect)
     path = pathlib.Path(path)
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -178,6 +178,10 @@ def save_scatter_grid(
         ax.set_title(caption, fontsize=9)
     for ax in axes.flat[len(panels) :]:
         ax.set_visible(False)
+    cmap = plt.get_cmap("tab10")
+    handles = [plt.Line2D([], [], ls="", marker="o", color=cmap(int(v) % 10), label=str(v))
+               for v in np.unique(labels)]  # fmt: skip
+    fig.legend(handles=handles, loc="center right", title="label", fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)
-    return _save(fig, path)
+    return _save(fig, path, rect=(0.0, 0.0, 0.94, 1.0))

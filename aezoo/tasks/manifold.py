@@ -140,7 +140,7 @@ def run(
                 common.run_name(m, path), e.shape[1], flat, y, e, time.perf_counter() - t0, k, True
             )
         )
-        panels += [(rows[-1]["method"], e)] if e.shape[1] == 2 else []
+        panels += [(_caption(rows[-1]), e)] if e.shape[1] == 2 else []
         say(f"manifold: {rows[-1]['method']}: trustworthiness {rows[-1]['trustworthiness']:.3f}")
     for dims in sorted({m.config.latent_dim for m in models}):
         for method in options.method_names():
@@ -152,7 +152,7 @@ def run(
             rows.append(
                 _score(method, dims, flat, y, e, time.perf_counter() - t0, k, OUT_OF_SAMPLE[method])
             )
-            panels += [(method, e)] if dims == 2 else []
+            panels += [(_caption(rows[-1]), e)] if dims == 2 else []
     if panels:
         viz.save_scatter_grid(
             out / "manifold.png", panels, y, title=f"2-D embeddings of {len(y)} test images"
@@ -167,6 +167,11 @@ def run(
     result["summary"] = [_line(r) for r in rows]
     common.write_outputs(out, "manifold", result, _markdown(result, bool(panels)))
     return result
+
+
+def _caption(row: dict[str, Any]) -> str:
+    return (f"{row['method']}\ntrustworthiness {row['trustworthiness']:.2f}, "
+            f"5-NN {row['knn_acc']:.2f}")  # fmt: skip
 
 
 def _line(row: dict[str, Any]) -> str:
