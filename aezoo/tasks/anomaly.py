@@ -125,12 +125,16 @@ def _gauss_nll(train: np.ndarray, x: np.ndarray) -> np.ndarray:
     return 0.5 * (np.sum(white**2, 0) + logdet + len(cov) * math.log(2 * math.pi))
 
 
+def _of_class(split: tuple[np.ndarray, np.ndarray], c: int):
+    x, y = split
+    return x[y == c], y[y == c]
+
+
 def train_class(
     options: AnomalyOptions, train, test, normal: int, out: pathlib.Path, progress: bool
 ):
     """Train (or, when its directory holds the finished run, reload) one normal class's
     model; returns the :class:`~aezoo.train.FitResult`."""
-    pick = lambda split: (split[0][split[1] == normal], split[1][split[1] == normal])  # noqa: E731
     workdir = out / f"class-{normal}"
     config = TrainConfig(
         dataset=options.dataset,
@@ -142,8 +146,8 @@ def train_class(
     model_config = {"latent_dim": options.latent_dim, "hidden_dims": options.hidden_dims}
     return fit(
         options.model,
-        pick(train),
-        pick(test),
+        _of_class(train, normal),
+        _of_class(test, normal),
         config=config,
         model_config=model_config,
         workdir=workdir,
@@ -179,7 +183,7 @@ def run(
             spec,
             result.module,
             result.params,
-            train[0][train[1] == c],
+            _of_class(train, c)[0],
             test[0],
             c,
             options.nll_samples,
