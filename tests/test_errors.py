@@ -93,6 +93,7 @@ CLI_CASES = [
     (["task", "clustering", "{run}", "--clusters", "16,0"], "clusters entries must be a positive"),
     (["task", "anomaly", "--dataset", "digits", "--classes", "3,12"], "classes [12] have no"),
     (["task", "anomaly", "--dataset", "digits", "--classes", "a"], "classes must be 'all' or"),
+    (["task", "semisupervised", "{run}", "--labels", "15"], "multiple of the 10 classes"),
 ]
 
 

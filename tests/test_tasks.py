@@ -11,8 +11,8 @@ import pytest
 from scipy.stats import multivariate_normal
 
 from aezoo.cli import main
-from aezoo.errors import ShapeError
-from aezoo.tasks import TASKS, anomaly, metrics, retrieval
+from aezoo.errors import DataError, ShapeError
+from aezoo.tasks import TASKS, anomaly, metrics, retrieval, semisupervised
 
 # ---------------------------------------------------------------- metrics, known answers
 
@@ -115,6 +115,18 @@ def test_gaussian_latent_density_matches_scipy():
     np.testing.assert_allclose(anomaly._gauss_nll(train, x), expected, rtol=1e-6)
 
 
+def test_label_draws_are_balanced_seeded_and_checked():
+    y = np.repeat(np.arange(10), 30)
+    idx = semisupervised.draw_labels(y, 100, seed=0)
+    assert len(set(idx)) == 100 and np.all(np.bincount(y[idx]) == 10)
+    np.testing.assert_array_equal(idx, semisupervised.draw_labels(y, 100, seed=0))
+    assert set(idx) != set(semisupervised.draw_labels(y, 100, seed=1))
+    with pytest.raises(DataError, match="multiple of the 10 classes"):
+        semisupervised.draw_labels(y, 105, seed=0)
+    with pytest.raises(DataError, match="class 0 has 30 training images; 40 asked for"):
+        semisupervised.draw_labels(y, 400, seed=0)
+
+
 # ---------------------------------------------------------------- each task on digits
 
 SMALL = ["--hidden-dims", "32", "--no-progress"]
@@ -177,6 +189,16 @@ def test_clustering_task_on_digits(runs, tmp_path, capsys):
 
 
 @pytest.mark.slow
+def test_semisupervised_task_on_digits(runs, tmp_path, capsys):
+    result = _task("semisupervised", [runs[1], "--labels", "50", "--draws", "2"], tmp_path, capsys)
+    rows = {r["name"]: r for r in result["rows"]}
+    assert list(rows) == ["pixels: logistic regression", "pixels: MLP (32,)",
+                          "M1: logistic regression on codes of ae (8-D, ae8)"]  # fmt: skip
+    for r in rows.values():
+        assert 0.0 <= r["error"] < 60.0 and len(r["per_draw"].split(", ")) == 2  # chance: 90%
+
+
+@pytest.mark.slow
 @pytest.mark.optax
 def test_anomaly_task_on_digits_trains_then_reuses(tmp_path, capsys):
     args = ["--dataset", "digits", "--classes", "0,1", "--epochs", "20", "--latent-dim", "4",
@@ -191,4 +213,4 @@ def test_anomaly_task_on_digits_trains_then_reuses(tmp_path, capsys):
 
 
 def test_every_task_is_in_the_cli():
-    assert sorted(TASKS) == ["anomaly", "clustering", "manifold", "retrieval"]
+    assert sorted(TASKS) == ["anomaly", "clustering", "manifold", "retrieval", "semisupervised"]

@@ -1,11 +1,12 @@
 """What autoencoders are for, as measured tasks: manifold learning beside classical
-dimensionality reduction, retrieval (real codes and semantic hashing), clustering, and
-one-class anomaly detection. Each task is ``run(runs, options, out=..., ...) -> dict`` and
-writes ``NAME.json`` and ``NAME.md`` (and figures) into its output directory.
+dimensionality reduction, retrieval (real codes and semantic hashing), clustering,
+semi-supervised classification with few labels, and one-class anomaly detection. Each task
+is ``run(runs, options, out=..., ...) -> dict`` and writes ``NAME.json`` and ``NAME.md``
+(and figures) into its output directory.
 
 >>> from aezoo.tasks import TASKS
 >>> sorted(TASKS)
-['anomaly', 'clustering', 'manifold', 'retrieval']
+['anomaly', 'clustering', 'manifold', 'retrieval', 'semisupervised']
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from aezoo._validate import one_of, writable_dir
-from aezoo.tasks import anomaly, clustering, manifold, metrics, retrieval
+from aezoo.tasks import anomaly, clustering, manifold, metrics, retrieval, semisupervised
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +54,13 @@ TASKS = {
             "accuracy (majority map, Hungarian), NMI",
             clustering.ClusteringOptions,
             clustering.run,
+        ),
+        Task(
+            "semisupervised",
+            "few labels: logistic regression on codes (M1) vs classifiers on the labelled "
+            "pixels alone; test error over label draws",
+            semisupervised.SemiSupervisedOptions,
+            semisupervised.run,
         ),
         Task(
             "anomaly",
@@ -92,4 +100,5 @@ def run_task(
     )
 
 
-__all__ = ["TASKS", "Task", "anomaly", "clustering", "manifold", "metrics", "retrieval", "run_task"]
+__all__ = ["TASKS", "Task", "anomaly", "clustering", "manifold", "metrics", "retrieval",
+           "run_task", "semisupervised"]  # fmt: skip

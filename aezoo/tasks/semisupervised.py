@@ -1,0 +1,128 @@
+"""Semi-supervised classification with few labels: what unlabelled data buy through codes.
+
+``labels`` training images (the same number per class, drawn with the seed) keep their
+labels; the rest of the training split is unlabelled (it trained the runs). Test error over
+``draws`` label draws (mean and std), for:
+- a classifier on the labelled pixels alone: logistic regression, and an MLP of the size of
+  the runs' encoders (scikit-learn, Adam, early stopping on the training loss);
+- M1 (Kingma et al. 2014): logistic regression on each run's codes of the labelled images.
+Published numbers beside them (MNIST, 100 labels; quoted, not measured here).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from aezoo._validate import check_fields, option
+from aezoo.errors import DataError
+from aezoo.tasks import _common as common
+
+QUOTED = {"M2 (Kingma et al. 2014)": 11.97, "M1+M2 (Kingma et al. 2014)": 3.33,
+          "AAE (Makhzani et al. 2015)": 1.90}  # fmt: skip
+COLUMNS = (("classifier", "name"), ("test error % (mean)", "error"), ("std", "std"),
+           ("per draw", "per_draw"))  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
+class SemiSupervisedOptions:
+    """Settings of the semi-supervised task."""
+
+    labels: int = option(100, "labelled training images, the same number per class", low=1)
+    draws: int = option(3, "independent label draws (mean and std over them)", low=1)
+    seed: int = option(0, "seed of the first draw (draw d uses seed + d)", low=0)
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+
+
+def draw_labels(y: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """Indices of ``n`` rows, ``n / classes`` of each class, drawn with ``seed``."""
+    classes = np.unique(y[y >= 0])
+    if n % len(classes):
+        raise DataError(f"labels must be a multiple of the {len(classes)} classes; got {n}")
+    per = n // len(classes)
+    r = np.random.default_rng(seed)
+    picks = []
+    for c in classes:
+        rows = np.flatnonzero(y == c)
+        if len(rows) < per:
+            raise DataError(f"class {c} has {len(rows)} training images; {per} asked for")
+        picks.append(r.choice(rows, per, replace=False))
+    return np.sort(np.concatenate(picks))
+
+
+def _logreg_error(train, ty, test, sy, seed: int) -> float:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, random_state=seed))
+    return 100.0 * (1.0 - clf.fit(train, ty).score(test, sy))
+
+
+def _mlp_error(train, ty, test, sy, hidden: tuple[int, ...], seed: int) -> float:
+    from sklearn.neural_network import MLPClassifier
+
+    clf = MLPClassifier(hidden, max_iter=1000, random_state=seed)
+    return 100.0 * (1.0 - clf.fit(train, ty).score(test, sy))
+
+
+def run(
+    runs: Sequence[str],
+    options: SemiSupervisedOptions,
+    *,
+    out: pathlib.Path,
+    progress: bool = True,
+    data_dir: str | None = None,
+    cache_dir: str | None = None,
+) -> dict[str, Any]:
+    """Test error of every classifier over the label draws; writes ``semisupervised.json``
+    and ``semisupervised.md``."""
+    say = common.say_fn(progress)
+    models = common.load_runs(runs, "semisupervised")
+    tx, ty = common.split_for(models[0], "train", data_dir, cache_dir)
+    sx, sy = common.split_for(models[0], "test", data_dir, cache_dir)
+    draws = [draw_labels(ty, options.labels, options.seed + d) for d in range(options.draws)]
+    out.mkdir(parents=True, exist_ok=True)
+    test_codes = [common.codes(m, sx, sy) for m in models]
+    hidden = tuple(models[0].config.hidden_dims)
+    errors: dict[str, list[float]] = {}
+    for d, idx in enumerate(draws):
+        seed, px, py = options.seed + d, common.pixels(tx[idx]), ty[idx]
+        found = {
+            "pixels: logistic regression": _logreg_error(px, py, common.pixels(sx), sy, seed),
+            f"pixels: MLP {hidden}": _mlp_error(px, py, common.pixels(sx), sy, hidden, seed),
+        }
+        for m, path, codes in zip(models, runs, test_codes, strict=True):
+            train_codes = common.codes(m, tx[idx], py)
+            name = f"M1: logistic regression on codes of {common.run_name(m, path)}"
+            found[name] = _logreg_error(train_codes, py, codes, sy, seed)
+        for k, v in found.items():
+            errors.setdefault(k, []).append(v)
+        say(f"semisupervised: draw {d + 1}/{len(draws)}: " + ", ".join(
+            f"{k} {v:.1f}%" for k, v in found.items()))  # fmt: skip
+    rows = [{"name": k, "error": float(np.mean(v)), "std": float(np.std(v)),
+             "per_draw": ", ".join(f"{e:.2f}" for e in v)} for k, v in errors.items()]  # fmt: skip
+    result = {"task": "semisupervised", "dataset": models[0].run["train"]["dataset"],
+              "labels": options.labels, "draws": options.draws, "rows": rows,
+              "quoted_error": QUOTED}  # fmt: skip
+    result["summary"] = [f"{r['name']:<64} {r['error']:6.2f} +/- {r['std']:.2f} %" for r in rows]
+    common.write_outputs(out, "semisupervised", result, _markdown(result))
+    return result
+
+
+def _markdown(result: dict[str, Any]) -> str:
+    quoted = ", ".join(f"{k} {v}%" for k, v in result["quoted_error"].items())
+    setup = (
+        f"{result['labels']} labelled training images (the same number per class), "
+        f"{result['draws']} label draws; test error in % over the test split."
+    )
+    lines = [f"# Semi-supervised classification on {result['dataset']}", "", setup, ""]
+    lines += common.table(result["rows"], COLUMNS)
+    lines += ["", f"Quoted, not measured here (MNIST, 100 labels): {quoted}."]
+    return "\n".join(lines) + "\n"
