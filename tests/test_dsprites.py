@@ -70,6 +70,7 @@ def test_the_whole_set_is_drawn_exactly_and_split_without_overlap(tmp_path):
     assert data.write_preview(tmp_path / "preview.png", "dsprites").stat().st_size > 20_000
 
 
+@pytest.mark.slow
 def test_slices_and_rows_of_a_split_are_views_in_order():
     head, labels = data.load("dsprites", "test[:100]")
     rows, _ = data.load("dsprites", "test", rows=(50, 60))
