@@ -208,8 +208,10 @@ def test_anomaly_task_on_digits_trains_then_reuses(tmp_path, capsys):
     assert set(result["mean"]) == set(anomaly.SCORES)
     assert result["mean"][result["best_score"]] > 85.0  # far above chance (50)
     assert all(math.isfinite(v) for r in result["rows"] for v in r.values())
+    history = (tmp_path / "class-0" / "metrics.jsonl").read_text()
     again = _task("anomaly", args, tmp_path, capsys)  # the finished runs are reloaded
     assert again["rows"] == result["rows"]
+    assert (tmp_path / "class-0" / "metrics.jsonl").read_text() == history  # not one more epoch
 
 
 def test_every_task_is_in_the_cli():
