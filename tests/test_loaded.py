@@ -68,3 +68,13 @@ def test_conditional_model_takes_labels_in_every_helper():
     a = m.decode(z, label=np.zeros(4, int))["logits"]
     b = m.decode(z, label=np.ones(4, int))["logits"]
     assert not np.allclose(a, b)
+
+
+def test_classify_gives_logits_of_a_semi_supervised_model_only():
+    m = _loaded("m2")
+    logits = m.classify(_images())
+    assert logits.shape == (4, 10)
+    guess = np.argmax(np.asarray(logits), -1)
+    np.testing.assert_array_equal(m.encode(_images())["y"], guess)  # no label: the guess
+    with pytest.raises(aezoo.errors.ConfigError, match="has no classifier"):
+        _loaded("vae").classify(_images())

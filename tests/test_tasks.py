@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 from scipy.stats import multivariate_normal
 
+from aezoo import data
 from aezoo.cli import main
 from aezoo.errors import DataError, ShapeError
-from aezoo.tasks import TASKS, anomaly, metrics, retrieval, semisupervised
+from aezoo.tasks import TASKS, anomaly, metrics, retrieval
 
 # ---------------------------------------------------------------- metrics, known answers
 
@@ -117,14 +118,14 @@ def test_gaussian_latent_density_matches_scipy():
 
 def test_label_draws_are_balanced_seeded_and_checked():
     y = np.repeat(np.arange(10), 30)
-    idx = semisupervised.draw_labels(y, 100, seed=0)
+    idx = data.draw_labels(y, 100, seed=0)
     assert len(set(idx)) == 100 and np.all(np.bincount(y[idx]) == 10)
-    np.testing.assert_array_equal(idx, semisupervised.draw_labels(y, 100, seed=0))
-    assert set(idx) != set(semisupervised.draw_labels(y, 100, seed=1))
+    np.testing.assert_array_equal(idx, data.draw_labels(y, 100, seed=0))
+    assert set(idx) != set(data.draw_labels(y, 100, seed=1))
     with pytest.raises(DataError, match="multiple of the 10 classes"):
-        semisupervised.draw_labels(y, 105, seed=0)
+        data.draw_labels(y, 105, seed=0)
     with pytest.raises(DataError, match="class 0 has 30 training images; 40 asked for"):
-        semisupervised.draw_labels(y, 400, seed=0)
+        data.draw_labels(y, 400, seed=0)
 
 
 # ---------------------------------------------------------------- each task on digits
@@ -189,13 +190,25 @@ def test_clustering_task_on_digits(runs, tmp_path, capsys):
 
 
 @pytest.mark.slow
+@pytest.mark.optax
 def test_semisupervised_task_on_digits(runs, tmp_path, capsys):
-    result = _task("semisupervised", [runs[1], "--labels", "50", "--draws", "2"], tmp_path, capsys)
+    m2_runs = []
+    for seed in ("0", "1"):  # one M2 run per label draw
+        m2_runs.append(str(tmp_path / f"m2-{seed}"))
+        argv = ["train", "m2", "--labels", "50", "--label-seed", seed, "--latent-dim", "8",
+                "--epochs", "8", "--hidden-dims", "128", "--no-progress", "--workdir"]  # fmt: skip
+        assert main([*argv, m2_runs[-1]]) == 0
+    capsys.readouterr()
+    args = [runs[1], *m2_runs, "--labels", "50", "--draws", "2"]
+    result = _task("semisupervised", args, tmp_path / "out", capsys)
     rows = {r["name"]: r for r in result["rows"]}
-    assert list(rows) == ["pixels: logistic regression", "pixels: MLP (32,)",
+    assert list(rows) == ["m2 trained with 50 labels (8-D; label seeds 0, 1)",
+                          "pixels: logistic regression", "pixels: MLP (32,)",
                           "M1: logistic regression on codes of ae (8-D, ae8)"]  # fmt: skip
     for r in rows.values():
         assert 0.0 <= r["error"] < 60.0 and len(r["per_draw"].split(", ")) == 2  # chance: 90%
+    assert main(["task", "semisupervised", m2_runs[0], "--labels", "100"]) == 2
+    assert "was trained with 50 label(s)" in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -1,6 +1,7 @@
 """Data: whole splits as uint8 host arrays, then on-device preprocessing."""
 
 from aezoo.data._factors import WITH_FACTORS, GroundTruth, ground_truth
+from aezoo.data._labels import draw_labels, few_labels, repeats_for_share
 from aezoo.data._preprocess import (
     BINARIZE_MODES,
     TEST_BINARIZATION_SEED,
@@ -46,12 +47,15 @@ __all__ = [
     "default_binarize",
     "default_epochs",
     "describe_source",
+    "draw_labels",
+    "few_labels",
     "is_user_source",
     "is_vectors",
     "load",
     "model_input",
     "num_examples",
     "parse_image_size",
+    "repeats_for_share",
     "summarize",
     "format_summary",
     "write_preview",

@@ -19,6 +19,7 @@ from aezoo.models import (
     dip_vae,
     factor_vae,
     iwae,
+    m2,
     sparse_ae,
     vae,
     vqvae,
@@ -42,6 +43,7 @@ MODELS: dict[str, ModelSpec] = {
         factor_vae.SPEC,
         dip_vae.SPEC,
         annealed_vae.SPEC,
+        m2.SPEC,
     )
 }
 

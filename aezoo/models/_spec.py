@@ -136,6 +136,9 @@ class ModelSpec:
       log_weights: for models with a tractable prior, encoder and decoder density:
         ``(params, batch, rng, *, module, num_samples) -> [K, B]`` log importance weights
         ``log p(x|z) + log p(z) - log q(z|x)``; evaluation's importance-sampled NLL uses it.
+      semi_supervised: the model learns from labelled rows and unlabelled ones (label -1)
+        alike and classifies (a ``classify`` method: ``[B, classes]`` logits); training
+        with ``--labels N`` hides all but N labels.
     """
 
     name: str
@@ -147,6 +150,7 @@ class ModelSpec:
     phases: Callable[[Any], tuple[Phase, ...]] | None = None
     figures: Callable[..., None] | None = None
     log_weights: Callable[..., jax.Array] | None = None
+    semi_supervised: bool = False
 
     def phases_for(self, config: Any) -> tuple[Phase, ...]:
         """The training phases for ``config`` (a single phase for one-objective models)."""

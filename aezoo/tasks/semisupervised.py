@@ -5,7 +5,9 @@ labels; the rest of the training split is unlabelled (it trained the runs). Test
 ``draws`` label draws (mean and std), for:
 - a classifier on the labelled pixels alone: logistic regression, and an MLP of the size of
   the runs' encoders (scikit-learn, Adam, early stopping on the training loss);
-- M1 (Kingma et al. 2014): logistic regression on each run's codes of the labelled images.
+- M1 (Kingma et al. 2014): logistic regression on each run's codes of the labelled images;
+- runs of a semi-supervised model (``aezoo train m2 --labels N --label-seed S``): their own
+  classifier, one run per label draw (their label seeds are named in the row).
 Published numbers beside them (MNIST, 100 labels; quoted, not measured here).
 """
 
@@ -18,9 +20,11 @@ from typing import Any
 
 import numpy as np
 
+from aezoo import data
 from aezoo._validate import check_fields, option
 from aezoo.errors import DataError
 from aezoo.tasks import _common as common
+from aezoo.train.load import LoadedModel
 
 QUOTED = {"M2 (Kingma et al. 2014)": 11.97, "M1+M2 (Kingma et al. 2014)": 3.33,
           "AAE (Makhzani et al. 2015)": 1.90}  # fmt: skip
@@ -40,22 +44,6 @@ class SemiSupervisedOptions:
         check_fields(self)
 
 
-def draw_labels(y: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """Indices of ``n`` rows, ``n / classes`` of each class, drawn with ``seed``."""
-    classes = np.unique(y[y >= 0])
-    if n % len(classes):
-        raise DataError(f"labels must be a multiple of the {len(classes)} classes; got {n}")
-    per = n // len(classes)
-    r = np.random.default_rng(seed)
-    picks = []
-    for c in classes:
-        rows = np.flatnonzero(y == c)
-        if len(rows) < per:
-            raise DataError(f"class {c} has {len(rows)} training images; {per} asked for")
-        picks.append(r.choice(rows, per, replace=False))
-    return np.sort(np.concatenate(picks))
-
-
 def _logreg_error(train, ty, test, sy, seed: int) -> float:
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -72,6 +60,60 @@ def _mlp_error(train, ty, test, sy, hidden: tuple[int, ...], seed: int) -> float
     return 100.0 * (1.0 - clf.fit(train, ty).score(test, sy))
 
 
+def classify_error(m: LoadedModel, x: np.ndarray, y: np.ndarray, batch_size: int = 1000) -> float:
+    """Test error in % of a semi-supervised run's own classifier on grey-level images."""
+    guesses = [
+        np.argmax(np.asarray(m.classify(x[i : i + batch_size])), axis=-1)
+        for i in range(0, len(x), batch_size)
+    ]
+    return 100.0 * float(np.mean(np.concatenate(guesses) != y))
+
+
+def _trained_errors(trained, sx, sy, options, say) -> dict[str, list[float]]:
+    """Each semi-supervised run's test error, grouped by model and code size (the runs of a
+    group are its label draws, ``--label-seed``)."""
+    groups: dict[tuple[str, int], list[tuple[int, float]]] = {}
+    for m, path in trained:
+        labels = m.run["train"].get("labels")
+        if labels != options.labels:
+            raise DataError(
+                f"{path} was trained with {labels or 'every'} label(s): this table is for "
+                f"--labels {options.labels} (train it with --labels {options.labels})"
+            )
+        error = classify_error(m, sx, sy)
+        say(f"semisupervised: {common.run_name(m, path)}: test error {error:.2f}%")
+        key = (m.spec.name, m.config.latent_dim)
+        groups.setdefault(key, []).append((m.run["train"].get("label_seed", 0), error))
+    return {
+        f"{name} trained with {options.labels} labels ({dim}-D; label seeds "
+        f"{', '.join(str(s) for s, _ in found)})": [e for _, e in found]
+        for (name, dim), found in groups.items()
+    }
+
+
+def _baseline_errors(coders, tx, ty, sx, sy, options, say) -> dict[str, list[float]]:
+    """Per label draw: classifiers of the labelled pixels, and M1 on every run's codes."""
+    draws = [data.draw_labels(ty, options.labels, options.seed + d) for d in range(options.draws)]
+    test_codes = [common.codes(m, sx, sy) for m, _ in coders]
+    hidden = tuple(coders[0][0].config.hidden_dims) if coders else (512, 256)
+    errors: dict[str, list[float]] = {}
+    for d, idx in enumerate(draws):
+        seed, px, py = options.seed + d, common.pixels(tx[idx]), ty[idx]
+        found = {
+            "pixels: logistic regression": _logreg_error(px, py, common.pixels(sx), sy, seed),
+            f"pixels: MLP {hidden}": _mlp_error(px, py, common.pixels(sx), sy, hidden, seed),
+        }
+        for (m, path), codes in zip(coders, test_codes, strict=True):
+            train_codes = common.codes(m, tx[idx], py)
+            name = f"M1: logistic regression on codes of {common.run_name(m, path)}"
+            found[name] = _logreg_error(train_codes, py, codes, sy, seed)
+        for k, v in found.items():
+            errors.setdefault(k, []).append(v)
+        say(f"semisupervised: draw {d + 1}/{len(draws)}: " + ", ".join(
+            f"{k} {v:.1f}%" for k, v in found.items()))  # fmt: skip
+    return errors
+
+
 def run(
     runs: Sequence[str],
     options: SemiSupervisedOptions,
@@ -81,31 +123,18 @@ def run(
     data_dir: str | None = None,
     cache_dir: str | None = None,
 ) -> dict[str, Any]:
-    """Test error of every classifier over the label draws; writes ``semisupervised.json``
-    and ``semisupervised.md``."""
+    """Test error of every classifier: the baselines and M1 over the label draws, and each
+    semi-supervised run's own classifier; writes ``semisupervised.json`` and ``.md``."""
     say = common.say_fn(progress)
     models = common.load_runs(runs, "semisupervised")
     tx, ty = common.split_for(models[0], "train", data_dir, cache_dir)
     sx, sy = common.split_for(models[0], "test", data_dir, cache_dir)
-    draws = [draw_labels(ty, options.labels, options.seed + d) for d in range(options.draws)]
     out.mkdir(parents=True, exist_ok=True)
-    test_codes = [common.codes(m, sx, sy) for m in models]
-    hidden = tuple(models[0].config.hidden_dims)
-    errors: dict[str, list[float]] = {}
-    for d, idx in enumerate(draws):
-        seed, px, py = options.seed + d, common.pixels(tx[idx]), ty[idx]
-        found = {
-            "pixels: logistic regression": _logreg_error(px, py, common.pixels(sx), sy, seed),
-            f"pixels: MLP {hidden}": _mlp_error(px, py, common.pixels(sx), sy, hidden, seed),
-        }
-        for m, path, codes in zip(models, runs, test_codes, strict=True):
-            train_codes = common.codes(m, tx[idx], py)
-            name = f"M1: logistic regression on codes of {common.run_name(m, path)}"
-            found[name] = _logreg_error(train_codes, py, codes, sy, seed)
-        for k, v in found.items():
-            errors.setdefault(k, []).append(v)
-        say(f"semisupervised: draw {d + 1}/{len(draws)}: " + ", ".join(
-            f"{k} {v:.1f}%" for k, v in found.items()))  # fmt: skip
+    pairs = list(zip(models, runs, strict=True))
+    coders = [(m, p) for m, p in pairs if not m.spec.semi_supervised]
+    trained = [(m, p) for m, p in pairs if m.spec.semi_supervised]
+    errors = _trained_errors(trained, sx, sy, options, say)
+    errors.update(_baseline_errors(coders, tx, ty, sx, sy, options, say))
     rows = [{"name": k, "error": float(np.mean(v)), "std": float(np.std(v)),
              "per_draw": ", ".join(f"{e:.2f}" for e in v)} for k, v in errors.items()]  # fmt: skip
     result = {"task": "semisupervised", "dataset": models[0].run["train"]["dataset"],

@@ -64,6 +64,27 @@ class TrainConfig:
         open="high",
         group="data",
     )
+    labels: int | None = option(
+        None,
+        "semi-supervised: keep the labels of N training images (N / classes per class, "
+        "drawn with --label-seed) and hide the others (-1); for models that learn from "
+        "labelled and unlabelled images (m2)",
+        low=1,
+        metavar="N",
+        group="data",
+    )
+    label_seed: int = option(
+        0, "with --labels: seed of the label draw", low=0, high=MAX_SEED, group="data"
+    )
+    labelled_share: float = option(
+        0.1,
+        "with --labels: repeat the labelled images so that they are this share of each "
+        "epoch (so of each batch, on average)",
+        low=0.0,
+        high=1.0,
+        open="both",
+        group="data",
+    )
     binarize: str | None = option(
         None,
         "Bernoulli targets: dynamic (resampled every step), static (threshold 0.5) or none "

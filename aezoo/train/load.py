@@ -37,6 +37,7 @@ class LoadedModel:
       ``{"mean": [B, H, W, C], ...}`` (distribution parameters: ``logits`` or ``mean``).
     - ``reconstruct(images, label=None)``: decode the code of ``images``.
     - ``sample(n, rng, label=None)``: ``n`` decodes of prior draws (generative models).
+    - ``classify(images)``: ``[B, classes]`` logits (semi-supervised models: ``m2``).
     """
 
     spec: ModelSpec
@@ -91,6 +92,12 @@ class LoadedModel:
 
     def reconstruct(self, images: Any, *, label: Any = None) -> dict[str, jax.Array]:
         return self._apply("reconstruct", self._images(images), label)
+
+    def classify(self, images: Any) -> jax.Array:
+        """``[B, classes]`` class logits of a semi-supervised model's classifier (``m2``)."""
+        if not self.spec.semi_supervised:
+            raise ConfigError(f"model {self.spec.name!r} has no classifier (m2 has one)")
+        return _jitted(self.module, "classify")({"params": self.params}, self._images(images))
 
     def sample(self, n: int, rng: jax.Array, *, label: Any = None) -> dict[str, jax.Array]:
         if not self.spec.generative:

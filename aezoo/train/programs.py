@@ -37,7 +37,7 @@ import optax
 from aezoo import data
 from aezoo._validate import byte_size
 from aezoo.errors import ConfigError, ShapeError
-from aezoo.models import BaseConfig, ModelSpec
+from aezoo.models import MODELS, BaseConfig, ModelSpec
 from aezoo.models._spec import sweepable
 from aezoo.train import members as members_io
 from aezoo.train import sharding, stream, workdir
@@ -352,13 +352,14 @@ def make_program(
     else:
         config = spec.make_config(**{**dict(model_config or {}), "image_shape": image_shape})
     tc = tc.resolved(config.likelihood)
+    train = _few_labels(spec, tc, train)
     n = num_examples(train)
     if tc.batch_size > n:
         raise ConfigError(
             f"batch_size {tc.batch_size} is larger than the training split ({n} examples); "
             f"use --batch-size <= {n}"
         )
-    _check_data_fits_model(config, train, test if val is None else val)
+    _check_data_fits_model(spec, config, train, test if val is None else val)
     if tc.keep_best and (tc.vmapped or (val is None and test is None)):
         raise ConfigError(
             "--keep-best keeps one model by its validation (or test) loss: it needs a single "
@@ -411,8 +412,31 @@ def _arrays(split: Split) -> Arrays:
     return (split.images, split.labels) if isinstance(split, LocalRows) else split
 
 
-def _check_data_fits_model(config: BaseConfig, train: Split, test: Split | None) -> None:
-    """Tabular vectors need a real-valued likelihood; a conditional model, labels in range."""
+def _few_labels(spec: ModelSpec, tc: TrainConfig, train: Split) -> Split:
+    """With ``--labels N``: the training split with all but N labels hidden, the labelled
+    rows repeated to ``labelled_share`` (:func:`aezoo.data.few_labels`)."""
+    if tc.labels is None:
+        return train
+    if not spec.semi_supervised:
+        semi = sorted(name for name, s in MODELS.items() if s.semi_supervised)
+        raise ConfigError(
+            f"--labels trains a semi-supervised model ({', '.join(semi)}); {spec.name} "
+            "does not learn from labels"
+        )
+    if isinstance(train, LocalRows):
+        raise ConfigError("--labels needs the whole training split in one process")
+    images, labels = train
+    images, labels, _ = data.few_labels(
+        np.asarray(images), labels, tc.labels, tc.label_seed, tc.labelled_share
+    )
+    return images, labels
+
+
+def _check_data_fits_model(
+    spec: ModelSpec, config: BaseConfig, train: Split, test: Split | None
+) -> None:
+    """Tabular vectors need a real-valued likelihood; a conditional model, labels in range
+    (a semi-supervised one accepts -1, unlabelled)."""
     if data.is_vectors(config.image_shape) and config.likelihood not in (
         "gaussian",
         "gaussian_pixel",
@@ -426,7 +450,7 @@ def _check_data_fits_model(config: BaseConfig, train: Split, test: Split | None)
         if num_classes and split is not None:
             labels = _arrays(split)[1]
             lo, hi = int(np.min(labels)), int(np.max(labels))
-            if lo < 0 or hi >= num_classes:
+            if lo < (-1 if spec.semi_supervised else 0) or hi >= num_classes:
                 raise ConfigError(
                     f"{split_name} labels span {lo}..{hi} but the model is conditioned on "
                     f"num_classes={num_classes} (labels 0..{num_classes - 1})"
