@@ -108,7 +108,7 @@ def test_m2_needs_a_label_to_decode(rng):
 
 
 def test_labels_setting_is_for_semi_supervised_models_only(digits):
-    with pytest.raises(ConfigError, match="semi-supervised model \\(m2\\)"):
+    with pytest.raises(ConfigError, match="semi-supervised model \\(cat_aae, m2\\)"):
         aezoo.fit("vae", *digits, labels=50, epochs=1, progress=False, figures=False)
 
 
@@ -123,3 +123,50 @@ def test_m2_learns_to_classify_from_few_labels_and_unlabelled_digits(digits):
     assert last["train/labelled_share"] == pytest.approx(0.1, abs=0.02)
     assert last["test/error"] < 0.3 < 0.9  # chance: 0.9
     assert last["test/nll_bound"] < first["test/nll_bound"]
+
+
+def _cat(**overrides):
+    settings = {"image_shape": SHAPE, "latent_dim": 3, "hidden_dims": (16,), **overrides}
+    return aezoo.get("cat_aae", **settings)
+
+
+def test_cat_aae_code_is_class_probabilities_then_style_and_a_label_picks_the_class(rng):
+    _, module = _cat(num_classes=4)
+    params = aezoo.train.init_params(module, rng)
+    x = _batch([0, 1, 2])["image"]
+    q = module.apply({"params": params}, x, method="encode")
+    assert q["z"].shape == (3, 4 + 3)
+    np.testing.assert_allclose(q["z"][:, :4].sum(-1), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(q["y_probs"], jax.nn.softmax(q["y_logits"]), rtol=1e-6)
+    logits = module.apply({"params": params}, x, method="classify")
+    np.testing.assert_array_equal(logits, q["y_logits"])
+    label = jnp.array([3, 0, 1])
+    one_hot_code = jnp.concatenate([jax.nn.one_hot(label, 4), q["style"]], axis=-1)
+    np.testing.assert_allclose(
+        module.apply({"params": params}, q["z"], label=label, method="decode")["logits"],
+        module.apply({"params": params}, one_hot_code, method="decode")["logits"],
+        rtol=1e-6,
+    )
+
+
+def test_cat_aae_supervised_phase_is_the_labelled_rows_cross_entropy(rng):
+    from aezoo.models import cat_aae
+
+    _, module = _cat(supervised_weight=2.0)
+    params = aezoo.train.init_params(module, rng)
+    batch = _batch([-1, 4, -1, 9])
+    loss, metrics = cat_aae.supervised_loss(params, batch, rng, module=module)
+    logits = module.apply({"params": params}, batch["image"], method="classify")
+    log_p = jax.nn.log_softmax(logits)
+    ce = -(log_p[1, 4] + log_p[3, 9]) / 2
+    assert float(loss) == pytest.approx(2.0 * float(ce), rel=1e-5)
+    assert float(metrics["labelled_share"]) == 0.5
+    # no labelled row: nothing to learn, a zero gradient
+    unlabelled = _batch([-1, -1, -1, -1])
+    grads = jax.grad(lambda p: cat_aae.supervised_loss(p, unlabelled, rng, module=module)[0])(
+        params
+    )
+    assert all(float(jnp.abs(g).sum()) == 0.0 for g in jax.tree.leaves(grads))
+    names = {p.name: p.params for p in cat_aae.phases(module.config)}
+    assert names == {"recon": ("encoder", "decoder"), "disc": ("disc_class", "disc_style"),
+                     "gen": ("encoder",), "supervised": ("encoder",)}  # fmt: skip

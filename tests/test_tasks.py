@@ -179,12 +179,22 @@ def test_retrieval_task_on_digits(runs, tmp_path, capsys):
 
 
 @pytest.mark.slow
+@pytest.mark.optax
 def test_clustering_task_on_digits(runs, tmp_path, capsys):
-    rows = _task("clustering", [runs[1], "--clusters", "12,10"], tmp_path, capsys)["rows"]
+    cat = str(tmp_path / "cat")  # a categorical AAE: its class code is a clustering too
+    argv = ["train", "cat_aae", "--labels", "50", "--num-classes", "12", "--latent-dim", "8",
+            "--epochs", "15", "--no-progress", "--workdir", cat]  # fmt: skip
+    assert main(argv) == 0
+    capsys.readouterr()
+    rows = _task("clustering", [cat, runs[1], "--clusters", "12,10"], tmp_path / "out", capsys)
+    rows = rows["rows"]
     assert [(r["features"][:6], r["method"], r["clusters"]) for r in rows] == [
-        ("codes:", "kmeans", 12), ("codes:", "gmm", 12), ("codes:", "kmeans", 10),
-        ("codes:", "gmm", 10), ("pixels", "kmeans", 12), ("pixels", "kmeans", 10),
+        ("class ", "argmax", 12),
+        *[("codes:", m, k) for _ in range(2) for k in (12, 10) for m in ("kmeans", "gmm")],
+        ("pixels", "kmeans", 12), ("pixels", "kmeans", 10),
     ]  # fmt: skip
+    assert rows[0]["features"] == "class code: cat_aae (8-D, cat), labels seen: 50"
+    assert rows[0]["accuracy"] > 0.5  # chance: 0.1
     assert rows[-1]["hungarian_accuracy"] is not None and rows[-2]["hungarian_accuracy"] is None
     assert rows[-2]["accuracy"] > 0.5  # k-means on digits' pixels is far above chance
 

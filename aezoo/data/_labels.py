@@ -45,9 +45,12 @@ def few_labels(
     images: np.ndarray, labels: np.ndarray, n: int, seed: int, share: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The semi-supervised training split: every image, the labels of ``n`` drawn rows
-    (:func:`draw_labels`) and -1 for the rest, the labelled rows repeated (appended) so
-    that they are about ``share`` of the rows. Returns ``(images, labels, drawn indices)``."""
+    (:func:`draw_labels`; none for ``n = 0``) and -1 for the rest, the labelled rows
+    repeated (appended) so that they are about ``share`` of the rows.
+    Returns ``(images, labels, drawn indices)``."""
     labels = np.asarray(labels)
+    if n == 0:  # unsupervised: every label hidden
+        return images, np.full(len(labels), -1, np.int32), np.zeros(0, np.int64)
     idx = draw_labels(labels, n, seed)
     hidden = np.full(len(labels), -1, np.int32)
     hidden[idx] = labels[idx]

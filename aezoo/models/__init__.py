@@ -13,6 +13,7 @@ from aezoo.models import (
     annealed_vae,
     beta_tcvae,
     beta_vae,
+    cat_aae,
     contractive_ae,
     cvae,
     denoising_ae,
@@ -44,6 +45,7 @@ MODELS: dict[str, ModelSpec] = {
         dip_vae.SPEC,
         annealed_vae.SPEC,
         m2.SPEC,
+        cat_aae.SPEC,
     )
 }
 

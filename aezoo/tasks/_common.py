@@ -60,6 +60,21 @@ def codes(m: LoadedModel, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return encode_and_reconstruct(m.spec, m.module, m.params, x, y)["code"]
 
 
+def predicted_classes(m: LoadedModel, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+    """``[N]`` argmax of a classifying run's ``classify`` (semi-supervised models)."""
+    parts = [
+        np.argmax(np.asarray(m.classify(x[i : i + batch_size])), axis=-1)
+        for i in range(0, len(x), batch_size)
+    ]
+    return np.concatenate(parts)
+
+
+def labels_seen(m: LoadedModel) -> str:
+    """How many training labels a run saw: ``--labels N``, or all of them."""
+    n = m.run["train"].get("labels")
+    return "all" if n is None else str(n)
+
+
 def pixels(x: np.ndarray) -> np.ndarray:
     """Images as ``[N, H*W*C]`` floats in [0, 1]."""
     x = np.asarray(x)

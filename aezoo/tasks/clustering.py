@@ -1,4 +1,5 @@
-"""Clustering: k-means and a Gaussian mixture on the codes, k-means on the pixels.
+"""Clustering: k-means and a Gaussian mixture on the codes, k-means on the pixels, and the
+class code of a categorical model (``cat_aae`` / ``m2`` trained with ``--labels 0``).
 
 Clusters are fitted on the training images (labels unseen); each cluster is then named by
 the majority label of its training members, and the test images are scored with that map
@@ -9,6 +10,7 @@ the accuracy under the best one-to-one map (Hungarian) and NMI are reported as w
 from __future__ import annotations
 
 import dataclasses
+import functools
 import pathlib
 import time
 from collections.abc import Sequence
@@ -57,10 +59,11 @@ def cluster(method: str, train: np.ndarray, test: np.ndarray, k: int, seed: int)
     return fitted.predict(train), fitted.predict(test)
 
 
-def score(features: str, method: str, k: int, train, test, ty, sy, seed: int) -> dict:
-    """Cluster, map clusters to labels on the training rows, score the test rows."""
+def score(features: str, method: str, k: int, assign, ty, sy) -> dict:
+    """``assign()`` -> the cluster of every train and test row; map clusters to labels on
+    the training rows, score the test rows."""
     t0 = time.perf_counter()
-    a_train, a_test = cluster(method, train, test, k, seed)
+    a_train, a_test = assign()
     mapping = metrics.majority_map(a_train, ty)
     classes = len(np.unique(ty))
     return {
@@ -72,6 +75,21 @@ def score(features: str, method: str, k: int, train, test, ty, sy, seed: int) ->
         "nmi": metrics.nmi(a_test, sy),
         "seconds": time.perf_counter() - t0,
     }
+
+
+def _run_rows(m, name: str, tx, ty, sx, sy, options: ClusteringOptions) -> list[dict]:
+    """A classifying run's own class code (argmax), then k-means and GMM on its codes."""
+    rows = []
+    if m.spec.semi_supervised:
+        features = f"class code: {name}, labels seen: {common.labels_seen(m)}"
+        own = lambda: (common.predicted_classes(m, tx), common.predicted_classes(m, sx))  # noqa: E731
+        rows.append(score(features, "argmax", m.config.num_classes, own, ty, sy))
+    train, test = common.codes(m, tx, ty), common.codes(m, sx, sy)
+    for k in options.clusters:
+        for method in ("kmeans", "gmm"):
+            fit = functools.partial(cluster, method, train, test, k, options.seed)
+            rows.append(score(f"codes: {name}", method, k, fit, ty, sy))
+    return rows
 
 
 def run(
@@ -95,15 +113,21 @@ def run(
     sx, sy = common.split_for(models[0], "test", data_dir, cache_dir)
     rows = []
     for m, path in zip(models, runs, strict=True):
-        name = common.run_name(m, path)
-        train, test = common.codes(m, tx, ty), common.codes(m, sx, sy)
-        for k in options.clusters:
-            for method in ("kmeans", "gmm"):
-                rows.append(score(f"codes: {name}", method, k, train, test, ty, sy, options.seed))
-                say(f"clustering: {_line(rows[-1])}")
+        found = _run_rows(m, common.run_name(m, path), tx, ty, sx, sy, options)
+        rows += found
+        for r in found:
+            say(f"clustering: {_line(r)}")
+    px, spx = common.pixels(tx), common.pixels(sx)
     for k in options.clusters:
         rows.append(
-            score("pixels", "kmeans", k, common.pixels(tx), common.pixels(sx), ty, sy, options.seed)
+            score(
+                "pixels",
+                "kmeans",
+                k,
+                lambda k=k: cluster("kmeans", px, spx, k, options.seed),
+                ty,
+                sy,
+            )
         )
         say(f"clustering: {_line(rows[-1])}")
     result = {

@@ -24,7 +24,6 @@ from aezoo import data
 from aezoo._validate import check_fields, option
 from aezoo.errors import DataError
 from aezoo.tasks import _common as common
-from aezoo.train.load import LoadedModel
 
 QUOTED = {"M2 (Kingma et al. 2014)": 11.97, "M1+M2 (Kingma et al. 2014)": 3.33,
           "AAE (Makhzani et al. 2015)": 1.90}  # fmt: skip
@@ -60,15 +59,6 @@ def _mlp_error(train, ty, test, sy, hidden: tuple[int, ...], seed: int) -> float
     return 100.0 * (1.0 - clf.fit(train, ty).score(test, sy))
 
 
-def classify_error(m: LoadedModel, x: np.ndarray, y: np.ndarray, batch_size: int = 1000) -> float:
-    """Test error in % of a semi-supervised run's own classifier on grey-level images."""
-    guesses = [
-        np.argmax(np.asarray(m.classify(x[i : i + batch_size])), axis=-1)
-        for i in range(0, len(x), batch_size)
-    ]
-    return 100.0 * float(np.mean(np.concatenate(guesses) != y))
-
-
 def _trained_errors(trained, sx, sy, options, say) -> dict[str, list[float]]:
     """Each semi-supervised run's test error, grouped by model and code size (the runs of a
     group are its label draws, ``--label-seed``)."""
@@ -80,7 +70,7 @@ def _trained_errors(trained, sx, sy, options, say) -> dict[str, list[float]]:
                 f"{path} was trained with {labels or 'every'} label(s): this table is for "
                 f"--labels {options.labels} (train it with --labels {options.labels})"
             )
-        error = classify_error(m, sx, sy)
+        error = 100.0 * float(np.mean(common.predicted_classes(m, sx) != sy))
         say(f"semisupervised: {common.run_name(m, path)}: test error {error:.2f}%")
         key = (m.spec.name, m.config.latent_dim)
         groups.setdefault(key, []).append((m.run["train"].get("label_seed", 0), error))

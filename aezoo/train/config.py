@@ -67,9 +67,10 @@ class TrainConfig:
     labels: int | None = option(
         None,
         "semi-supervised: keep the labels of N training images (N / classes per class, "
-        "drawn with --label-seed) and hide the others (-1); for models that learn from "
-        "labelled and unlabelled images (m2)",
-        low=1,
+        "drawn with --label-seed) and hide the others (-1; 0 hides every label: "
+        "unsupervised); for models that learn from labelled and unlabelled images (m2, "
+        "cat_aae)",
+        low=0,
         metavar="N",
         group="data",
     )
