@@ -17,6 +17,7 @@ from aezoo._validate import byte_size, check_fields, finite, int_in, option
 from aezoo.errors import ConfigError
 
 NONFINITE_POLICIES = ("stop", "skip")
+LR_SCHEDULES = ("constant", "cosine")
 LR_NAMES = ("lr", "learning_rate")  # the names a learning-rate sweep may use
 MAX_SEED = 2**32 - 1
 
@@ -99,6 +100,13 @@ class TrainConfig:
     )
     batch_size: int = option(128, "examples per step (the global batch)", low=1)
     learning_rate: float = option(1e-3, "Adam learning rate", low=0.0, open="low", flag="lr")
+    lr_schedule: str = option(
+        "constant",
+        "learning-rate schedule: constant, or cosine (decays to 0 over the run's epochs; "
+        "settles adversarial models, whose test metrics jump from epoch to epoch)",
+        choices=LR_SCHEDULES,
+        what="lr schedule",
+    )
     seed: int = option(0, "random seed (keys, initialization, data order)", low=0, high=MAX_SEED)
     eval_batch_size: int = option(1000, "test batch size", low=1, resumable=True)
     on_nonfinite: str = option(
@@ -291,4 +299,11 @@ def _normal_sweep(sweep: Mapping[str, Sequence[float]]) -> dict[str, tuple[float
     return {"lr" if name in LR_NAMES else name: floats}
 
 
-__all__ = ["LR_NAMES", "NONFINITE_POLICIES", "TrainConfig", "parse_sweep", "with_settings"]
+__all__ = [
+    "LR_NAMES",
+    "LR_SCHEDULES",
+    "NONFINITE_POLICIES",
+    "TrainConfig",
+    "parse_sweep",
+    "with_settings",
+]

@@ -18,7 +18,7 @@ from aezoo import data
 from aezoo.errors import CheckpointError, ConfigError, ShapeError
 from aezoo.models import BaseConfig, ModelSpec, get_spec
 from aezoo.train.checkpoint import Checkpointer
-from aezoo.train.state import create_train_state
+from aezoo.train.state import create_train_state, make_optimizer
 from aezoo.train.workdir import load_params
 
 
@@ -153,6 +153,7 @@ def load(
         spec = get_spec(run["model"])
         config = spec.config_cls(**run["model_config"])
         lr = float(run["train"]["learning_rate"])
+        schedule = run["train"].get("lr_schedule", "constant")
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise CheckpointError(f"{config_path} is unreadable or incomplete: {e}") from None
     if run.get("members"):
@@ -170,7 +171,7 @@ def load(
     ckpt_dir = root / "checkpoints"
     if not ckpt_dir.is_dir():
         raise CheckpointError(f"no checkpoint in {root} (no checkpoints/ directory)")
-    optimizer = optax.adam(lr)
+    optimizer = make_optimizer(lr, schedule)  # the state's structure, not its values
     abstract = jax.eval_shape(
         lambda: {
             "state": create_train_state(spec, module, optimizer, jax.random.key(0)),

@@ -45,7 +45,7 @@ from aezoo.train.config import LR_NAMES, TrainConfig
 from aezoo.train.members import Member
 from aezoo.train.parallel import make_vmapped_train_epoch
 from aezoo.train.sharding import LocalRows
-from aezoo.train.state import TrainState, create_train_state
+from aezoo.train.state import TrainState, create_train_state, make_optimizer
 from aezoo.train.step import (
     EVAL_SEED,
     make_eval_fn,
@@ -166,10 +166,12 @@ class SingleRun(Program):
             )
         if not tc.fused and jax.process_count() > 1:
             raise ConfigError("the per-step loop runs on one process; use the fused epoch")
-        self.optimizer = optax.adam(tc.learning_rate)
         self.hparams = {}
         n = num_examples(train)
         self.steps_per_epoch = n // tc.batch_size
+        self.optimizer = make_optimizer(
+            tc.learning_rate, tc.lr_schedule, tc.epochs * self.steps_per_epoch
+        )
         # Data go to the devices once, as uint8 rows sharded over the mesh (each process
         # holds its own rows), or stream from the host when they exceed the budget; the test
         # set is binarized once on device with a fixed key.
@@ -267,7 +269,10 @@ class Members(Program):
         self.devices = sharding.mesh_size(self.mesh)
         self._by_member = sharding.row_sharding(self.mesh)  # the member axis over the devices
         everywhere = sharding.replicated(self.mesh)  # each device trains on all the data
-        self.optimizer = _optimizer(tc.learning_rate, lr_swept=self.sweep_name == "lr")
+        self.optimizer = make_optimizer(
+            tc.learning_rate, tc.lr_schedule, tc.epochs * (num_examples(train) // tc.batch_size),
+            lr_swept=self.sweep_name == "lr",
+        )  # fmt: skip
         self.hparams = {}
         if self.sweep_name not in (None, "lr"):
             swept = jnp.asarray([m.sweep_value for m in self.members], jnp.float32)
@@ -518,14 +523,6 @@ def _members(
         for lr in lrs:
             dataclasses.replace(tc, learning_rate=lr)  # checks each swept rate
     return members, configs, lrs
-
-
-def _optimizer(learning_rate: float, *, lr_swept: bool) -> optax.GradientTransformation:
-    """Adam; a swept learning rate is a traced value in its state."""
-    if not lr_swept:
-        return optax.adam(learning_rate)
-    adam = optax.inject_hyperparams(optax.adam, static_args=("b1", "b2", "eps", "eps_root"))
-    return adam(learning_rate=learning_rate)
 
 
 def _member_devices(n: int, devices: int | None) -> int:
