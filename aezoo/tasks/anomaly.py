@@ -31,6 +31,7 @@ from aezoo._validate import check_fields, option
 from aezoo.errors import ConfigError, DataError
 from aezoo.eval.likelihood import encode_and_reconstruct
 from aezoo.models import MODELS, ModelSpec, get_spec
+from aezoo.nn import ARCHS
 from aezoo.tasks import _common as common
 from aezoo.tasks import metrics
 from aezoo.train import TrainConfig, fit
@@ -50,7 +51,10 @@ class AnomalyOptions:
     batch_size: int = option(128, "training batch size", low=1)
     learning_rate: float = option(1e-3, "Adam learning rate", low=0.0, open="low", flag="lr")
     latent_dim: int = option(10, "code size of each model", low=1)
-    hidden_dims: tuple[int, ...] = option((512, 256), "hidden widths of the MLP nets")
+    hidden_dims: tuple[int, ...] = option((512, 256), "hidden widths of the dense layers")
+    arch: str = option(
+        "mlp", "network: mlp, or conv (two stride-2 convolutions first)", choices=ARCHS
+    )
     nll_samples: int = option(100, "posterior draws of -ELBO and the IS NLL per image", low=1)
     seed: int = option(0, "training seed", low=0)
 
@@ -143,7 +147,11 @@ def train_class(
         learning_rate=options.learning_rate,
         seed=options.seed,
     )
-    model_config = {"latent_dim": options.latent_dim, "hidden_dims": options.hidden_dims}
+    model_config = {
+        "latent_dim": options.latent_dim,
+        "hidden_dims": options.hidden_dims,
+        "arch": options.arch,
+    }
     return fit(
         options.model,
         _of_class(train, normal),
@@ -218,7 +226,8 @@ def _markdown(result: dict[str, Any]) -> str:
     rows = [*result["rows"], {"class": "**mean**", **result["mean"]}]
     setup = (
         f"One `{o['model']}` per normal class ({o['epochs']} epochs, batch {o['batch_size']}, "
-        f"lr {o['learning_rate']}, {o['latent_dim']}-D code, hidden {o['hidden_dims']}, "
+        f"lr {o['learning_rate']}, {o['latent_dim']}-D code, {o.get('arch', 'mlp')} net, "
+        f"hidden {o['hidden_dims']}, "
         f"seed {o['seed']}); all test images scored; AUROC in %, higher score = more "
         f"anomalous. -ELBO and IS NLL from {o['nll_samples']} posterior draws."
     )
