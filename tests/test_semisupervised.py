@@ -112,19 +112,6 @@ def test_labels_setting_is_for_semi_supervised_models_only(digits):
         aezoo.fit("vae", *digits, labels=50, epochs=1, progress=False, figures=False)
 
 
-@pytest.mark.optax
-@pytest.mark.slow
-def test_m2_learns_to_classify_from_few_labels_and_unlabelled_digits(digits):
-    result = aezoo.fit(
-        "m2", *digits, labels=50, epochs=8, progress=False, figures=False,
-        model_config={"latent_dim": 8, "hidden_dims": (128,)},
-    )  # fmt: skip
-    first, last = result.history[0], result.history[-1]
-    assert last["train/labelled_share"] == pytest.approx(0.1, abs=0.02)
-    assert last["test/error"] < 0.3 < 0.9  # chance: 0.9
-    assert last["test/nll_bound"] < first["test/nll_bound"]
-
-
 def _cat(**overrides):
     settings = {"image_shape": SHAPE, "latent_dim": 3, "hidden_dims": (16,), **overrides}
     return aezoo.get("cat_aae", **settings)
