@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 
 import jax
 import numpy as np
 import pytest
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
+# Many tests compile the same small programs (the same model, shapes and settings): a
+# compilation cache for the session turns the repeats into loads.
+# Subprocesses (multi-process and SIGKILL tests) inherit it through the environment.
+_OWN_CACHE = None
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    _OWN_CACHE = tempfile.mkdtemp(prefix="aezoo-xla-cache-")
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = _OWN_CACHE
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
+jax.config.update(
+    "jax_persistent_cache_min_compile_time_secs",
+    float(os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"]),
+)
 
 
 @pytest.fixture(autouse=True)
@@ -46,3 +61,9 @@ def small_batch():
     """A batch of 8 digits-shaped images in [0, 1]."""
     x = np.random.default_rng(0).uniform(size=(8, 8, 8, 1)).astype(np.float32)
     return {"image": x, "label": np.arange(8, dtype=np.int32)}
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Remove the session's compilation cache (not one the environment named)."""
+    if _OWN_CACHE is not None:
+        shutil.rmtree(_OWN_CACHE, ignore_errors=True)

@@ -78,6 +78,7 @@ def test_slices_and_rows_of_a_split_are_views_in_order():
     assert labels.shape == (100,) and set(np.unique(labels)) <= {0, 1, 2}
 
 
+@pytest.mark.slow
 def test_ground_truth_samples_factors_and_draws_their_images():
     truth = data.ground_truth("dsprites")
     assert truth.factor_names == ("shape", "scale", "orientation", "posX", "posY")

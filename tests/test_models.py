@@ -22,8 +22,13 @@ ALL = sorted(MODELS)
 # loss and gradients, one compile, learning, CLI) still runs on each of them.
 MODULES = [n for n in ALL if MODELS[n].module_cls is not MODELS["vae"].module_cls
            or n in ("vae", "cvae")]  # fmt: skip
-# The loss-level tests of those variants run in the full suite (the fast tier stays < 2 min).
-LOSSES = [n if n in MODULES else pytest.param(n, marks=pytest.mark.slow) for n in ALL]
+# The loss-level tests of those variants, and of the semi-supervised models (whose losses
+# tests/test_semisupervised.py checks term by term in the fast tier), run in the full suite
+# (the fast tier stays < 2 min).
+LOSSES = [
+    n if n in MODULES and not MODELS[n].semi_supervised else pytest.param(n, marks=pytest.mark.slow)
+    for n in ALL
+]
 SHAPE = (8, 8, 1)
 
 

@@ -20,6 +20,7 @@ KW = {"model_config": SMALL, "batch_size": 32, "progress": False}
 
 
 @pytest.mark.optax
+@pytest.mark.slow  # the fast tier keeps the streaming unit tests; the two-device twin is slow too
 def test_streamed_epochs_equal_the_device_resident_run_bit_for_bit(digits):
     train, test = digits
     resident = aezoo.fit("vae", train, test, epochs=1, **KW)

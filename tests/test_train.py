@@ -252,6 +252,7 @@ def test_workdir_holding_a_run_needs_resume_or_overwrite(digits, tmp_path):
 
 
 @pytest.mark.optax
+@pytest.mark.slow
 def test_cosine_schedule_scales_adam_to_zero_over_the_run_and_keeps_its_count():
     from aezoo.train.state import make_optimizer
 
