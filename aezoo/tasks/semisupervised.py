@@ -67,7 +67,8 @@ def _trained_errors(trained, sx, sy, options, say) -> dict[str, list[float]]:
         labels = m.run["train"].get("labels")
         if labels != options.labels:
             raise DataError(
-                f"{path} was trained with {labels or 'every'} label(s): this table is for "
+                f"{path} was trained with {'every' if labels is None else labels} label(s): "
+                f"this table is for "
                 f"--labels {options.labels} (train it with --labels {options.labels})"
             )
         error = 100.0 * float(np.mean(common.predicted_classes(m, sx) != sy))
@@ -81,11 +82,11 @@ def _trained_errors(trained, sx, sy, options, say) -> dict[str, list[float]]:
     }
 
 
-def _baseline_errors(coders, tx, ty, sx, sy, options, say) -> dict[str, list[float]]:
-    """Per label draw: classifiers of the labelled pixels, and M1 on every run's codes."""
+def _baseline_errors(coders, hidden, tx, ty, sx, sy, options, say) -> dict[str, list[float]]:
+    """Per label draw: classifiers of the labelled pixels (the MLP with ``hidden`` layers),
+    and M1 on every run's codes."""
     draws = [data.draw_labels(ty, options.labels, options.seed + d) for d in range(options.draws)]
     test_codes = [common.codes(m, sx, sy) for m, _ in coders]
-    hidden = tuple(coders[0][0].config.hidden_dims) if coders else (512, 256)
     errors: dict[str, list[float]] = {}
     for d, idx in enumerate(draws):
         seed, px, py = options.seed + d, common.pixels(tx[idx]), ty[idx]
@@ -124,7 +125,8 @@ def run(
     coders = [(m, p) for m, p in pairs if not m.spec.semi_supervised]
     trained = [(m, p) for m, p in pairs if m.spec.semi_supervised]
     errors = _trained_errors(trained, sx, sy, options, say)
-    errors.update(_baseline_errors(coders, tx, ty, sx, sy, options, say))
+    hidden = tuple(models[0].config.hidden_dims)
+    errors.update(_baseline_errors(coders, hidden, tx, ty, sx, sy, options, say))
     rows = [{"name": k, "error": float(np.mean(v)), "std": float(np.std(v)),
              "per_draw": ", ".join(f"{e:.2f}" for e in v)} for k, v in errors.items()]  # fmt: skip
     result = {"task": "semisupervised", "dataset": models[0].run["train"]["dataset"],
