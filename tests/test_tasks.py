@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 import math
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from scipy.stats import multivariate_normal
 
+import aezoo
 from aezoo import data
 from aezoo.cli import main
 from aezoo.errors import DataError, ShapeError
@@ -105,6 +108,21 @@ def test_auroc_known_answers_and_errors():
     assert abs(metrics.auroc(r.random(4000), r.random(4000) > 0.5) - 0.5) < 0.03
     with pytest.raises(ShapeError, match="finite"):
         metrics.auroc(np.array([0.1, np.nan, 0.3, 0.8, 0.9]), anomalous)
+
+
+def test_anomaly_scores_of_a_vae_match_their_definitions():
+    spec, module = aezoo.get("vae", image_shape=(8, 8, 1), hidden_dims=(16,), latent_dim=3)
+    params = module.init(jax.random.key(0), jnp.zeros((2, 8, 8, 1)))["params"]
+    x = np.random.default_rng(0).integers(0, 256, (7, 8, 8, 1)).astype(np.uint8)
+    s = anomaly.anomaly_scores(spec, module, params, x, x, normal=0, nll_samples=4)
+    assert set(s) == set(anomaly.SCORES) and all(v.shape == (7,) for v in s.values())
+    xf = x / 255.0
+    out = module.apply({"params": params}, jnp.asarray(xf), method="reconstruct")
+    mean = np.asarray(out["mean"])
+    np.testing.assert_allclose(s["squared_error"], ((mean - xf) ** 2).mean((1, 2, 3)), rtol=1e-5)
+    bce = -(xf * np.log(mean) + (1 - xf) * np.log1p(-mean)).sum((1, 2, 3))
+    np.testing.assert_allclose(s["reconstruction"], bce, rtol=1e-4)
+    assert np.all(s["nll_is"] <= s["neg_elbo"] + 1e-4)  # the IS bound is the tighter one
 
 
 def test_gaussian_latent_density_matches_scipy():

@@ -65,7 +65,7 @@ TASKS = {
         Task(
             "anomaly",
             "one-class anomaly detection: a model per normal class, AUROC of "
-            "reconstruction, -ELBO, IS NLL and latent density",
+            "reconstruction (NLL, squared error), -ELBO, IS NLL and latent density",
             anomaly.AnomalyOptions,
             anomaly.run,
             takes_runs=False,

@@ -5,6 +5,10 @@ anomalies; AUROC per class and its mean over the classes.
 Scores (higher = more anomalous), each from the same trained model:
 - ``reconstruction``: -log p(x | decode(code)), the NLL of the image under the decoder of its
   own code (the posterior mean for a VAE);
+- ``squared_error``: the mean squared difference between the image and the mean of that
+  reconstruction, the reconstruction error of the autoencoder literature (the DCAE of Ruff
+  et al.); a pixel's error is at most 1, where the Bernoulli NLL of a pixel the decoder is
+  sure of grows without bound;
 - ``neg_elbo`` and ``nll_is`` (models with a density): the negative ELBO and the
   importance-sampled -log p(x), both from the same ``nll_samples`` posterior draws;
 - ``latent_density``: -log N(code; mean, covariance of the training codes), a Gaussian
@@ -36,7 +40,7 @@ from aezoo.tasks import _common as common
 from aezoo.tasks import metrics
 from aezoo.train import TrainConfig, fit
 
-SCORES = ("reconstruction", "neg_elbo", "nll_is", "latent_density")
+SCORES = ("reconstruction", "squared_error", "neg_elbo", "nll_is", "latent_density")
 QUOTED = {"Deep SVDD (one-class)": 94.8, "DCAE": 89.7}  # Ruff et al. 2018, mean AUROC
 
 
@@ -99,6 +103,7 @@ def anomaly_scores(
     )["code"]
     out = {
         "reconstruction": stats["recon"],
+        "squared_error": stats["mse"],
         "latent_density": _gauss_nll(train_codes, stats["code"]),
     }
     if spec.log_weights is not None:
