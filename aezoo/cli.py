@@ -63,6 +63,9 @@ def _add_eval(sub) -> None:
         "samples (default: 0)")  # fmt: skip
     add("--metrics", default="all", help="--disentanglement: comma-separated subset of "
         "beta_vae,factor_vae,mig,sap,dci,modularity (default: all)")  # fmt: skip
+    add("--export-codes", metavar="PATH", help="instead: write the codes of the train and test "
+        "splits with their labels to PATH (.npz: x_train, y_train, x_test, y_test), a dataset "
+        "for --dataset npz:PATH (stacked models: M1+M2)")  # fmt: skip
     add("--no-progress", action="store_true", help="no progress output")
 
 
@@ -214,6 +217,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     positive_int("--probe-train", args.probe_train)
     if args.disentanglement:
         return _cmd_disentanglement(args)
+    if args.export_codes:
+        return _cmd_export(args)
     if args.append_readme:  # before the evaluation, so that a bad path costs nothing
         writable_file(args.append_readme, "--append-readme")
     names = ("nll_samples", "split", "data_dir", "probe_train", "best", "cache_dir")
@@ -223,6 +228,16 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if args.append_readme:
         append_readme_row(args.append_readme, args.workdir, results)
         print(f"added a row to {args.append_readme}")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from aezoo.eval import export_codes
+
+    kw = {"data_dir": args.data_dir, "cache_dir": args.cache_dir, "best": args.best}
+    shapes = export_codes(args.workdir, args.export_codes, progress=not args.no_progress, **kw)
+    sizes = ", ".join(f"{k} {v[0]} x {v[1]}" for k, v in shapes.items())
+    print(f"wrote {args.export_codes} ({sizes}); train on it: --dataset npz:{args.export_codes}")
     return 0
 
 

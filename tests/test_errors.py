@@ -93,6 +93,8 @@ CLI_CASES = [
     (["eval", "{run}", "--disentanglement", "--num-train", "0"], "--num-train must be a positive"),
     (["eval", "{run}", "--disentanglement", "--metrics", "mig,dci2"], "unknown metric 'dci2'"),
     (["eval", "{tmp}", "--disentanglement"], "config.json is missing"),
+    (["eval", "{run}", "--export-codes", "{tmp}/missing/codes.npz"], "does not exist"),
+    (["eval", "{run}", "--export-codes", "{tmp}"], "is not a file path"),
     (["task", "manifold", "{run}", "--methods", "pca,sne"], "unknown method 'sne'"),
     (["task", "manifold", "{run}", "--num-points", "5"], "num_points must be an integer >= 20"),
     (["task", "retrieval", "{tmp}"], "config.json is missing"),

@@ -240,6 +240,42 @@ def test_semisupervised_task_on_digits(runs, m2_runs, tmp_path, capsys):
     assert "was trained with 50 label(s)" in capsys.readouterr().err
 
 
+@pytest.mark.optax
+def test_export_codes_is_a_dataset_of_the_runs_codes(tmp_path, capsys):
+    run, path = tmp_path / "ae", tmp_path / "codes.npz"
+    argv = ["train", "ae", "--latent-dim", "3", "--epochs", "1", *SMALL, "--workdir", str(run)]
+    assert main(argv) == 0
+    assert main(["eval", str(run), "--export-codes", str(path), "--no-progress"]) == 0
+    assert f"--dataset npz:{path}" in capsys.readouterr().out
+    m, found = aezoo.load(run), np.load(path)
+    assert sorted(found.files) == ["x_test", "x_train", "y_test", "y_train"]
+    for split in ("train", "test"):
+        x, y = data.load("digits", split)
+        np.testing.assert_array_equal(found[f"y_{split}"], y)  # the dataset's rows, in order
+        np.testing.assert_allclose(found[f"x_{split}"], m.encode(x)["z"], rtol=1e-5, atol=1e-6)
+    vectors, labels = data.load(f"npz:{path}", "train")  # what a second model trains on
+    assert vectors.shape == (len(found["x_train"]), 1, 1, 3) and data.is_vectors(vectors.shape)
+    np.testing.assert_allclose(vectors.mean((0, 1, 2)), 0.0, atol=1e-5)  # standardized
+    np.testing.assert_array_equal(labels, found["y_train"])
+
+
+@pytest.mark.slow
+@pytest.mark.optax
+def test_semisupervised_task_scores_m2_stacked_on_exported_codes(runs, tmp_path, capsys):
+    codes = tmp_path / "ae8-codes.npz"
+    assert main(["eval", runs[1], "--export-codes", str(codes), "--no-progress"]) == 0
+    argv = ["train", "m2", "--dataset", f"npz:{codes}", "--likelihood", "gaussian", "--labels",
+            "50", "--latent-dim", "4", "--epochs", "20", *SMALL]  # fmt: skip
+    assert main([*argv, "--workdir", str(tmp_path / "m1m2")]) == 0
+    capsys.readouterr()
+    args = [str(tmp_path / "m1m2"), "--labels", "50", "--draws", "1"]
+    rows = {r["name"]: r for r in _task("semisupervised", args, tmp_path / "task", capsys)["rows"]}
+    assert list(rows) == ["m2 trained with 50 labels (4-D; label seeds 0)",
+                          "vectors: logistic regression", "vectors: MLP (32,)"]  # fmt: skip
+    # M1+M2 classifies the test images through the codes better than chance (90%)
+    assert rows["m2 trained with 50 labels (4-D; label seeds 0)"]["error"] < 50.0
+
+
 @pytest.mark.slow
 @pytest.mark.optax
 def test_anomaly_task_on_digits_trains_then_reuses(tmp_path, capsys):

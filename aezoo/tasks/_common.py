@@ -22,15 +22,18 @@ def say_fn(progress: bool) -> Callable[[str], None]:
     return (lambda msg: print(msg, file=sys.stderr)) if progress else (lambda msg: None)
 
 
-def load_runs(runs: Sequence[str | pathlib.Path], task: str) -> list[LoadedModel]:
-    """The newest checkpoints of ``runs``: at least one, all trained on the same dataset."""
+def load_runs(
+    runs: Sequence[str | pathlib.Path], task: str, *, vectors: bool = False
+) -> list[LoadedModel]:
+    """The newest checkpoints of ``runs``: at least one, all trained on the same dataset (of
+    images, unless the task takes ``vectors`` too)."""
     if not runs:
         raise ConfigError(f"task {task} needs at least one trained run (a workdir) to score")
     models = [load(r) for r in runs]
     names = {m.run["train"]["dataset"] for m in models}
     if len(names) > 1:
         raise DataError(f"task {task}: the runs were trained on different datasets ({names})")
-    if data.is_vectors(models[0].config.image_shape):
+    if not vectors and data.is_vectors(models[0].config.image_shape):
         raise DataError(f"task {task} needs image runs; these were trained on tabular vectors")
     return models
 

@@ -8,6 +8,10 @@ labels; the rest of the training split is unlabelled (it trained the runs). Test
 - M1 (Kingma et al. 2014): logistic regression on each run's codes of the labelled images;
 - runs of a semi-supervised model (``aezoo train m2 --labels N --label-seed S``): their own
   classifier, one run per label draw (their label seeds are named in the row).
+Runs trained on a dataset of vectors are scored on it, the baselines then classify those
+vectors instead of pixels: M1+M2 is an ``m2`` trained on the codes a first run exported
+(``aezoo eval M1RUN --export-codes codes.npz``, ``aezoo train m2 --dataset npz:codes.npz``),
+and logistic regression on the labelled codes is then M1.
 Published numbers beside them (MNIST, 100 labels; quoted, not measured here).
 """
 
@@ -83,16 +87,17 @@ def _trained_errors(trained, sx, sy, options, say) -> dict[str, list[float]]:
 
 
 def _baseline_errors(coders, hidden, tx, ty, sx, sy, options, say) -> dict[str, list[float]]:
-    """Per label draw: classifiers of the labelled pixels (the MLP with ``hidden`` layers),
-    and M1 on every run's codes."""
+    """Per label draw: classifiers of the labelled pixels (or vectors; the MLP with
+    ``hidden`` layers), and M1 on every run's codes."""
     draws = [data.draw_labels(ty, options.labels, options.seed + d) for d in range(options.draws)]
     test_codes = [common.codes(m, sx, sy) for m, _ in coders]
+    inputs = "vectors" if data.is_vectors(sx.shape[1:]) else "pixels"
     errors: dict[str, list[float]] = {}
     for d, idx in enumerate(draws):
         seed, px, py = options.seed + d, common.pixels(tx[idx]), ty[idx]
         found = {
-            "pixels: logistic regression": _logreg_error(px, py, common.pixels(sx), sy, seed),
-            f"pixels: MLP {hidden}": _mlp_error(px, py, common.pixels(sx), sy, hidden, seed),
+            f"{inputs}: logistic regression": _logreg_error(px, py, common.pixels(sx), sy, seed),
+            f"{inputs}: MLP {hidden}": _mlp_error(px, py, common.pixels(sx), sy, hidden, seed),
         }
         for (m, path), codes in zip(coders, test_codes, strict=True):
             train_codes = common.codes(m, tx[idx], py)
@@ -117,7 +122,7 @@ def run(
     """Test error of every classifier: the baselines and M1 over the label draws, and each
     semi-supervised run's own classifier; writes ``semisupervised.json`` and ``.md``."""
     say = common.say_fn(progress)
-    models = common.load_runs(runs, "semisupervised")
+    models = common.load_runs(runs, "semisupervised", vectors=True)
     tx, ty = common.split_for(models[0], "train", data_dir, cache_dir)
     sx, sy = common.split_for(models[0], "test", data_dir, cache_dir)
     out.mkdir(parents=True, exist_ok=True)
