@@ -55,17 +55,13 @@ def _add_eval(sub) -> None:
     add("--disentanglement", action="store_true", help="instead: the disentanglement metrics "
         "(BetaVAE, FactorVAE, MIG, SAP, DCI, modularity) and latent traversals, on a dataset "
         "with ground-truth factors (dsprites); every member of a multi-seed run")  # fmt: skip
-    add("--num-train", type=int, default=10_000, help="--disentanglement: training sample "
-        "of every metric (default: 10000, as disentanglement_lib)")  # fmt: skip
-    add("--num-eval", type=int, default=5_000, help="--disentanglement: evaluation sample "
-        "(default: 5000)")  # fmt: skip
-    add("--metric-seed", type=int, default=0, help="--disentanglement: seed of the metrics' "
-        "samples (default: 0)")  # fmt: skip
+    add("--num-train", type=int, default=10_000, help="--disentanglement: training sample (10000)")
+    add("--num-eval", type=int, default=5_000, help="--disentanglement: evaluation sample (5000)")
+    add("--metric-seed", type=int, default=0, help="--disentanglement: the samples' seed (0)")
     add("--metrics", default="all", help="--disentanglement: comma-separated subset of "
         "beta_vae,factor_vae,mig,sap,dci,modularity (default: all)")  # fmt: skip
-    add("--export-codes", metavar="PATH", help="instead: write the codes of the train and test "
-        "splits with their labels to PATH (.npz: x_train, y_train, x_test, y_test), a dataset "
-        "for --dataset npz:PATH (stacked models: M1+M2)")  # fmt: skip
+    add("--export-codes", metavar="PATH", help="instead: the codes and labels of the train and "
+        "test splits to PATH (.npz), a dataset for --dataset npz:PATH (M1+M2)")  # fmt: skip
     add("--no-progress", action="store_true", help="no progress output")
 
 
@@ -211,14 +207,17 @@ def _print_settings(model: str, workdir, resume: bool, config, model_config) -> 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     from aezoo._validate import int_in, positive_int, writable_file
-    from aezoo.eval import append_readme_row, evaluate, summary_line
+    from aezoo.eval import append_readme_row, evaluate, export_codes, summary_line
 
     int_in("--nll-samples", args.nll_samples, 0)
     positive_int("--probe-train", args.probe_train)
     if args.disentanglement:
         return _cmd_disentanglement(args)
-    if args.export_codes:
-        return _cmd_export(args)
+    if args.export_codes:  # instead of the evaluation
+        kw = {k: getattr(args, k) for k in ("data_dir", "cache_dir", "best")}
+        shapes = export_codes(args.workdir, args.export_codes, progress=not args.no_progress, **kw)
+        print(f"wrote {args.export_codes} {shapes}; train on it: --dataset npz:{args.export_codes}")
+        return 0
     if args.append_readme:  # before the evaluation, so that a bad path costs nothing
         writable_file(args.append_readme, "--append-readme")
     names = ("nll_samples", "split", "data_dir", "probe_train", "best", "cache_dir")
@@ -231,23 +230,12 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_export(args: argparse.Namespace) -> int:
-    from aezoo.eval import export_codes
-
-    kw = {"data_dir": args.data_dir, "cache_dir": args.cache_dir, "best": args.best}
-    shapes = export_codes(args.workdir, args.export_codes, progress=not args.no_progress, **kw)
-    sizes = ", ".join(f"{k} {v[0]} x {v[1]}" for k, v in shapes.items())
-    print(f"wrote {args.export_codes} ({sizes}); train on it: --dataset npz:{args.export_codes}")
-    return 0
-
-
 def _cmd_disentanglement(args: argparse.Namespace) -> int:
     from aezoo.eval import evaluate_disentanglement, summary_lines
 
-    names = ("num_train", "num_eval", "metrics")
-    result = evaluate_disentanglement(args.workdir, seed=args.metric_seed,
-                                      progress=not args.no_progress,
-                                      **{k: getattr(args, k) for k in names})  # fmt: skip
+    kw = {k: getattr(args, k) for k in ("num_train", "num_eval", "metrics")}
+    kw["progress"] = not args.no_progress
+    result = evaluate_disentanglement(args.workdir, seed=args.metric_seed, **kw)
     print("\n".join(summary_lines(result)))
     return 0
 
