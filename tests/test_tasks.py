@@ -257,6 +257,12 @@ def test_export_codes_is_a_dataset_of_the_runs_codes(tmp_path, capsys):
     assert vectors.shape == (len(found["x_train"]), 1, 1, 3) and data.is_vectors(vectors.shape)
     np.testing.assert_allclose(vectors.mean((0, 1, 2)), 0.0, atol=1e-5)  # standardized
     np.testing.assert_array_equal(labels, found["y_train"])
+    arrays = tmp_path / "arrays"  # trained on arrays given to fit: nothing to reload by name
+    aezoo.fit("ae", data.load("digits", "train"), epochs=1, progress=False, workdir=arrays,
+              model_config={"hidden_dims": (8,), "latent_dim": 2}, figures=False)  # fmt: skip
+    assert main(["eval", str(arrays), "--export-codes", str(tmp_path / "no.npz")]) == 2
+    assert "trained on arrays passed to fit" in capsys.readouterr().err
+    assert not (tmp_path / "no.npz").exists()
 
 
 @pytest.mark.slow

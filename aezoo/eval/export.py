@@ -18,10 +18,8 @@ import numpy as np
 
 from aezoo import data
 from aezoo._validate import writable_file
-from aezoo.errors import DataError
 from aezoo.eval.likelihood import encode_and_reconstruct
-from aezoo.eval.run import data_source
-from aezoo.train.config import TrainConfig
+from aezoo.eval.run import data_source, reloadable_dataset
 from aezoo.train.load import load
 from aezoo.train.workdir import atomic_write
 
@@ -40,12 +38,7 @@ def export_codes(
     labels (its classifier's guess), a conditional one with them."""
     out = writable_file(path, "--export-codes")
     m = load(workdir, best=best)
-    dataset = m.run["train"]["dataset"]
-    if dataset == TrainConfig().dataset:
-        raise DataError(
-            f"the run in {workdir} was trained on arrays passed to fit: export reloads the data "
-            "by name; set TrainConfig(dataset=NAME) when training"
-        )
+    dataset = reloadable_dataset(m, workdir)
     source, arrays, shapes = data_source(m, data_dir, cache_dir), {}, {}
     for split in ("train", "test"):
         x, y = data.load(dataset, split, **source)

@@ -48,14 +48,8 @@ def evaluate(
     (and ``report.md``, with figures, next to it)."""
     m = load(workdir, best=best)
     workdir = writable_dir(workdir, "workdir")
-    dataset = m.run["train"]["dataset"]
+    dataset = reloadable_dataset(m, workdir)
     say = (lambda msg: print(msg, file=sys.stderr)) if progress else (lambda msg: None)
-    if dataset == TrainConfig().dataset:
-        raise DataError(
-            f"the run in {workdir} was trained on arrays passed to fit (dataset "
-            f"{dataset!r}): evaluation reloads the data by name; set "
-            "TrainConfig(dataset=NAME) when training"
-        )
     say(f"aezoo eval {workdir}: {m.spec.name} on {dataset}/{split}, epoch {m.epoch}")
     source = data_source(m, data_dir, cache_dir)
     x_eval, y_eval = split_arrays(m, split, source)
@@ -87,6 +81,18 @@ def evaluate(
     (workdir / "report.md").write_text(_report(m, results, workdir))
     say(f"wrote {workdir / 'eval.json'} and {workdir / 'report.md'}")
     return results
+
+
+def reloadable_dataset(m: LoadedModel, workdir) -> str:
+    """The name the run's dataset is reloaded by; a one-line error for arrays given to fit."""
+    dataset = m.run["train"]["dataset"]
+    if dataset == TrainConfig().dataset:
+        raise DataError(
+            f"the run in {workdir} was trained on arrays passed to fit (dataset "
+            f"{dataset!r}): evaluation reloads the data by name; set "
+            "TrainConfig(dataset=NAME) when training"
+        )
+    return dataset
 
 
 def data_source(m: LoadedModel, data_dir: str | None, cache_dir: str | None) -> dict:
