@@ -226,6 +226,20 @@ def test_clustering_task_on_digits(runs, m2_runs, tmp_path, capsys):
 
 @pytest.mark.slow
 @pytest.mark.optax
+def test_clustering_task_scores_a_gmvae_run_by_its_own_components(tmp_path, capsys):
+    argv = ["train", "gmvae", "--components", "10", "--latent-dim", "4", "--epochs", "60",
+            *SMALL, "--workdir", str(tmp_path / "gm")]  # fmt: skip
+    assert main(argv) == 0
+    capsys.readouterr()
+    rows = _task("clustering", [str(tmp_path / "gm"), "--clusters", "10"], tmp_path, capsys)
+    own = rows["rows"][0]
+    assert own["features"] == "class code: gmvae (4-D, gm), labels seen: none"
+    assert (own["method"], own["clusters"]) == ("argmax", 10)
+    assert own["accuracy"] > 0.3 and own["nmi"] > 0.25  # chance: 0.1, 0; measured 0.43, 0.42
+
+
+@pytest.mark.slow
+@pytest.mark.optax
 def test_semisupervised_task_on_digits(runs, m2_runs, tmp_path, capsys):
     capsys.readouterr()
     args = [runs[1], *m2_runs, "--labels", "50", "--draws", "2"]

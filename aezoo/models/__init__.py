@@ -19,6 +19,7 @@ from aezoo.models import (
     denoising_ae,
     dip_vae,
     factor_vae,
+    gmvae,
     iwae,
     m2,
     sparse_ae,
@@ -46,6 +47,7 @@ MODELS: dict[str, ModelSpec] = {
         annealed_vae.SPEC,
         m2.SPEC,
         cat_aae.SPEC,
+        gmvae.SPEC,
     )
 }
 

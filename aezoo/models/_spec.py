@@ -139,6 +139,8 @@ class ModelSpec:
       semi_supervised: the model learns from labelled rows and unlabelled ones (label -1)
         alike and classifies (a ``classify`` method: ``[B, classes]`` logits); training
         with ``--labels N`` hides all but N labels.
+      clusters: the model assigns inputs to its own clusters without labels (a ``classify``
+        method as above, one logit per cluster; ``gmvae``).
     """
 
     name: str
@@ -151,6 +153,7 @@ class ModelSpec:
     figures: Callable[..., None] | None = None
     log_weights: Callable[..., jax.Array] | None = None
     semi_supervised: bool = False
+    clusters: bool = False
 
     def phases_for(self, config: Any) -> tuple[Phase, ...]:
         """The training phases for ``config`` (a single phase for one-objective models)."""

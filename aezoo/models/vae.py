@@ -82,6 +82,10 @@ class VAE(nn.Module):
         """``[B, latent]`` -> decoder distribution parameters ``[B, H, W, C]``."""
         return self.decoder(z, self._cond(label))
 
+    def log_prior(self, z: jax.Array) -> jax.Array:
+        """``log p(z)`` of ``[..., D]`` codes under N(0, I): ``[...]``."""
+        return jnp.sum(gaussian_log_prob(z, jnp.zeros_like(z), jnp.zeros_like(z)), axis=-1)
+
     def reconstruct(self, x: jax.Array, *, label: jax.Array | None = None) -> dict[str, jax.Array]:
         """Decode the posterior mean (deterministic)."""
         return self.decode(self.encode(x, label=label)["z_mean"], label=label)
@@ -141,7 +145,7 @@ def log_importance_weights(
     out = module.apply(variables, flat, label=rep_label, method="decode")
     x_rep = jnp.broadcast_to(x[None], (num_samples, *x.shape)).reshape(-1, *x.shape[1:])
     log_px = -image_nll(module.config.likelihood, out, x_rep).reshape(num_samples, -1)
-    log_pz = jnp.sum(gaussian_log_prob(z, jnp.zeros_like(z), jnp.zeros_like(z)), axis=-1)
+    log_pz = module.apply(variables, z, method="log_prior")  # the module's prior
     log_qz = jnp.sum(gaussian_log_prob(z, mean[None], logvar[None]), axis=-1)
     return log_px + log_pz - log_qz
 

@@ -73,9 +73,15 @@ def predicted_classes(m: LoadedModel, x: np.ndarray, batch_size: int = 1000) -> 
 
 
 def labels_seen(m: LoadedModel) -> str:
-    """How many training labels a run saw: ``--labels N``, or all of them."""
+    """How many training labels a run saw: ``--labels N``, all of them, or none (a model that
+    clusters without labels)."""
     n = m.run["train"].get("labels")
-    return "all" if n is None else str(n)
+    return "none" if m.spec.clusters else "all" if n is None else str(n)
+
+
+def own_classes(m: LoadedModel) -> int:
+    """How many classes (or clusters) a classifying run's ``classify`` tells apart."""
+    return m.config.components if m.spec.clusters else m.config.num_classes
 
 
 def pixels(x: np.ndarray) -> np.ndarray:

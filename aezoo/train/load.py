@@ -37,7 +37,8 @@ class LoadedModel:
       ``{"mean": [B, H, W, C], ...}`` (distribution parameters: ``logits`` or ``mean``).
     - ``reconstruct(images, label=None)``: decode the code of ``images``.
     - ``sample(n, rng, label=None)``: ``n`` decodes of prior draws (generative models).
-    - ``classify(images)``: ``[B, classes]`` logits (semi-supervised models: ``m2``).
+    - ``classify(images)``: ``[B, classes]`` logits (semi-supervised models: ``m2``;
+      clustering ones: ``gmvae``).
     """
 
     spec: ModelSpec
@@ -94,9 +95,12 @@ class LoadedModel:
         return self._apply("reconstruct", self._images(images), label)
 
     def classify(self, images: Any) -> jax.Array:
-        """``[B, classes]`` class logits of a semi-supervised model's classifier (``m2``)."""
-        if not self.spec.semi_supervised:
-            raise ConfigError(f"model {self.spec.name!r} has no classifier (m2 has one)")
+        """``[B, classes]`` class logits of a semi-supervised model's classifier (``m2``) or
+        cluster logits of a clustering model (``gmvae``)."""
+        if not (self.spec.semi_supervised or self.spec.clusters):
+            raise ConfigError(
+                f"model {self.spec.name!r} has no classifier (m2, cat_aae and gmvae have one)"
+            )
         return _jitted(self.module, "classify")({"params": self.params}, self._images(images))
 
     def sample(self, n: int, rng: jax.Array, *, label: Any = None) -> dict[str, jax.Array]:

@@ -1,0 +1,90 @@
+"""VAE with a Gaussian-mixture prior, for clustering (in the spirit of VaDE, Jiang et al. 2017).
+
+``p(z) = (1/K) sum_c N(z; mu_c, diag exp(logvar_c))`` with the K components' means and
+log-variances learned with the encoder and decoder (uniform weights: a component cannot
+win by its weight alone). The loss is the negative ELBO with the KL estimated on the
+reparameterized sample and the component summed out exactly (log-sum-exp):
+``-ELBO = -log p(x|z) + log q(z|x) - log p(z)``. The cluster of an image is the component
+that explains its posterior mean best, ``argmax_c p(c | z)`` (:meth:`GMVAE.classify`); the
+``clustering`` task scores it beside k-means and a Gaussian mixture fitted to the codes.
+
+Expected: ``aezoo train gmvae --dataset mnist --latent-dim 10 --components 16 --epochs 30``
+(784-512-256-10) reached 97.7 nats test -ELBO, and its components clustered the MNIST test
+images at 81.9% accuracy (majority map, ``aezoo task clustering``; measured, README).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import jax
+import jax.numpy as jnp
+
+from aezoo.losses import gaussian_log_prob, image_nll
+from aezoo.models._spec import Metrics, ModelSpec, option
+from aezoo.models.vae import VAE, VAEConfig, log_importance_weights
+
+
+@dataclasses.dataclass(frozen=True)
+class GMVAEConfig(VAEConfig):
+    """Mixture-prior VAE settings: the number of mixture components (clusters)."""
+
+    components: int = option(10, "Gaussian components of the prior (the clusters)", low=2)
+
+
+class GMVAE(VAE):
+    """The VAE's encoder and decoder with a learned mixture of Gaussians as the prior."""
+
+    config: GMVAEConfig
+
+    def setup(self) -> None:
+        super().setup()
+        shape = (self.config.components, self.config.latent_dim)
+        self.prior_mean = self.param("prior_mean", jax.nn.initializers.normal(1.0), shape)
+        self.prior_logvar = self.param("prior_logvar", jax.nn.initializers.zeros, shape)
+
+    def component_log_probs(self, z: jax.Array) -> jax.Array:
+        """``[B, D]`` -> ``[B, K]``: ``log p(c) + log N(z; mu_c, var_c)`` per component."""
+        log_n = gaussian_log_prob(z[:, None, :], self.prior_mean[None], self.prior_logvar[None])
+        return jnp.sum(log_n, axis=-1) - math.log(self.config.components)
+
+    def log_prior(self, z: jax.Array) -> jax.Array:
+        """``log p(z)`` of ``[..., D]`` codes under the mixture: ``[...]``."""
+        flat = z.reshape(-1, z.shape[-1])
+        return jax.nn.logsumexp(self.component_log_probs(flat), axis=-1).reshape(z.shape[:-1])
+
+    def classify(self, x: jax.Array) -> jax.Array:
+        """``[B, H, W, C]`` -> ``[B, K]`` logits of ``p(c | z)`` at the posterior mean."""
+        return self.component_log_probs(self.encode(x)["z_mean"])
+
+    def sample(self, n: int, rng: jax.Array, *, label: jax.Array | None = None) -> dict:
+        """Decode ``n`` draws from the mixture prior (a uniform component, then its Gaussian)."""
+        c_key, z_key = jax.random.split(rng)
+        c = jax.random.randint(c_key, (n,), 0, self.config.components)
+        eps = jax.random.normal(z_key, (n, self.config.latent_dim))
+        return self.decode(self.prior_mean[c] + jnp.exp(0.5 * self.prior_logvar[c]) * eps)
+
+
+def loss_fn(params, batch, rng, *, module: GMVAE) -> tuple[jax.Array, Metrics]:
+    """Negative ELBO (nats per example): NLL + ``log q(z|x) - log p(z)`` at one sample."""
+    x = batch["image"]
+    out = module.apply({"params": params}, x, rng=rng)
+    nll = image_nll(module.config.likelihood, out, x)
+    log_q = jnp.sum(gaussian_log_prob(out["z"], out["z_mean"], out["z_logvar"]), axis=-1)
+    log_p = module.apply({"params": params}, out["z"], method="log_prior")
+    kl = log_q - log_p
+    loss = jnp.mean(nll + kl)
+    return loss, {"loss": loss, "nll": jnp.mean(nll), "kl": jnp.mean(kl), "nll_bound": loss}
+
+
+SPEC = ModelSpec(
+    name="gmvae",
+    description="VAE with a learned Gaussian-mixture prior; its components are the clusters",
+    config_cls=GMVAEConfig,
+    module_cls=GMVAE,
+    loss_fn=loss_fn,
+    generative=True,
+    log_weights=log_importance_weights,
+    clusters=True,
+)

@@ -1,0 +1,89 @@
+"""The mixture-prior VAE: its prior against SciPy, its loss against the VAE's where the two
+priors agree, its clusters, and a loaded run's classify."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy.stats import multivariate_normal
+
+import aezoo
+from aezoo.cli import main
+from aezoo.models import gmvae, vae
+
+SHAPE = (8, 8, 1)
+
+
+def _gmvae(components=3):
+    spec, module = aezoo.get(
+        "gmvae", image_shape=SHAPE, latent_dim=2, hidden_dims=(16,), components=components
+    )
+    return spec, module, aezoo.train.init_params(module, jax.random.key(0))
+
+
+def test_log_prior_is_the_uniform_mixture_density():
+    _, module, params = _gmvae()
+    z = np.random.default_rng(0).standard_normal((5, 2)).astype(np.float32)
+    got = module.apply({"params": params}, jnp.asarray(z), method="log_prior")
+    means, var = np.asarray(params["prior_mean"]), np.exp(np.asarray(params["prior_logvar"]))
+    pdfs = [multivariate_normal(m, np.diag(v)).pdf(z) for m, v in zip(means, var, strict=True)]
+    density = sum(pdfs) / 3
+    np.testing.assert_allclose(got, np.log(density), rtol=1e-5)
+
+
+def test_loss_equals_the_vae_loss_when_every_component_is_the_standard_normal():
+    _, module, params = _gmvae()
+    params = {**params, "prior_mean": jnp.zeros((3, 2)), "prior_logvar": jnp.zeros((3, 2))}
+    _, vae_module = aezoo.get("vae", image_shape=SHAPE, latent_dim=2, hidden_dims=(16,))
+    batch = {"image": jax.random.uniform(jax.random.key(1), (6, *SHAPE))}
+    rng = jax.random.key(2)
+    loss, _ = gmvae.loss_fn(params, batch, rng, module=module)
+    shared = {k: v for k, v in params.items() if not k.startswith("prior")}
+    vae_loss, _ = vae.loss_fn(shared, batch, rng, module=vae_module)
+    # the same sample z: log q(z|x) - log N(z; 0, I) is a one-sample estimate of the VAE's KL
+    out = vae_module.apply({"params": shared}, batch["image"], rng=rng)
+    logq = -0.5 * (np.log(2 * np.pi) + out["z_logvar"] + (out["z"] - out["z_mean"]) ** 2
+                   / np.exp(out["z_logvar"]))  # fmt: skip
+    logp = -0.5 * (np.log(2 * np.pi) + out["z"] ** 2)
+    kl_analytic = -0.5 * (1 + out["z_logvar"] - out["z_mean"] ** 2 - np.exp(out["z_logvar"]))
+    shift = np.mean(np.sum(logq - logp, -1) - np.sum(kl_analytic, -1))
+    np.testing.assert_allclose(loss, vae_loss + shift, rtol=1e-5)
+
+
+def test_classify_picks_the_component_nearest_the_posterior_mean():
+    _, module, params = _gmvae()
+    x = jax.random.uniform(jax.random.key(3), (4, *SHAPE))
+    z = module.apply({"params": params}, x, method="encode")["z_mean"]
+    far = jnp.stack([z[0], z[0] + 50.0, z[0] - 50.0])  # component 0 sits on the first code
+    params = {**params, "prior_mean": far, "prior_logvar": jnp.zeros((3, 2))}
+    logits = module.apply({"params": params}, x, method="classify")
+    assert logits.shape == (4, 3) and int(jnp.argmax(logits[0])) == 0
+    posterior = jax.nn.softmax(logits[0])
+    assert float(posterior[0]) > 0.999
+
+
+def test_samples_come_from_the_components_and_the_is_bound_uses_the_mixture():
+    spec, module, params = _gmvae()
+    out = module.apply({"params": params}, 5, jax.random.key(4), method="sample")
+    assert out["logits"].shape == (5, *SHAPE) and bool(jnp.all(jnp.isfinite(out["logits"])))
+    batch = {"image": jax.random.uniform(jax.random.key(5), (3, *SHAPE))}
+    log_w = spec.log_weights(params, batch, jax.random.key(6), module=module, num_samples=64)
+    elbo, iw = jnp.mean(log_w, 0), vae.iw_bound(log_w)
+    assert bool(jnp.all(iw >= elbo - 1e-5))  # the importance-weighted bound is the tighter one
+    moved = {**params, "prior_mean": params["prior_mean"] + 3.0}
+    log_w2 = spec.log_weights(moved, batch, jax.random.key(6), module=module, num_samples=64)
+    assert not np.allclose(log_w, log_w2)  # the prior's parameters enter the weights
+
+
+@pytest.mark.optax
+def test_a_gmvae_run_classifies_into_its_components(tmp_path):
+    run = tmp_path / "gm"
+    argv = ["train", "gmvae", "--components", "4", "--latent-dim", "3", "--hidden-dims", "32",
+            "--epochs", "2", "--no-progress", "--workdir", str(run)]  # fmt: skip
+    assert main(argv) == 0
+    m = aezoo.load(run)
+    x, _ = aezoo.data.load("digits", "test")
+    logits = np.asarray(m.classify(x[:50]))
+    assert logits.shape == (50, 4) and np.isfinite(logits).all()
