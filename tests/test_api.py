@@ -155,6 +155,7 @@ def test_public_api_is_small_and_complete():
         assert hasattr(aezoo.train, name), name
 
 
+@pytest.mark.slow  # each example trains a model: in the full suite
 @pytest.mark.optax
 @pytest.mark.parametrize("module", ["aezoo", "aezoo.train.loop"])
 def test_docstring_examples_run(module):

@@ -3,6 +3,8 @@ priors agree, its clusters, and a loaded run's classify."""
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -16,10 +18,11 @@ from aezoo.models import gmvae, vae
 SHAPE = (8, 8, 1)
 
 
-def _gmvae(components=3):
-    spec, module = aezoo.get(
-        "gmvae", image_shape=SHAPE, latent_dim=2, hidden_dims=(16,), components=components
-    )
+@functools.cache
+def _gmvae():
+    """One small mixture-prior VAE (3 components, 2-D codes) and its initial parameters."""
+    spec, module = aezoo.get("gmvae", image_shape=SHAPE, latent_dim=2, hidden_dims=(16,),
+                             components=3)  # fmt: skip
     return spec, module, aezoo.train.init_params(module, jax.random.key(0))
 
 
@@ -64,6 +67,7 @@ def test_classify_picks_the_component_nearest_the_posterior_mean():
     assert float(posterior[0]) > 0.999
 
 
+@pytest.mark.slow
 def test_samples_come_from_the_components_and_the_is_bound_uses_the_mixture():
     spec, module, params = _gmvae()
     out = module.apply({"params": params}, 5, jax.random.key(4), method="sample")
@@ -77,6 +81,7 @@ def test_samples_come_from_the_components_and_the_is_bound_uses_the_mixture():
     assert not np.allclose(log_w, log_w2)  # the prior's parameters enter the weights
 
 
+@pytest.mark.slow
 @pytest.mark.optax
 def test_a_gmvae_run_classifies_into_its_components(tmp_path):
     run = tmp_path / "gm"

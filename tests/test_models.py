@@ -22,11 +22,13 @@ ALL = sorted(MODELS)
 # loss and gradients, one compile, learning, CLI) still runs on each of them.
 MODULES = [n for n in ALL if MODELS[n].module_cls is not MODELS["vae"].module_cls
            or n in ("vae", "cvae")]  # fmt: skip
-# The loss-level tests of those variants, and of the semi-supervised models (whose losses
-# tests/test_semisupervised.py checks term by term in the fast tier), run in the full suite
-# (the fast tier stays < 2 min).
+# The loss-level tests of those variants, and of the semi-supervised and clustering models
+# (whose losses tests/test_semisupervised.py and tests/test_gmvae.py check term by term in the
+# fast tier), run in the full suite (the fast tier stays < 2 min).
 LOSSES = [
-    n if n in MODULES and not MODELS[n].semi_supervised else pytest.param(n, marks=pytest.mark.slow)
+    pytest.param(n, marks=pytest.mark.slow)
+    if n not in MODULES or MODELS[n].semi_supervised or MODELS[n].clusters
+    else n
     for n in ALL
 ]
 SHAPE = (8, 8, 1)
@@ -36,8 +38,18 @@ def _make(name, **overrides):
     return aezoo.get(name, image_shape=SHAPE, latent_dim=3, hidden_dims=(16,), **overrides)
 
 
-@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
-@pytest.mark.parametrize("name", MODULES)
+# The classifying models' decoders are the zoo's shared ones: their Gaussian-decoder shapes
+# in the full suite only.
+OUTPUTS = [
+    pytest.param(n, lik, marks=pytest.mark.slow)
+    if lik == "gaussian" and (MODELS[n].semi_supervised or MODELS[n].clusters)
+    else (n, lik)
+    for n in MODULES
+    for lik in ("bernoulli", "gaussian")
+]
+
+
+@pytest.mark.parametrize(("name", "likelihood"), OUTPUTS)
 def test_outputs_have_documented_shapes_and_are_finite(name, likelihood, small_batch, rng):
     spec, module = _make(name, likelihood=likelihood)
     params = aezoo.train.init_params(module, rng)
@@ -99,8 +111,12 @@ def test_conv_arch_runs_on_mnist_and_cifar_shapes(name, shape, arch, rng):
     assert ("conv_0" if arch == "conv" else "res_2") in str(jax.tree_util.tree_structure(params))
 
 
+# factor_vae's two phases in the full suite: aae's three keep the multi-phase step in the fast tier
+COMPILES = [pytest.param(n, marks=pytest.mark.slow) if n == "factor_vae" else n for n in LOSSES]
+
+
 @pytest.mark.optax
-@pytest.mark.parametrize("name", LOSSES)
+@pytest.mark.parametrize("name", COMPILES)
 def test_train_step_compiles_once(name, digits, rng):
     spec, module = _make(name)
     optimizer = optax.adam(1e-3)

@@ -254,6 +254,7 @@ def test_semisupervised_task_on_digits(runs, m2_runs, tmp_path, capsys):
     assert "was trained with 50 label(s)" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 @pytest.mark.optax
 def test_export_codes_is_a_dataset_of_the_runs_codes(tmp_path, capsys):
     run, path = tmp_path / "ae", tmp_path / "codes.npz"

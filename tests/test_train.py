@@ -26,7 +26,7 @@ pytestmark = pytest.mark.optax
 SMALL = {"latent_dim": 4, "hidden_dims": (32,)}
 
 
-@pytest.mark.parametrize("name", ["ae", "vae"])
+@pytest.mark.parametrize("name", ["ae", pytest.param("vae", marks=pytest.mark.slow)])
 def test_fused_epoch_equals_per_step_loop(name, digits):
     (images, labels), _ = digits
     spec, module = aezoo.get(name, image_shape=(8, 8, 1), **SMALL)

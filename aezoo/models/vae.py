@@ -84,7 +84,7 @@ class VAE(nn.Module):
 
     def log_prior(self, z: jax.Array) -> jax.Array:
         """``log p(z)`` of ``[..., D]`` codes under N(0, I): ``[...]``."""
-        return jnp.sum(gaussian_log_prob(z, jnp.zeros_like(z), jnp.zeros_like(z)), axis=-1)
+        return standard_normal_log_prob(z)
 
     def reconstruct(self, x: jax.Array, *, label: jax.Array | None = None) -> dict[str, jax.Array]:
         """Decode the posterior mean (deterministic)."""
@@ -99,6 +99,11 @@ class VAE(nn.Module):
         if self.config.num_classes and label is None:
             label = jax.random.randint(label_key, (n,), 0, self.config.num_classes)
         return self.decode(z, label=label)
+
+
+def standard_normal_log_prob(z: jax.Array) -> jax.Array:
+    """``log N(z; 0, I)`` of ``[..., D]`` codes: ``[...]``."""
+    return jnp.sum(gaussian_log_prob(z, jnp.zeros_like(z), jnp.zeros_like(z)), axis=-1)
 
 
 def _label(batch: dict[str, jax.Array], module: VAE) -> jax.Array | None:
@@ -131,7 +136,8 @@ def log_importance_weights(
     """``log p(x|z_k) + log p(z_k) - log q(z_k|x)`` for ``k < num_samples``: ``[K, B]``.
 
     ``logsumexp`` over K minus ``log K`` is the importance-weighted bound (IWAE), the
-    estimator of ``log p(x)`` that evaluation uses too.
+    estimator of ``log p(x)`` that evaluation uses too. ``p(z)`` is the module's
+    ``log_prior`` (a mixture for ``gmvae``), or N(0, I) for a module without one.
     """
     x = batch["image"]
     label = _label(batch, module)
@@ -145,7 +151,10 @@ def log_importance_weights(
     out = module.apply(variables, flat, label=rep_label, method="decode")
     x_rep = jnp.broadcast_to(x[None], (num_samples, *x.shape)).reshape(-1, *x.shape[1:])
     log_px = -image_nll(module.config.likelihood, out, x_rep).reshape(num_samples, -1)
-    log_pz = module.apply(variables, z, method="log_prior")  # the module's prior
+    if hasattr(module, "log_prior"):  # the module's own prior (a mixture for gmvae)
+        log_pz = module.apply(variables, z, method="log_prior")
+    else:  # a module of your own with encode/decode only: N(0, I)
+        log_pz = standard_normal_log_prob(z)
     log_qz = jnp.sum(gaussian_log_prob(z, mean[None], logvar[None]), axis=-1)
     return log_px + log_pz - log_qz
 
