@@ -101,6 +101,7 @@ def test_argparse_errors_exit_2(argv, message, capsys):
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.slow  # the fast tier stays < 2 min
 def test_console_errors_print_no_traceback(tmp_path):
     proc = subprocess.run(
         [

@@ -1,5 +1,5 @@
 """The mixture-prior VAE: its prior against SciPy, its loss against the VAE's where the two
-priors agree, its clusters, and a loaded run's classify."""
+priors agree, its clusters (a trained run's: tests/test_tasks.py, the clustering task)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import pytest
 from scipy.stats import multivariate_normal
 
 import aezoo
-from aezoo.cli import main
 from aezoo.models import gmvae, vae
 
 SHAPE = (8, 8, 1)
@@ -79,16 +78,3 @@ def test_samples_come_from_the_components_and_the_is_bound_uses_the_mixture():
     moved = {**params, "prior_mean": params["prior_mean"] + 3.0}
     log_w2 = spec.log_weights(moved, batch, jax.random.key(6), module=module, num_samples=64)
     assert not np.allclose(log_w, log_w2)  # the prior's parameters enter the weights
-
-
-@pytest.mark.slow
-@pytest.mark.optax
-def test_a_gmvae_run_classifies_into_its_components(tmp_path):
-    run = tmp_path / "gm"
-    argv = ["train", "gmvae", "--components", "4", "--latent-dim", "3", "--hidden-dims", "32",
-            "--epochs", "2", "--no-progress", "--workdir", str(run)]  # fmt: skip
-    assert main(argv) == 0
-    m = aezoo.load(run)
-    x, _ = aezoo.data.load("digits", "test")
-    logits = np.asarray(m.classify(x[:50]))
-    assert logits.shape == (50, 4) and np.isfinite(logits).all()

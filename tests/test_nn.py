@@ -118,6 +118,7 @@ def test_fused_conv_epoch_has_no_native_convolution():
     assert "convolution" in hlo(native)
 
 
+@pytest.mark.slow  # the fast tier stays < 2 min
 def test_residual_block_is_identity_plus_two_convolutions(rng):
     x = jax.random.normal(rng, (2, 5, 7, 4))
     block = ResBlock(4, impl="matmul")

@@ -230,6 +230,8 @@ def test_clustering_task_scores_a_gmvae_run_by_its_own_components(tmp_path, caps
     argv = ["train", "gmvae", "--components", "10", "--latent-dim", "4", "--epochs", "60",
             *SMALL, "--workdir", str(tmp_path / "gm")]  # fmt: skip
     assert main(argv) == 0
+    logits = np.asarray(aezoo.load(tmp_path / "gm").classify(data.load("digits", "test")[0]))
+    assert logits.shape[1] == 10 and np.isfinite(logits).all()  # one logit per component
     capsys.readouterr()
     rows = _task("clustering", [str(tmp_path / "gm"), "--clusters", "10"], tmp_path, capsys)
     own = rows["rows"][0]
