@@ -31,7 +31,7 @@ def _label(m: LoadedModel, n=4):
 
 # the classifying models (m2, cat_aae, gmvae) in the full suite: the fast tier stays < 2 min
 NAMES = [
-    pytest.param(n, marks=pytest.mark.slow) if s.semi_supervised or s.clusters else n
+    pytest.param(n, marks=pytest.mark.slow) if s.classifies else n
     for n, s in sorted(aezoo.MODELS.items())
 ]
 

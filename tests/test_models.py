@@ -26,9 +26,7 @@ MODULES = [n for n in ALL if MODELS[n].module_cls is not MODELS["vae"].module_cl
 # (whose losses tests/test_semisupervised.py and tests/test_gmvae.py check term by term in the
 # fast tier), run in the full suite (the fast tier stays < 2 min).
 LOSSES = [
-    pytest.param(n, marks=pytest.mark.slow)
-    if n not in MODULES or MODELS[n].semi_supervised or MODELS[n].clusters
-    else n
+    pytest.param(n, marks=pytest.mark.slow) if n not in MODULES or MODELS[n].classifies else n
     for n in ALL
 ]
 SHAPE = (8, 8, 1)
@@ -42,7 +40,7 @@ def _make(name, **overrides):
 # in the full suite only.
 OUTPUTS = [
     pytest.param(n, lik, marks=pytest.mark.slow)
-    if lik == "gaussian" and (MODELS[n].semi_supervised or MODELS[n].clusters)
+    if lik == "gaussian" and MODELS[n].classifies
     else (n, lik)
     for n in MODULES
     for lik in ("bernoulli", "gaussian")

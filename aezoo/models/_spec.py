@@ -155,6 +155,11 @@ class ModelSpec:
     semi_supervised: bool = False
     clusters: bool = False
 
+    @property
+    def classifies(self) -> bool:
+        """Whether the module has ``classify`` (semi-supervised or clustering models)."""
+        return self.semi_supervised or self.clusters
+
     def phases_for(self, config: Any) -> tuple[Phase, ...]:
         """The training phases for ``config`` (a single phase for one-objective models)."""
         if self.phases is None:

@@ -21,9 +21,10 @@ import math
 import jax
 import jax.numpy as jnp
 
-from aezoo.losses import gaussian_log_prob, image_nll
+from aezoo.losses import gaussian_log_prob
 from aezoo.models._spec import Metrics, ModelSpec, option
-from aezoo.models.vae import VAE, VAEConfig, log_importance_weights
+from aezoo.models.vae import VAE, VAEConfig, elbo_outputs, log_importance_weights
+from aezoo.nn import reparameterize
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,15 +63,12 @@ class GMVAE(VAE):
         """Decode ``n`` draws from the mixture prior (a uniform component, then its Gaussian)."""
         c_key, z_key = jax.random.split(rng)
         c = jax.random.randint(c_key, (n,), 0, self.config.components)
-        eps = jax.random.normal(z_key, (n, self.config.latent_dim))
-        return self.decode(self.prior_mean[c] + jnp.exp(0.5 * self.prior_logvar[c]) * eps)
+        return self.decode(reparameterize(z_key, self.prior_mean[c], self.prior_logvar[c]))
 
 
 def loss_fn(params, batch, rng, *, module: GMVAE) -> tuple[jax.Array, Metrics]:
     """Negative ELBO (nats per example): NLL + ``log q(z|x) - log p(z)`` at one sample."""
-    x = batch["image"]
-    out = module.apply({"params": params}, x, rng=rng)
-    nll = image_nll(module.config.likelihood, out, x)
+    out, nll, _ = elbo_outputs(params, batch, rng, module=module)  # its N(0, I) KL unused
     log_q = jnp.sum(gaussian_log_prob(out["z"], out["z_mean"], out["z_logvar"]), axis=-1)
     log_p = module.apply({"params": params}, out["z"], method="log_prior")
     kl = log_q - log_p

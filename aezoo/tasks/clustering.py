@@ -80,7 +80,7 @@ def score(features: str, method: str, k: int, assign, ty, sy) -> dict:
 def _run_rows(m, name: str, tx, ty, sx, sy, options: ClusteringOptions) -> list[dict]:
     """A classifying run's own class code (argmax), then k-means and GMM on its codes."""
     rows = []
-    if m.spec.semi_supervised or m.spec.clusters:
+    if m.spec.classifies:
         features = f"class code: {name}, labels seen: {common.labels_seen(m)}"
         own = lambda: (common.predicted_classes(m, tx), common.predicted_classes(m, sx))  # noqa: E731
         rows.append(score(features, "argmax", common.own_classes(m), own, ty, sy))

@@ -97,7 +97,7 @@ class LoadedModel:
     def classify(self, images: Any) -> jax.Array:
         """``[B, classes]`` class logits of a semi-supervised model's classifier (``m2``) or
         cluster logits of a clustering model (``gmvae``)."""
-        if not (self.spec.semi_supervised or self.spec.clusters):
+        if not self.spec.classifies:
             raise ConfigError(
                 f"model {self.spec.name!r} has no classifier (m2, cat_aae and gmvae have one)"
             )
