@@ -109,6 +109,18 @@ def test_a_collapsed_representation_has_no_active_dimension():
     assert out == {"factor_vae_score_train": 0.0, "factor_vae_score": 0.0, "active_dims": 0}
 
 
+def test_factor_vae_prunes_on_the_standard_deviation_as_disentanglement_lib():
+    # prune_dims.threshold = 0.05 applies to sqrt(variance): a code with standard deviation
+    # 0.1 (variance 0.01) still votes, one with standard deviation 0.01 does not.
+    def represent(x):
+        f = _identity(x)[:, :2] / np.sqrt((np.square(SIZES[:2]) - 1) / 12)  # unit variance
+        return f * np.array([0.1, 0.01])
+
+    out = dm.factor_vae_score(represent, _truth(), np.random.default_rng(0), num_train=10,
+                              num_eval=10, num_variance_estimate=500)  # fmt: skip
+    assert out["active_dims"] == 1
+
+
 def test_discretize_bins_each_dimension_over_its_range():
     codes = np.stack([np.linspace(0, 1, 100), np.linspace(-5, 5, 100)], axis=1)
     binned = dm.discretize(codes, 20)

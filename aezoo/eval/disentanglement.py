@@ -22,6 +22,8 @@ from sklearn import ensemble, linear_model, metrics, preprocessing, svm
 from aezoo.data import GroundTruth
 
 Represent = Callable[[np.ndarray], np.ndarray]
+# A code whose posterior means vary less than this (standard deviation) has collapsed.
+PRUNE_STD = 0.05
 METRICS = ("beta_vae", "factor_vae", "mig", "sap", "dci", "modularity")
 _CHUNK = 4096  # images encoded per call
 
@@ -295,14 +297,15 @@ def factor_vae_votes(
 def factor_vae_score(represent: Represent, truth: GroundTruth, rng: np.random.Generator, *,
                      batch_size: int = 64, num_train: int = 10_000, num_eval: int = 5_000,
                      num_variance_estimate: int = 10_000,
-                     prune_threshold: float = 0.05) -> dict[str, float]:  # fmt: skip
+                     prune_threshold: float = PRUNE_STD) -> dict[str, float]:  # fmt: skip
     """FactorVAE score (Kim & Mnih 2018): accuracy of the majority-vote classifier that
     names the held factor from the index of the code with the least normalized variance.
-    Codes whose global variance is below ``prune_threshold`` (collapsed) do not vote
-    (disentanglement_lib: batches of 64, 10,000 / 5,000 points, variances from 10,000)."""
+    Codes whose global standard deviation is below ``prune_threshold`` (collapsed) do not
+    vote (disentanglement_lib's ``prune_dims``: ``sqrt(variance) >= 0.05`` in its study's
+    configs; batches of 64, 10,000 / 5,000 points, variances from 10,000)."""
     codes, _ = sample_codes(represent, truth, num_variance_estimate, rng)
     scale = codes.var(axis=0, ddof=1)
-    active = scale >= prune_threshold
+    active = np.sqrt(scale) >= prune_threshold
     if not active.any():
         return {"factor_vae_score_train": 0.0, "factor_vae_score": 0.0, "active_dims": 0}
     train = factor_vae_votes(represent, truth, num_train, batch_size, rng, scale, active)

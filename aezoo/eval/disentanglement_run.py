@@ -134,16 +134,17 @@ def _traversals(m: LoadedModel, path: pathlib.Path, codes: np.ndarray, captures:
                 truth: data.GroundTruth) -> None:  # fmt: skip
     """One row per latent: decode the code of one image with that latent swept over +/- 2
     prior standard deviations, labelled with the factor MIG credits it with; latents whose
-    posterior means barely vary (variance < 0.05, the FactorVAE score's cut) are marked."""
+    posterior means barely vary (standard deviation < 0.05, the FactorVAE score's cut) are
+    marked."""
     base = codes[0]
     sweep = np.linspace(-TRAVERSAL_RANGE, TRAVERSAL_RANGE, TRAVERSAL_STEPS)
-    variance = codes.var(axis=0)
+    spread = codes.std(axis=0, ddof=1)
     rows, labels = [], []
     for d in range(codes.shape[1]):
         z = np.repeat(base[None], TRAVERSAL_STEPS, axis=0)
         z[:, d] = sweep
         rows.append(np.asarray(jax.device_get(m.decode(z.astype(np.float32))["mean"])))
-        labels.append(f"z{d}: {captures[d]}" + (" [inactive]" if variance[d] < 0.05 else ""))
+        labels.append(f"z{d}: {captures[d]}" + (" [inactive]" if spread[d] < dm.PRUNE_STD else ""))
     viz.save_image_rows(
         path, rows, labels,
         title=f"{m.spec.name} on {truth.name}: latent traversals, z_d from -2 to 2 "
