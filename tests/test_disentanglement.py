@@ -106,7 +106,8 @@ def test_a_collapsed_representation_has_no_active_dimension():
     constant = lambda x: np.zeros((len(x), 3))  # noqa: E731
     out = dm.factor_vae_score(constant, _truth(), np.random.default_rng(0), num_train=10,
                               num_eval=10, num_variance_estimate=100)  # fmt: skip
-    assert out == {"factor_vae_score_train": 0.0, "factor_vae_score": 0.0, "active_dims": 0}
+    assert out["factor_vae_score"] == 0.0 and out["active_dims"] == 0
+    assert out["factor_vae_accuracy_a"] == 0.0 and "factor_vae_accuracy_e" in out
 
 
 def test_factor_vae_prunes_on_the_standard_deviation_as_disentanglement_lib():
@@ -119,6 +120,17 @@ def test_factor_vae_prunes_on_the_standard_deviation_as_disentanglement_lib():
     out = dm.factor_vae_score(represent, _truth(), np.random.default_rng(0), num_train=10,
                               num_eval=10, num_variance_estimate=500)  # fmt: skip
     assert out["active_dims"] == 1
+
+
+def test_factor_vae_accuracies_split_the_score_by_held_factor():
+    # Codes 0 and 1 name factor 0, code 2 names factor 1, nothing names factor 2.
+    votes = np.array([[30, 10, 0], [5, 0, 40], [20, 0, 10]])
+    classifier = np.argmax(votes, axis=0)
+    acc = dm.factor_vae_accuracies(votes, classifier, ("a", "b", "c"))
+    assert acc == {"factor_vae_accuracy_a": 1.0, "factor_vae_accuracy_b": 40 / 45,
+                   "factor_vae_accuracy_c": 0.0}  # fmt: skip
+    total = sum(acc[f"factor_vae_accuracy_{n}"] * votes[i].sum() for i, n in enumerate("abc"))
+    assert total / votes.sum() == pytest.approx(80 / 115)  # the score: right votes / all
 
 
 def test_discretize_bins_each_dimension_over_its_range():

@@ -307,7 +307,8 @@ def factor_vae_score(represent: Represent, truth: GroundTruth, rng: np.random.Ge
     scale = codes.var(axis=0, ddof=1)
     active = np.sqrt(scale) >= prune_threshold
     if not active.any():
-        return {"factor_vae_score_train": 0.0, "factor_vae_score": 0.0, "active_dims": 0}
+        none = {f"factor_vae_accuracy_{name}": 0.0 for name in truth.factor_names}
+        return {"factor_vae_score_train": 0.0, "factor_vae_score": 0.0, "active_dims": 0, **none}
     train = factor_vae_votes(represent, truth, num_train, batch_size, rng, scale, active)
     evals = factor_vae_votes(represent, truth, num_eval, batch_size, rng, scale, active)
     classifier = np.argmax(train, axis=0)  # each code dimension -> the factor it names
@@ -316,7 +317,18 @@ def factor_vae_score(represent: Represent, truth: GroundTruth, rng: np.random.Ge
         "factor_vae_score_train": float(train[classifier, cols].sum() / train.sum()),
         "factor_vae_score": float(evals[classifier, cols].sum() / evals.sum()),
         "active_dims": int(active.sum()),
+        **factor_vae_accuracies(evals, classifier, truth.factor_names),
     }
+
+
+def factor_vae_accuracies(
+    votes: np.ndarray, classifier: np.ndarray, names: tuple[str, ...]
+) -> dict[str, float]:
+    """Per held factor, the share of its ``[K, D]`` ``votes`` that the majority-vote
+    ``classifier`` (code dimension -> factor) names right: which factors the score misses."""
+    right = np.where(classifier[None, :] == np.arange(len(names))[:, None], votes, 0)
+    share = right.sum(axis=1) / np.maximum(votes.sum(axis=1), 1)
+    return {f"factor_vae_accuracy_{name}": float(a) for name, a in zip(names, share, strict=True)}
 
 
 _FUNCTIONS = {
