@@ -178,7 +178,9 @@ def _line(s: dict[str, Any]) -> str:
 
 
 def _markdown(run: dict[str, Any], result: dict[str, Any]) -> str:
-    keys = [k for k in TABLE_KEYS if k in result["groups"][0]["mean"]]
+    mean = result["groups"][0]["mean"]
+    keys = [k for k in TABLE_KEYS if k in mean]
+    keys += [k for k in mean if k.startswith("factor_vae_accuracy_")]  # per held factor
     lines = [
         f"# Disentanglement: {run['model']} on {result['dataset']}",
         "",
