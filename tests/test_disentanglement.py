@@ -49,6 +49,7 @@ def test_the_true_factors_score_near_one_on_every_metric(scores):
     for key in near_one:
         assert s[key] >= 0.99, (key, s[key])
     assert s["mig"] >= 0.95 and s["active_dims"] == 5
+    assert all(s[f"factor_vae_accuracy_{f}"] >= 0.99 for f in "abcde")  # every factor named
     # SAP: a linear SVM on one code cannot name all 10 classes of a factor even from the
     # factor itself; its gap over the other codes is still far above a rotation's.
     assert s["sap"] > 3 * scores["rotated"]["sap"]

@@ -272,6 +272,12 @@ def beta_vae_score(represent: Represent, truth: GroundTruth, rng: np.random.Gene
     }
 
 
+def active_codes(codes: np.ndarray, threshold: float = PRUNE_STD) -> np.ndarray:
+    """``[D]`` mask of the codes that have not collapsed: the standard deviation of ``[N, D]``
+    posterior means is at least ``threshold`` (disentanglement_lib's ``prune_dims``)."""
+    return codes.std(axis=0, ddof=1) >= threshold
+
+
 def factor_vae_votes(
     represent: Represent,
     truth: GroundTruth,
@@ -305,7 +311,7 @@ def factor_vae_score(represent: Represent, truth: GroundTruth, rng: np.random.Ge
     configs; batches of 64, 10,000 / 5,000 points, variances from 10,000)."""
     codes, _ = sample_codes(represent, truth, num_variance_estimate, rng)
     scale = codes.var(axis=0, ddof=1)
-    active = np.sqrt(scale) >= prune_threshold
+    active = active_codes(codes, prune_threshold)
     if not active.any():
         none = {f"factor_vae_accuracy_{name}": 0.0 for name in truth.factor_names}
         return {"factor_vae_score_train": 0.0, "factor_vae_score": 0.0, "active_dims": 0, **none}

@@ -138,13 +138,13 @@ def _traversals(m: LoadedModel, path: pathlib.Path, codes: np.ndarray, captures:
     marked."""
     base = codes[0]
     sweep = np.linspace(-TRAVERSAL_RANGE, TRAVERSAL_RANGE, TRAVERSAL_STEPS)
-    spread = codes.std(axis=0, ddof=1)
+    active = dm.active_codes(codes)
     rows, labels = [], []
     for d in range(codes.shape[1]):
         z = np.repeat(base[None], TRAVERSAL_STEPS, axis=0)
         z[:, d] = sweep
         rows.append(np.asarray(jax.device_get(m.decode(z.astype(np.float32))["mean"])))
-        labels.append(f"z{d}: {captures[d]}" + (" [inactive]" if spread[d] < dm.PRUNE_STD else ""))
+        labels.append(f"z{d}: {captures[d]}" + ("" if active[d] else " [inactive]"))
     viz.save_image_rows(
         path, rows, labels,
         title=f"{m.spec.name} on {truth.name}: latent traversals, z_d from -2 to 2 "
