@@ -13,6 +13,7 @@ from typing import Any
 GROUPS = {
     "data": "data",
     None: "training",
+    "optimizer": "optimizer (one Optax transformation)",
     "scaling": "scaling (many models, many devices, many hosts)",
     "outputs": "outputs and checkpoints",
 }

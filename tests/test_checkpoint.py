@@ -88,6 +88,18 @@ CLI = [
     "4",
     "--seed",
     "7",
+    # The whole optimizer chain (clipping, AdamW, a warm-up + cosine schedule factor) has
+    # state to checkpoint and restore.
+    "--optimizer",
+    "adamw",
+    "--weight-decay",
+    "1e-4",
+    "--clip-norm",
+    "1",
+    "--warmup-steps",
+    "20",
+    "--lr-schedule",
+    "warmup_cosine",
 ]
 
 

@@ -249,26 +249,3 @@ def test_workdir_holding_a_run_needs_resume_or_overwrite(digits, tmp_path):
     )
     assert len(again.history) == 1
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["1"]
-
-
-@pytest.mark.optax
-@pytest.mark.slow
-def test_cosine_schedule_scales_adam_to_zero_over_the_run_and_keeps_its_count():
-    from aezoo.train.state import make_optimizer
-
-    params = {"w": jnp.ones(3)}
-    grads = {"w": jnp.array([1.0, -2.0, 0.5])}
-    adam, cosine = make_optimizer(0.1), make_optimizer(0.1, "cosine", total_steps=4)
-    a_state, c_state = adam.init(params), cosine.init(params)
-    for step in range(5):
-        a_up, a_state = adam.update(grads, a_state, params)
-        c_up, c_state = cosine.update(grads, c_state, params)
-        factor = 0.5 * (1 + np.cos(np.pi * min(step, 4) / 4))
-        np.testing.assert_allclose(c_up["w"], factor * a_up["w"], rtol=1e-5, atol=1e-8)
-    assert int(c_state[1].count) == 5  # the schedule's step is in the (checkpointed) state
-    result = aezoo.fit(
-        "ae", aezoo.data.load("digits", "train[:256]"), None, epochs=2, batch_size=64,
-        lr_schedule="cosine", progress=False, figures=False,
-        model_config={"hidden_dims": (16,), "latent_dim": 2},
-    )  # fmt: skip
-    assert result.history[-1]["step"] == 8

@@ -91,6 +91,7 @@ class Checkpointer:
     ) -> tuple[Any, dict[str, Any]]:
         """``(state, meta)`` of ``epoch``; :class:`CheckpointError` if it does not restore.
 
+        ``abstract_state=None`` restores the tree as saved (nested dicts of arrays).
         With ``model``, the checkpoint's metadata must name that model
         (:class:`ModelMismatchError` otherwise, before any array is read).
         """

@@ -17,7 +17,8 @@ from aezoo._validate import byte_size, check_fields, finite, int_in, option
 from aezoo.errors import ConfigError
 
 NONFINITE_POLICIES = ("stop", "skip")
-LR_SCHEDULES = ("constant", "cosine")
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "lamb")
+LR_SCHEDULES = ("constant", "cosine", "warmup_cosine", "exponential")
 LR_NAMES = ("lr", "learning_rate")  # the names a learning-rate sweep may use
 MAX_SEED = 2**32 - 1
 
@@ -99,13 +100,59 @@ class TrainConfig:
         None, "passes over the data (default: 10; 100 for digits)", low=0, resumable=True
     )
     batch_size: int = option(128, "examples per step (the global batch)", low=1)
-    learning_rate: float = option(1e-3, "Adam learning rate", low=0.0, open="low", flag="lr")
+    optimizer: str = option(
+        "adam",
+        "optimizer: adam, adamw (decoupled weight decay), sgd, rmsprop or lamb; fit() also "
+        "takes any optax.GradientTransformation as optimizer=",
+        choices=OPTIMIZERS,
+        group="optimizer",
+    )
+    learning_rate: float = option(
+        1e-3, "learning rate", low=0.0, open="low", flag="lr", group="optimizer"
+    )
+    weight_decay: float = option(
+        0.0,
+        "weight decay: decoupled for adamw and lamb, added to the gradient (L2) for the others",
+        low=0.0,
+        group="optimizer",
+    )
+    momentum: float | None = option(
+        None,
+        "sgd / rmsprop momentum (default: none)",
+        low=0.0,
+        high=1.0,
+        open="high",
+        group="optimizer",
+    )
+    clip_norm: float | None = option(
+        None,
+        "clip the gradient to this global norm before the update",
+        low=0.0,
+        open="low",
+        group="optimizer",
+    )
+    warmup_steps: int = option(
+        0,
+        "ramp the learning rate up linearly from 0 over the first N steps",
+        low=0,
+        group="optimizer",
+    )
     lr_schedule: str = option(
         "constant",
-        "learning-rate schedule: constant, or cosine (decays to 0 over the run's epochs; "
-        "settles adversarial models, whose test metrics jump from epoch to epoch)",
+        "learning-rate schedule over the run's steps: constant, cosine (decays to 0; settles "
+        "adversarial models, whose test metrics jump from epoch to epoch), warmup_cosine "
+        "(needs --warmup-steps) or exponential (decays to --lr-decay at the end)",
         choices=LR_SCHEDULES,
         what="lr schedule",
+        group="optimizer",
+    )
+    lr_decay: float = option(
+        0.01,
+        "with --lr-schedule exponential: the factor the learning rate reaches at the end",
+        low=0.0,
+        high=1.0,
+        open="low",
+        group="optimizer",
     )
     seed: int = option(0, "random seed (keys, initialization, data order)", low=0, high=MAX_SEED)
     eval_batch_size: int = option(1000, "test batch size", low=1, resumable=True)
@@ -186,6 +233,14 @@ class TrainConfig:
         check_fields(self)
         data.parse_image_size(self.image_size)
         byte_size("device_memory", self.device_memory)
+        self._check_optimizer()
+
+    def _check_optimizer(self) -> None:
+        """One-line errors for optimizer settings that do not go together."""
+        if self.lr_schedule == "warmup_cosine" and not self.warmup_steps:
+            raise ConfigError("lr_schedule warmup_cosine needs warmup_steps >= 1")
+        if self.momentum is not None and self.optimizer not in ("sgd", "rmsprop"):
+            raise ConfigError(f"momentum is a setting of sgd and rmsprop, not {self.optimizer}")
 
     def data_options(self) -> data.DataOptions:
         """How ``dataset`` is read when it is a ``folder:`` / ``npz:`` / ``npy:`` source."""
@@ -303,6 +358,7 @@ __all__ = [
     "LR_NAMES",
     "LR_SCHEDULES",
     "NONFINITE_POLICIES",
+    "OPTIMIZERS",
     "TrainConfig",
     "parse_sweep",
     "with_settings",

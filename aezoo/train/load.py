@@ -12,13 +12,14 @@ from typing import Any
 import flax.linen as nn
 import jax
 import numpy as np
-import optax
 
 from aezoo import data
 from aezoo.errors import CheckpointError, ConfigError, ShapeError
 from aezoo.models import BaseConfig, ModelSpec, get_spec
 from aezoo.train.checkpoint import Checkpointer
-from aezoo.train.state import create_train_state, make_optimizer
+from aezoo.train.config import TrainConfig
+from aezoo.train.optim import make_optimizer
+from aezoo.train.state import create_train_state, init_params
 from aezoo.train.workdir import load_params
 
 
@@ -156,8 +157,7 @@ def load(
         run = json.loads(config_path.read_text())
         spec = get_spec(run["model"])
         config = spec.config_cls(**run["model_config"])
-        lr = float(run["train"]["learning_rate"])
-        schedule = run["train"].get("lr_schedule", "constant")
+        train_config = TrainConfig.from_record(run["train"])
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise CheckpointError(f"{config_path} is unreadable or incomplete: {e}") from None
     if run.get("members"):
@@ -175,7 +175,10 @@ def load(
     ckpt_dir = root / "checkpoints"
     if not ckpt_dir.is_dir():
         raise CheckpointError(f"no checkpoint in {root} (no checkpoints/ directory)")
-    optimizer = make_optimizer(lr, schedule)  # the state's structure, not its values
+    if run.get("custom_optimizer"):
+        got_epoch, params = _restore_params(ckpt_dir, spec, module, epoch)
+        return LoadedModel(spec, module, config, params, run, got_epoch)
+    optimizer = make_optimizer(train_config)  # the state's structure, not its values
     abstract = jax.eval_shape(
         lambda: {
             "state": create_train_state(spec, module, optimizer, jax.random.key(0)),
@@ -199,13 +202,25 @@ def _load_best(root: pathlib.Path, spec, module, config, run) -> LoadedModel:
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise CheckpointError(f"{info_path} is unreadable or incomplete: {e}") from None
     params = load_params(params_path)
-    expected = jax.eval_shape(
-        lambda: create_train_state(spec, module, optax.adam(1e-3), jax.random.key(0)).params
-    )
+    _check_fits(params, module, f"{params_path} does not fit the model in {root / 'config.json'}")
+    return LoadedModel(spec, module, config, params, run, epoch)
+
+
+def _check_fits(params: Any, module: nn.Module, message: str) -> None:
+    """``message`` as a :class:`CheckpointError` unless ``params`` has the module's shapes."""
+    expected = jax.eval_shape(lambda: init_params(module, jax.random.key(0)))
     shapes = jax.tree.map(np.shape, params)
     if shapes != jax.tree.map(lambda a: a.shape, expected):
-        raise CheckpointError(f"{params_path} does not fit the model in {root / 'config.json'}")
-    return LoadedModel(spec, module, config, params, run, epoch)
+        raise CheckpointError(message)
+
+
+def _restore_params(ckpt_dir: pathlib.Path, spec: ModelSpec, module: nn.Module, epoch: int | None):
+    """``(epoch, params)`` of a run whose optimizer was given to ``fit`` (its state's
+    structure is unknown here, so the checkpoint is read as saved and only its params kept)."""
+    got_epoch, tree = _restore(ckpt_dir, None, epoch, spec.name)
+    params = jax.tree.map(np.asarray, tree["state"]["params"])
+    _check_fits(params, module, f"the params in {ckpt_dir} do not fit the model's config")
+    return got_epoch, params
 
 
 def _restore(ckpt_dir: pathlib.Path, abstract: Any, epoch: int | None, model: str):

@@ -27,13 +27,14 @@ from typing import Any
 import flax.linen as nn
 import jax
 import numpy as np
+import optax
 
 from aezoo.errors import CheckpointError, ConfigError, NonFiniteError
 from aezoo.models import BaseConfig, ModelSpec, get_spec
 from aezoo.train import sharding
 from aezoo.train import workdir as run_dir
 from aezoo.train.checkpoint import Checkpointer
-from aezoo.train.config import TrainConfig, with_settings
+from aezoo.train.config import OPTIMIZERS, TrainConfig, with_settings
 from aezoo.train.members import Member, summary_markdown
 from aezoo.train.programs import Carry, Program, Split, make_program
 from aezoo.train.state import TrainState
@@ -90,6 +91,7 @@ def fit(
     val: Split | None = None,
     config: TrainConfig | None = None,
     model_config: BaseConfig | Mapping[str, Any] | None = None,
+    optimizer: optax.GradientTransformation | str | None = None,
     workdir: str | os.PathLike | None = None,
     resume: bool = False,
     overwrite: bool = False,
@@ -97,7 +99,7 @@ def fit(
     figures: bool = True,
     **settings: Any,
 ) -> FitResult:
-    """Train ``model`` on ``train`` images with Adam, evaluating on ``test`` each epoch.
+    """Train ``model`` on ``train`` images, evaluating on ``test`` each epoch.
 
     >>> import aezoo
     >>> train, test = aezoo.data.load("digits", "train"), aezoo.data.load("digits", "test")
@@ -114,6 +116,10 @@ def fit(
       config, settings: a :class:`TrainConfig` (default ``TrainConfig()``), its fields
         overridden by keyword (``epochs=3, seeds=4``).
       model_config: the model's config (object or dict); ``image_shape`` comes from the data.
+      optimizer: any ``optax.GradientTransformation`` (``optax.adamw(1e-3)``), or the name
+        of one the settings build (``"adamw"``, the ``optimizer`` setting); default: the
+        one the settings describe (``optimizer``, ``learning_rate``, ``lr_schedule``, ...;
+        see :mod:`aezoo.train.optim`). A run trained with one resumes only with one.
       workdir, resume, overwrite: where the outputs go (see the module docstring); continue
         the run there (bit-identical to an uninterrupted run) or replace it.
       progress, figures: a progress bar and epoch lines on stderr; figures at the end.
@@ -126,10 +132,18 @@ def fit(
         step and the metric; the last checkpoint stays intact.
     """
     spec = model if isinstance(model, ModelSpec) else get_spec(model)
+    if isinstance(optimizer, str):
+        settings, optimizer = {**settings, "optimizer": optimizer}, None
     tc = with_settings(config, settings)
     if tc.tensorboard:
         TensorBoardWriter.require()
-    program = make_program(spec, train, test, tc, model_config, val)
+    if optimizer is not None and not isinstance(optimizer, optax.GradientTransformation):
+        raise ConfigError(
+            f"optimizer must be an optax.GradientTransformation (e.g. optax.adamw(1e-3)) or "
+            f"the name of one ({', '.join(OPTIMIZERS)}); "
+            f"got {type(optimizer).__name__}"
+        )
+    program = make_program(spec, train, test, tc, model_config, val, optimizer)
     is_main = jax.process_index() == 0
     out_dir = run_dir.prepare(
         workdir, program.record(), resume=resume, overwrite=overwrite, write=is_main,

@@ -43,9 +43,10 @@ from aezoo.train import members as members_io
 from aezoo.train import sharding, stream, workdir
 from aezoo.train.config import LR_NAMES, TrainConfig
 from aezoo.train.members import Member
+from aezoo.train.optim import make_optimizer
 from aezoo.train.parallel import make_vmapped_train_epoch
 from aezoo.train.sharding import LocalRows
-from aezoo.train.state import TrainState, create_train_state, make_optimizer
+from aezoo.train.state import TrainState, create_train_state
 from aezoo.train.step import (
     EVAL_SEED,
     make_eval_fn,
@@ -81,6 +82,7 @@ class Program:
     eval_prefix: str = "test"  # the per-epoch metrics' split: "val" when one is given
     hparams: dict[str, jax.Array]
     steps_per_epoch: int
+    custom_optimizer: bool = False  # an optax value given to fit(optimizer=...)
 
     @property
     def vmapped(self) -> bool:
@@ -89,7 +91,9 @@ class Program:
     def record(self) -> dict[str, Any]:
         """The run record (``config.json``, checkpoint metadata)."""
         members = [dataclasses.asdict(m) for m in self.members] if self.vmapped else None
-        extra = {"members": members} if members else {}
+        extra: dict[str, Any] = {"members": members} if members else {}
+        if self.custom_optimizer:
+            extra["custom_optimizer"] = True
         return workdir.run_record(self.spec, self.config, self.train, **extra)
 
     def start(self) -> Carry:
@@ -152,7 +156,15 @@ def host(tree: Any) -> Any:
 class SingleRun(Program):
     """One model, data parallel over a mesh of ``train.devices`` devices."""
 
-    def __init__(self, spec, config, tc: TrainConfig, train: Split, test: Split | None):
+    def __init__(
+        self,
+        spec,
+        config,
+        tc: TrainConfig,
+        splits: tuple[Split, Split | None],
+        optimizer: optax.GradientTransformation | None,
+    ):
+        train, test = splits
         self.spec, self.config, self.train = spec, config, tc
         self._figure_split = test if test is not None else train
         self.module = spec.module_cls(config=config)
@@ -169,9 +181,8 @@ class SingleRun(Program):
         self.hparams = {}
         n = num_examples(train)
         self.steps_per_epoch = n // tc.batch_size
-        self.optimizer = make_optimizer(
-            tc.learning_rate, tc.lr_schedule, tc.epochs * self.steps_per_epoch
-        )
+        self.custom_optimizer = optimizer is not None
+        self.optimizer = optimizer or make_optimizer(tc, tc.epochs * self.steps_per_epoch)
         # Data go to the devices once, as uint8 rows sharded over the mesh (each process
         # holds its own rows), or stream from the host when they exceed the budget; the test
         # set is binarized once on device with a fixed key.
@@ -251,7 +262,15 @@ class SingleRun(Program):
 class Members(Program):
     """``seeds`` x ``sweep`` models in one vmapped program, members split over the devices."""
 
-    def __init__(self, spec, config, tc: TrainConfig, train: Split, test: Split | None):
+    def __init__(
+        self,
+        spec,
+        config,
+        tc: TrainConfig,
+        splits: tuple[Split, Split | None],
+        optimizer: optax.GradientTransformation | None,
+    ):
+        train, test = splits
         if isinstance(train, LocalRows) or jax.process_count() > 1 or tc.shard_params:
             raise ConfigError(
                 "seeds/sweep (vmapped members) run in one process and shard the members, "
@@ -269,10 +288,16 @@ class Members(Program):
         self.devices = sharding.mesh_size(self.mesh)
         self._by_member = sharding.row_sharding(self.mesh)  # the member axis over the devices
         everywhere = sharding.replicated(self.mesh)  # each device trains on all the data
-        self.optimizer = make_optimizer(
-            tc.learning_rate, tc.lr_schedule, tc.epochs * (num_examples(train) // tc.batch_size),
-            lr_swept=self.sweep_name == "lr",
-        )  # fmt: skip
+        if optimizer is not None and self.sweep_name == "lr":
+            raise ConfigError(
+                "a learning-rate sweep builds its optimizers from the settings; drop "
+                "optimizer= (or sweep another setting)"
+            )
+        self.custom_optimizer = optimizer is not None
+        total_steps = tc.epochs * (num_examples(train) // tc.batch_size)
+        self.optimizer = optimizer or make_optimizer(
+            tc, total_steps, lr_swept=self.sweep_name == "lr"
+        )
         self.hparams = {}
         if self.sweep_name not in (None, "lr"):
             swept = jnp.asarray([m.sweep_value for m in self.members], jnp.float32)
@@ -345,10 +370,12 @@ def make_program(
     tc: TrainConfig,
     model_config: BaseConfig | Mapping[str, Any] | None,
     val: Split | None = None,
+    optimizer: optax.GradientTransformation | None = None,
 ) -> Program:
     """Check the data and settings, then build the program for them (members when
     ``seeds`` or ``sweep`` is set). Returns it with ``train`` resolved for the model. The
-    per-epoch metrics come from ``val`` when given, else from ``test``."""
+    per-epoch metrics come from ``val`` when given, else from ``test``; ``optimizer``
+    replaces the one the settings describe."""
     if val is not None:
         train, val, _ = check_splits(train, val, what="validation")
     train, test, image_shape = check_splits(train, test)
@@ -371,7 +398,7 @@ def make_program(
             "run (no --seeds/--sweep) and a val or test split"
         )
     program = (Members if tc.vmapped else SingleRun)(
-        spec, config, tc, train, test if val is None else val
+        spec, config, tc, (train, test if val is None else val), optimizer
     )
     program.eval_prefix = "test" if val is None else "val"
     return program

@@ -22,28 +22,6 @@ class TrainState:
     opt_state: tuple[optax.OptState, ...]  # one per training phase
 
 
-def make_optimizer(
-    learning_rate: float,
-    schedule: str = "constant",
-    total_steps: int = 1,
-    *,
-    lr_swept: bool = False,
-) -> optax.GradientTransformation:
-    """Adam at ``learning_rate``; ``cosine`` multiplies its updates by a factor that decays
-    from 1 to 0 over ``total_steps`` (its step count lives in the optimizer state, so a
-    resumed run continues the schedule). A swept learning rate is a traced value in the
-    state (``optax.inject_hyperparams``)."""
-    if lr_swept:
-        adam = optax.inject_hyperparams(optax.adam, static_args=("b1", "b2", "eps", "eps_root"))
-        tx = adam(learning_rate=learning_rate)
-    else:
-        tx = optax.adam(learning_rate)
-    if schedule == "constant":
-        return tx
-    factor = optax.cosine_decay_schedule(1.0, max(int(total_steps), 1))
-    return optax.chain(tx, optax.scale_by_schedule(factor))
-
-
 def init_params(module: nn.Module, rng: jax.Array) -> Any:
     """Initialize ``module``'s parameters from a dummy batch of its image shape."""
     x = jnp.zeros((1, *module.config.image_shape), jnp.float32)

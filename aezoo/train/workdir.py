@@ -71,7 +71,13 @@ def differences(saved: Mapping[str, Any], run: Mapping[str, Any]) -> list[str]:
         if old.get(key) != new.get(key):
             diffs.append(f"{key} {old.get(key)!r} != {new.get(key)!r}")
     diffs += TrainConfig.from_record(run["train"]).diff(saved.get("train", {}))
+    if bool(saved.get("custom_optimizer")) != bool(run.get("custom_optimizer")):
+        diffs.append(f"optimizer {_optimizer(saved)} != {_optimizer(run)}")
     return diffs
+
+
+def _optimizer(run: Mapping[str, Any]) -> str:
+    return "given to fit()" if run.get("custom_optimizer") else "built from the settings"
 
 
 def _describe(members: Any) -> str:
