@@ -22,17 +22,25 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     add = p.add_argument_group("run").add_argument
     _add_source_flags(add)
     add("--workdir", help="output directory (default: runs/MODEL-DATASET)")
-    add("--resume", action="store_true", help="continue the run in --workdir from its newest "
+    add(
+        "--resume",
+        action="store_true",
+        help="continue the run in --workdir from its newest "
         "valid checkpoint, with its saved settings (a flag that conflicts with them is an "
-        "error; --epochs may extend the run)")  # fmt: skip
+        "error; --epochs may extend the run)",
+    )
     add("--overwrite", action="store_true", help="start afresh in a --workdir holding a run")
     add("--no-progress", action="store_true", help="no progress bar or epoch lines")
     add("--coordinator", metavar="HOST:PORT", help="multi-host: process 0's address")
     add("--num-processes", type=int, help="multi-host: number of processes")
     add("--process-id", type=int, help="multi-host: this process's index")
-    add("--distributed", action="store_true", help="multi-host with the cluster's settings "
+    add(
+        "--distributed",
+        action="store_true",
+        help="multi-host with the cluster's settings "
         "(SLURM, Open MPI, ...) for what the flags and JAX_COORDINATOR_ADDRESS / "
-        "JAX_NUM_PROCESSES / JAX_PROCESS_ID leave unset")  # fmt: skip
+        "JAX_NUM_PROCESSES / JAX_PROCESS_ID leave unset",
+    )
 
 
 def _add_eval(sub) -> None:
@@ -44,33 +52,55 @@ def _add_eval(sub) -> None:
     )
     add = ev.add_argument
     add("workdir", help="a directory written by `aezoo train`")
-    add("--nll-samples", type=int, default=5000, help="importance samples K for the NLL of "
-        "VAE-family models; 0 skips it (default: 5000)")  # fmt: skip
+    add(
+        "--nll-samples",
+        type=int,
+        default=5000,
+        help="importance samples K for the NLL of VAE-family models; 0 skips it (default: 5000)",
+    )
     add("--split", default="test", help="split to evaluate (default: test)")
     _add_source_flags(add)
-    add("--probe-train", type=int, default=10_000, help="training examples for the "
-        "logistic-regression and k-NN probes (default: 10000)")  # fmt: skip
+    add(
+        "--probe-train",
+        type=int,
+        default=10_000,
+        help="training examples for the logistic-regression and k-NN probes (default: 10000)",
+    )
     add("--append-readme", metavar="README", help="also add a row to this README's table")
     add("--best", action="store_true", help="evaluate the params kept by --keep-best")
-    add("--disentanglement", action="store_true", help="instead: the disentanglement metrics "
+    add(
+        "--disentanglement",
+        action="store_true",
+        help="instead: the disentanglement metrics "
         "(BetaVAE, FactorVAE, MIG, SAP, DCI, modularity) and latent traversals, on a dataset "
-        "with ground-truth factors (dsprites); every member of a multi-seed run")  # fmt: skip
+        "with ground-truth factors (dsprites); every member of a multi-seed run",
+    )
     add("--num-train", type=int, default=10_000, help="--disentanglement: training sample (10000)")
     add("--num-eval", type=int, default=5_000, help="--disentanglement: evaluation sample (5000)")
     add("--metric-seed", type=int, default=0, help="--disentanglement: the samples' seed (0)")
-    add("--metrics", default="all", help="--disentanglement: comma-separated subset of "
-        "beta_vae,factor_vae,mig,sap,dci,modularity (default: all)")  # fmt: skip
-    add("--export-codes", metavar="PATH", help="instead: the codes and labels of the train and "
-        "test splits to PATH (.npz), a dataset for --dataset npz:PATH (M1+M2)")  # fmt: skip
+    add(
+        "--metrics",
+        default="all",
+        help="--disentanglement: comma-separated subset of "
+        "beta_vae,factor_vae,mig,sap,dci,modularity (default: all)",
+    )
+    add(
+        "--export-codes",
+        metavar="PATH",
+        help="instead: the codes and labels of the train and "
+        "test splits to PATH (.npz), a dataset for --dataset npz:PATH (M1+M2)",
+    )
     add("--no-progress", action="store_true", help="no progress output")
 
 
 def _add_task(sub) -> None:
     from aezoo.tasks import TASKS
 
-    p = sub.add_parser("task", help="what autoencoders are for: manifold, retrieval, "
-                       "clustering, anomaly", description="Run an application task; writes "
-                       "TASK.json, TASK.md and figures into --out.")  # fmt: skip
+    p = sub.add_parser(
+        "task",
+        help="what autoencoders are for: manifold, retrieval, clustering, anomaly",
+        description="Run an application task; writes TASK.json, TASK.md and figures into --out.",
+    )
     tasks = p.add_subparsers(dest="task", required=True, metavar="TASK")
     for name, task in TASKS.items():
         t = tasks.add_parser(name, help=task.description, description=task.description)
@@ -85,9 +115,12 @@ def _add_task(sub) -> None:
 def _add_data(sub) -> None:
     from aezoo.train import TrainConfig
 
-    p = sub.add_parser("data", help="show what a dataset holds and write a preview grid",
-                       description="Print sizes, shapes, dtypes, value ranges and label counts "
-                       "of a dataset's splits, and write a grid of training images.")  # fmt: skip
+    p = sub.add_parser(
+        "data",
+        help="show what a dataset holds and write a preview grid",
+        description="Print sizes, shapes, dtypes, value ranges and label counts "
+        "of a dataset's splits, and write a grid of training images.",
+    )
     p.add_argument("dataset", help="digits, a TFDS name, folder:PATH, npz:PATH or npy:PATH")
     add_config_flags(p, TrainConfig, "reading", DATA_FIELDS)
     p.add_argument("--out", default="data-preview.png", help="preview grid (PNG) to write")
@@ -100,19 +133,27 @@ DATA_FIELDS = ("image_size", "center_crop", "test_fraction", "skip_bad_images", 
 def _add_bench(sub) -> None:
     from aezoo.bench.suite import MODES
 
-    be = sub.add_parser("bench", help="time training throughput and compile time (with "
-                        "PyTorch baselines if installed)", description="Time the shared step "
-                        "per model x batch size x mode, and PyTorch's eager loop on the same MLP "
-                        "VAE when torch is installed (pip install 'aezoo[bench]'). Writes "
-                        "bench.json and bench.md into --out.")  # fmt: skip
+    be = sub.add_parser(
+        "bench",
+        help="time training throughput and compile time (with PyTorch baselines if installed)",
+        description="Time the shared step "
+        "per model x batch size x mode, and PyTorch's eager loop on the same MLP "
+        "VAE when torch is installed (pip install 'aezoo[bench]'). Writes "
+        "bench.json and bench.md into --out.",
+    )
     add = be.add_argument
     add("--models", nargs="+", default=["vae"], metavar="MODEL", help="models, or 'all'")
     add("--batch-sizes", nargs="+", type=int, default=[128, 1024], metavar="B", help="batches")
     add("--modes", nargs="+", choices=MODES, default=list(MODES), help="(default: all)")
     add("--arch", nargs="+", default=["mlp"], help="mlp, conv and/or resnet (default: mlp)")
     add("--seeds", type=int, default=8, help="models in the vmap mode (default: 8)")
-    add("--mesh-devices", type=int, default=4, help="devices of the mesh mode; on a CPU with "
-        "fewer, forced host devices in a subprocess (default: 4)")  # fmt: skip
+    add(
+        "--mesh-devices",
+        type=int,
+        default=4,
+        help="devices of the mesh mode; on a CPU with "
+        "fewer, forced host devices in a subprocess (default: 4)",
+    )
     add("--repeats", type=int, default=5, help="timed epochs per row; median reported (5)")
     add("--examples", type=int, default=12_800, help="examples per timed epoch (12800)")
     add("--quick", action="store_true", help="smoke test: vae, batch 128, small (< 2 minutes)")
@@ -186,13 +227,24 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if progress:
         _print_settings(spec.name, workdir, args.resume, config, model_config)
     train, test, val = sharding.load_splits(
-        config.dataset, devices=config.devices, data_dir=args.data_dir,
-        cache_dir=args.cache_dir, options=config.data_options(),
-    )  # fmt: skip
+        config.dataset,
+        devices=config.devices,
+        data_dir=args.data_dir,
+        cache_dir=args.cache_dir,
+        options=config.data_options(),
+    )
     result = fit(
-        spec, train, test, val=val, config=config, model_config=model_config, workdir=workdir,
-        resume=args.resume, overwrite=args.overwrite, progress=progress,
-    )  # fmt: skip
+        spec,
+        train,
+        test,
+        val=val,
+        config=config,
+        model_config=model_config,
+        workdir=workdir,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        progress=progress,
+    )
     if jax.process_index() == 0:
         print(result.report())
     return 0
@@ -258,8 +310,14 @@ def _cmd_task(args: argparse.Namespace) -> int:
 
     options = given_flags(args, TASKS[args.task].options_cls)
     source = {"data_dir": args.data_dir, "cache_dir": args.cache_dir}
-    result = run_task(args.task, getattr(args, "runs", ()), out=args.out,
-                      progress=not args.no_progress, **source, **options)  # fmt: skip
+    result = run_task(
+        args.task,
+        getattr(args, "runs", ()),
+        out=args.out,
+        progress=not args.no_progress,
+        **source,
+        **options,
+    )
     print("\n".join(result["summary"]))
     return 0
 
@@ -268,13 +326,26 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from aezoo.bench import run_and_write
 
     kw = {k: getattr(args, k) for k in ("seeds", "repeats", "mesh_devices", "quick", "out")}
-    run_and_write(args.models, args.batch_sizes, args.modes, examples=args.examples,
-                  archs=args.arch, torch=not args.no_torch, **kw)  # fmt: skip
+    run_and_write(
+        args.models,
+        args.batch_sizes,
+        args.modes,
+        examples_per_epoch=args.examples,
+        archs=args.arch,
+        torch=not args.no_torch,
+        **kw,
+    )
     return 0
 
 
-COMMANDS = {"list": lambda args: _cmd_list(), "eval": _cmd_eval, "bench": _cmd_bench,
-            "train": _cmd_train, "data": _cmd_data, "task": _cmd_task}  # fmt: skip
+COMMANDS = {
+    "list": lambda args: _cmd_list(),
+    "eval": _cmd_eval,
+    "bench": _cmd_bench,
+    "train": _cmd_train,
+    "data": _cmd_data,
+    "task": _cmd_task,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -72,8 +72,9 @@ def save_matrix(
     bound = float(np.max(np.abs(matrix))) or 1.0
     rows, cols = matrix.shape
     fig, ax = plt.subplots(figsize=(min(2.0 + 0.25 * cols, 14.0), min(1.5 + 0.18 * rows, 12.0)))
-    im = ax.imshow(matrix, cmap="RdBu_r", vmin=-bound, vmax=bound, aspect="auto",
-                   interpolation="nearest")  # fmt: skip
+    im = ax.imshow(
+        matrix, cmap="RdBu_r", vmin=-bound, vmax=bound, aspect="auto", interpolation="nearest"
+    )
     fig.colorbar(im, ax=ax, fraction=0.04)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -173,14 +174,24 @@ def save_scatter_grid(
         ax.set_yticks([])
     for ax, (caption, points) in zip(axes.flat, panels, strict=False):
         points = np.asarray(points)
-        ax.scatter(points[:, 0], points[:, 1], s=2, c=np.asarray(labels), cmap="tab10",
-                   vmin=-0.5, vmax=9.5, rasterized=True)  # fmt: skip
+        ax.scatter(
+            points[:, 0],
+            points[:, 1],
+            s=2,
+            c=np.asarray(labels),
+            cmap="tab10",
+            vmin=-0.5,
+            vmax=9.5,
+            rasterized=True,
+        )
         ax.set_title(caption, fontsize=9)
     for ax in axes.flat[len(panels) :]:
         ax.set_visible(False)
     cmap = plt.get_cmap("tab10")
-    handles = [plt.Line2D([], [], ls="", marker="o", color=cmap(int(v) % 10), label=str(v))
-               for v in np.unique(labels)]  # fmt: skip
+    handles = [
+        plt.Line2D([], [], ls="", marker="o", color=cmap(int(v) % 10), label=str(v))
+        for v in np.unique(labels)
+    ]
     fig.legend(handles=handles, loc="center right", title="label", fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)

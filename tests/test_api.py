@@ -1,4 +1,4 @@
-"""The shape of the code: imports run downward with no cycle, functions stay short, the public
+"""The shape of the code: imports run downward with no cycle, functions stay simple, the public
 API is small and its docstring examples run."""
 
 from __future__ import annotations
@@ -7,6 +7,8 @@ import ast
 import doctest
 import itertools
 import pathlib
+import shutil
+import subprocess
 
 import pytest
 
@@ -30,7 +32,6 @@ FLOORS = {
     "aezoo.cli": 6,
     "aezoo": 6,  # the package's __init__: the public API re-exports everything
 }
-MAX_FUNCTION_LINES = 60
 
 
 def _module_name(path: pathlib.Path) -> str:
@@ -129,19 +130,31 @@ def test_the_checks_find_an_upward_import_and_a_cycle(tmp_path):
     assert _cycles({"aezoo.train": {"aezoo.train.a"}, "aezoo.train.a": {"aezoo.train"}}) == []
 
 
-def test_no_function_is_longer_than_60_lines():
-    long = []
-    for path in ROOT.rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                lines = node.end_lineno - node.lineno + 1
-                if lines > MAX_FUNCTION_LINES:
-                    long.append(f"{path.relative_to(ROOT)}:{node.name} ({lines} lines)")
-    assert not long, long
+def test_functions_are_simple_by_ruffs_complexity_rules():
+    """Complexity, not length: ruff's C901 / PLR0912 / PLR0913 / PLR0915 as configured in
+    pyproject.toml (branches, arguments, statements)."""
+    ruff = shutil.which("ruff")
+    if ruff is None:
+        pytest.skip("ruff is not installed (pip install -e '.[dev]')")
+    rules = "C901,PLR0912,PLR0913,PLR0915"
+    proc = subprocess.run(
+        [ruff, "check", "--select", rules, "--output-format", "concise", str(ROOT)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT.parent,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:]
 
 
-def test_cli_only_parses_and_dispatches():
-    assert len((ROOT / "cli.py").read_text().splitlines()) < 300
+def test_the_formatter_lays_out_every_line():
+    """No `# fmt: skip`: lines are never joined to get under a limit."""
+    skipped = [
+        f"{path.relative_to(ROOT)}:{i}"
+        for path in sorted(ROOT.rglob("*.py"))
+        for i, line in enumerate(path.read_text().splitlines(), 1)
+        if "fmt: skip" in line
+    ]
+    assert not skipped, skipped
 
 
 def test_public_api_is_small_and_complete():

@@ -70,6 +70,16 @@ def test_checkpoints_keep_the_last_k(digits, tmp_path):
 
 # --- kill a real training process and resume it ------------------------------------------
 
+# The whole optimizer chain (clipping, AdamW, a warm-up + cosine schedule factor) has state
+# to checkpoint and restore.
+REFERENCE_OPTIMIZER = {
+    "optimizer": "adamw",
+    "weight_decay": 1e-4,
+    "clip_norm": 1.0,
+    "warmup_steps": 20,
+    "lr_schedule": "warmup_cosine",
+}
+
 CLI = [
     sys.executable,
     "-m",
@@ -88,18 +98,11 @@ CLI = [
     "4",
     "--seed",
     "7",
-    # The whole optimizer chain (clipping, AdamW, a warm-up + cosine schedule factor) has
-    # state to checkpoint and restore.
-    "--optimizer",
-    "adamw",
-    "--weight-decay",
-    "1e-4",
-    "--clip-norm",
-    "1",
-    "--warmup-steps",
-    "20",
-    "--lr-schedule",
-    "warmup_cosine",
+    *(
+        part
+        for name, value in REFERENCE_OPTIMIZER.items()
+        for part in (f"--{name.replace('_', '-')}", str(value))
+    ),
 ]
 
 
@@ -366,6 +369,7 @@ def test_checkpoint_of_another_model_is_refused(reference_run, tmp_path, digits)
             workdir=run,
             resume=True,
             progress=False,
+            **REFERENCE_OPTIMIZER,
         )
 
 

@@ -119,8 +119,22 @@ def test_check_fields_reads_each_fields_metadata(field, value, message):
 
 def test_every_training_setting_has_its_generated_flag():
     parser = build_parser()
-    argv = ["train", "vae", "--lr", "0.01", "--seeds", "2", "--per-step", "--tensorboard",
-            "--sweep", "lr=0.1,0.2", "--epochs", "3", "--latent-dim", "5"]  # fmt: skip
+    argv = [
+        "train",
+        "vae",
+        "--lr",
+        "0.01",
+        "--seeds",
+        "2",
+        "--per-step",
+        "--tensorboard",
+        "--sweep",
+        "lr=0.1,0.2",
+        "--epochs",
+        "3",
+        "--latent-dim",
+        "5",
+    ]
     args = parser.parse_args(argv)
     assert (args.learning_rate, args.seeds, args.fused, args.tensorboard) == (0.01, 2, False, True)
     assert (args.sweep, args.epochs, args.latent_dim) == ("lr=0.1,0.2", 3, 5)
@@ -135,8 +149,14 @@ def test_every_training_setting_has_its_generated_flag():
 
 
 def test_progress_line_for_one_model_and_for_members():
-    one = {"epoch": 2, "train/loss": 1.23456, "test/loss": 2.5, "examples_per_sec": 1000.4,
-           "seconds": 0.5, "compile_seconds": 1.26}  # fmt: skip
+    one = {
+        "epoch": 2,
+        "train/loss": 1.23456,
+        "test/loss": 2.5,
+        "examples_per_sec": 1000.4,
+        "seconds": 0.5,
+        "compile_seconds": 1.26,
+    }
     assert progress_line([one], 10) == (
         "epoch 2/10  train/loss 1.235  test/loss 2.500  1000 ex/s  0.50s  (compile 1.3s)"
     )
@@ -175,6 +195,9 @@ def test_tensorboard_events_hold_the_recorded_metrics(digits, tmp_path):
     aezoo.fit("vae", train, test, workdir=tmp_path / "two", tensorboard=True, seeds=2, **kw)
     dirs = sorted(p.name for p in (tmp_path / "two/tensorboard").iterdir())
     assert dirs == ["seed0", "seed1"]  # one TensorBoard run per member
-    losses = [v for t, _, v in _event_scalars(next((tmp_path / "two/tensorboard/seed1").iterdir()))
-              if t == "train/loss"]  # fmt: skip
+    losses = [
+        v
+        for t, _, v in _event_scalars(next((tmp_path / "two/tensorboard/seed1").iterdir()))
+        if t == "train/loss"
+    ]
     assert len(losses) == 2 and np.all(np.isfinite(losses))

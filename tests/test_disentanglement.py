@@ -15,8 +15,9 @@ SMALL = {"num_train": 1500, "num_eval": 800, "num_test": 800, "num_variance_esti
 
 def _truth() -> GroundTruth:
     # "Images" are the factor indices themselves, as [N, 1, 1, K] floats.
-    return GroundTruth("toy", tuple("abcde"), SIZES,
-                       lambda f: np.asarray(f, np.float32)[:, None, None, :])  # fmt: skip
+    return GroundTruth(
+        "toy", tuple("abcde"), SIZES, lambda f: np.asarray(f, np.float32)[:, None, None, :]
+    )
 
 
 def _identity(x):
@@ -44,8 +45,15 @@ def scores():
 @pytest.mark.slow
 def test_the_true_factors_score_near_one_on_every_metric(scores):
     s = scores["true"]
-    near_one = ("beta_vae_score", "factor_vae_score", "dci_disentanglement", "dci_completeness",
-                "dci_informativeness", "modularity", "explicitness")  # fmt: skip
+    near_one = (
+        "beta_vae_score",
+        "factor_vae_score",
+        "dci_disentanglement",
+        "dci_completeness",
+        "dci_informativeness",
+        "modularity",
+        "explicitness",
+    )
     for key in near_one:
         assert s[key] >= 0.99, (key, s[key])
     assert s["mig"] >= 0.95 and s["active_dims"] == 5
@@ -105,8 +113,14 @@ def test_mig_is_zero_when_two_codes_carry_the_same_factor():
 
 def test_a_collapsed_representation_has_no_active_dimension():
     constant = lambda x: np.zeros((len(x), 3))  # noqa: E731
-    out = dm.factor_vae_score(constant, _truth(), np.random.default_rng(0), num_train=10,
-                              num_eval=10, num_variance_estimate=100)  # fmt: skip
+    out = dm.factor_vae_score(
+        constant,
+        _truth(),
+        np.random.default_rng(0),
+        num_train=10,
+        num_eval=10,
+        num_variance_estimate=100,
+    )
     assert out["factor_vae_score"] == 0.0 and out["active_dims"] == 0
     assert out["factor_vae_accuracy_a"] == 0.0 and "factor_vae_accuracy_e" in out
 
@@ -118,8 +132,14 @@ def test_factor_vae_prunes_on_the_standard_deviation_as_disentanglement_lib():
         f = _identity(x)[:, :2] / np.sqrt((np.square(SIZES[:2]) - 1) / 12)  # unit variance
         return f * np.array([0.1, 0.01])
 
-    out = dm.factor_vae_score(represent, _truth(), np.random.default_rng(0), num_train=10,
-                              num_eval=10, num_variance_estimate=500)  # fmt: skip
+    out = dm.factor_vae_score(
+        represent,
+        _truth(),
+        np.random.default_rng(0),
+        num_train=10,
+        num_eval=10,
+        num_variance_estimate=500,
+    )
     assert out["active_dims"] == 1
 
 
@@ -128,8 +148,11 @@ def test_factor_vae_accuracies_split_the_score_by_held_factor():
     votes = np.array([[30, 10, 0], [5, 0, 40], [20, 0, 10]])
     classifier = np.argmax(votes, axis=0)
     acc = dm.factor_vae_accuracies(votes, classifier, ("a", "b", "c"))
-    assert acc == {"factor_vae_accuracy_a": 1.0, "factor_vae_accuracy_b": 40 / 45,
-                   "factor_vae_accuracy_c": 0.0}  # fmt: skip
+    assert acc == {
+        "factor_vae_accuracy_a": 1.0,
+        "factor_vae_accuracy_b": 40 / 45,
+        "factor_vae_accuracy_c": 0.0,
+    }
     total = sum(acc[f"factor_vae_accuracy_{n}"] * votes[i].sum() for i, n in enumerate("abc"))
     assert total / votes.sum() == pytest.approx(80 / 115)  # the score: right votes / all
 
@@ -151,9 +174,20 @@ def test_eval_disentanglement_scores_every_member_and_draws_traversals(tmp_path,
 
     x, y = aezoo.data.load("dsprites", "train[:3000]")
     test = aezoo.data.load("dsprites", "test[:500]")
-    aezoo.fit("beta_tcvae", (x, y), test, dataset="dsprites", epochs=1, batch_size=100,
-              seeds=2, binarize="none", workdir=tmp_path, progress=False, figures=False,
-              model_config={"hidden_dims": (32,), "latent_dim": 3})  # fmt: skip
+    aezoo.fit(
+        "beta_tcvae",
+        (x, y),
+        test,
+        dataset="dsprites",
+        epochs=1,
+        batch_size=100,
+        seeds=2,
+        binarize="none",
+        workdir=tmp_path,
+        progress=False,
+        figures=False,
+        model_config={"hidden_dims": (32,), "latent_dim": 3},
+    )
     argv = ["eval", str(tmp_path), "--disentanglement", "--num-train", "300", "--num-eval", "200"]
     assert main(argv) == 0
     out = json.loads((tmp_path / "disentanglement.json").read_text())

@@ -110,8 +110,10 @@ def test_factor_vae_tc_is_the_mean_discriminator_logit_and_phases_split_the_para
     updates, _ = tx.update(grads, state.opt_state[1], state.params)
     after = optax.apply_updates(state.params, updates)
     chex.assert_trees_all_equal(after["encoder"], state.params["encoder"])
-    assert not np.allclose(after["discriminator"]["dense_0"]["kernel"],
-                           state.params["discriminator"]["dense_0"]["kernel"])  # fmt: skip
+    assert not np.allclose(
+        after["discriminator"]["dense_0"]["kernel"],
+        state.params["discriminator"]["dense_0"]["kernel"],
+    )
 
 
 @pytest.mark.slow
@@ -125,8 +127,9 @@ def test_factor_vae_discriminator_learns_to_spot_correlated_codes():
     def loss(p, key):
         z = jnp.repeat(jax.random.normal(key, (256, 1)), 2, axis=1)
         real = module.apply({"params": {**params, **p}}, z, method="discriminate")
-        fake = module.apply({"params": {**params, **p}},
-                            factor_vae.permute_dims(key, z), method="discriminate")  # fmt: skip
+        fake = module.apply(
+            {"params": {**params, **p}}, factor_vae.permute_dims(key, z), method="discriminate"
+        )
         return jnp.mean(jax.nn.softplus(-real)) + jnp.mean(jax.nn.softplus(fake))
 
     @jax.jit

@@ -30,15 +30,15 @@ def test_sprite_area_grows_with_the_square_of_the_scale_for_every_shape():
     mass = ds.sprites().sum(axis=(-1, -2)).astype(float)  # [shape, scale, orientation]
     by_scale = mass.mean(axis=2)
     ratio = by_scale / by_scale[:, -1:]
-    np.testing.assert_allclose(ratio, np.broadcast_to(ds.FACTOR_VALUES[2] ** 2, ratio.shape),
-                               rtol=0.03)  # fmt: skip
+    np.testing.assert_allclose(
+        ratio, np.broadcast_to(ds.FACTOR_VALUES[2] ** 2, ratio.shape), rtol=0.03
+    )
     # Rotation moves a few boundary pixels only; orientation 0 and 2 pi draw the same image.
     assert (mass.std(axis=2) / by_scale).max() < 0.05
     np.testing.assert_array_equal(ds.sprites()[:, :, 0], ds.sprites()[:, :, 39])
     # Areas at scale 1 within 3% of the continuous shapes': square (side 20), ellipse
     # (semi-axes 11 and 5.5), heart (3.658 square units at 9 pixels per unit).
-    np.testing.assert_allclose(by_scale[:, -1], [400.0, np.pi * 11 * 5.5, 3.6584 * 81],
-                               rtol=0.03)  # fmt: skip
+    np.testing.assert_allclose(by_scale[:, -1], [400.0, np.pi * 11 * 5.5, 3.6584 * 81], rtol=0.03)
 
 
 @pytest.mark.slow

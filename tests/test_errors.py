@@ -27,6 +27,7 @@ def trained(tmp_path_factory):
 
 # (argv after `aezoo`, expected fragment of the one-line message). {run} = a trained workdir.
 CLI_CASES = [
+    (["task", "anomaly", "--model", "vea"], "unknown model 'vea'; available: aae, ae"),
     (["train", "ae", "--dataset", "mnsit"], "unknown dataset 'mnsit'"),
     (["train", "ae", "--dataset", "imdb_reviews"], "not an image-classification dataset"),
     (["train", "ae", "--latent-dim", "0"], "latent_dim must be a positive integer; got 0"),
@@ -51,7 +52,10 @@ CLI_CASES = [
     (["train", "denoising_ae", "--noise-level", "nan"], "noise_level must be a finite number"),
     (["train", "vqvae", "--commitment", "nan"], "commitment must be a finite number >= 0"),
     (["train", "sparse_ae", "--rho", "1"], "rho must be a finite number in (0, 1); got 1.0"),
-    (["train", "vae", "--labels", "50"], "--labels trains a semi-supervised model (cat_aae, m2)"),
+    (
+        ["train", "vae", "--labels", "50"],
+        "--labels needs a model that can learn from a few labels (cat_aae, m2); vae cannot",
+    ),
     (["train", "m2", "--labels", "15"], "labels must be a multiple of the 10 classes; got 15"),
     (["train", "m2", "--labels", "-1"], "labels must be an integer >= 0; got -1"),
     (["train", "m2", "--labels", "5000"], "class 0 has"),
@@ -131,7 +135,6 @@ ARGPARSE_CASES = [
     (["train", "ae", "--epochs", "ten"], "invalid int value: 'ten'"),
     (["train", "ae", "--no-such-flag"], "unrecognized arguments: --no-such-flag"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
-    (["task", "anomaly", "--model", "vea"], "invalid choice: 'vea'"),
     (["task", "manifold"], "the following arguments are required: WORKDIR"),
     (["task", "tsne", "runs/x"], "invalid choice: 'tsne'"),
 ]
@@ -218,7 +221,7 @@ API_CASES = [
     (
         lambda d: aezoo.fit("cvae", (_images(), None), batch_size=2),
         aezoo.ConfigError,
-        "training labels span -1..-1 but the model is conditioned on num_classes=10",
+        "training labels span -1..-1 but the model is conditioned on 10 classes (labels 0..9)",
     ),
     (
         lambda d: aezoo.fit("ae", (_images(), np.zeros(10)), config={"epochs": 1}),

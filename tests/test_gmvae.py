@@ -20,8 +20,9 @@ SHAPE = (8, 8, 1)
 @functools.cache
 def _gmvae():
     """One small mixture-prior VAE (3 components, 2-D codes) and its initial parameters."""
-    spec, module = aezoo.get("gmvae", image_shape=SHAPE, latent_dim=2, hidden_dims=(16,),
-                             components=3)  # fmt: skip
+    spec, module = aezoo.get(
+        "gmvae", image_shape=SHAPE, latent_dim=2, hidden_dims=(16,), components=3
+    )
     return spec, module, aezoo.train.init_params(module, jax.random.key(0))
 
 
@@ -46,8 +47,11 @@ def test_loss_equals_the_vae_loss_when_every_component_is_the_standard_normal():
     vae_loss, _ = vae.loss_fn(shared, batch, rng, module=vae_module)
     # the same sample z: log q(z|x) - log N(z; 0, I) is a one-sample estimate of the VAE's KL
     out = vae_module.apply({"params": shared}, batch["image"], rng=rng)
-    logq = -0.5 * (np.log(2 * np.pi) + out["z_logvar"] + (out["z"] - out["z_mean"]) ** 2
-                   / np.exp(out["z_logvar"]))  # fmt: skip
+    logq = -0.5 * (
+        np.log(2 * np.pi)
+        + out["z_logvar"]
+        + (out["z"] - out["z_mean"]) ** 2 / np.exp(out["z_logvar"])
+    )
     logp = -0.5 * (np.log(2 * np.pi) + out["z"] ** 2)
     kl_analytic = -0.5 * (1 + out["z_logvar"] - out["z_mean"] ** 2 - np.exp(out["z_logvar"]))
     shift = np.mean(np.sum(logq - logp, -1) - np.sum(kl_analytic, -1))

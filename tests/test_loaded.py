@@ -26,7 +26,7 @@ def _images(n=4):
 
 
 def _label(m: LoadedModel, n=4):
-    return np.arange(n) % 10 if getattr(m.config, "num_classes", 0) else None
+    return np.arange(n) % 10 if m.spec.conditional else None
 
 
 # the classifying models (m2, cat_aae, gmvae) in the full suite: the fast tier stays < 2 min
@@ -83,5 +83,5 @@ def test_classify_gives_logits_of_a_semi_supervised_model_only():
     assert logits.shape == (4, 10)
     guess = np.argmax(np.asarray(logits), -1)
     np.testing.assert_array_equal(m.encode(_images())["y"], guess)  # no label: the guess
-    with pytest.raises(aezoo.errors.ConfigError, match="has no classifier"):
+    with pytest.raises(aezoo.errors.ConfigError, match="classify needs a model that can"):
         _loaded("vae").classify(_images())

@@ -122,8 +122,9 @@ def test_discretized_logistic_is_a_distribution_over_the_256_values(loc, log_sca
     from aezoo.losses import discretized_logistic_nll
 
     xs = np.arange(256) / 255.0
-    nll = discretized_logistic_nll(jnp.asarray(xs, jnp.float32), jnp.full(256, loc),
-                                   jnp.full(256, log_scale))  # fmt: skip
+    nll = discretized_logistic_nll(
+        jnp.asarray(xs, jnp.float32), jnp.full(256, loc), jnp.full(256, log_scale)
+    )
     p = np.exp(-np.asarray(nll, np.float64))
     assert p.sum() == pytest.approx(1.0, abs=2e-5)
 

@@ -20,8 +20,9 @@ ALL = sorted(MODELS)
 # beta_tcvae, dip_vae, annealed_vae): the module-level tests (outputs and shapes, conv archs,
 # bad images) run once on the model that owns the module; every loss-level test (finite
 # loss and gradients, one compile, learning, CLI) still runs on each of them.
-MODULES = [n for n in ALL if MODELS[n].module_cls is not MODELS["vae"].module_cls
-           or n in ("vae", "cvae")]  # fmt: skip
+MODULES = [
+    n for n in ALL if MODELS[n].module_cls is not MODELS["vae"].module_cls or n in ("vae", "cvae")
+]
 # The loss-level tests of those variants, and of the semi-supervised and clustering models
 # (whose losses tests/test_semisupervised.py and tests/test_gmvae.py check term by term in the
 # fast tier), run in the full suite (the fast tier stays < 2 min).

@@ -164,10 +164,20 @@ def test_colour_images_train_and_write_figures(arch, tmp_path):
     train = (_colour_rectangles(256, 0), None)
     test = (_colour_rectangles(64, 1), None)
     result = aezoo.fit(
-        "vae", train, test, workdir=tmp_path, epochs=3, batch_size=32, progress=False,
-        model_config={"arch": arch, "likelihood": "gaussian", "latent_dim": 8,
-                      "hidden_dims": (64,)},
-    )  # fmt: skip
+        "vae",
+        train,
+        test,
+        workdir=tmp_path,
+        epochs=3,
+        batch_size=32,
+        progress=False,
+        model_config={
+            "arch": arch,
+            "likelihood": "gaussian",
+            "latent_dim": 8,
+            "hidden_dims": (64,),
+        },
+    )
     losses = [r["test/loss"] for r in result.history]
     assert losses[-1] < losses[0] and np.all(np.isfinite(losses))
     assert result.train_config.binarize == "none"

@@ -133,9 +133,14 @@ def custom_run(tmp_path_factory, digits):
     train = (digits[0][0][:256], digits[0][1][:256])
     kw = {"epochs": 2, "batch_size": 64, "progress": False, "figures": False}
     result = aezoo.fit(
-        "vae", train, digits[1], model_config=SMALL, workdir=workdir,
-        optimizer=optax.adamw(1e-3, weight_decay=1e-4), **kw,
-    )  # fmt: skip
+        "vae",
+        train,
+        digits[1],
+        model_config=SMALL,
+        workdir=workdir,
+        optimizer=optax.adamw(1e-3, weight_decay=1e-4),
+        **kw,
+    )
     return workdir, train, digits[1], kw, result
 
 
@@ -152,9 +157,15 @@ def test_a_run_with_its_own_optimizer_resumes_only_with_one(custom_run):
     with pytest.raises(aezoo.ConfigError, match="optimizer given to fit\\(\\) != built from"):
         aezoo.fit("vae", train, test, model_config=SMALL, workdir=workdir, resume=True, **kw)
     again = aezoo.fit(
-        "vae", train, test, model_config=SMALL, workdir=workdir, resume=True,
-        optimizer=optax.adamw(1e-3, weight_decay=1e-4), **{**kw, "epochs": 3},
-    )  # fmt: skip
+        "vae",
+        train,
+        test,
+        model_config=SMALL,
+        workdir=workdir,
+        resume=True,
+        optimizer=optax.adamw(1e-3, weight_decay=1e-4),
+        **{**kw, "epochs": 3},
+    )
     assert [r["epoch"] for r in again.history] == [1, 2, 3]
 
 
@@ -164,9 +175,15 @@ def test_a_changed_optimizer_setting_is_refused_on_resume(digits, tmp_path):
     aezoo.fit("ae", train, None, model_config=SMALL, workdir=tmp_path, **kw)
     with pytest.raises(aezoo.ConfigError, match="optimizer 'adam' != 'sgd'"):
         aezoo.fit(
-            "ae", train, None, model_config=SMALL, workdir=tmp_path, resume=True,
-            optimizer="sgd", **kw,
-        )  # fmt: skip
+            "ae",
+            train,
+            None,
+            model_config=SMALL,
+            workdir=tmp_path,
+            resume=True,
+            optimizer="sgd",
+            **kw,
+        )
 
 
 def test_fit_refuses_an_optimizer_that_is_not_an_optax_value(digits):

@@ -130,8 +130,9 @@ def test_members_workdir_summary_and_resume(digits, tmp_path):
         load(tmp_path / "full")
     # Resume: 1 epoch, then resumed to 2, equals the uninterrupted 2-epoch run exactly.
     fit("beta_vae", train, test, workdir=tmp_path / "split", **kw)
-    resumed = fit("beta_vae", train, test, workdir=tmp_path / "split", resume=True,
-                  **{**kw, "epochs": 2})  # fmt: skip
+    resumed = fit(
+        "beta_vae", train, test, workdir=tmp_path / "split", resume=True, **{**kw, "epochs": 2}
+    )
     chex.assert_trees_all_equal(resumed.state.params, full.state.params)
 
 
@@ -302,8 +303,18 @@ def _free_port() -> int:
 def test_two_processes_equal_one_process(tmp_path):
     """`aezoo train` in 2 local CPU processes (jax.distributed, gloo collectives), each
     loading only its rows, matches the 1-process run; only process 0 writes logs."""
-    args = ["vae", "--epochs", "2", "--batch-size", "64", "--hidden-dims", "64",
-            "--latent-dim", "4", "--no-progress"]  # fmt: skip
+    args = [
+        "vae",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "64",
+        "--hidden-dims",
+        "64",
+        "--latent-dim",
+        "4",
+        "--no-progress",
+    ]
     cli = [sys.executable, "-m", "aezoo.cli", "train", *args]
     single = subprocess.run(
         [*cli, "--workdir", str(tmp_path / "one")], capture_output=True, text=True, timeout=300
@@ -351,8 +362,10 @@ def test_multihost_flag_errors(capsys, monkeypatch):
     assert main(["train", "vae", "--coordinator", "127.0.0.1:1234"]) == 2
     assert "JAX_NUM_PROCESSES='two' is not an integer" in capsys.readouterr().err
     monkeypatch.delenv("JAX_NUM_PROCESSES")
-    assert main(["train", "vae", "--coordinator", "h:1", "--num-processes", "2",
-                 "--process-id", "2"]) == 2  # fmt: skip
+    assert (
+        main(["train", "vae", "--coordinator", "h:1", "--num-processes", "2", "--process-id", "2"])
+        == 2
+    )
     assert "--process-id must be in 0..1" in capsys.readouterr().err
 
     assert main(["train", "vae", "--coordinator", "127.0.0.1:1234"]) == 2

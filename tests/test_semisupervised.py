@@ -108,7 +108,7 @@ def test_m2_needs_a_label_to_decode(rng):
 
 
 def test_labels_setting_is_for_semi_supervised_models_only(digits):
-    with pytest.raises(ConfigError, match="semi-supervised model \\(cat_aae, m2\\)"):
+    with pytest.raises(ConfigError, match="learn from a few labels \\(cat_aae, m2\\); vae cannot"):
         aezoo.fit("vae", *digits, labels=50, epochs=1, progress=False, figures=False)
 
 
@@ -155,5 +155,9 @@ def test_cat_aae_supervised_phase_is_the_labelled_rows_cross_entropy(rng):
     )
     assert all(float(jnp.abs(g).sum()) == 0.0 for g in jax.tree.leaves(grads))
     names = {p.name: p.params for p in cat_aae.phases(module.config)}
-    assert names == {"recon": ("encoder", "decoder"), "disc": ("disc_class", "disc_style"),
-                     "gen": ("encoder",), "supervised": ("encoder",)}  # fmt: skip
+    assert names == {
+        "recon": ("encoder", "decoder"),
+        "disc": ("disc_class", "disc_style"),
+        "gen": ("encoder",),
+        "supervised": ("encoder",),
+    }

@@ -71,8 +71,22 @@ def test_val_split_holds_fixed_training_rows_out_of_train(digits):
 @pytest.mark.optax
 def test_keep_best_keeps_the_epoch_with_the_lowest_val_loss(tmp_path, capsys):
     workdir = tmp_path / "w"
-    argv = ["train", "vae", "--hidden-dims", "32", "--latent-dim", "4", "--val-fraction", "0.2",
-            "--keep-best", "--epochs", "4", "--workdir", str(workdir), "--no-progress"]  # fmt: skip
+    argv = [
+        "train",
+        "vae",
+        "--hidden-dims",
+        "32",
+        "--latent-dim",
+        "4",
+        "--val-fraction",
+        "0.2",
+        "--keep-best",
+        "--epochs",
+        "4",
+        "--workdir",
+        str(workdir),
+        "--no-progress",
+    ]
     assert main(argv) == 0
     history = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
     assert all("val/loss" in r and "test/loss" not in r for r in history)

@@ -48,8 +48,9 @@ def test_knn_accuracy_perfect_and_chance():
 def test_retrieval_scores_hand_computed():
     # Query label 0; database ranked by distance: labels 0, 1, 0 -> AP = (1/1 + 2/3) / 2.
     db = np.array([[0.0], [1.0], [2.0]])
-    scores = metrics.retrieval_scores(np.zeros((1, 1)), np.array([0]), db, np.array([0, 1, 0]),
-                                      ks=(1, 2))  # fmt: skip
+    scores = metrics.retrieval_scores(
+        np.zeros((1, 1)), np.array([0]), db, np.array([0, 1, 0]), ks=(1, 2)
+    )
     assert scores["map"] == pytest.approx((1 + 2 / 3) / 2)
     assert scores["precision@1"] == 1.0
     assert scores["precision@2"] == 0.5
@@ -62,8 +63,7 @@ def test_retrieval_perfect_codes_and_random_codes():
     perfect = metrics.retrieval_scores(q, qy, d, dy)
     assert perfect == {"map": 1.0, "precision@10": 1.0, "precision@100": pytest.approx(0.4)}
     r = np.random.default_rng(0)
-    rand = metrics.retrieval_scores(r.standard_normal(q.shape), qy, r.standard_normal(d.shape),
-                                    dy)  # fmt: skip
+    rand = metrics.retrieval_scores(r.standard_normal(q.shape), qy, r.standard_normal(d.shape), dy)
     assert abs(rand["map"] - 0.25) < 0.06  # 4 balanced classes: chance = 1/4
     bits = metrics.retrieval_scores(q > 5, qy, d > 5, dy, hamming=True)
     assert bits["map"] == 1.0
@@ -166,8 +166,21 @@ def m2_runs(tmp_path_factory):
     """Two M2 runs on digits with 50 labels, label draws 0 and 1 (semi-supervised)."""
     root = tmp_path_factory.mktemp("m2")
     for seed in ("0", "1"):
-        argv = ["train", "m2", "--labels", "50", "--label-seed", seed, "--latent-dim", "8",
-                "--epochs", "8", "--hidden-dims", "128", "--no-progress"]  # fmt: skip
+        argv = [
+            "train",
+            "m2",
+            "--labels",
+            "50",
+            "--label-seed",
+            seed,
+            "--latent-dim",
+            "8",
+            "--epochs",
+            "8",
+            "--hidden-dims",
+            "128",
+            "--no-progress",
+        ]
         assert main([*argv, "--workdir", str(root / f"m2-{seed}")]) == 0
     return [str(root / "m2-0"), str(root / "m2-1")]
 
@@ -216,8 +229,9 @@ def test_clustering_task_on_digits(runs, m2_runs, tmp_path, capsys):
     assert [(r["features"][:6], r["method"], r["clusters"]) for r in rows] == [
         ("class ", "argmax", 10),
         *[("codes:", m, k) for _ in range(2) for k in (12, 10) for m in ("kmeans", "gmm")],
-        ("pixels", "kmeans", 12), ("pixels", "kmeans", 10),
-    ]  # fmt: skip
+        ("pixels", "kmeans", 12),
+        ("pixels", "kmeans", 10),
+    ]
     assert rows[0]["features"] == "class code: m2 (8-D, m2-0), labels seen: 50"
     assert rows[0]["accuracy"] > 0.5 and rows[0]["hungarian_accuracy"] > 0.5  # chance: 0.1
     assert rows[-1]["hungarian_accuracy"] is not None and rows[-2]["hungarian_accuracy"] is None
@@ -227,8 +241,19 @@ def test_clustering_task_on_digits(runs, m2_runs, tmp_path, capsys):
 @pytest.mark.slow
 @pytest.mark.optax
 def test_clustering_task_scores_a_gmvae_run_by_its_own_components(tmp_path, capsys):
-    argv = ["train", "gmvae", "--components", "10", "--latent-dim", "4", "--epochs", "60",
-            *SMALL, "--workdir", str(tmp_path / "gm")]  # fmt: skip
+    argv = [
+        "train",
+        "gmvae",
+        "--components",
+        "10",
+        "--latent-dim",
+        "4",
+        "--epochs",
+        "60",
+        *SMALL,
+        "--workdir",
+        str(tmp_path / "gm"),
+    ]
     assert main(argv) == 0
     logits = np.asarray(aezoo.load(tmp_path / "gm").classify(data.load("digits", "test")[0]))
     assert logits.shape[1] == 10 and np.isfinite(logits).all()  # one logit per component
@@ -247,9 +272,12 @@ def test_semisupervised_task_on_digits(runs, m2_runs, tmp_path, capsys):
     args = [runs[1], *m2_runs, "--labels", "50", "--draws", "2"]
     result = _task("semisupervised", args, tmp_path, capsys)
     rows = {r["name"]: r for r in result["rows"]}
-    assert list(rows) == ["m2 trained with 50 labels (8-D; label seeds 0, 1)",
-                          "pixels: logistic regression", "pixels: MLP (32,)",
-                          "M1: logistic regression on codes of ae (8-D, ae8)"]  # fmt: skip
+    assert list(rows) == [
+        "m2 trained with 50 labels (8-D; label seeds 0, 1)",
+        "pixels: logistic regression",
+        "pixels: MLP (32,)",
+        "M1: logistic regression on codes of ae (8-D, ae8)",
+    ]
     for r in rows.values():
         assert 0.0 <= r["error"] < 60.0 and len(r["per_draw"].split(", ")) == 2  # chance: 90%
     assert main(["task", "semisupervised", m2_runs[0], "--labels", "100"]) == 2
@@ -275,8 +303,15 @@ def test_export_codes_is_a_dataset_of_the_runs_codes(tmp_path, capsys):
     np.testing.assert_allclose(vectors.mean((0, 1, 2)), 0.0, atol=1e-5)  # standardized
     np.testing.assert_array_equal(labels, found["y_train"])
     arrays = tmp_path / "arrays"  # trained on arrays given to fit: nothing to reload by name
-    aezoo.fit("ae", data.load("digits", "train"), epochs=1, progress=False, workdir=arrays,
-              model_config={"hidden_dims": (8,), "latent_dim": 2}, figures=False)  # fmt: skip
+    aezoo.fit(
+        "ae",
+        data.load("digits", "train"),
+        epochs=1,
+        progress=False,
+        workdir=arrays,
+        model_config={"hidden_dims": (8,), "latent_dim": 2},
+        figures=False,
+    )
     assert main(["eval", str(arrays), "--export-codes", str(tmp_path / "no.npz")]) == 2
     assert "trained on arrays passed to fit" in capsys.readouterr().err
     assert not (tmp_path / "no.npz").exists()
@@ -287,14 +322,30 @@ def test_export_codes_is_a_dataset_of_the_runs_codes(tmp_path, capsys):
 def test_semisupervised_task_scores_m2_stacked_on_exported_codes(runs, tmp_path, capsys):
     codes = tmp_path / "ae8-codes.npz"
     assert main(["eval", runs[1], "--export-codes", str(codes), "--no-progress"]) == 0
-    argv = ["train", "m2", "--dataset", f"npz:{codes}", "--likelihood", "gaussian", "--labels",
-            "50", "--latent-dim", "4", "--epochs", "20", *SMALL]  # fmt: skip
+    argv = [
+        "train",
+        "m2",
+        "--dataset",
+        f"npz:{codes}",
+        "--likelihood",
+        "gaussian",
+        "--labels",
+        "50",
+        "--latent-dim",
+        "4",
+        "--epochs",
+        "20",
+        *SMALL,
+    ]
     assert main([*argv, "--workdir", str(tmp_path / "m1m2")]) == 0
     capsys.readouterr()
     args = [str(tmp_path / "m1m2"), "--labels", "50", "--draws", "1"]
     rows = {r["name"]: r for r in _task("semisupervised", args, tmp_path / "task", capsys)["rows"]}
-    assert list(rows) == ["m2 trained with 50 labels (4-D; label seeds 0)",
-                          "vectors: logistic regression", "vectors: MLP (32,)"]  # fmt: skip
+    assert list(rows) == [
+        "m2 trained with 50 labels (4-D; label seeds 0)",
+        "vectors: logistic regression",
+        "vectors: MLP (32,)",
+    ]
     # M1+M2 classifies the test images through the codes better than chance (90%)
     assert rows["m2 trained with 50 labels (4-D; label seeds 0)"]["error"] < 50.0
 
@@ -302,8 +353,20 @@ def test_semisupervised_task_scores_m2_stacked_on_exported_codes(runs, tmp_path,
 @pytest.mark.slow
 @pytest.mark.optax
 def test_anomaly_task_on_digits_trains_then_reuses(tmp_path, capsys):
-    args = ["--dataset", "digits", "--classes", "0,1", "--epochs", "20", "--latent-dim", "4",
-            "--nll-samples", "8", "--hidden-dims", "64"]  # fmt: skip
+    args = [
+        "--dataset",
+        "digits",
+        "--classes",
+        "0,1",
+        "--epochs",
+        "20",
+        "--latent-dim",
+        "4",
+        "--nll-samples",
+        "8",
+        "--hidden-dims",
+        "64",
+    ]
     result = _task("anomaly", args, tmp_path, capsys)
     assert [r["class"] for r in result["rows"]] == [0, 1]
     assert set(result["mean"]) == set(anomaly.SCORES)

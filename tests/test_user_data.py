@@ -124,8 +124,9 @@ def test_tabular_vectors_are_standardized_with_train_statistics(tmp_path):
     np.testing.assert_allclose(train.std(axis=0), 1.0, atol=1e-5)
     stats = data.describe_source(spec)["standardization"]
     raw_test = table[_user._test_mask(200, 0.1)]
-    np.testing.assert_allclose(test[:, 0, 0] * stats["std"] + np.array(stats["mean"]), raw_test,
-                               rtol=1e-5)  # fmt: skip
+    np.testing.assert_allclose(
+        test[:, 0, 0] * stats["std"] + np.array(stats["mean"]), raw_test, rtol=1e-5
+    )
 
 
 @pytest.mark.slow
@@ -154,8 +155,21 @@ def test_cli_trains_on_a_folder_and_eval_reloads_it(tmp_path, capsys):
     root = _digits_folder(tmp_path / "imgs", n=200)
     workdir = tmp_path / "w"
     argv = ["--hidden-dims", "16", "--latent-dim", "2", "--epochs", "2", "--batch-size", "32"]
-    assert main(["train", "vae", "--dataset", f"folder:{root}", *argv, "--workdir",
-                 str(workdir), "--no-progress"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                "vae",
+                "--dataset",
+                f"folder:{root}",
+                *argv,
+                "--workdir",
+                str(workdir),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     record = json.loads((workdir / "config.json").read_text())
     assert record["data"]["classes"][0] == "class_0" and record["data"]["num_test"] == 20
     assert main(["eval", str(workdir), "--nll-samples", "10", "--no-progress"]) == 0
@@ -235,8 +249,12 @@ def test_corrupt_image_is_named_or_skipped_and_counted(tmp_path):
 )
 def test_bad_data_flags_exit_2(flags, message, tmp_path, capsys):
     root = _digits_folder(tmp_path / "imgs", n=10)
-    assert main(["train", "ae", "--dataset", f"folder:{root}", *flags,
-                 "--workdir", str(tmp_path / "w")]) == 2  # fmt: skip
+    assert (
+        main(
+            ["train", "ae", "--dataset", f"folder:{root}", *flags, "--workdir", str(tmp_path / "w")]
+        )
+        == 2
+    )
     assert message in capsys.readouterr().err
 
 

@@ -277,13 +277,31 @@ def bench_aezoo(
     t0 = time.perf_counter()
     compiled_step = step.lower(state, batch, key).compile()
     setup = _Setup(
-        spec, module, optimizer, binarize, images, labels, key, state, batch_size,
-        compiled_step, time.perf_counter() - t0, seeds, mesh_devices,
-    )  # fmt: skip
+        spec,
+        module,
+        optimizer,
+        binarize,
+        images,
+        labels,
+        key,
+        state,
+        batch_size,
+        compiled_step,
+        time.perf_counter() - t0,
+        seeds,
+        mesh_devices,
+    )
     step_flops = _flops(compiled_step)
     compile_seconds, run, models, extra = MODE_RUNNERS[mode](setup)
-    row: dict[str, Any] = {"model": model, "arch": arch, "mode": mode, "batch_size": batch_size,
-                           "steps": steps, "repeats": repeats, **extra}  # fmt: skip
+    row: dict[str, Any] = {
+        "model": model,
+        "arch": arch,
+        "mode": mode,
+        "batch_size": batch_size,
+        "steps": steps,
+        "repeats": repeats,
+        **extra,
+    }
     row["compile_seconds"] = compile_seconds
     rate = _median_rate(run, n * models, repeats)
     row.update(rate)
@@ -344,15 +362,20 @@ def run_suite(
     # The PyTorch reference runs before and after the aezoo rows and its repeats are pooled:
     # on a shared, noisy machine a drift during the run then weighs on both sides alike.
     passes: dict[int, dict[str, list[dict[str, Any]]]] = {}
-    torch_kw = {"archs": archs, "batch_sizes": batch_sizes, "examples": examples_per_epoch,
-                "repeats": repeats}  # fmt: skip
+    torch_kw = {
+        "archs": archs,
+        "batch_sizes": batch_sizes,
+        "examples": examples_per_epoch,
+        "repeats": repeats,
+    }
     if use_torch:
         _torch_pass(passes, "before", info, say, **torch_kw)
     kw = {"seeds": seeds, "mesh_devices": mesh_devices, "repeats": repeats}
     rows = []
     for arch in archs:
-        rows += _aezoo_rows(models, batch_sizes, modes, examples_per_epoch, peaks[0], say,
-                            arch=arch, **kw)  # fmt: skip
+        rows += _aezoo_rows(
+            models, batch_sizes, modes, examples_per_epoch, peaks[0], say, arch=arch, **kw
+        )
     peaks.append(matmul_peak())
     peak = max(peaks)
     say(f"measured fp32 matmul peak at the end: {peaks[-1]:.1f} GFLOP/s (using {peak:.1f})")
@@ -425,8 +448,13 @@ def _aezoo_row(model, b, mode, examples: int, say, *, seeds, mesh_devices, repea
     steps = max(5, examples // b)
     if mode == "vmap":  # N models per epoch: fewer steps keep the time similar
         steps = max(5, steps // seeds)
-    kw = {"steps": steps, "repeats": repeats, "seeds": seeds, "mesh_devices": mesh_devices,
-          "arch": arch}  # fmt: skip
+    kw = {
+        "steps": steps,
+        "repeats": repeats,
+        "seeds": seeds,
+        "mesh_devices": mesh_devices,
+        "arch": arch,
+    }
     if mode != "mesh" or jax.device_count() >= mesh_devices:
         return bench_aezoo(model, b, mode, **kw)
     if jax.default_backend() != "cpu":
@@ -465,17 +493,14 @@ def run_and_write(
     modes: Sequence[str],
     *,
     out: str | os.PathLike,
-    archs: Sequence[str] = ("mlp",),
-    examples: int = 12_800,
-    seeds: int = 8,
-    repeats: int = 5,
-    mesh_devices: int = 4,
     quick: bool = False,
-    torch: bool = True,
+    **options: Any,
 ) -> dict[str, Any]:
     """``aezoo bench``: check the options, run the suite, write ``bench.json`` and
     ``bench.md`` into ``out`` (``models=["all"]``: every model; ``quick``: a smoke test of
-    the VAE at batch 128, small epochs, < 2 minutes)."""
+    the VAE at batch 128, small epochs, < 2 minutes). ``options``: :func:`run_suite`'s
+    (``archs``, ``examples_per_epoch``, ``seeds``, ``repeats``, ``mesh_devices``,
+    ``torch``)."""
     from aezoo.models import MODELS
 
     models = list(MODELS) if list(models) == ["all"] else list(models)
@@ -483,18 +508,16 @@ def run_and_write(
         get_spec(name)  # one-line error for an unknown model
     for b in batch_sizes:
         positive_int("--batch-sizes", b)
-    for flag, value in (("--seeds", seeds), ("--repeats", repeats), ("--examples", examples),
-                        ("--mesh-devices", mesh_devices)):  # fmt: skip
-        positive_int(flag, value)
-    kw = {"seeds": seeds, "repeats": repeats, "examples_per_epoch": examples,
-          "mesh_devices": mesh_devices}  # fmt: skip
+    for flag in ("seeds", "repeats", "examples_per_epoch", "mesh_devices"):
+        if flag in options:
+            positive_int(f"--{flag.replace('_', '-')}", options[flag])
     if quick:
         models, batch_sizes = ["vae"], [128]
-        kw = {"seeds": 2, "repeats": 3, "examples_per_epoch": 1280, "mesh_devices": 2}
+        options.update(seeds=2, repeats=3, examples_per_epoch=1280, mesh_devices=2)
     out = writable_dir(out, "--out")  # before the timing, so that a bad --out costs nothing
-    for arch in archs:
+    for arch in options.get("archs", ()):
         one_of("arch", arch, ARCHS)
-    result = run_suite(models, batch_sizes, modes, archs=archs, torch=torch, **kw)
+    result = run_suite(models, batch_sizes, modes, **options)
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
     (out / "bench.md").write_text(to_markdown(result))

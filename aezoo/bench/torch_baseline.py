@@ -53,14 +53,21 @@ def _model(torch, arch: str, image_shape, hidden: Sequence[int], latent: int, va
     if arch == "resnet":
         return _resnet(torch, c, gh, gw, hidden, latent, out)
     encoder = nn.Sequential(
-        nn.Conv2d(c, 32, 4, 2, 1), nn.ReLU(), nn.Conv2d(32, 64, 4, 2, 1), nn.ReLU(),
-        nn.Flatten(), _mlp(torch, [64 * gh * gw, *hidden, out]),
-    )  # fmt: skip
+        nn.Conv2d(c, 32, 4, 2, 1),
+        nn.ReLU(),
+        nn.Conv2d(32, 64, 4, 2, 1),
+        nn.ReLU(),
+        nn.Flatten(),
+        _mlp(torch, [64 * gh * gw, *hidden, out]),
+    )
     decoder = nn.Sequential(
-        _mlp(torch, [latent, *reversed(hidden), 64 * gh * gw]), nn.ReLU(),
+        _mlp(torch, [latent, *reversed(hidden), 64 * gh * gw]),
+        nn.ReLU(),
         nn.Unflatten(1, (64, gh, gw)),
-        nn.ConvTranspose2d(64, 32, 4, 2, 1), nn.ReLU(), nn.ConvTranspose2d(32, c, 4, 2, 1),
-    )  # fmt: skip
+        nn.ConvTranspose2d(64, 32, 4, 2, 1),
+        nn.ReLU(),
+        nn.ConvTranspose2d(32, c, 4, 2, 1),
+    )
     return encoder, decoder
 
 
@@ -78,16 +85,32 @@ def _resnet(torch, c: int, gh: int, gw: int, hidden: Sequence[int], latent: int,
             return x + self.b(torch.relu(self.a(torch.relu(x))))
 
     encoder = nn.Sequential(
-        nn.Conv2d(c, 32, 3, 1, 1), Res(32), nn.ReLU(), nn.Conv2d(32, 64, 4, 2, 1), Res(64),
-        nn.ReLU(), nn.Conv2d(64, 64, 4, 2, 1), Res(64), nn.ReLU(), nn.Flatten(),
+        nn.Conv2d(c, 32, 3, 1, 1),
+        Res(32),
+        nn.ReLU(),
+        nn.Conv2d(32, 64, 4, 2, 1),
+        Res(64),
+        nn.ReLU(),
+        nn.Conv2d(64, 64, 4, 2, 1),
+        Res(64),
+        nn.ReLU(),
+        nn.Flatten(),
         _mlp(torch, [64 * gh * gw, *hidden, out]),
-    )  # fmt: skip
+    )
     decoder = nn.Sequential(
-        _mlp(torch, [latent, *reversed(hidden), 64 * gh * gw]), nn.ReLU(),
-        nn.Unflatten(1, (64, gh, gw)), Res(64), nn.ReLU(), nn.ConvTranspose2d(64, 64, 4, 2, 1),
-        Res(64), nn.ReLU(), nn.ConvTranspose2d(64, 32, 4, 2, 1), Res(32), nn.ReLU(),
+        _mlp(torch, [latent, *reversed(hidden), 64 * gh * gw]),
+        nn.ReLU(),
+        nn.Unflatten(1, (64, gh, gw)),
+        Res(64),
+        nn.ReLU(),
+        nn.ConvTranspose2d(64, 64, 4, 2, 1),
+        Res(64),
+        nn.ReLU(),
+        nn.ConvTranspose2d(64, 32, 4, 2, 1),
+        Res(32),
+        nn.ReLU(),
         nn.Conv2d(32, c, 3, 1, 1),
-    )  # fmt: skip
+    )
     return encoder, decoder
 
 

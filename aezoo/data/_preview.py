@@ -86,9 +86,13 @@ def write_preview(
     x, y = np.asarray(x)[idx], np.asarray(y)[idx]
     if is_vectors(x.shape):  # tabular: a heat map of the standardized values
         return viz.save_matrix(
-            path, x[:, 0, 0, :], title=f"{name}: {len(x)} random training examples",
-            xlabel="feature", ylabel="example (label)", row_labels=[str(int(v)) for v in y],
-        )  # fmt: skip
+            path,
+            x[:, 0, 0, :],
+            title=f"{name}: {len(x)} random training examples",
+            xlabel="feature",
+            ylabel="example (label)",
+            row_labels=[str(int(v)) for v in y],
+        )
     images = x / 255.0 if x.dtype == np.uint8 else x.astype(np.float32)
     labels = " ".join(str(int(v)) for v in y[:10])
     return viz.save_image_grid(
@@ -107,8 +111,9 @@ def _factor_preview(path, name: str) -> pathlib.Path:
         factors[:, j] = values
         rows.append(truth.observe(factors) / 255.0)
         labels.append(f"{factor} ({size} values)")
-    return viz.save_image_rows(path, rows, labels,
-                               title=f"{name}: each factor swept from a fixed image")  # fmt: skip
+    return viz.save_image_rows(
+        path, rows, labels, title=f"{name}: each factor swept from a fixed image"
+    )
 
 
 __all__ = ["format_summary", "summarize", "write_preview"]

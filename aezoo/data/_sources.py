@@ -38,10 +38,12 @@ def dataset_lines() -> list[str]:
     return [
         "  digits         scikit-learn's 8x8 digits, embedded (no network)",
         "  dsprites       dSprites (737,280 64x64 shapes), drawn in code, with factors",
-        *(f"  {name:<13}  TFDS (reads prepared data from $TFDS_DATA_DIR)"
-          for name in TFDS_IMAGE_DATASETS),
+        *(
+            f"  {name:<13}  TFDS (reads prepared data from $TFDS_DATA_DIR)"
+            for name in TFDS_IMAGE_DATASETS
+        ),
         "  folder:PATH    your images (class subfolders = labels); npz:PATH, npy:PATH arrays",
-    ]  # fmt: skip
+    ]
 
 
 # Small datasets need more passes for the same number of steps; dSprites is large.
@@ -100,8 +102,10 @@ def load(
     if is_user_source(name):
         return _load_user(name, split, options or DataOptions(), cache_dir, rows)
     if dataclasses.replace(options, val_fraction=0.0) != DataOptions():
-        raise DataError(f"data options (image size, crop, test fraction) apply to folder:, "
-                        f"npz: and npy: sources, not to {name!r}")  # fmt: skip
+        raise DataError(
+            f"data options (image size, crop, test fraction) apply to folder:, "
+            f"npz: and npy: sources, not to {name!r}"
+        )
     if name in PROCEDURAL:
         images, labels, _ = _dsprites.load_split(split)
         return _take_range(images, labels, split, rows, name)
@@ -134,8 +138,14 @@ def _load_val_split(name, split, data_dir, cache_dir, rows, options):
 def _load_user(name, split, options, cache_dir, rows) -> tuple[np.ndarray, np.ndarray]:
     source = describe_source(name, options, cache_dir, arrays=True)
     test = source["test"]
-    return _take(source["images"], source["labels"], test if split.startswith("test") else ~test,
-                 name, split, rows)  # fmt: skip
+    return _take(
+        source["images"],
+        source["labels"],
+        test if split.startswith("test") else ~test,
+        name,
+        split,
+        rows,
+    )
 
 
 def _take(images, labels, mask, name, split, rows) -> tuple[np.ndarray, np.ndarray]:

@@ -105,8 +105,9 @@ def _scan(root: pathlib.Path) -> tuple[list[tuple[pathlib.Path, int, bool]], lis
     the folder are unlabelled (-1)."""
     own_split = (root / "train").is_dir() and (root / "test").is_dir()
     tops = [(root / "train", False), (root / "test", True)] if own_split else [(root, False)]
-    classes = sorted({d.name for top, _ in tops for d in top.iterdir() if d.is_dir()
-                      and any(_images_below(d))})  # fmt: skip
+    classes = sorted(
+        {d.name for top, _ in tops for d in top.iterdir() if d.is_dir() and any(_images_below(d))}
+    )
     index = {c: i for i, c in enumerate(classes)}
     files = []
     for top, is_test in tops:
@@ -255,8 +256,14 @@ def _arrays(path: pathlib.Path, kind: str, options: DataOptions) -> dict[str, An
         test = _test_mask(len(x), options.test_fraction) if x.ndim else None
     images, stats = _as_examples(x, test, f"{kind}: {path}")
     labels = _as_labels(y, len(images), f"{kind}: {path}")
-    return {"images": images, "labels": labels, "test": test, "classes": None, "skipped": 0,
-            "stats": stats}  # fmt: skip
+    return {
+        "images": images,
+        "labels": labels,
+        "test": test,
+        "classes": None,
+        "skipped": 0,
+        "stats": stats,
+    }
 
 
 def _own_split_labels(found: dict, path) -> np.ndarray | None:

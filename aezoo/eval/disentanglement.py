@@ -84,8 +84,14 @@ def mig_from(codes: np.ndarray, factors: np.ndarray, *, num_bins: int = 20) -> f
     return float(np.mean((mi[0] - mi[1]) / factor_entropy(factors)))
 
 
-def mig(represent: Represent, truth: GroundTruth, rng: np.random.Generator, *,
-        num_train: int = 10_000, num_bins: int = 20) -> dict[str, float]:  # fmt: skip
+def mig(
+    represent: Represent,
+    truth: GroundTruth,
+    rng: np.random.Generator,
+    *,
+    num_train: int = 10_000,
+    num_bins: int = 20,
+) -> dict[str, float]:
     """MIG on ``num_train`` random images (disentanglement_lib: 10,000, 20 bins)."""
     codes, factors = sample_codes(represent, truth, num_train, rng)
     return {"mig": mig_from(codes, factors, num_bins=num_bins)}
@@ -124,9 +130,15 @@ def _auc(clf, x: np.ndarray, y: np.ndarray) -> float:
     return metrics.roc_auc_score(onehot[:, present], proba[:, present])
 
 
-def modularity(represent: Represent, truth: GroundTruth, rng: np.random.Generator, *,
-               num_train: int = 10_000, num_test: int = 5_000,
-               num_bins: int = 20) -> dict[str, float]:  # fmt: skip
+def modularity(
+    represent: Represent,
+    truth: GroundTruth,
+    rng: np.random.Generator,
+    *,
+    num_train: int = 10_000,
+    num_test: int = 5_000,
+    num_bins: int = 20,
+) -> dict[str, float]:
     """Modularity and explicitness (disentanglement_lib: 10,000 / 5,000 images, 20 bins)."""
     train = sample_codes(represent, truth, num_train, rng)
     test = sample_codes(represent, truth, num_test, rng)
@@ -165,8 +177,14 @@ def _sap_row(train: tuple, test: tuple, i: int) -> np.ndarray:
     return row
 
 
-def sap(represent: Represent, truth: GroundTruth, rng: np.random.Generator, *,
-        num_train: int = 10_000, num_test: int = 5_000) -> dict[str, float]:  # fmt: skip
+def sap(
+    represent: Represent,
+    truth: GroundTruth,
+    rng: np.random.Generator,
+    *,
+    num_train: int = 10_000,
+    num_test: int = 5_000,
+) -> dict[str, float]:
     """SAP score (disentanglement_lib: 10,000 / 5,000 images, discrete factors)."""
     train = sample_codes(represent, truth, num_train, rng)
     test = sample_codes(represent, truth, num_test, rng)
@@ -188,9 +206,11 @@ def dci_importance(train: tuple, test: tuple, seed: int = 0) -> tuple[np.ndarray
 def _fit_trees(train: tuple, test: tuple, j: int, seed: int) -> tuple[np.ndarray, float, float]:
     (c_train, f_train), (c_test, f_test) = train, test
     model = ensemble.GradientBoostingClassifier(random_state=seed).fit(c_train, f_train[:, j])
-    return (np.abs(model.feature_importances_),
-            float(np.mean(model.predict(c_train) == f_train[:, j])),
-            float(np.mean(model.predict(c_test) == f_test[:, j])))  # fmt: skip
+    return (
+        np.abs(model.feature_importances_),
+        float(np.mean(model.predict(c_train) == f_train[:, j])),
+        float(np.mean(model.predict(c_test) == f_test[:, j])),
+    )
 
 
 def _jobs(tasks: int) -> int:
@@ -212,8 +232,14 @@ def dci_from_importance(importance: np.ndarray) -> tuple[float, float]:
     return float(disentanglement), float(completeness)
 
 
-def dci(represent: Represent, truth: GroundTruth, rng: np.random.Generator, *,
-        num_train: int = 10_000, num_test: int = 5_000) -> dict[str, float]:  # fmt: skip
+def dci(
+    represent: Represent,
+    truth: GroundTruth,
+    rng: np.random.Generator,
+    *,
+    num_train: int = 10_000,
+    num_test: int = 5_000,
+) -> dict[str, float]:
     """DCI disentanglement, completeness and informativeness (test accuracy of the trees;
     disentanglement_lib: 10,000 / 5,000 images)."""
     train = sample_codes(represent, truth, num_train, rng)
@@ -257,9 +283,15 @@ def beta_vae_features(
     return np.abs(r1 - r2).reshape(points, batch_size, -1).mean(axis=1), k
 
 
-def beta_vae_score(represent: Represent, truth: GroundTruth, rng: np.random.Generator, *,
-                   batch_size: int = 64, num_train: int = 10_000,
-                   num_eval: int = 5_000) -> dict[str, float]:  # fmt: skip
+def beta_vae_score(
+    represent: Represent,
+    truth: GroundTruth,
+    rng: np.random.Generator,
+    *,
+    batch_size: int = 64,
+    num_train: int = 10_000,
+    num_eval: int = 5_000,
+) -> dict[str, float]:
     """BetaVAE score (Higgins et al. 2017): accuracy of a logistic regression that tells
     which factor a batch of pairs shared from their mean absolute code difference
     (disentanglement_lib: batches of 64, 10,000 training and 5,000 evaluation points)."""
@@ -300,10 +332,17 @@ def factor_vae_votes(
     return votes
 
 
-def factor_vae_score(represent: Represent, truth: GroundTruth, rng: np.random.Generator, *,
-                     batch_size: int = 64, num_train: int = 10_000, num_eval: int = 5_000,
-                     num_variance_estimate: int = 10_000,
-                     prune_threshold: float = PRUNE_STD) -> dict[str, float]:  # fmt: skip
+def factor_vae_score(
+    represent: Represent,
+    truth: GroundTruth,
+    rng: np.random.Generator,
+    *,
+    batch_size: int = 64,
+    num_train: int = 10_000,
+    num_eval: int = 5_000,
+    num_variance_estimate: int = 10_000,
+    prune_threshold: float = PRUNE_STD,
+) -> dict[str, float]:
     """FactorVAE score (Kim & Mnih 2018): accuracy of the majority-vote classifier that
     names the held factor from the index of the code with the least normalized variance.
     Codes whose global standard deviation is below ``prune_threshold`` (collapsed) do not

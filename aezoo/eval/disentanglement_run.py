@@ -20,9 +20,17 @@ from aezoo.train.load import LoadedModel, load
 from aezoo.train.workdir import atomic_write
 
 TABLE_KEYS = (
-    "beta_vae_score", "factor_vae_score", "mig", "sap", "dci_disentanglement",
-    "dci_completeness", "dci_informativeness", "modularity", "explicitness", "active_dims",
-)  # fmt: skip
+    "beta_vae_score",
+    "factor_vae_score",
+    "mig",
+    "sap",
+    "dci_disentanglement",
+    "dci_completeness",
+    "dci_informativeness",
+    "modularity",
+    "explicitness",
+    "active_dims",
+)
 SUMMARY_KEYS = ("mig", "factor_vae_score", "beta_vae_score", "dci_disentanglement")
 TRAVERSAL_STEPS = 10
 TRAVERSAL_RANGE = 2.0  # prior standard deviations either side of the base code
@@ -54,16 +62,25 @@ def evaluate_disentanglement(
     say = (lambda msg: print(msg, file=sys.stderr)) if progress else (lambda msg: None)
     records = run.get("members") or []
     members = [root / "members" / r["name"] for r in records] or [root]
-    sizes = {"num_train": num_train, "num_variance_estimate": num_train,
-             "num_eval": num_eval, "num_test": num_eval}  # fmt: skip
+    sizes = {
+        "num_train": num_train,
+        "num_variance_estimate": num_train,
+        "num_eval": num_eval,
+        "num_test": num_eval,
+    }
     scores = {}
     for i, member in enumerate(members):
         t0 = time.perf_counter()
         say(f"disentanglement {i + 1}/{len(members)}: {member} ({', '.join(which)})")
         scores[member.name] = _score_member(load(member), member, truth, sizes, seed, which)
         say(f"  {_line(scores[member.name])}  ({time.perf_counter() - t0:.0f} s)")
-    result = {"dataset": truth.name, "seed": seed, "sizes": sizes, "metrics": list(which),
-              "members": scores}  # fmt: skip
+    result = {
+        "dataset": truth.name,
+        "seed": seed,
+        "sizes": sizes,
+        "metrics": list(which),
+        "members": scores,
+    }
     if len(members) > 1:
         result["groups"] = _groups(records, scores, _sweep_name(run))
         atomic_write(root / "disentanglement.json", json.dumps(result, indent=2) + "\n")
@@ -83,8 +100,9 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
     """``done: GROUP  mig ...`` per group (or the single model) of a result, as printed."""
     groups = result.get("groups") or [{"group": "", "mean": next(iter(result["members"].values()))}]
     keys = [k for k in SUMMARY_KEYS if k in groups[0]["mean"]]
-    return [f"done: {g['group']}  " + "  ".join(f"{k} {g['mean'][k]:.3f}" for k in keys)
-            for g in groups]  # fmt: skip
+    return [
+        f"done: {g['group']}  " + "  ".join(f"{k} {g['mean'][k]:.3f}" for k in keys) for g in groups
+    ]
 
 
 def _run_record(root: pathlib.Path) -> dict[str, Any]:
@@ -109,8 +127,9 @@ def _score_member(
 
     scores = dm.evaluate(represent, truth, seed=seed, which=which, sizes=sizes)
     # Which factor each code captures (the mutual information MIG ranks), for the figure.
-    codes, factors = dm.sample_codes(represent, truth, sizes["num_train"],
-                                     np.random.default_rng([seed, 99]))  # fmt: skip
+    codes, factors = dm.sample_codes(
+        represent, truth, sizes["num_train"], np.random.default_rng([seed, 99])
+    )
     mi = dm.mutual_info_matrix(dm.discretize(codes), factors) / dm.factor_entropy(factors)
     scores["captures"] = _captures(mi, truth.factor_names)
     scores["model"], scores["epoch"] = m.spec.name, m.epoch
@@ -130,8 +149,13 @@ def _captures(mi: np.ndarray, names: tuple[str, ...]) -> list[str]:
     return out
 
 
-def _traversals(m: LoadedModel, path: pathlib.Path, codes: np.ndarray, captures: list[str],
-                truth: data.GroundTruth) -> None:  # fmt: skip
+def _traversals(
+    m: LoadedModel,
+    path: pathlib.Path,
+    codes: np.ndarray,
+    captures: list[str],
+    truth: data.GroundTruth,
+) -> None:
     """One row per latent: decode the code of one image with that latent swept over +/- 2
     prior standard deviations, labelled with the factor MIG credits it with; latents whose
     posterior means barely vary (standard deviation < 0.05, the FactorVAE score's cut) are
@@ -146,10 +170,12 @@ def _traversals(m: LoadedModel, path: pathlib.Path, codes: np.ndarray, captures:
         rows.append(np.asarray(jax.device_get(m.decode(z.astype(np.float32))["mean"])))
         labels.append(f"z{d}: {captures[d]}" + ("" if active[d] else " [inactive]"))
     viz.save_image_rows(
-        path, rows, labels,
+        path,
+        rows,
+        labels,
         title=f"{m.spec.name} on {truth.name}: latent traversals, z_d from -2 to 2 "
         "(label: the factor the code is MIG's top code for, normalized MI)",
-    )  # fmt: skip
+    )
 
 
 def _sweep_name(run: dict[str, Any]) -> str | None:

@@ -20,7 +20,7 @@ import numpy as np
 from aezoo import data
 from aezoo.errors import ConfigError
 from aezoo.losses import image_nll, kl_normal_std
-from aezoo.models import ModelSpec
+from aezoo.models import ModelSpec, require
 
 
 def _chunk_size(num_samples: int, batch_size: int, budget: int = 50_000) -> int:
@@ -36,11 +36,7 @@ def make_log_px_fn(
     spec: ModelSpec, module, *, num_samples: int, batch_size: int
 ) -> Callable[[Any, dict, jax.Array], jax.Array]:
     """Jitted ``(params, batch, rng) -> [B]`` importance-sampled ``log p(x)`` estimates."""
-    if spec.log_weights is None:
-        raise ConfigError(
-            f"model {spec.name!r} has no tractable density; importance-sampled NLL needs "
-            "a VAE-family model"
-        )
+    require(spec, "density", "nll_samples > 0")
     if num_samples < 1:
         raise ConfigError(f"nll_samples must be >= 1; got {num_samples}")
     chunk = _chunk_size(num_samples, batch_size)

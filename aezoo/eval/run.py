@@ -208,8 +208,7 @@ def _figures(m: LoadedModel, workdir: pathlib.Path, x, y, codes: np.ndarray) -> 
     from scipy.stats import norm
 
     write_figures(workdir, m.spec, m.module, m.params, (x, y))
-    conditional = getattr(m.config, "num_classes", 0) > 0
-    note = " (decoded with label 0)" if conditional else ""
+    note = " (decoded with label 0)" if m.spec.conditional else ""
     dim = codes.shape[1]
     if dim == 2 and m.config.latent_dim == 2:
         n = 20
@@ -303,8 +302,14 @@ def _report(m: LoadedModel, results: dict[str, Any], workdir: pathlib.Path) -> s
     return "\n".join(lines) + "\n"
 
 
-SUMMARY_KEYS = ("test/loss", "test/elbo", "test/nll_is", "active_units", "probe/logreg_acc",
-                "probe/knn_acc")  # fmt: skip
+SUMMARY_KEYS = (
+    "test/loss",
+    "test/elbo",
+    "test/nll_is",
+    "active_units",
+    "probe/logreg_acc",
+    "probe/knn_acc",
+)
 
 
 def summary_line(results: dict[str, Any]) -> str:

@@ -26,7 +26,7 @@ from aezoo.models import (
     vae,
     vqvae,
 )
-from aezoo.models._spec import BaseConfig, ModelSpec, Phase
+from aezoo.models._spec import CAPABILITIES, BaseConfig, ModelSpec, Phase
 
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
@@ -62,6 +62,34 @@ def get_spec(name: str) -> ModelSpec:
         ) from None
 
 
+def register(spec: ModelSpec, *, replace: bool = False) -> ModelSpec:
+    """Add ``spec`` to :data:`MODELS` (a model defined outside aezoo: its own file with a
+    config, a module, a loss and a SPEC); every command and evaluator then knows it."""
+    if not isinstance(spec, ModelSpec):
+        raise ConfigError(f"register takes a ModelSpec; got {type(spec).__name__}")
+    if spec.name in MODELS and not replace:
+        raise ConfigError(f"a model named {spec.name!r} is registered already")
+    MODELS[spec.name] = spec
+    return spec
+
+
+def having(capability: str) -> list[str]:
+    """The registered models with ``capability`` (see :data:`CAPABILITIES`), sorted."""
+    return sorted(name for name, spec in MODELS.items() if capability in spec.capabilities)
+
+
+def require(spec: ModelSpec, capability: str, purpose: str) -> None:
+    """A one-line :class:`ConfigError` unless ``spec`` has ``capability``; the message names
+    the models that have it (read from the registry)."""
+    if capability not in CAPABILITIES:
+        raise ValueError(f"unknown capability {capability!r}")
+    if capability not in spec.capabilities:
+        raise ConfigError(
+            f"{purpose} needs a model that can {CAPABILITIES[capability]} "
+            f"({', '.join(having(capability))}); {spec.name} cannot"
+        )
+
+
 def get(name: str, **overrides: Any) -> tuple[ModelSpec, nn.Module]:
     """``(spec, module)`` for model ``name`` with config fields overridden by keyword."""
     spec = get_spec(name)
@@ -69,4 +97,15 @@ def get(name: str, **overrides: Any) -> tuple[ModelSpec, nn.Module]:
     return spec, module
 
 
-__all__ = ["MODELS", "BaseConfig", "ModelSpec", "Phase", "get", "get_spec"]
+__all__ = [
+    "CAPABILITIES",
+    "MODELS",
+    "BaseConfig",
+    "ModelSpec",
+    "Phase",
+    "get",
+    "get_spec",
+    "having",
+    "register",
+    "require",
+]

@@ -99,6 +99,18 @@ class BaseConfig:
         return dataclasses.asdict(self)
 
 
+# Capability -> what a model with it can do (the words of the one-line refusals).
+CAPABILITIES = {
+    "encode": "encode and decode",
+    "sample": "sample from a prior",
+    "density": "give a tractable density for the importance-sampled NLL",
+    "classify": "classify with its own classifier or clusters",
+    "clusters": "cluster without labels",
+    "semi_supervised": "learn from a few labels",
+    "conditional": "condition on a label",
+}
+
+
 @dataclasses.dataclass(frozen=True)
 class Phase:
     """One objective of a model trained with several (adversarial AE, EMA codebooks, ...).
@@ -141,6 +153,14 @@ class ModelSpec:
         with ``--labels N`` hides all but N labels.
       clusters: the model assigns inputs to its own clusters without labels (a ``classify``
         method as above, one logit per cluster; ``gmvae``).
+      conditional: ``encode`` / ``decode`` / ``sample`` take ``label=`` (``[B]`` ints in
+        ``0 .. classes(config) - 1``) and the training labels must lie in that range.
+      num_classes: ``config -> int``, how many classes the model's labels, classifier or
+        clusters range over (read through :meth:`classes`); ``None`` = it has none.
+      encodes: the module has ``encode`` / ``decode`` (every model so far).
+
+    What a model can do is :attr:`capabilities`; callers ask for one with
+    :func:`aezoo.models.require` instead of branching on the model's name.
     """
 
     name: str
@@ -154,11 +174,39 @@ class ModelSpec:
     log_weights: Callable[..., jax.Array] | None = None
     semi_supervised: bool = False
     clusters: bool = False
+    conditional: bool = False
+    num_classes: Callable[[Any], int] | None = None
+    encodes: bool = True
 
     @property
     def classifies(self) -> bool:
         """Whether the module has ``classify`` (semi-supervised or clustering models)."""
         return self.semi_supervised or self.clusters
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        """What the model can do, named as in :data:`CAPABILITIES`."""
+        has = {
+            "encode": self.encodes,
+            "sample": self.generative,
+            "density": self.log_weights is not None,
+            "classify": self.classifies,
+            "clusters": self.clusters,
+            "semi_supervised": self.semi_supervised,
+            "conditional": self.conditional,
+        }
+        return frozenset(name for name, yes in has.items() if yes)
+
+    def classes(self, config: Any) -> int:
+        """How many classes its labels, classifier or clusters range over (0: none)."""
+        return 0 if self.num_classes is None else int(self.num_classes(config))
+
+    def label_range(self, config: Any) -> tuple[int, int] | None:
+        """The labels its training data may hold, ``(low, high)`` inclusive (-1 =
+        unlabelled, for semi-supervised models); ``None``: any (labels are not read)."""
+        if not (self.conditional or self.semi_supervised):
+            return None
+        return (-1 if self.semi_supervised else 0), self.classes(config) - 1
 
     def phases_for(self, config: Any) -> tuple[Phase, ...]:
         """The training phases for ``config`` (a single phase for one-objective models)."""

@@ -201,4 +201,6 @@ SPEC = ModelSpec(
     generative=True,
     phases=phases,
     semi_supervised=True,
+    conditional=True,
+    num_classes=lambda config: config.num_classes,
 )

@@ -69,4 +69,6 @@ SPEC = ModelSpec(
     generative=True,
     log_weights=log_importance_weights,
     figures=figures,
+    conditional=True,
+    num_classes=lambda config: config.num_classes,
 )

@@ -24,10 +24,12 @@ DIP_TYPES = ("i", "ii")
 class DIPVAEConfig(VAEConfig):
     """DIP-VAE settings: which covariance, and the weights of its off-diagonal and diagonal."""
 
-    dip_type: str = option("i", "covariance matched to I: i (of the means) or ii (of z)",
-                           choices=DIP_TYPES)  # fmt: skip
-    lambda_od: float = option(10.0, "weight of the squared off-diagonal covariances",
-                              sweep=True, low=0.0)  # fmt: skip
+    dip_type: str = option(
+        "i", "covariance matched to I: i (of the means) or ii (of z)", choices=DIP_TYPES
+    )
+    lambda_od: float = option(
+        10.0, "weight of the squared off-diagonal covariances", sweep=True, low=0.0
+    )
     d_factor: float | None = option(
         None, "lambda_d / lambda_od (default: 10 for type i, 1 for type ii)", low=0.0
     )

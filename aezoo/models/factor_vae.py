@@ -33,8 +33,9 @@ class FactorVAEConfig(VAEConfig):
     disc_hidden_dims: tuple[int, ...] = option(
         (512, 512, 512), "discriminator hidden widths (leaky ReLU; the paper: 6 x 1000)"
     )
-    disc_learning_rate: float = option(1e-4, "discriminator Adam learning rate", low=0.0,
-                                       open="low")  # fmt: skip
+    disc_learning_rate: float = option(
+        1e-4, "discriminator Adam learning rate", low=0.0, open="low"
+    )
 
 
 class FactorVAE(VAE):

@@ -85,4 +85,5 @@ SPEC = ModelSpec(
     generative=True,
     log_weights=log_importance_weights,
     clusters=True,
+    num_classes=lambda config: config.components,
 )

@@ -201,4 +201,6 @@ SPEC = ModelSpec(
     phases=phases,
     figures=figures,
     semi_supervised=True,
+    conditional=True,
+    num_classes=lambda config: config.num_classes,
 )

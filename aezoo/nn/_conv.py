@@ -121,10 +121,12 @@ def conv_transpose2d_matmul(x: jax.Array, kernel: jax.Array, strides: Sequence[i
                 row.append(jnp.zeros((b, h, w, cout), x.dtype))
                 continue
             cols = jnp.concatenate(
-                [xp[:, dy + t + lo_y : dy + t + lo_y + h, dx + u + lo_x : dx + u + lo_x + w, :]
-                 for t, u in slots],
+                [
+                    xp[:, dy + t + lo_y : dy + t + lo_y + h, dx + u + lo_x : dx + u + lo_x + w, :]
+                    for t, u in slots
+                ],
                 axis=-1,
-            )  # fmt: skip
+            )
             taps = jnp.stack([kernel[ty[t, ry], tx[u, rx]] for t, u in slots])
             row.append(jnp.dot(cols, taps.reshape(len(slots) * cin, cout)))
         phases.append(jnp.stack(row, axis=3))  # [B, H, W, sx, C_out]

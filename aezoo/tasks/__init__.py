@@ -100,5 +100,14 @@ def run_task(
     )
 
 
-__all__ = ["TASKS", "Task", "anomaly", "clustering", "manifold", "metrics", "retrieval",
-           "run_task", "semisupervised"]  # fmt: skip
+__all__ = [
+    "TASKS",
+    "Task",
+    "anomaly",
+    "clustering",
+    "manifold",
+    "metrics",
+    "retrieval",
+    "run_task",
+    "semisupervised",
+]

@@ -81,7 +81,7 @@ def labels_seen(m: LoadedModel) -> str:
 
 def own_classes(m: LoadedModel) -> int:
     """How many classes (or clusters) a classifying run's ``classify`` tells apart."""
-    return m.config.components if m.spec.clusters else m.config.num_classes
+    return m.spec.classes(m.config)
 
 
 def pixels(x: np.ndarray) -> np.ndarray:

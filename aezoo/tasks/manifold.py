@@ -129,8 +129,15 @@ def run(
     )
     flat, k = common.pixels(x), options.neighbors
     # The original space: trustworthiness and continuity are 1 by definition.
-    rows = [{"method": "pixels", "dims": flat.shape[1], "knn_acc": metrics.knn_accuracy(flat, y),
-             "seconds": 0.0, "out_of_sample": True}]  # fmt: skip
+    rows = [
+        {
+            "method": "pixels",
+            "dims": flat.shape[1],
+            "knn_acc": metrics.knn_accuracy(flat, y),
+            "seconds": 0.0,
+            "out_of_sample": True,
+        }
+    ]
     panels = []
     for m, path in zip(models, runs, strict=True):
         t0 = time.perf_counter()
@@ -170,8 +177,9 @@ def run(
 
 
 def _caption(row: dict[str, Any]) -> str:
-    return (f"{row['method']}\ntrustworthiness {row['trustworthiness']:.2f}, "
-            f"5-NN {row['knn_acc']:.2f}")  # fmt: skip
+    return (
+        f"{row['method']}\ntrustworthiness {row['trustworthiness']:.2f}, 5-NN {row['knn_acc']:.2f}"
+    )
 
 
 def _line(row: dict[str, Any]) -> str:

@@ -29,10 +29,17 @@ from aezoo._validate import check_fields, option
 from aezoo.errors import DataError
 from aezoo.tasks import _common as common
 
-QUOTED = {"M2 (Kingma et al. 2014)": 11.97, "M1+M2 (Kingma et al. 2014)": 3.33,
-          "AAE (Makhzani et al. 2015)": 1.90}  # fmt: skip
-COLUMNS = (("classifier", "name"), ("test error % (mean)", "error"), ("std", "std"),
-           ("per draw", "per_draw"))  # fmt: skip
+QUOTED = {
+    "M2 (Kingma et al. 2014)": 11.97,
+    "M1+M2 (Kingma et al. 2014)": 3.33,
+    "AAE (Makhzani et al. 2015)": 1.90,
+}
+COLUMNS = (
+    ("classifier", "name"),
+    ("test error % (mean)", "error"),
+    ("std", "std"),
+    ("per draw", "per_draw"),
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,8 +112,10 @@ def _baseline_errors(coders, hidden, tx, ty, sx, sy, options, say) -> dict[str, 
             found[name] = _logreg_error(train_codes, py, codes, sy, seed)
         for k, v in found.items():
             errors.setdefault(k, []).append(v)
-        say(f"semisupervised: draw {d + 1}/{len(draws)}: " + ", ".join(
-            f"{k} {v:.1f}%" for k, v in found.items()))  # fmt: skip
+        say(
+            f"semisupervised: draw {d + 1}/{len(draws)}: "
+            + ", ".join(f"{k} {v:.1f}%" for k, v in found.items())
+        )
     return errors
 
 
@@ -132,11 +141,23 @@ def run(
     errors = _trained_errors(trained, sx, sy, options, say)
     hidden = tuple(models[0].config.hidden_dims)
     errors.update(_baseline_errors(coders, hidden, tx, ty, sx, sy, options, say))
-    rows = [{"name": k, "error": float(np.mean(v)), "std": float(np.std(v)),
-             "per_draw": ", ".join(f"{e:.2f}" for e in v)} for k, v in errors.items()]  # fmt: skip
-    result = {"task": "semisupervised", "dataset": models[0].run["train"]["dataset"],
-              "labels": options.labels, "draws": options.draws, "rows": rows,
-              "quoted_error": QUOTED}  # fmt: skip
+    rows = [
+        {
+            "name": k,
+            "error": float(np.mean(v)),
+            "std": float(np.std(v)),
+            "per_draw": ", ".join(f"{e:.2f}" for e in v),
+        }
+        for k, v in errors.items()
+    ]
+    result = {
+        "task": "semisupervised",
+        "dataset": models[0].run["train"]["dataset"],
+        "labels": options.labels,
+        "draws": options.draws,
+        "rows": rows,
+        "quoted_error": QUOTED,
+    }
     result["summary"] = [f"{r['name']:<64} {r['error']:6.2f} +/- {r['std']:.2f} %" for r in rows]
     common.write_outputs(out, "semisupervised", result, _markdown(result))
     return result

@@ -15,7 +15,7 @@ import numpy as np
 
 from aezoo import data
 from aezoo.errors import CheckpointError, ConfigError, ShapeError
-from aezoo.models import BaseConfig, ModelSpec, get_spec
+from aezoo.models import BaseConfig, ModelSpec, get_spec, require
 from aezoo.train.checkpoint import Checkpointer
 from aezoo.train.config import TrainConfig
 from aezoo.train.optim import make_optimizer
@@ -60,7 +60,7 @@ class LoadedModel:
         label = np.asarray(label)
         if label.shape != (n,) or not np.issubdtype(label.dtype, np.integer):
             raise ShapeError(f"label must be ints of shape [{n}]; got {label.dtype} {label.shape}")
-        classes = getattr(self.config, "num_classes", 0)
+        classes = self.spec.classes(self.config)
         if classes and (label.min() < 0 or label.max() >= classes):
             raise ShapeError(
                 f"labels must lie in 0..{classes - 1}; got {label.min()}..{label.max()}"
@@ -73,8 +73,9 @@ class LoadedModel:
         label = jax.ShapeDtypeStruct((1,), jax.numpy.int32)
         q = jax.eval_shape(
             lambda x, y: self.module.apply({"params": self.params}, x, label=y, method="encode"),
-            x, label,
-        )  # fmt: skip
+            x,
+            label,
+        )
         return tuple(q["z"].shape[1:])
 
     def encode(self, images: Any, *, label: Any = None) -> dict[str, jax.Array]:
@@ -88,8 +89,10 @@ class LoadedModel:
         z = jax.numpy.asarray(z, jax.numpy.float32)
         width = self.code_shape()
         if z.ndim < 2 or z.shape[0] == 0 or int(np.prod(z.shape[1:])) != int(np.prod(width)):
-            raise ShapeError(f"codes must have shape [B, {', '.join(map(str, width))}] (B >= 1); "
-                             f"got {tuple(z.shape)}")  # fmt: skip
+            raise ShapeError(
+                f"codes must have shape [B, {', '.join(map(str, width))}] (B >= 1); "
+                f"got {tuple(z.shape)}"
+            )
         return self._apply("decode", z.reshape(z.shape[0], *width), label)
 
     def reconstruct(self, images: Any, *, label: Any = None) -> dict[str, jax.Array]:
@@ -98,19 +101,18 @@ class LoadedModel:
     def classify(self, images: Any) -> jax.Array:
         """``[B, classes]`` class logits of a semi-supervised model's classifier (``m2``) or
         cluster logits of a clustering model (``gmvae``)."""
-        if not self.spec.classifies:
-            raise ConfigError(
-                f"model {self.spec.name!r} has no classifier (m2, cat_aae and gmvae have one)"
-            )
+        require(self.spec, "classify", "classify")
         return _jitted(self.module, "classify")({"params": self.params}, self._images(images))
 
     def sample(self, n: int, rng: jax.Array, *, label: Any = None) -> dict[str, jax.Array]:
-        if not self.spec.generative:
-            raise ConfigError(f"model {self.spec.name!r} has no prior to sample from")
+        require(self.spec, "sample", "sample")
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
             raise ConfigError(f"sample needs a positive int number of samples; got {n!r}")
-        if not (isinstance(rng, jax.Array) and jax.dtypes.issubdtype(rng.dtype, jax.dtypes.prng_key)
-                and rng.shape == ()):  # fmt: skip
+        if not (
+            isinstance(rng, jax.Array)
+            and jax.dtypes.issubdtype(rng.dtype, jax.dtypes.prng_key)
+            and rng.shape == ()
+        ):
             raise ConfigError(f"sample needs one key from jax.random.key(seed); got {rng!r:.60}")
         cond = {} if label is None else {"label": self._labels(label, int(n))}
         fn = _jitted(self.module, "sample", static=(1,))

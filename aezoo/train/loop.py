@@ -83,7 +83,7 @@ class FitResult:
         return f"done: {', '.join(f'{k} {last[k]:.3f}' for k in keys if k in last)}; {where}"
 
 
-def fit(
+def fit(  # noqa: PLR0913 (the public entry point: keyword options, as the CLI's flags)
     model: str | ModelSpec,
     train: Split,
     test: Split | None = None,
@@ -146,16 +146,28 @@ def fit(
     program = make_program(spec, train, test, tc, model_config, val, optimizer)
     is_main = jax.process_index() == 0
     out_dir = run_dir.prepare(
-        workdir, program.record(), resume=resume, overwrite=overwrite, write=is_main,
+        workdir,
+        program.record(),
+        resume=resume,
+        overwrite=overwrite,
+        write=is_main,
         **_config_extra(program),
-    )  # fmt: skip
+    )
     carry, history = _train(program, out_dir, resume=resume, progress=progress and is_main)
     summary = program.finish(out_dir, carry, history, figures and is_main)
     _warn_skipped(history, progress and is_main)
     return FitResult(
-        spec, program.module, program.config, carry.state, history, out_dir, program.train,
-        program.members, program.sweep_name, summary,
-    )  # fmt: skip
+        spec,
+        program.module,
+        program.config,
+        carry.state,
+        history,
+        out_dir,
+        program.train,
+        program.members,
+        program.sweep_name,
+        summary,
+    )
 
 
 def _train(
@@ -358,12 +370,16 @@ def _warn_skipped(history: list[dict[str, Any]], progress: bool) -> None:
     if not skipped or not progress:
         return
     print(f"warning: {int(skipped)} non-finite updates were skipped", file=sys.stderr)
-    empty = sorted({r["epoch"] for r in history if r.get("train/skipped") and
-                    not np.isfinite(r["train/loss"])})  # fmt: skip
+    empty = sorted(
+        {r["epoch"] for r in history if r.get("train/skipped") and not np.isfinite(r["train/loss"])}
+    )
     if empty:
         epochs = ", ".join(map(str, empty))
-        print(f"warning: no update was applied in epoch(s) {epochs}: their train metrics are "
-              "n/a (NaN) and the params did not change", file=sys.stderr)  # fmt: skip
+        print(
+            f"warning: no update was applied in epoch(s) {epochs}: their train metrics are "
+            "n/a (NaN) and the params did not change",
+            file=sys.stderr,
+        )
 
 
 __all__ = ["FitResult", "fit"]

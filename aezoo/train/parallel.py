@@ -41,9 +41,14 @@ def make_vmapped_train_epoch(
     ``rngs[i]``, ``epoch_keys[i]`` (and its values); the states are donated.
     """
     epoch = make_train_epoch(
-        spec, module, optimizer, batch_size=batch_size, binarize=binarize,
-        on_nonfinite=on_nonfinite, jit=False,
-    )  # fmt: skip
+        spec,
+        module,
+        optimizer,
+        batch_size=batch_size,
+        binarize=binarize,
+        on_nonfinite=on_nonfinite,
+        jit=False,
+    )
 
     def members(states, images, labels, rngs, epoch_keys, hparams=None):
         hparams = hparams or {}

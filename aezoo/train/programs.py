@@ -37,7 +37,7 @@ import optax
 from aezoo import data
 from aezoo._validate import byte_size
 from aezoo.errors import ConfigError, ShapeError
-from aezoo.models import MODELS, BaseConfig, ModelSpec
+from aezoo.models import BaseConfig, ModelSpec, require
 from aezoo.models._spec import sweepable
 from aezoo.train import members as members_io
 from aezoo.train import sharding, stream, workdir
@@ -217,8 +217,9 @@ class SingleRun(Program):
         if isinstance(train, LocalRows) or jax.process_count() > 1:
             raise ConfigError("streaming data larger than --device-memory runs on one process")
         kw = {"binarize": tc.binarize, "on_nonfinite": tc.on_nonfinite, "mesh": self.mesh}
-        chunk = make_train_chunk(self.spec, self.module, self.optimizer, **kw,
-                                 shard_params=tc.shard_params)  # fmt: skip
+        chunk = make_train_chunk(
+            self.spec, self.module, self.optimizer, **kw, shard_params=tc.shard_params
+        )
         labels = np.asarray(_arrays(train)[1], np.int32)
         return stream.StreamedEpoch(chunk, images, labels, tc.batch_size, self.mesh, budget)
 
@@ -319,9 +320,13 @@ class Members(Program):
             self._test = (*jax.device_put((x_test, y_test), everywhere), len(y_test))
         self._eval = make_eval_fn(spec, self.module, batch_size=tc.eval_batch_size, members=True)
         self._epoch = make_vmapped_train_epoch(
-            spec, self.module, self.optimizer, batch_size=tc.batch_size,
-            binarize=tc.binarize, on_nonfinite=tc.on_nonfinite,
-        )  # fmt: skip
+            spec,
+            self.module,
+            self.optimizer,
+            batch_size=tc.batch_size,
+            binarize=tc.binarize,
+            on_nonfinite=tc.on_nonfinite,
+        )
         self._fold = jax.vmap(jax.random.fold_in, in_axes=(0, None))
 
     def start(self) -> Carry:
@@ -348,10 +353,17 @@ class Members(Program):
         summary = members_io.summarize_members(history, self.members, self.sweep_name)
         if out_dir is not None:
             members_io.write_members(
-                out_dir, self.spec, self.members, self.configs, self.member_configs(),
-                self.saved(carry), history, self._figure_split if figures else None,
-                lr_swept=self.sweep_name == "lr", sweep_name=self.sweep_name,
-            )  # fmt: skip
+                out_dir,
+                self.spec,
+                self.members,
+                self.configs,
+                self.member_configs(),
+                self.saved(carry),
+                history,
+                self._figure_split if figures else None,
+                lr_swept=self.sweep_name == "lr",
+                sweep_name=self.sweep_name,
+            )
             members_io.write_summary(out_dir, summary, self.sweep_name)
         return summary
 
@@ -449,12 +461,7 @@ def _few_labels(spec: ModelSpec, tc: TrainConfig, train: Split) -> Split:
     rows repeated to ``labelled_share`` (:func:`aezoo.data.few_labels`)."""
     if tc.labels is None:
         return train
-    if not spec.semi_supervised:
-        semi = sorted(name for name, s in MODELS.items() if s.semi_supervised)
-        raise ConfigError(
-            f"--labels trains a semi-supervised model ({', '.join(semi)}); {spec.name} "
-            "does not learn from labels"
-        )
+    require(spec, "semi_supervised", "--labels")
     if isinstance(train, LocalRows):
         raise ConfigError("--labels needs the whole training split in one process")
     images, labels = train
@@ -477,15 +484,15 @@ def _check_data_fits_model(
             f"tabular vectors {tuple(config.image_shape)} are real-valued: train them with "
             f"--likelihood gaussian or gaussian_pixel, not {config.likelihood}"
         )
-    num_classes = getattr(config, "num_classes", 0)
+    accepted = spec.label_range(config)
     for split_name, split in (("training", train), ("test", test)):
-        if num_classes and split is not None:
+        if accepted is not None and split is not None:
             labels = _arrays(split)[1]
             lo, hi = int(np.min(labels)), int(np.max(labels))
-            if lo < (-1 if spec.semi_supervised else 0) or hi >= num_classes:
+            if lo < accepted[0] or hi > accepted[1]:
                 raise ConfigError(
                     f"{split_name} labels span {lo}..{hi} but the model is conditioned on "
-                    f"num_classes={num_classes} (labels 0..{num_classes - 1})"
+                    f"{accepted[1] + 1} classes (labels 0..{accepted[1]})"
                 )
 
 

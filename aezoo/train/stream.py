@@ -51,9 +51,14 @@ class StreamedEpoch:
     summary)`` like the device-resident epoch."""
 
     def __init__(
-        self, chunk_fn, images: np.ndarray, labels: np.ndarray, batch_size: int, mesh: Mesh,
+        self,
+        chunk_fn,
+        images: np.ndarray,
+        labels: np.ndarray,
+        batch_size: int,
+        mesh: Mesh,
         budget: int,
-    ):  # fmt: skip
+    ):
         self._chunk, self._images, self._labels = chunk_fn, images, labels
         self.batch_size, self.mesh = batch_size, mesh
         self.steps = len(images) // batch_size
@@ -70,8 +75,11 @@ class StreamedEpoch:
         t0 = time.perf_counter()
         lengths = {self.chunk_steps, self.steps % self.chunk_steps} - {0}
         for k in sorted(lengths):
-            x = jax.ShapeDtypeStruct((k, self.batch_size, *self._images.shape[1:]),
-                                     self._images.dtype, sharding=self._sharding)  # fmt: skip
+            x = jax.ShapeDtypeStruct(
+                (k, self.batch_size, *self._images.shape[1:]),
+                self._images.dtype,
+                sharding=self._sharding,
+            )
             y = jax.ShapeDtypeStruct((k, self.batch_size), jnp.int32, sharding=self._sharding)
             self._chunk.lower(state, x, y, rng).compile()
         return time.perf_counter() - t0
@@ -80,8 +88,10 @@ class StreamedEpoch:
         import grain
 
         idx = np.asarray(self._order(epoch_key, len(self._images), self.batch_size))
-        bounds = [(a, min(a + self.chunk_steps, self.steps))
-                  for a in range(0, self.steps, self.chunk_steps)]  # fmt: skip
+        bounds = [
+            (a, min(a + self.chunk_steps, self.steps))
+            for a in range(0, self.steps, self.chunk_steps)
+        ]
         chunks = (
             grain.MapDataset.source(bounds)
             .map(self._gather(idx))

@@ -32,10 +32,19 @@ from aezoo.train.step import EVAL_SEED
 # What a fresh run (or --overwrite) clears before it starts: the outputs of training and of
 # `aezoo eval`, and every figure (*.png) in the workdir itself.
 RUN_OUTPUTS = (
-    "checkpoints", "metrics.jsonl", "params.msgpack", "members", "tensorboard", "eval.json",
-    "report.md", "summary.json", "summary.md", "best", "disentanglement.json",
+    "checkpoints",
+    "metrics.jsonl",
+    "params.msgpack",
+    "members",
+    "tensorboard",
+    "eval.json",
+    "report.md",
+    "summary.json",
+    "summary.md",
+    "best",
+    "disentanglement.json",
     "disentanglement.md",
-)  # fmt: skip
+)
 
 
 def run_record(
@@ -65,8 +74,11 @@ def differences(saved: Mapping[str, Any], run: Mapping[str, Any]) -> list[str]:
     if saved.get("members") != run.get("members"):
         diffs.append(f"{_describe(saved.get('members'))} != {_describe(run.get('members'))}")
     old, new = saved.get("model_config", {}), run["model_config"]
-    resumable = {f.name for f in dataclasses.fields(get_spec(run["model"]).config_cls)
-                 if f.metadata.get("resumable")}  # fmt: skip
+    resumable = {
+        f.name
+        for f in dataclasses.fields(get_spec(run["model"]).config_cls)
+        if f.metadata.get("resumable")
+    }
     for key in sorted(set(old) | set(new) - resumable):
         if old.get(key) != new.get(key):
             diffs.append(f"{key} {old.get(key)!r} != {new.get(key)!r}")
@@ -110,14 +122,7 @@ def prepare(
     if resume and overwrite:
         raise ConfigError("--resume and --overwrite exclude each other")
     if resume:
-        if not config_path.exists():
-            raise CheckpointError(f"nothing to resume: {out_dir} holds no run (no config.json)")
-        diffs = differences(read_config(config_path), run)
-        if diffs:
-            raise ConfigError(
-                f"settings conflict with the run in {out_dir}: {'; '.join(diffs)}; "
-                "drop the conflicting flags to resume it"
-            )
+        _check_resumable(out_dir, run)
     elif (config_path.exists() or (out_dir / "checkpoints").exists()) and not overwrite:
         raise ConfigError(
             f"workdir {out_dir} already holds a run; pass --resume to continue it, "
@@ -133,6 +138,19 @@ def prepare(
         (out_dir / "metrics.jsonl").write_text("")
     barrier("aezoo-workdir-ready")
     return out_dir
+
+
+def _check_resumable(out_dir: pathlib.Path, run: Mapping[str, Any]) -> None:
+    """One line unless ``out_dir`` holds a run that ``run`` may continue."""
+    config_path = out_dir / "config.json"
+    if not config_path.exists():
+        raise CheckpointError(f"nothing to resume: {out_dir} holds no run (no config.json)")
+    diffs = differences(read_config(config_path), run)
+    if diffs:
+        raise ConfigError(
+            f"settings conflict with the run in {out_dir}: {'; '.join(diffs)}; "
+            "drop the conflicting flags to resume it"
+        )
 
 
 def write_config(out_dir: pathlib.Path, run: Mapping[str, Any], **extra: Any) -> None:
