@@ -1,4 +1,4 @@
-"""The only jit sites of training: one train step, and a whole epoch fused with ``lax.scan``.
+"""The jitted programs of training: one train step, and a whole epoch fused with ``lax.scan``.
 
 Both run the same step body, so the fused epoch and the per-step loop give the same result
 for the same keys. The step's key is ``fold_in(rng, state.step)``: a resumed run draws the
