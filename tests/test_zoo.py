@@ -167,7 +167,9 @@ def test_cvae_decoder_uses_the_label_and_writes_its_figures(tmp_path):
     assert float(jnp.min(diffs + jnp.eye(10))) > 0.03
     for name in ("samples_by_class.png", "analogies.png", "samples.png"):
         assert (tmp_path / name).stat().st_size > 0
-    with pytest.raises(aezoo.ConfigError, match=r"labels span .* num_classes=5"):
+    with pytest.raises(
+        aezoo.ConfigError, match=r"labels span .* conditioned on 5 classes \(labels 0..4\)"
+    ):
         aezoo.fit(
             "cvae", train, test, model_config={**NET, "num_classes": 5}, epochs=1, progress=False
         )
