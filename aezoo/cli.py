@@ -43,7 +43,14 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _names(text: str) -> list[str]:
+    """``"a,b"`` -> ``["a", "b"]`` (a comma-separated list of names)."""
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
 def _add_eval(sub) -> None:
+    from aezoo.eval import EVALUATORS
+
     ev = sub.add_parser(
         "eval",
         help="evaluate a trained run: likelihood, reconstruction, probes, figures",
@@ -66,7 +73,13 @@ def _add_eval(sub) -> None:
         default=10_000,
         help="training examples for the logistic-regression and k-NN probes (default: 10000)",
     )
-    add("--append-readme", metavar="README", help="also add a row to this README's table")
+    add(
+        "--evaluators",
+        type=_names,
+        metavar="NAME,...",
+        help="run only these evaluators (default: each one the run can serve); "
+        f"available: {', '.join(EVALUATORS)}",
+    )
     add("--best", action="store_true", help="evaluate the params kept by --keep-best")
     add(
         "--disentanglement",
@@ -258,8 +271,8 @@ def _print_settings(model: str, workdir, resume: bool, config, model_config) -> 
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from aezoo._validate import int_in, positive_int, writable_file
-    from aezoo.eval import append_readme_row, evaluate, export_codes, summary_line
+    from aezoo._validate import int_in, positive_int
+    from aezoo.eval import evaluate, export_codes, summary_line
 
     int_in("--nll-samples", args.nll_samples, 0)
     positive_int("--probe-train", args.probe_train)
@@ -270,15 +283,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         shapes = export_codes(args.workdir, args.export_codes, progress=not args.no_progress, **kw)
         print(f"wrote {args.export_codes} {shapes}; train on it: --dataset npz:{args.export_codes}")
         return 0
-    if args.append_readme:  # before the evaluation, so that a bad path costs nothing
-        writable_file(args.append_readme, "--append-readme")
-    names = ("nll_samples", "split", "data_dir", "probe_train", "best", "cache_dir")
+    names = ("nll_samples", "split", "data_dir", "probe_train", "best", "cache_dir", "evaluators")
     kw = {k: getattr(args, k) for k in names}
     results = evaluate(args.workdir, progress=not args.no_progress, **kw)
     print(f"done: {summary_line(results)}")
-    if args.append_readme:
-        append_readme_row(args.append_readme, args.workdir, results)
-        print(f"added a row to {args.append_readme}")
     return 0
 
 

@@ -89,8 +89,8 @@ CLI_CASES = [
         "is at epoch 1; epochs=0 would not continue it",
     ),
     (
-        ["eval", "{run}", "--append-readme", "{tmp}/missing/README.md"],
-        "missing does not exist",
+        ["eval", "{run}", "--evaluators", "nlll"],
+        "unknown evaluator 'nlll'; available: figures, nll, objective, probes",
     ),
     (["bench", "--quick", "--out", "{run}/config.json"], "config.json is a file, not a directory"),
     (["eval", "{run}", "--disentanglement"], "dataset 'digits' has no ground-truth factors"),

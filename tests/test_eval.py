@@ -169,8 +169,6 @@ def test_aezoo_eval_writes_eval_json_report_and_figures(tmp_path, capsys):
         )
         == 0
     )
-    readme = tmp_path / "README.md"
-    readme.write_text("# results\n")
     assert (
         main(
             [
@@ -180,8 +178,6 @@ def test_aezoo_eval_writes_eval_json_report_and_figures(tmp_path, capsys):
                 "100",
                 "--probe-train",
                 "1000",
-                "--append-readme",
-                str(readme),
                 "--no-progress",
             ]
         )
@@ -218,8 +214,13 @@ def test_aezoo_eval_writes_eval_json_report_and_figures(tmp_path, capsys):
         assert (workdir / name).stat().st_size > 0
     report = (workdir / "report.md").read_text()
     assert "![" in report and "manifold.png" in report and "test/nll_is" in report
-    table = readme.read_text()
-    assert "<!-- aezoo-eval-results -->" in table and "`vae2d` | vae | digits" in table
+    assert results["evaluators"] == ["objective", "nll", "probes", "figures"]
+    # One evaluator alone: its metrics only, the run's eval.json rewritten with them.
+    alone = aezoo.evaluate(workdir, evaluators=["nll"], nll_samples=10, progress=False)
+    assert alone["evaluators"] == ["nll"] and "test/nll_is" in alone
+    assert not any(k.startswith(("probe/", "baseline/")) for k in alone)
+    assert "test/loss" not in alone
+    assert json.loads((workdir / "eval.json").read_text())["evaluators"] == ["nll"]
 
 
 @pytest.mark.optax
@@ -243,6 +244,11 @@ def test_eval_of_a_model_without_density_skips_the_is_nll(tmp_path):
     assert "test/nll_is" not in results and "test/recon" in results
     assert (tmp_path / "latent_scatter.png").exists()  # 4-D codes: a PCA scatter
     assert not (tmp_path / "manifold.png").exists()
+    assert results["evaluators"] == ["objective", "probes", "figures"]
+    with pytest.raises(aezoo.ConfigError, match=r"^evaluator nll needs a model that can give a"):
+        evaluate(tmp_path, evaluators=["nll"], progress=False)
+    probes = evaluate(tmp_path, evaluators=["probes"], probe_train=500, progress=False)
+    assert probes["probe/knn_acc"] == results["probe/knn_acc"]  # the codes without objective
 
 
 def test_eval_cli_errors(tmp_path, capsys):

@@ -1,12 +1,15 @@
 """Evaluation: likelihood (ELBO, importance-sampled NLL), representation probes, figures,
-disentanglement metrics."""
+disentanglement metrics. Evaluators are plug-ins (:class:`Evaluator`, :data:`EVALUATORS`)."""
 
+from aezoo.eval._evaluator import Context, Evaluator
 from aezoo.eval.disentanglement_run import evaluate_disentanglement, summary_lines
 from aezoo.eval.export import export_codes
-from aezoo.eval.run import append_readme_row, evaluate, summary_line
+from aezoo.eval.run import EVALUATORS, evaluate, summary_line
 
 __all__ = [
-    "append_readme_row",
+    "EVALUATORS",
+    "Context",
+    "Evaluator",
     "evaluate",
     "evaluate_disentanglement",
     "export_codes",

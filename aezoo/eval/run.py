@@ -7,6 +7,7 @@ import math
 import pathlib
 import sys
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import jax
@@ -16,8 +17,9 @@ from tqdm.auto import tqdm
 
 from aezoo import data, viz
 from aezoo._validate import writable_dir
-from aezoo.errors import DataError
+from aezoo.errors import ConfigError, DataError
 from aezoo.eval import likelihood, representation
+from aezoo.eval._evaluator import Context, Evaluator, choose
 from aezoo.train.config import TrainConfig
 from aezoo.train.load import LoadedModel, load
 from aezoo.train.step import EVAL_SEED, make_eval_fn
@@ -35,6 +37,7 @@ REPORT_FIGURES = (
 def evaluate(
     workdir: str | pathlib.Path,
     *,
+    evaluators: Sequence[str] | None = None,
     nll_samples: int = 5000,
     split: str = "test",
     data_dir: str | None = None,
@@ -45,14 +48,24 @@ def evaluate(
 ) -> dict[str, Any]:
     """Evaluate the newest checkpoint in ``workdir`` (or with ``best`` the params kept by
     ``--keep-best``) on ``split``; returns the flat metrics also written to ``eval.json``
-    (and ``report.md``, with figures, next to it)."""
+    (and ``report.md``, with figures, next to it).
+
+    ``evaluators``: names from :data:`EVALUATORS` (one-line error for one the run cannot
+    serve); default: every default evaluator the run can serve (``nll`` only when
+    ``nll_samples > 0``).
+    """
     m = load(workdir, best=best)
     workdir = writable_dir(workdir, "workdir")
     dataset = reloadable_dataset(m, workdir)
     say = (lambda msg: print(msg, file=sys.stderr)) if progress else (lambda msg: None)
-    say(f"aezoo eval {workdir}: {m.spec.name} on {dataset}/{split}, epoch {m.epoch}")
     source = data_source(m, data_dir, cache_dir)
     x_eval, y_eval = split_arrays(m, split, source)
+    options = {"nll_samples": nll_samples, "probe_train": probe_train, "progress": progress}
+    context = Context(m, workdir, split, x_eval, y_eval, source, options, say)
+    registry = EVALUATORS if nll_samples > 0 or evaluators is not None else _WITHOUT_NLL
+    chosen = choose(registry, evaluators, context)
+    names = ", ".join(e.name for e in chosen)
+    say(f"aezoo eval {workdir}: {m.spec.name} on {dataset}/{split}, epoch {m.epoch} ({names})")
     results: dict[str, Any] = {
         "model": m.spec.name,
         "dataset": dataset,
@@ -60,27 +73,85 @@ def evaluate(
         "epoch": m.epoch,
         "params": "best" if best else "newest checkpoint",
         "num_examples": len(y_eval),
+        "evaluators": [e.name for e in chosen],
     }
-    prefix = f"{split}/"
     t0 = time.perf_counter()
-    stats = _objective_and_codes(m, x_eval, y_eval, prefix, results)
-
-    # Importance-sampled log-likelihood (models with a tractable density).
-    if m.spec.log_weights is not None and nll_samples > 0:
-        results.update(_is_nll(m, x_eval, y_eval, nll_samples, prefix, progress))
-
-    # Representation: probes on codes vs pixels and PCA of the same dimension.
-    say("probes: logistic regression and 5-NN on codes, pixels and PCA")
-    results.update(_probes(m, split, source, stats["code"], x_eval, y_eval, probe_train))
-
-    # Figures.
-    if not data.is_vectors(m.config.image_shape):  # tabular vectors have no images to show
-        _figures(m, workdir, x_eval, y_eval, stats["code"])
+    for evaluator in chosen:
+        results.update(evaluator.run(context))
     results["seconds"] = time.perf_counter() - t0
     (workdir / "eval.json").write_text(json.dumps(results, indent=2) + "\n")
     (workdir / "report.md").write_text(_report(m, results, workdir))
     say(f"wrote {workdir / 'eval.json'} and {workdir / 'report.md'}")
     return results
+
+
+def _codes(context: Context) -> np.ndarray:
+    """The split's codes (computed once, by the objective evaluator or here)."""
+    if "stats" not in context.shared:
+        context.shared["stats"] = likelihood.encode_and_reconstruct(
+            context.m.spec, context.m.module, context.m.params, context.x, context.y
+        )
+    return context.shared["stats"]["code"]
+
+
+def _objective(context: Context) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    context.shared["stats"] = _objective_and_codes(
+        context.m, context.x, context.y, context.prefix, results
+    )
+    return results
+
+
+def _nll(context: Context) -> dict[str, Any]:
+    k = context.options["nll_samples"]
+    if k < 1:
+        raise ConfigError(f"the nll evaluator needs --nll-samples >= 1; got {k}")
+    m, x, y = context.m, context.x, context.y
+    return _is_nll(m, x, y, k, context.prefix, context.options["progress"])
+
+
+def _probes_evaluator(context: Context) -> dict[str, Any]:
+    context.say("probes: logistic regression and 5-NN on codes, pixels and PCA")
+    n = context.options["probe_train"]
+    args = (context.m, context.split, context.source, _codes(context))
+    return _probes(*args, context.x, context.y, n)
+
+
+def _figures_evaluator(context: Context) -> dict[str, Any]:
+    _figures(context.m, context.workdir, context.x, context.y, _codes(context))
+    return {}
+
+
+EVALUATORS: dict[str, Evaluator] = {
+    e.name: e
+    for e in (
+        Evaluator(
+            "objective",
+            "the model's own loss as in training (its fixed eval key), reconstruction NLL, "
+            "MSE, PSNR, KL per dimension, active units",
+            _objective,
+        ),
+        Evaluator(
+            "nll",
+            "importance-sampled negative log-likelihood with K = --nll-samples, bits/dim",
+            _nll,
+            needs=("density",),
+        ),
+        Evaluator(
+            "probes",
+            "logistic regression and 5-NN on the codes, beside pixels and PCA of the same size",
+            _probes_evaluator,
+            labels=True,
+        ),
+        Evaluator(
+            "figures",
+            "reconstructions, samples, latent manifold, code scatter, interpolation",
+            _figures_evaluator,
+            images=True,
+        ),
+    )
+}
+_WITHOUT_NLL = {name: e for name, e in EVALUATORS.items() if name != "nll"}
 
 
 def reloadable_dataset(m: LoadedModel, workdir) -> str:
@@ -276,9 +347,8 @@ def _report(m: LoadedModel, results: dict[str, Any], workdir: pathlib.Path) -> s
         f"# aezoo evaluation: {m.spec.name} on {results['dataset']}/{results['split']}",
         "",
         f"Checkpoint epoch {results['epoch']}, {results['num_examples']} examples, "
-        f"evaluated in {results['seconds']:.1f} s. Probes fitted on "
-        f"{results.get('probe/train_examples')} examples of the "
-        f"{results.get('probe/fit_split')} split.",
+        f"evaluated in {results['seconds']:.1f} s by {', '.join(results['evaluators'])}."
+        + _probe_note(results),
         "",
         "| metric | value |",
         "|---|---|",
@@ -302,6 +372,15 @@ def _report(m: LoadedModel, results: dict[str, Any], workdir: pathlib.Path) -> s
     return "\n".join(lines) + "\n"
 
 
+def _probe_note(results: dict[str, Any]) -> str:
+    if "probe/train_examples" not in results:
+        return ""
+    return (
+        f" Probes fitted on {results['probe/train_examples']} examples of the "
+        f"{results['probe/fit_split']} split."
+    )
+
+
 SUMMARY_KEYS = (
     "test/loss",
     "test/elbo",
@@ -319,46 +398,3 @@ def summary_line(results: dict[str, Any]) -> str:
         for k in SUMMARY_KEYS
         if k in results
     )
-
-
-README_BEGIN = "<!-- aezoo-eval-results -->"
-README_END = "<!-- /aezoo-eval-results -->"
-_README_COLUMNS = (
-    ("run", None),
-    ("model", "model"),
-    ("dataset", "dataset"),
-    ("epochs", "epoch"),
-    ("test -ELBO", "test/nll_bound"),
-    ("test NLL (IS)", "test/nll_is"),
-    ("K", "nll_samples"),
-    ("active units", "active_units"),
-    ("logreg acc", "probe/logreg_acc"),
-    ("5-NN acc", "probe/knn_acc"),
-)
-
-
-def append_readme_row(readme: str | pathlib.Path, workdir, results: dict[str, Any]) -> None:
-    """Add one row for ``results`` to the table between the README's eval markers (the
-    table is created at the end of the file if the markers are missing)."""
-    path = pathlib.Path(readme)
-    text = path.read_text() if path.exists() else ""
-    if README_BEGIN not in text:
-        header = "| " + " | ".join(c for c, _ in _README_COLUMNS) + " |\n"
-        header += "|" + "---|" * len(_README_COLUMNS) + "\n"
-        text = text.rstrip("\n") + f"\n\n{README_BEGIN}\n{header}{README_END}\n"
-    cells = []
-    for _, key in _README_COLUMNS:
-        if key is None:
-            cells.append(f"`{pathlib.Path(workdir).name}`")
-            continue
-        v = results.get(key, "")
-        cells.append(
-            f"{v:.3f}"
-            if isinstance(v, float) and not key.startswith("probe")
-            else f"{100 * v:.1f}%"
-            if isinstance(v, float)
-            else str(v)
-        )
-    row = "| " + " | ".join(cells) + " |\n"
-    text = text.replace(README_END, row + README_END)
-    path.write_text(text)

@@ -1,0 +1,96 @@
+"""The docs' results pages, generated from the committed result JSON (never typed by hand).
+
+MkDocs runs this file as a hook (``mkdocs.yml``: ``hooks``): at every build it adds the page
+``results/benchmarks.md``, rendered from ``benchmarks/results/*.json``, with the command that
+reproduces each table beside it. By hand, ``python benchmarks/docs_results.py`` prints the
+page.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import statistics
+from typing import Any
+
+RESULTS = pathlib.Path(__file__).resolve().parent / "results"
+PAGE = "results/benchmarks.md"
+
+
+def _bench_command(result: dict[str, Any]) -> str:
+    """The ``aezoo bench`` command that measures these rows."""
+    rows = result["rows"]
+
+    def values(key: str, default: Any = None) -> list[str]:
+        return sorted({str(r.get(key, default)) for r in rows}, key=lambda v: (len(v), v))
+
+    modes = [m for m in ("fused", "step", "vmap", "mesh") if m in values("mode")]
+    return (
+        f"aezoo bench --models {' '.join(values('model'))} --arch {' '.join(values('arch', 'mlp'))}"
+        f" --batch-sizes {' '.join(values('batch_size'))} --modes {' '.join(modes)}"
+    )
+
+
+def _bench_section(name: str, result: dict[str, Any]) -> list[str]:
+    from aezoo.bench.suite import to_markdown
+
+    return [
+        f"## `{name}`",
+        "",
+        f"Measured with `{_bench_command(result)}` (file `benchmarks/results/{name}.json`).",
+        "",
+        to_markdown(result).rstrip("\n"),
+        "",
+    ]
+
+
+def _streaming_section(name: str, result: dict[str, Any]) -> list[str]:
+    resident = statistics.median(result["resident_ex_s"])
+    streamed = statistics.median(result["streamed_ex_s"])
+    command = (
+        f"TFDS_DATA_DIR=../shared/tfds python benchmarks/streaming.py --dataset "
+        f"{result['dataset']} --epochs {result['epochs']}"
+    )
+    return [
+        f"## `{name}`",
+        "",
+        f"Measured with `{command}` (file `benchmarks/results/{name}.json`): the same VAE "
+        f"trained with the data on the device and streamed from the host "
+        f"(`--device-memory {result['device_memory']}` below the {result['train_bytes']:,} "
+        "training bytes), alternating rounds, steady-state epochs.",
+        "",
+        "| resident examples/s (median) | streamed examples/s (median) | streamed / resident "
+        "| final params bit-identical |",
+        "|---|---|---|---|",
+        f"| {resident:,.0f} | {streamed:,.0f} | {result['ratio']:.3f} | "
+        f"{'yes' if result['bit_identical'] else 'no'} |",
+        "",
+    ]
+
+
+def render(results_dir: pathlib.Path = RESULTS) -> str:
+    """The whole page, one section per result file (sorted by name)."""
+    out = [
+        "# Benchmark results",
+        "",
+        "Generated at build time from `benchmarks/results/*.json` by "
+        "`benchmarks/docs_results.py`; every table names the command that measured it. Only "
+        "ratios measured in one run compare (machines here differ about 2.5x in speed).",
+        "",
+    ]
+    for path in sorted(results_dir.glob("*.json")):
+        result = json.loads(path.read_text())
+        section = _bench_section if "rows" in result else _streaming_section
+        out += section(path.stem, result)
+    return "\n".join(out)
+
+
+def on_files(files, config):  # MkDocs hook: add the generated page to the build
+    from mkdocs.structure.files import File
+
+    files.append(File.generated(config, PAGE, content=render()))
+    return files
+
+
+if __name__ == "__main__":
+    print(render())
