@@ -135,7 +135,7 @@ class ModelSpec:
 
     Attributes:
       name: registry name (``aezoo train NAME``).
-      description: one line for ``aezoo list`` and the README.
+      description: one line for ``aezoo list`` and the README's model table.
       config_cls: the frozen config dataclass.
       module_cls: the Linen module; constructed as ``module_cls(config=config)``.
       loss_fn: ``loss_fn(params, batch, rng, *, module) -> (loss, metrics)``.

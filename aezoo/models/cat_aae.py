@@ -9,10 +9,8 @@ Phases (each with its own Optax state, run by the one shared train step):
   3. ``gen`` (encoder): make both codes look like prior draws;
   4. ``supervised`` (encoder): cross-entropy of ``y`` on the labelled rows of the batch
      (none: a zero gradient; only the phase's Adam momentum from earlier batches moves it).
-Semi-supervised: ``aezoo train cat_aae --labels 100`` (README: 9.3% test error on MNIST,
-3 label draws, 40 epochs). Unsupervised (``--labels 0 --num-classes 16``, every label hidden)
-the class code collapsed onto a few categories in the runs measured here (a likely cause:
-once the softmax saturates, the discriminator's gradient through it vanishes). The code
+Semi-supervised: ``aezoo train cat_aae --labels 100``; unsupervised: ``--labels 0
+--num-classes 16`` (every label hidden; what was measured with both is in the docs). The code
 ``z`` the helpers return is ``[y probabilities, style]``; the evaluation loss is the
 reconstruction NLL, with the classifier's ``error`` on labelled test rows.
 """

@@ -39,7 +39,7 @@ class M2Config(BaseConfig):
     alpha: float = option(
         100.0,
         "weight of the classification loss -log q(y|x) of each labelled image (beside its "
-        "-ELBO of ~100 nats on MNIST)",
+        "-ELBO, about 100 nats per MNIST image)",
         low=0.0,
         sweep=True,
     )

@@ -1,7 +1,7 @@
 """Training: the settings, the jitted step and fused epoch, the device programs, the loop.
 
 ``fit`` and ``TrainConfig`` are the entry points; the step builders are here for people who
-write their own loop (see the README's Python API section).
+write their own loop (see docs/python-api.md).
 """
 
 from aezoo.train.checkpoint import Checkpointer
