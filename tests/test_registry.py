@@ -14,6 +14,7 @@ import pytest
 import aezoo
 from aezoo.eval.likelihood import make_log_px_fn
 from aezoo.models import CAPABILITIES, MODELS, having, register, require
+from aezoo.models._few_labels import FewLabelsConfig, hide_labels
 from aezoo.train.load import LoadedModel
 
 # capability -> the module methods it promises
@@ -44,6 +45,8 @@ def test_declared_capabilities_have_their_methods(name):
         takes = inspect.signature(spec.module_cls.decode).parameters
         assert "label" in takes or any(p.kind is p.VAR_KEYWORD for p in takes.values())
     config = spec.make_config(image_shape=(8, 8, 1))
+    if "semi_supervised" in spec.capabilities:
+        assert isinstance(config, FewLabelsConfig) and spec.training_split is hide_labels
     if spec.capabilities & {"conditional", "classify"}:
         assert spec.classes(config) >= 1
     else:

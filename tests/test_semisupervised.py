@@ -108,8 +108,10 @@ def test_m2_needs_a_label_to_decode(rng):
 
 
 def test_labels_setting_is_for_semi_supervised_models_only(digits):
-    with pytest.raises(ConfigError, match="learn from a few labels \\(cat_aae, m2\\); vae cannot"):
+    with pytest.raises(ConfigError, match=r"unknown training setting\(s\) labels \(a model's"):
         aezoo.fit("vae", *digits, labels=50, epochs=1, progress=False, figures=False)
+    with pytest.raises(ConfigError, match="unknown option\\(s\\) labels for model 'vae'"):
+        aezoo.fit("vae", *digits, model_config={"labels": 50}, epochs=1, progress=False)
 
 
 def _cat(**overrides):

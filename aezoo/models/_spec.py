@@ -149,8 +149,9 @@ class ModelSpec:
         ``(params, batch, rng, *, module, num_samples) -> [K, B]`` log importance weights
         ``log p(x|z) + log p(z) - log q(z|x)``; evaluation's importance-sampled NLL uses it.
       semi_supervised: the model learns from labelled rows and unlabelled ones (label -1)
-        alike and classifies (a ``classify`` method: ``[B, classes]`` logits); training
-        with ``--labels N`` hides all but N labels.
+        alike and classifies (a ``classify`` method: ``[B, classes]`` logits); its config
+        is a :class:`~aezoo.models._few_labels.FewLabelsConfig` (``--labels N`` hides all
+        but N labels) and its ``training_split`` hides them.
       clusters: the model assigns inputs to its own clusters without labels (a ``classify``
         method as above, one logit per cluster; ``gmvae``).
       conditional: ``encode`` / ``decode`` / ``sample`` take ``label=`` (``[B]`` ints in
@@ -158,6 +159,9 @@ class ModelSpec:
       num_classes: ``config -> int``, how many classes the model's labels, classifier or
         clusters range over (read through :meth:`classes`); ``None`` = it has none.
       encodes: the module has ``encode`` / ``decode`` (every model so far).
+      training_split: ``(config, images, labels) -> (images, labels)``: how the model
+        prepares its training split before it goes to the devices (``m2``, ``cat_aae``:
+        all but ``--labels N`` labels hidden); ``None`` = as given.
 
     What a model can do is :attr:`capabilities`; callers ask for one with
     :func:`aezoo.models.require` instead of branching on the model's name.
@@ -177,6 +181,7 @@ class ModelSpec:
     conditional: bool = False
     num_classes: Callable[[Any], int] | None = None
     encodes: bool = True
+    training_split: Callable[..., tuple[Any, Any]] | None = None
 
     @property
     def classifies(self) -> bool:

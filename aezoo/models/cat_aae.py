@@ -24,13 +24,14 @@ import jax
 import jax.numpy as jnp
 
 from aezoo.losses import bernoulli_nll, image_nll
+from aezoo.models._few_labels import FewLabelsConfig, hide_labels
 from aezoo.models._spec import Metrics, ModelSpec, Phase, option
 from aezoo.models.ae import AEConfig
 from aezoo.nn import MLP, check_images, make_decoder, make_encoder
 
 
 @dataclasses.dataclass(frozen=True)
-class CatAAEConfig(AEConfig):
+class CatAAEConfig(FewLabelsConfig, AEConfig):
     """Categories, style size (``latent_dim``) and discriminators."""
 
     num_classes: int = option(10, "categories of the class code (clusters without labels)", low=2)
@@ -201,4 +202,5 @@ SPEC = ModelSpec(
     semi_supervised=True,
     conditional=True,
     num_classes=lambda config: config.num_classes,
+    training_split=hide_labels,
 )

@@ -26,13 +26,14 @@ import jax.numpy as jnp
 
 from aezoo.errors import ConfigError
 from aezoo.losses import image_nll, kl_normal_std
-from aezoo.models._spec import BaseConfig, Metrics, ModelSpec, Phase, option
+from aezoo.models._few_labels import FewLabelsConfig, hide_labels
+from aezoo.models._spec import Metrics, ModelSpec, Phase, option
 from aezoo.models.cvae import figures
 from aezoo.nn import MLP, Encoder, check_images, make_decoder, make_encoder, reparameterize
 
 
 @dataclasses.dataclass(frozen=True)
-class M2Config(BaseConfig):
+class M2Config(FewLabelsConfig):
     """M2 settings: the classes and the weight of the labelled classification loss."""
 
     num_classes: int = option(10, "number of classes (labels 0..num_classes-1)", low=2)
@@ -203,4 +204,5 @@ SPEC = ModelSpec(
     semi_supervised=True,
     conditional=True,
     num_classes=lambda config: config.num_classes,
+    training_split=hide_labels,
 )

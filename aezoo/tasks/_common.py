@@ -75,7 +75,8 @@ def predicted_classes(m: LoadedModel, x: np.ndarray, batch_size: int = 1000) -> 
 def labels_seen(m: LoadedModel) -> str:
     """How many training labels a run saw: ``--labels N``, all of them, or none (a model that
     clusters without labels)."""
-    n = m.run["train"].get("labels")
+    # A semi-supervised model's config is a FewLabelsConfig (the registry test checks it).
+    n = m.config.labels if m.spec.semi_supervised else None
     return "none" if m.spec.clusters else "all" if n is None else str(n)
 
 

@@ -75,7 +75,7 @@ def _trained_errors(trained, sx, sy, options, say) -> dict[str, list[float]]:
     group are its label draws, ``--label-seed``)."""
     groups: dict[tuple[str, int], list[tuple[int, float]]] = {}
     for m, path in trained:
-        labels = m.run["train"].get("labels")
+        labels = m.config.labels
         if labels != options.labels:
             raise DataError(
                 f"{path} was trained with {'every' if labels is None else labels} label(s): "
@@ -85,7 +85,7 @@ def _trained_errors(trained, sx, sy, options, say) -> dict[str, list[float]]:
         error = 100.0 * float(np.mean(common.predicted_classes(m, sx) != sy))
         say(f"semisupervised: {common.run_name(m, path)}: test error {error:.2f}%")
         key = (m.spec.name, m.config.latent_dim)
-        groups.setdefault(key, []).append((m.run["train"].get("label_seed", 0), error))
+        groups.setdefault(key, []).append((m.config.label_seed, error))
     return {
         f"{name} trained with {options.labels} labels ({dim}-D; label seeds "
         f"{', '.join(str(s) for s, _ in found)})": [e for _, e in found]

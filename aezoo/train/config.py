@@ -66,28 +66,6 @@ class TrainConfig:
         open="high",
         group="data",
     )
-    labels: int | None = option(
-        None,
-        "semi-supervised: keep the labels of N training images (N / classes per class, "
-        "drawn with --label-seed) and hide the others (-1; 0 hides every label: "
-        "unsupervised); for models that learn from labelled and unlabelled images (m2, "
-        "cat_aae)",
-        low=0,
-        metavar="N",
-        group="data",
-    )
-    label_seed: int = option(
-        0, "with --labels: seed of the label draw", low=0, high=MAX_SEED, group="data"
-    )
-    labelled_share: float = option(
-        0.1,
-        "with --labels: repeat the labelled images so that they are this share of each "
-        "epoch (so of each batch, on average)",
-        low=0.0,
-        high=1.0,
-        open="both",
-        group="data",
-    )
     binarize: str | None = option(
         None,
         "Bernoulli targets: dynamic (resampled every step), static (threshold 0.5) or none "
@@ -317,8 +295,8 @@ def with_settings(config: TrainConfig | None, settings: Mapping[str, Any]) -> Tr
     unknown = sorted(set(settings) - names)
     if unknown:
         raise ConfigError(
-            f"unknown training setting(s) {', '.join(unknown)}; "
-            f"accepted: {', '.join(sorted(names))}"
+            f"unknown training setting(s) {', '.join(unknown)} (a model's own settings go "
+            f"in model_config=); accepted: {', '.join(sorted(names))}"
         )
     return dataclasses.replace(config, **settings) if settings else config
 

@@ -37,7 +37,7 @@ import optax
 from aezoo import data
 from aezoo._validate import byte_size
 from aezoo.errors import ConfigError, ShapeError
-from aezoo.models import BaseConfig, ModelSpec, require
+from aezoo.models import BaseConfig, ModelSpec
 from aezoo.models._spec import sweepable
 from aezoo.train import members as members_io
 from aezoo.train import sharding, stream, workdir
@@ -396,7 +396,7 @@ def make_program(
     else:
         config = spec.make_config(**{**dict(model_config or {}), "image_shape": image_shape})
     tc = tc.resolved(config.likelihood)
-    train = _few_labels(spec, tc, train)
+    train = _model_split(spec, config, train)
     n = num_examples(train)
     if tc.batch_size > n:
         raise ConfigError(
@@ -456,19 +456,16 @@ def _arrays(split: Split) -> Arrays:
     return (split.images, split.labels) if isinstance(split, LocalRows) else split
 
 
-def _few_labels(spec: ModelSpec, tc: TrainConfig, train: Split) -> Split:
-    """With ``--labels N``: the training split with all but N labels hidden, the labelled
-    rows repeated to ``labelled_share`` (:func:`aezoo.data.few_labels`)."""
-    if tc.labels is None:
+def _model_split(spec: ModelSpec, config: BaseConfig, train: Split) -> Split:
+    """The training split as the model prepares it (``spec.training_split``: e.g. all but
+    ``--labels N`` labels hidden)."""
+    if spec.training_split is None:
         return train
-    require(spec, "semi_supervised", "--labels")
     if isinstance(train, LocalRows):
-        raise ConfigError("--labels needs the whole training split in one process")
-    images, labels = train
-    images, labels, _ = data.few_labels(
-        np.asarray(images), labels, tc.labels, tc.label_seed, tc.labelled_share
-    )
-    return images, labels
+        raise ConfigError(
+            f"{spec.name} prepares its training split from the whole split; train it in one process"
+        )
+    return spec.training_split(config, *train)
 
 
 def _check_data_fits_model(
