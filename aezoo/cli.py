@@ -221,7 +221,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from aezoo._validate import writable_dir
     from aezoo.models import get_spec
     from aezoo.train import TrainConfig, fit, sharding
-    from aezoo.train.workdir import resolve_settings
+    from aezoo.train.records import resolve_settings
 
     spec = get_spec(args.model)
     given = given_flags(args, TrainConfig)

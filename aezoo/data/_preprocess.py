@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -126,3 +128,14 @@ def check_dataset(images, labels=None, *, what: str = "images") -> None:
         lshape = getattr(labels, "shape", None)
         if lshape != (shape[0],):
             raise ShapeError(f"labels must have shape [{shape[0]}] to match {what}; got {lshape}")
+
+
+def for_device(images: Any) -> np.ndarray:
+    """Images in the form they are kept on the device: uint8 (floats in [0, 1] are scaled
+    and rounded), or float32 for tabular vectors ``[N, 1, 1, D]`` (not 8-bit intensities)."""
+    images = np.asarray(images)
+    if images.dtype == np.uint8:
+        return images
+    if is_vectors(images.shape):
+        return images.astype(np.float32)
+    return np.round(images * 255.0).astype(np.uint8)

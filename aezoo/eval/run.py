@@ -21,9 +21,9 @@ from aezoo.errors import ConfigError, DataError
 from aezoo.eval import likelihood, representation
 from aezoo.eval._evaluator import Context, Evaluator, choose
 from aezoo.train.config import TrainConfig
+from aezoo.train.figures import write_figures
 from aezoo.train.load import LoadedModel, load
 from aezoo.train.step import EVAL_SEED, make_eval_fn
-from aezoo.train.workdir import write_figures
 
 REPORT_FIGURES = (
     ("reconstructions.png", "Test inputs and reconstructions"),

@@ -31,7 +31,7 @@ import optax
 
 from aezoo.errors import CheckpointError, ConfigError, NonFiniteError
 from aezoo.models import BaseConfig, ModelSpec, get_spec
-from aezoo.train import sharding
+from aezoo.train import records, sharding
 from aezoo.train import workdir as run_dir
 from aezoo.train.checkpoint import Checkpointer
 from aezoo.train.config import OPTIMIZERS, TrainConfig, with_settings
@@ -279,7 +279,7 @@ def _resume(
             "pass --overwrite (overwrite=True) to start it over"
         )
     epoch, tree, meta = restored
-    diffs = run_dir.differences(meta, run)
+    diffs = records.differences(meta, run)
     if diffs:
         raise CheckpointError(
             f"checkpoint {ckpt.path(epoch)} belongs to another run ({'; '.join(diffs)}); "

@@ -19,9 +19,10 @@ import numpy as np
 import optax
 
 from aezoo.models import BaseConfig, ModelSpec
-from aezoo.train import workdir
+from aezoo.train import records, workdir
 from aezoo.train.checkpoint import Checkpointer
 from aezoo.train.config import TrainConfig
+from aezoo.train.figures import write_figures
 
 # Metrics summarized across members at the end (when present).
 SUMMARY_METRICS = ("train/loss", "test/loss", "test/nll_bound", "test/nll", "test/kl")
@@ -110,8 +111,8 @@ def write_members(
     for m, cfg, tc in zip(members, configs, train_configs, strict=True):
         d = out_dir / "members" / m.name
         d.mkdir(parents=True, exist_ok=True)
-        run = workdir.run_record(spec, cfg, tc)
-        record = workdir.config_record(run, member_of=str(out_dir.absolute()))
+        run = records.run_record(spec, cfg, tc)
+        record = records.config_record(run, member_of=str(out_dir.absolute()))
         workdir.atomic_write(d / "config.json", json.dumps(record, indent=2) + "\n")
         own = [
             {k: v for k, v in r.items() if k not in ("member", "seed", sweep_name)}
@@ -133,7 +134,7 @@ def write_members(
             finally:
                 ckpt.close()
         if split is not None:
-            workdir.write_figures(d, spec, spec.module_cls(config=cfg), tree["state"].params, split)
+            write_figures(d, spec, spec.module_cls(config=cfg), tree["state"].params, split)
 
 
 def _plain_opt_state(opt_state: Any) -> Any:

@@ -40,8 +40,9 @@ from aezoo.errors import ConfigError, ShapeError
 from aezoo.models import BaseConfig, ModelSpec
 from aezoo.models._spec import sweepable
 from aezoo.train import members as members_io
-from aezoo.train import sharding, stream, workdir
+from aezoo.train import records, sharding, stream, workdir
 from aezoo.train.config import LR_NAMES, TrainConfig
+from aezoo.train.figures import write_figures
 from aezoo.train.members import Member
 from aezoo.train.optim import make_optimizer
 from aezoo.train.parallel import make_vmapped_train_epoch
@@ -94,7 +95,7 @@ class Program:
         extra: dict[str, Any] = {"members": members} if members else {}
         if self.custom_optimizer:
             extra["custom_optimizer"] = True
-        return workdir.run_record(self.spec, self.config, self.train, **extra)
+        return records.run_record(self.spec, self.config, self.train, **extra)
 
     def start(self) -> Carry:
         raise NotImplementedError
@@ -211,7 +212,7 @@ class SingleRun(Program):
     def _streamed(self, train: Split, tc: TrainConfig, n: int) -> stream.StreamedEpoch | None:
         """The streamed epoch when the training images exceed the device budget."""
         budget = stream.device_budget(byte_size("device_memory", tc.device_memory))
-        images = workdir.as_uint8(_arrays(train)[0])
+        images = data.for_device(_arrays(train)[0])
         if not stream.needs_streaming(images, self.devices, budget):
             return None
         if isinstance(train, LocalRows) or jax.process_count() > 1:
@@ -256,7 +257,7 @@ class SingleRun(Program):
             workdir.save_params(out_dir / "params.msgpack", params)
             if figures:
                 split = _arrays(self._figure_split)
-                workdir.write_figures(out_dir, self.spec, self.module, params, split)
+                write_figures(out_dir, self.spec, self.module, params, split)
         return []
 
 
@@ -305,17 +306,17 @@ class Members(Program):
             self.hparams = {self.sweep_name: jax.device_put(swept, self._by_member)}
         images, labels = train
         budget = stream.device_budget(byte_size("device_memory", tc.device_memory))
-        if stream.needs_streaming(workdir.as_uint8(images), 1, budget):
+        if stream.needs_streaming(data.for_device(images), 1, budget):
             raise ConfigError(
                 f"vmapped members keep the data on every device, and {images.nbytes} bytes "
                 f"exceed --device-memory ({budget} bytes): raise it or train one model"
             )
         self.steps_per_epoch = len(images) // tc.batch_size
-        self._x = jax.device_put(workdir.as_uint8(images), everywhere)
+        self._x = jax.device_put(data.for_device(images), everywhere)
         self._y = jax.device_put(np.asarray(labels, np.int32), everywhere)
         self._test = None
         if test is not None:
-            x_test = data.binarize_once(workdir.as_uint8(test[0]), tc.binarize)
+            x_test = data.binarize_once(data.for_device(test[0]), tc.binarize)
             y_test = np.asarray(test[1], np.int32)
             self._test = (*jax.device_put((x_test, y_test), everywhere), len(y_test))
         self._eval = make_eval_fn(spec, self.module, batch_size=tc.eval_batch_size, members=True)
@@ -507,7 +508,7 @@ def _place(split: Split, mesh) -> tuple[jax.Array, jax.Array]:
     else:
         images = images[layout.start : layout.real_stop]
         labels = labels[layout.start : layout.real_stop]
-    x = sharding.put_rows(workdir.as_uint8(images), layout, mesh)
+    x = sharding.put_rows(data.for_device(images), layout, mesh)
     y = sharding.put_rows(np.asarray(labels, np.int32), layout, mesh)
     return x, y
 

@@ -1,5 +1,6 @@
-"""A run's directory: its record (``config.json``), metric lines, params, figures, and the
-checks that keep one run from overwriting or resuming another.
+"""A run's directory: writing its record (``config.json``), metric lines and params, and the
+checks that keep one run from overwriting or resuming another (what a record says and
+whether it may be resumed: :mod:`aezoo.train.records`).
 
 Every write here is atomic (temporary file + rename) or append-only, so a crash never
 leaves a torn file.
@@ -7,7 +8,6 @@ leaves a torn file.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import pathlib
@@ -16,18 +16,12 @@ import tempfile
 from collections.abc import Mapping
 from typing import Any
 
-import flax.linen as nn
 import flax.serialization
 import jax
-import jax.numpy as jnp
-import numpy as np
 
-from aezoo import data, viz
 from aezoo._validate import writable_dir
 from aezoo.errors import CheckpointError, ConfigError
-from aezoo.models import BaseConfig, ModelSpec, get_spec
-from aezoo.train.config import TrainConfig
-from aezoo.train.step import EVAL_SEED
+from aezoo.train import records
 
 # What a fresh run (or --overwrite) clears before it starts: the outputs of training and of
 # `aezoo eval`, and every figure (*.png) in the workdir itself.
@@ -45,57 +39,6 @@ RUN_OUTPUTS = (
     "disentanglement.json",
     "disentanglement.md",
 )
-
-
-def run_record(
-    spec: ModelSpec, config: BaseConfig, train: TrainConfig, **extra: Any
-) -> dict[str, Any]:
-    """The JSON description of a run (``config.json`` and checkpoint metadata)."""
-    record = {"model": spec.name, "model_config": config.to_dict(), "train": train.to_record()}
-    return json.loads(json.dumps({**record, **extra}))
-
-
-def config_record(run: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
-    """What ``config.json`` holds: the run record plus versions and the device."""
-    return {
-        **run,
-        "versions": {"jax": jax.__version__, "aezoo": _version()},
-        "device": jax.devices()[0].device_kind,
-        **extra,
-    }
-
-
-def differences(saved: Mapping[str, Any], run: Mapping[str, Any]) -> list[str]:
-    """What keeps ``run`` from resuming ``saved``: model, set of members, model settings and
-    the training settings that may not change (``TrainConfig.diff``)."""
-    diffs = []
-    if saved.get("model") != run["model"]:
-        diffs.append(f"model {saved.get('model')!r} != {run['model']!r}")
-    if saved.get("members") != run.get("members"):
-        diffs.append(f"{_describe(saved.get('members'))} != {_describe(run.get('members'))}")
-    old, new = saved.get("model_config", {}), run["model_config"]
-    resumable = {
-        f.name
-        for f in dataclasses.fields(get_spec(run["model"]).config_cls)
-        if f.metadata.get("resumable")
-    }
-    for key in sorted(set(old) | set(new) - resumable):
-        if old.get(key) != new.get(key):
-            diffs.append(f"{key} {old.get(key)!r} != {new.get(key)!r}")
-    diffs += TrainConfig.from_record(run["train"]).diff(saved.get("train", {}))
-    if bool(saved.get("custom_optimizer")) != bool(run.get("custom_optimizer")):
-        diffs.append(f"optimizer {_optimizer(saved)} != {_optimizer(run)}")
-    return diffs
-
-
-def _optimizer(run: Mapping[str, Any]) -> str:
-    return "given to fit()" if run.get("custom_optimizer") else "built from the settings"
-
-
-def _describe(members: Any) -> str:
-    if not members:
-        return "one model"
-    return f"{len(members)} vmapped models ({', '.join(m['name'] for m in members)})"
 
 
 def prepare(
@@ -142,10 +85,7 @@ def prepare(
 
 def _check_resumable(out_dir: pathlib.Path, run: Mapping[str, Any]) -> None:
     """One line unless ``out_dir`` holds a run that ``run`` may continue."""
-    config_path = out_dir / "config.json"
-    if not config_path.exists():
-        raise CheckpointError(f"nothing to resume: {out_dir} holds no run (no config.json)")
-    diffs = differences(read_config(config_path), run)
+    diffs = records.differences(records.saved_run(out_dir), run)
     if diffs:
         raise ConfigError(
             f"settings conflict with the run in {out_dir}: {'; '.join(diffs)}; "
@@ -155,45 +95,8 @@ def _check_resumable(out_dir: pathlib.Path, run: Mapping[str, Any]) -> None:
 
 def write_config(out_dir: pathlib.Path, run: Mapping[str, Any], **extra: Any) -> None:
     """Write ``config.json``: the run record, versions, device and ``extra``."""
-    record = config_record(run, processes=jax.process_count(), **extra)
+    record = records.config_record(run, processes=jax.process_count(), **extra)
     atomic_write(out_dir / "config.json", json.dumps(record, indent=2) + "\n")
-
-
-def resolve_settings(
-    spec: ModelSpec,
-    workdir: pathlib.Path,
-    given: Mapping[str, Any],
-    given_model: Mapping[str, Any],
-    *,
-    resume: bool,
-) -> tuple[TrainConfig, BaseConfig]:
-    """The settings of a command-line run: the flags given over the defaults or, to resume,
-    over the run saved in ``workdir`` (a flag that contradicts it is then reported by
-    :func:`prepare`, with the other differences)."""
-    train: dict[str, Any] = dict(given)
-    model = dict(given_model)
-    if resume:
-        path = workdir / "config.json"
-        if not path.is_file():
-            raise ConfigError(f"nothing to resume: {workdir} holds no run (no config.json)")
-        saved = read_config(path)
-        if saved.get("model") != spec.name:
-            raise ConfigError(
-                f"{workdir} holds a {saved.get('model')!r} run, not {spec.name!r}; resume it "
-                f"with `aezoo train {saved.get('model')} --resume --workdir {workdir}`"
-            )
-        train = {**TrainConfig.from_record(saved.get("train", {})).to_record(), **given}
-        model = {**saved.get("model_config", {}), **given_model}
-        model.pop("image_shape", None)
-    config = spec.make_config(**model)
-    return TrainConfig(**train).resolved(config.likelihood), config
-
-
-def read_config(path: pathlib.Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"cannot read {path}: {e}") from None
 
 
 def atomic_write(path: pathlib.Path, text: str | bytes) -> None:
@@ -242,47 +145,6 @@ def load_params(path: str | os.PathLike) -> Any:
     return params
 
 
-def write_figures(
-    out_dir: pathlib.Path, spec: ModelSpec, module: nn.Module, params: Any, split: tuple
-) -> None:
-    """Write reconstructions.png (inputs above reconstructions), samples.png for generative
-    models, and the model's own figures (``spec.figures``)."""
-    if data.is_vectors(np.shape(split[0])):  # tabular: no images to show
-        return
-    variables = {"params": params}
-    uint8 = as_uint8(split[0])
-    images = data.to_float(jnp.asarray(uint8[:10]))  # vectors: float32 as they are
-    labels = jnp.asarray(split[1][:10], jnp.int32)
-    recon = module.apply(variables, images, label=labels, method="reconstruct")["mean"]
-    viz.save_image_rows(
-        out_dir / "reconstructions.png",
-        [np.asarray(images), np.asarray(recon)],
-        ["input", "reconstruction"],
-        title=f"{spec.name}: test inputs and reconstructions",
-    )
-    key = jax.random.key(EVAL_SEED)
-    if spec.generative:
-        samples = module.apply(variables, 50, key, method="sample")["mean"]
-        viz.save_image_grid(
-            out_dir / "samples.png",
-            np.asarray(samples),
-            title=f"{spec.name}: samples from the prior",
-        )
-    if spec.figures is not None:
-        spec.figures(out_dir, module, params, (uint8, np.asarray(split[1])), key)
-
-
-def as_uint8(images: Any) -> np.ndarray:
-    """Images as uint8 (floats in [0, 1] are scaled and rounded) to keep on the device;
-    tabular vectors ``[N, 1, 1, D]`` stay float32 (they are not 8-bit intensities)."""
-    images = np.asarray(images)
-    if images.dtype == np.uint8:
-        return images
-    if data.is_vectors(images.shape):
-        return images.astype(np.float32)
-    return np.round(images * 255.0).astype(np.uint8)
-
-
 def barrier(name: str) -> None:
     """Wait for every process of a multi-host run (nothing on one process)."""
     if jax.process_count() > 1:
@@ -300,28 +162,14 @@ def _remove(out_dir: pathlib.Path, names: tuple[str, ...]) -> None:
             path.unlink()
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("aezoo")
-    except PackageNotFoundError:
-        return "unknown"
-
-
 __all__ = [
+    "RUN_OUTPUTS",
     "append_jsonl",
-    "as_uint8",
     "atomic_write",
-    "config_record",
-    "differences",
+    "barrier",
     "load_params",
     "prepare",
-    "read_config",
-    "resolve_settings",
-    "run_record",
     "save_params",
     "write_config",
-    "write_figures",
     "write_jsonl",
 ]
