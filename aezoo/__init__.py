@@ -18,7 +18,13 @@ The public API is what this module exports: ``fit``, ``TrainConfig``, ``load``,
 data in :mod:`aezoo.data`, likelihoods in :mod:`aezoo.losses`, blocks in :mod:`aezoo.nn`.
 """
 
-from aezoo import data, losses, models, nn
+from aezoo import (
+    data,
+    losses,
+    models,
+    nn,
+    tasks,  # registers the run-scoring tasks as evaluators
+)
 from aezoo.errors import (
     AezooError,
     CheckpointError,
@@ -52,4 +58,5 @@ __all__ = [
     "losses",
     "models",
     "nn",
+    "tasks",
 ]

@@ -86,7 +86,7 @@ CLI_CASES = [
     ),
     (
         ["eval", "{run}", "--evaluators", "nlll"],
-        "unknown evaluator 'nlll'; available: figures, nll, objective, probes",
+        "unknown evaluator 'nlll'; available: clustering, figures, manifold, nll, objective",
     ),
     (["bench", "--quick", "--out", "{run}/config.json"], "config.json is a file, not a directory"),
     (["eval", "{run}", "--disentanglement"], "dataset 'digits' has no ground-truth factors"),

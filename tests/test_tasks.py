@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import pathlib
 
 import jax
 import jax.numpy as jnp
@@ -16,7 +17,7 @@ import aezoo
 from aezoo import data
 from aezoo.cli import main
 from aezoo.errors import DataError, ShapeError
-from aezoo.tasks import TASKS, anomaly, metrics, retrieval
+from aezoo.tasks import TASKS, anomaly, flat_metrics, metrics, retrieval
 
 # ---------------------------------------------------------------- metrics, known answers
 
@@ -380,3 +381,27 @@ def test_anomaly_task_on_digits_trains_then_reuses(tmp_path, capsys):
 
 def test_every_task_is_in_the_cli():
     assert sorted(TASKS) == ["anomaly", "clustering", "manifold", "retrieval", "semisupervised"]
+
+
+def test_task_rows_become_flat_metrics_named_by_their_text_fields():
+    rows = [
+        {"name": "pixels", "distance": "euclidean", "map": 0.5, "seconds": 1.0},
+        {"features": "codes: ae", "method": "kmeans", "clusters": 10, "nmi": 0.7, "ok": True},
+    ]
+    assert flat_metrics("t", rows) == {
+        "t/pixels/euclidean/map": 0.5,
+        "t/codes: ae/kmeans/10/nmi": 0.7,
+    }
+
+
+@pytest.mark.slow
+def test_a_task_runs_as_an_evaluator_of_one_run(runs, tmp_path, capsys):
+    assert main(["eval", runs[1], "--evaluators", "retrieval", "--no-progress"]) == 0
+    metrics = json.loads((pathlib.Path(runs[1]) / "eval.json").read_text())
+    task = json.loads((pathlib.Path(runs[1]) / "task-retrieval" / "retrieval.json").read_text())
+    assert metrics["evaluators"] == ["retrieval"]
+    expected = flat_metrics("retrieval", task["rows"])
+    assert expected["retrieval/pixels/euclidean/64/map"] == task["rows"][0]["map"]
+    assert {k: metrics[k] for k in expected} == expected
+    assert main(["eval", runs[1], "--evaluators", "anomaly"]) == 2  # trains its own runs
+    assert "unknown evaluator 'anomaly'" in capsys.readouterr().err

@@ -62,7 +62,9 @@ def evaluate(
     x_eval, y_eval = split_arrays(m, split, source)
     options = {"nll_samples": nll_samples, "probe_train": probe_train, "progress": progress}
     context = Context(m, workdir, split, x_eval, y_eval, source, options, say)
-    registry = EVALUATORS if nll_samples > 0 or evaluators is not None else _WITHOUT_NLL
+    registry = EVALUATORS
+    if nll_samples < 1 and evaluators is None:
+        registry = {name: e for name, e in EVALUATORS.items() if name != "nll"}
     chosen = choose(registry, evaluators, context)
     names = ", ".join(e.name for e in chosen)
     say(f"aezoo eval {workdir}: {m.spec.name} on {dataset}/{split}, epoch {m.epoch} ({names})")
@@ -151,7 +153,15 @@ EVALUATORS: dict[str, Evaluator] = {
         ),
     )
 }
-_WITHOUT_NLL = {name: e for name, e in EVALUATORS.items() if name != "nll"}
+
+
+def register_evaluator(evaluator: Evaluator) -> Evaluator:
+    """Add ``evaluator`` to :data:`EVALUATORS` (``aezoo.tasks`` adds its run-scoring tasks;
+    a user may add their own); one-line error for a name that is taken."""
+    if evaluator.name in EVALUATORS:
+        raise ConfigError(f"an evaluator named {evaluator.name!r} is registered already")
+    EVALUATORS[evaluator.name] = evaluator
+    return evaluator
 
 
 def reloadable_dataset(m: LoadedModel, workdir) -> str:

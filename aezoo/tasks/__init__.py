@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from aezoo._validate import one_of, writable_dir
+from aezoo.eval import Context, Evaluator, register_evaluator
 from aezoo.tasks import anomaly, clustering, manifold, metrics, retrieval, semisupervised
 
 
@@ -74,6 +75,53 @@ TASKS = {
 }
 
 
+def flat_metrics(task: str, rows: Sequence[dict[str, Any]]) -> dict[str, float]:
+    """A task's result rows as flat metrics: ``TASK/ROW/KEY`` for every number of a row,
+    the row named by its text fields and sizes (``retrieval/codes: vae (...)/euclidean/map``)."""
+    out = {}
+    for row in rows:
+        names = [str(v) for k, v in row.items() if isinstance(v, str) or k in _ROW_SIZES]
+        for key, value in row.items():
+            if key in _ROW_SIZES or key == "seconds" or isinstance(value, bool | str):
+                continue
+            if isinstance(value, int | float):
+                out[f"{task}/{'/'.join(names)}/{key}"] = value
+    return out
+
+
+_ROW_SIZES = ("dims", "clusters", "class")
+
+
+def _as_evaluator(task: Task) -> Evaluator:
+    """The task on one run, as an evaluator: its outputs in ``RUN/task-NAME/``, its rows as
+    flat metrics (not a default: each task costs more than the rest of an evaluation)."""
+
+    def run(context: Context) -> dict[str, Any]:
+        result = task.run(
+            [str(context.workdir)],
+            task.options_cls(),
+            out=context.workdir / f"task-{task.name}",
+            progress=context.options["progress"],
+            data_dir=context.source["data_dir"],
+            cache_dir=context.source["cache_dir"],
+        )
+        return flat_metrics(task.name, result["rows"])
+
+    return Evaluator(
+        task.name,
+        f"task {task.name} on this run with its defaults: {task.description}",
+        run,
+        images=task.name != "semisupervised",
+        labels=True,
+        default=False,
+    )
+
+
+for _task in TASKS.values():
+    if _task.takes_runs:
+        register_evaluator(_as_evaluator(_task))
+
+
 def run_task(
     name: str,
     runs: Sequence[str | pathlib.Path] = (),
@@ -105,6 +153,7 @@ __all__ = [
     "Task",
     "anomaly",
     "clustering",
+    "flat_metrics",
     "manifold",
     "metrics",
     "retrieval",

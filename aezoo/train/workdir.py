@@ -76,6 +76,8 @@ def prepare(
         _remove(out_dir, RUN_OUTPUTS)
         for figure in out_dir.glob("*.png"):
             figure.unlink()
+        for task_outputs in out_dir.glob("task-*"):  # tasks run as evaluators of the run
+            shutil.rmtree(task_outputs)
         out_dir.mkdir(parents=True, exist_ok=True)
         write_config(out_dir, run, **extra)
         (out_dir / "metrics.jsonl").write_text("")
