@@ -78,6 +78,7 @@ def _graph() -> dict[str, set[str]]:
     return {m: {t for t in targets if t != "aezoo" or m == "aezoo"} for m, targets in graph.items()}
 
 
+@pytest.mark.unit
 def test_imports_only_run_downward():
     upward = [
         f"{module} (floor {_floor(module)}) imports {target} (floor {_floor(target)})"
@@ -88,6 +89,7 @@ def test_imports_only_run_downward():
     assert not upward, upward
 
 
+@pytest.mark.unit
 def test_no_import_cycle():
     cycles = _cycles(_graph())
     assert not cycles, cycles
@@ -130,6 +132,7 @@ def test_the_checks_find_an_upward_import_and_a_cycle(tmp_path):
     assert _cycles({"aezoo.train": {"aezoo.train.a"}, "aezoo.train.a": {"aezoo.train"}}) == []
 
 
+@pytest.mark.unit
 def test_functions_are_simple_by_ruffs_complexity_rules():
     """Complexity, not length: ruff's C901 / PLR0912 / PLR0913 / PLR0915 as configured in
     pyproject.toml (branches, arguments, statements)."""
@@ -146,6 +149,7 @@ def test_functions_are_simple_by_ruffs_complexity_rules():
     assert proc.returncode == 0, proc.stdout[-3000:]
 
 
+@pytest.mark.unit
 def test_the_formatter_lays_out_every_line():
     """No `# fmt: skip`: lines are never joined to get under a limit."""
     skipped = [
@@ -157,6 +161,7 @@ def test_the_formatter_lays_out_every_line():
     assert not skipped, skipped
 
 
+@pytest.mark.unit
 def test_public_api_is_small_and_complete():
     assert set(aezoo.__all__) >= {"fit", "load", "evaluate", "TrainConfig", "get", "MODELS"}
     assert {"AezooError", "ConfigError", "ShapeError", "DataError", "CheckpointError"} <= set(

@@ -20,6 +20,7 @@ from aezoo.train.writers import progress_line
 SMALL = {"hidden_dims": (32,), "latent_dim": 4}
 
 
+@pytest.mark.unit
 def test_train_config_defaults_resolve_from_dataset_and_likelihood():
     assert TrainConfig(dataset="digits").resolved("bernoulli").epochs == 100
     assert TrainConfig(dataset="mnist").resolved("bernoulli").epochs == 10
@@ -29,6 +30,7 @@ def test_train_config_defaults_resolve_from_dataset_and_likelihood():
     assert TrainConfig(epochs=3).resolved("bernoulli").epochs == 3
 
 
+@pytest.mark.unit
 def test_train_config_record_round_trips_through_json():
     config = TrainConfig(epochs=3, seeds=2, sweep="beta=0.5,1", learning_rate=3e-4)
     record = json.loads(json.dumps(config.to_record()))
@@ -37,6 +39,7 @@ def test_train_config_record_round_trips_through_json():
     assert TrainConfig.from_record({**record, "from_a_later_version": 1}) == config
 
 
+@pytest.mark.unit
 def test_diff_names_only_the_settings_a_resume_may_not_change():
     saved = TrainConfig(epochs=3, keep=2, learning_rate=1e-3).to_record()
     resumable = TrainConfig(epochs=9, keep=5, checkpoint_every=2, fused=False, tensorboard=True)
@@ -47,6 +50,7 @@ def test_diff_names_only_the_settings_a_resume_may_not_change():
     ]
 
 
+@pytest.mark.unit
 def test_a_record_from_before_a_field_existed_resumes_with_its_default():
     tc = TrainConfig(dataset="digits", epochs=3)
     old = {k: v for k, v in tc.to_record().items() if k not in ("val_fraction", "keep_best")}
@@ -54,6 +58,7 @@ def test_a_record_from_before_a_field_existed_resumes_with_its_default():
     assert TrainConfig(dataset="digits", val_fraction=0.2).diff(old) == ["val_fraction 0.0 != 0.2"]
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
@@ -81,6 +86,7 @@ def test_train_config_rejects_impossible_settings_in_one_line(kwargs, message):
     assert "\n" not in str(info.value)
 
 
+@pytest.mark.unit
 def test_sweep_text_and_mapping_forms_agree():
     assert parse_sweep("beta=0.5, 1,2") == {"beta": (0.5, 1.0, 2.0)}
     assert TrainConfig(sweep={"learning_rate": [1e-3, 3e-3]}).sweep == {"lr": (1e-3, 3e-3)}
@@ -96,6 +102,7 @@ class _Example:
     widths: tuple[int, ...] = _validate.option((4,), "widths")
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
@@ -117,6 +124,7 @@ def test_check_fields_reads_each_fields_metadata(field, value, message):
     assert str(info.value) == message
 
 
+@pytest.mark.unit
 def test_every_training_setting_has_its_generated_flag():
     parser = build_parser()
     argv = [
@@ -148,6 +156,7 @@ def test_every_training_setting_has_its_generated_flag():
         assert flag in text, flag
 
 
+@pytest.mark.unit
 def test_progress_line_for_one_model_and_for_members():
     one = {
         "epoch": 2,

@@ -15,6 +15,7 @@ from aezoo import data
 from tests.conftest import has_mnist
 
 
+@pytest.mark.unit
 def test_digits_splits_are_fixed_disjoint_and_rescaled():
     (xtr, ytr), (xte, yte) = data.load("digits", "train"), data.load("digits", "test")
     assert xtr.shape == (1437, 8, 8, 1) and xte.shape == (360, 8, 8, 1)
@@ -32,6 +33,7 @@ def test_digits_splits_are_fixed_disjoint_and_rescaled():
     np.testing.assert_array_equal(again[1], yte)
 
 
+@pytest.mark.unit
 def test_digits_slices_and_read_only_arrays():
     x, y = data.load("digits", "train[:100]")
     assert x.shape == (100, 8, 8, 1) and y.shape == (100,)
@@ -41,6 +43,7 @@ def test_digits_slices_and_read_only_arrays():
         x[0, 0, 0, 0] = 1
 
 
+@pytest.mark.unit
 def test_tfds_loading_under_mock_data():
     data.clear_cache()
     try:
@@ -75,6 +78,7 @@ def test_fit_runs_on_mock_mnist():
         data.clear_cache()
 
 
+@pytest.mark.unit
 @pytest.mark.skipif(not has_mnist(), reason="TFDS_DATA_DIR does not hold prepared mnist")
 def test_real_mnist_loads_whole_splits():
     x, y = data.load("mnist", "test")
@@ -85,12 +89,14 @@ def test_real_mnist_loads_whole_splits():
     assert 30 < xs.mean() < 40  # MNIST's mean intensity is about 33/255
 
 
+@pytest.mark.unit
 def test_unknown_dataset_is_a_clear_error():
     expected = r"unknown dataset 'mnsit'; available: digits, dsprites, mnist"
     with pytest.raises(aezoo.DataError, match=expected):
         data.load("mnsit", "train")
 
 
+@pytest.mark.unit
 def test_unknown_split_is_a_clear_error():
     with pytest.raises(aezoo.DataError, match="unknown split 'validation'"):
         data.load("digits", "validation")
@@ -104,6 +110,7 @@ def test_unprepared_dataset_says_what_to_install(tmp_path):
     assert "\n" not in msg
 
 
+@pytest.mark.unit
 def test_non_image_dataset_is_refused():
     with pytest.raises(aezoo.DataError, match="not an image-classification dataset"):
         data.load("imdb_reviews", "train")
@@ -121,12 +128,14 @@ def test_disk_cache_round_trip(tmp_path):
     data.clear_cache()
 
 
+@pytest.mark.unit
 def test_to_float_scales_uint8_into_unit_interval():
     x = jnp.array([0, 128, 255], jnp.uint8)
     np.testing.assert_allclose(data.to_float(x), [0.0, 128 / 255, 1.0], rtol=1e-6)
     assert data.to_float(x).dtype == jnp.float32
 
 
+@pytest.mark.unit
 def test_binarize_modes():
     x = jnp.linspace(0.0, 1.0, 10_000).reshape(100, 10, 10, 1)
     static = data.binarize(x, None, "static")
@@ -142,6 +151,7 @@ def test_binarize_modes():
         data.binarize(x, None, "fuzzy")
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("exact", [False, True])
 @pytest.mark.parametrize("p", [0.0, 1 / 255, 0.3, 128 / 255, 254 / 255, 1.0])
 def test_dynamic_binarization_is_bernoulli_x(p, exact):
@@ -163,6 +173,7 @@ def test_dynamic_binarization_is_bernoulli_x(p, exact):
         assert not np.array_equal(flat[:, 0:4], flat[:, 5:9])
 
 
+@pytest.mark.unit
 def test_test_set_binarization_is_drawn_once_with_a_fixed_key():
     x, _ = data.load("digits", "test")
     a = data.binarize_once(x, "dynamic")

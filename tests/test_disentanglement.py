@@ -91,6 +91,7 @@ def test_scores_are_seeded():
     assert a == b and a != c
 
 
+@pytest.mark.unit
 def test_closed_forms_of_modularity_dci_and_entropy():
     assert dm.modularity_from(np.eye(4)) == 1.0
     assert dm.modularity_from(np.ones((4, 4))) == pytest.approx(0.0)
@@ -104,6 +105,7 @@ def test_closed_forms_of_modularity_dci_and_entropy():
     assert dm.factor_entropy(factors) == pytest.approx([np.log(8)])
 
 
+@pytest.mark.unit
 def test_mig_is_zero_when_two_codes_carry_the_same_factor():
     factors = np.random.default_rng(0).integers(0, 8, size=(4000, 2))
     codes = np.stack([factors[:, 0], factors[:, 0], factors[:, 1]], axis=1).astype(float)
@@ -111,6 +113,7 @@ def test_mig_is_zero_when_two_codes_carry_the_same_factor():
     assert dm.mig_from(codes, factors) == pytest.approx(0.5, abs=0.01)
 
 
+@pytest.mark.unit
 def test_a_collapsed_representation_has_no_active_dimension():
     constant = lambda x: np.zeros((len(x), 3))  # noqa: E731
     out = dm.factor_vae_score(
@@ -125,6 +128,7 @@ def test_a_collapsed_representation_has_no_active_dimension():
     assert out["factor_vae_accuracy_a"] == 0.0 and "factor_vae_accuracy_e" in out
 
 
+@pytest.mark.unit
 def test_factor_vae_prunes_on_the_standard_deviation_as_disentanglement_lib():
     # prune_dims.threshold = 0.05 applies to sqrt(variance): a code with standard deviation
     # 0.1 (variance 0.01) still votes, one with standard deviation 0.01 does not.
@@ -143,6 +147,7 @@ def test_factor_vae_prunes_on_the_standard_deviation_as_disentanglement_lib():
     assert out["active_dims"] == 1
 
 
+@pytest.mark.unit
 def test_factor_vae_accuracies_split_the_score_by_held_factor():
     # Codes 0 and 1 name factor 0, code 2 names factor 1, nothing names factor 2.
     votes = np.array([[30, 10, 0], [5, 0, 40], [20, 0, 10]])
@@ -157,6 +162,7 @@ def test_factor_vae_accuracies_split_the_score_by_held_factor():
     assert total / votes.sum() == pytest.approx(80 / 115)  # the score: right votes / all
 
 
+@pytest.mark.unit
 def test_discretize_bins_each_dimension_over_its_range():
     codes = np.stack([np.linspace(0, 1, 100), np.linspace(-5, 5, 100)], axis=1)
     binned = dm.discretize(codes, 20)
@@ -205,6 +211,7 @@ def test_eval_disentanglement_scores_every_member_and_draws_traversals(tmp_path,
     assert "done: all  mig" in capsys.readouterr().out
 
 
+@pytest.mark.unit
 def test_spread_is_over_the_seeds_of_each_swept_value():
     from aezoo.eval.disentanglement_run import _groups
 

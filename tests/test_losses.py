@@ -13,6 +13,7 @@ import pytest
 from aezoo import losses
 
 
+@pytest.mark.unit
 def test_bernoulli_nll_matches_float64_reference_for_moderate_logits():
     logits = np.linspace(-30, 30, 101).astype(np.float32)
     targets = np.random.default_rng(0).uniform(size=101).astype(np.float32)
@@ -23,6 +24,7 @@ def test_bernoulli_nll_matches_float64_reference_for_moderate_logits():
     np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("logit", [1e4, -1e4, 3e3, -3e3])
 @pytest.mark.parametrize("target", [0.0, 1.0, 0.5])
 def test_bernoulli_nll_is_exact_and_finite_for_huge_logits(logit, target):
@@ -38,6 +40,7 @@ def test_bernoulli_nll_is_exact_and_finite_for_huge_logits(logit, target):
     assert float(grad) == pytest.approx(float(jax.nn.sigmoid(lg)) - target, abs=1e-6)
 
 
+@pytest.mark.unit
 def test_gaussian_nll_matches_normal_log_density():
     rng = np.random.default_rng(1)
     x, mean = rng.normal(size=(2, 50)).astype(np.float32)
@@ -50,6 +53,7 @@ def test_gaussian_nll_matches_normal_log_density():
     )
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("logvar", [0.0, -2.0, 1.5])
 def test_squared_error_is_gaussian_nll_up_to_constants(logvar):
     """sum NLL = SSE / (2 var) + D/2 log(2 pi var): MSE training is Gaussian ML."""
@@ -67,6 +71,7 @@ def test_squared_error_is_gaussian_nll_up_to_constants(logvar):
     np.testing.assert_allclose(g_nll, g_sse / math.exp(logvar), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.unit
 def test_kl_to_standard_normal_matches_monte_carlo():
     mean = jnp.array([0.5, -1.0, 2.0])
     logvar = jnp.array([-1.0, 0.3, 0.0])
@@ -80,6 +85,7 @@ def test_kl_to_standard_normal_matches_monte_carlo():
     assert float(mc) == pytest.approx(float(analytic), abs=0.02)
 
 
+@pytest.mark.unit
 def test_kl_between_gaussians_matches_monte_carlo_and_special_cases():
     mq, lq = jnp.array([0.3, -0.7]), jnp.array([-0.5, 0.4])
     mp, lp = jnp.array([1.0, 0.2]), jnp.array([0.6, -0.3])
@@ -100,6 +106,7 @@ def test_kl_between_gaussians_matches_monte_carlo_and_special_cases():
     assert bool(jnp.all(losses.kl_normal(mq, lq, mp, lp) >= 0))
 
 
+@pytest.mark.unit
 def test_image_nll_sums_pixels_per_example():
     x = jnp.full((3, 2, 2, 1), 0.25)
     logits = jnp.zeros((3, 2, 2, 1))
@@ -110,11 +117,13 @@ def test_image_nll_sums_pixels_per_example():
     np.testing.assert_allclose(g, 4 * 0.5 * math.log(2 * math.pi), rtol=1e-6)
 
 
+@pytest.mark.unit
 def test_image_nll_rejects_unknown_likelihood():
     with pytest.raises(ValueError, match="unknown likelihood 'laplace'"):
         losses.image_nll("laplace", {}, jnp.zeros((1, 1, 1, 1)))
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(("loc", "log_scale"), [(0.0, -2.0), (0.7, -4.5), (-1.3, 0.7), (0.2, -7.0)])
 def test_discretized_logistic_is_a_distribution_over_the_256_values(loc, log_scale):
     """exp(-nll) summed over the 256 intensities is 1, and each value's probability is the
@@ -139,6 +148,7 @@ def test_discretized_logistic_is_a_distribution_over_the_256_values(loc, log_sca
     np.testing.assert_allclose(p[big], reference[big], rtol=2e-3)
 
 
+@pytest.mark.unit
 def test_discretized_logistic_gradients_are_finite_at_the_edges_and_far_away():
     from aezoo.losses import discretized_logistic_nll
 

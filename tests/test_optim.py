@@ -29,15 +29,18 @@ def _updates(tx: optax.GradientTransformation, steps: int = 4, grads=GRADS) -> l
     return out
 
 
+@pytest.mark.unit
 def test_every_optimizer_name_has_a_factory():
     assert set(OPTIMIZERS) == set(_FACTORIES)
 
 
+@pytest.mark.unit
 def test_the_default_is_exactly_optax_adam():
     # Runs trained before optimizers became settings keep their bits.
     chex.assert_trees_all_equal(_updates(make_optimizer(TrainConfig())), _updates(optax.adam(1e-3)))
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("settings", "reference"),
     [
@@ -60,12 +63,14 @@ def test_settings_build_the_optax_transformation_they_name(settings, reference):
     chex.assert_trees_all_close(_updates(got), _updates(reference), rtol=1e-6)
 
 
+@pytest.mark.unit
 def test_clip_norm_bounds_the_gradient_before_the_update():
     sgd = make_optimizer(TrainConfig(optimizer="sgd", learning_rate=1.0, clip_norm=1.0))
     (update,) = _updates(sgd, steps=1, grads={"w": jnp.array([30.0, 40.0, 0.0])})
     np.testing.assert_allclose(update, [-0.6, -0.8, 0.0], rtol=1e-6)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("settings", "expected"),
     [
@@ -90,6 +95,7 @@ def test_schedules_scale_the_updates_by_their_factor(settings, expected):
     np.testing.assert_allclose(list(got.values()), list(expected.values()), atol=1e-6)
 
 
+@pytest.mark.unit
 def test_a_scheduled_optimizer_keeps_its_count_in_the_state():
     adam, cosine = (
         make_optimizer(TrainConfig()),
@@ -100,6 +106,7 @@ def test_a_scheduled_optimizer_keeps_its_count_in_the_state():
         np.testing.assert_allclose(c, factor * a, rtol=1e-5, atol=1e-8)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("name", OPTIMIZERS)
 def test_a_swept_learning_rate_is_a_traced_hyperparameter(name):
     config = TrainConfig(optimizer=name, learning_rate=0.1, clip_norm=1.0, warmup_steps=2)
@@ -111,6 +118,7 @@ def test_a_swept_learning_rate_is_a_traced_hyperparameter(name):
     np.testing.assert_allclose(update["w"], plain["w"], rtol=1e-6)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("settings", "message"),
     [

@@ -29,10 +29,12 @@ METHODS = {
 }
 
 
+@pytest.mark.unit
 def test_every_capability_has_its_promised_methods_listed():
     assert set(METHODS) == set(CAPABILITIES)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_declared_capabilities_have_their_methods(name):
     spec = MODELS[name]
@@ -88,6 +90,7 @@ def test_an_undeclared_capability_is_refused_in_one_line_naming_who_has_it(name,
     assert f"({', '.join(having(capability))})" in message
 
 
+@pytest.mark.unit
 def test_require_names_the_models_from_the_registry():
     with pytest.raises(aezoo.ConfigError, match=r"^--labels needs a model that can learn from a"):
         require(MODELS["vae"], "semi_supervised", "--labels")
@@ -96,6 +99,7 @@ def test_require_names_the_models_from_the_registry():
         require(MODELS["vae"], "fly", "x")
 
 
+@pytest.mark.unit
 def test_register_refuses_a_taken_name_and_a_non_spec():
     with pytest.raises(aezoo.ConfigError, match="'vae' is registered already"):
         register(MODELS["vae"])
