@@ -134,8 +134,8 @@ def fit(  # noqa: PLR0913 (the public entry point: keyword options, as the CLI's
     spec = model if isinstance(model, ModelSpec) else get_spec(model)
     if isinstance(optimizer, str):
         settings, optimizer = {**settings, "optimizer": optimizer}, None
-    tc = with_settings(config, settings)
-    if tc.tensorboard:
+    train_config = with_settings(config, settings)
+    if train_config.tensorboard:
         TensorBoardWriter.require()
     if optimizer is not None and not isinstance(optimizer, optax.GradientTransformation):
         raise ConfigError(
@@ -143,7 +143,7 @@ def fit(  # noqa: PLR0913 (the public entry point: keyword options, as the CLI's
             f"the name of one ({', '.join(OPTIMIZERS)}); "
             f"got {type(optimizer).__name__}"
         )
-    program = make_program(spec, train, test, tc, model_config, val, optimizer)
+    program = make_program(spec, train, test, train_config, model_config, val, optimizer)
     is_main = jax.process_index() == 0
     out_dir = run_dir.prepare(
         workdir,
@@ -163,7 +163,7 @@ def fit(  # noqa: PLR0913 (the public entry point: keyword options, as the CLI's
         carry.state,
         history,
         out_dir,
-        program.train,
+        program.train_config,
         program.members,
         program.sweep_name,
         summary,
@@ -175,21 +175,23 @@ def _train(
 ) -> tuple[Carry, list[dict[str, Any]]]:
     """The epochs: start (or resume), run, record, checkpoint. Returns the final carry and
     the history (one record per member and epoch)."""
-    tc, run = program.train, program.record()
+    train_config, run = program.train_config, program.record()
     carry, history, start = program.start(), [], 1
-    ckpt = Checkpointer(out_dir / "checkpoints", keep=tc.keep) if out_dir else None
+    ckpt = Checkpointer(out_dir / "checkpoints", keep=train_config.keep) if out_dir else None
     if ckpt is not None and resume:
         write = jax.process_index() == 0
         carry, history, start = _resume(ckpt, program, carry, run, write=write)
     writers = _writers(program, out_dir, start, progress, ckpt)
     best = _best_so_far(program, history)
     try:
-        for epoch in range(start, tc.epochs + 1):
+        for epoch in range(start, train_config.epochs + 1):
             carry, records = _run_epoch(program, carry, epoch, ckpt, compile=epoch == start)
             history.extend(records)
-            if tc.keep_best and out_dir is not None:
+            if train_config.keep_best and out_dir is not None:
                 best = _keep_best(program, out_dir, carry, records[0], best)
-            if ckpt is not None and (epoch % tc.checkpoint_every == 0 or epoch == tc.epochs):
+            if ckpt is not None and (
+                epoch % train_config.checkpoint_every == 0 or epoch == train_config.epochs
+            ):
                 ckpt.save(epoch, program.saved(carry), {**run, "epoch": epoch, "history": history})
             writers.write(records)
     finally:
@@ -209,7 +211,7 @@ def _run_epoch(
     seconds = time.perf_counter() - t0
     bad_steps = metrics.pop("nonfinite_step")
     bad_metrics = metrics.pop("nonfinite_metric")
-    if program.train.on_nonfinite == "stop" and (bad_steps >= 0).any():
+    if program.train_config.on_nonfinite == "stop" and (bad_steps >= 0).any():
         raise NonFiniteError(_nonfinite_message(program, epoch, bad_steps, bad_metrics, ckpt))
     t1 = time.perf_counter()
     test_metrics = program.evaluate(carry)
@@ -217,7 +219,7 @@ def _run_epoch(
     timing: dict[str, float] = {
         "examples_per_sec": len(program.members)
         * program.steps_per_epoch
-        * program.train.batch_size
+        * program.train_config.batch_size
         / seconds,
         "seconds": seconds,
         "eval_seconds": time.perf_counter() - t1,
@@ -267,7 +269,7 @@ def _resume(
     nothing is written."""
     out_dir = ckpt.directory.parent
     restored = ckpt.restore_latest(program.saved(carry), model=program.spec.name)
-    if restored is None and _before_first_checkpoint(out_dir, program.train):
+    if restored is None and _before_first_checkpoint(out_dir, program.train_config):
         if write:
             run_dir.write_config(out_dir, run, **_config_extra(program))
             run_dir.write_jsonl(out_dir / "metrics.jsonl", [])
@@ -285,9 +287,9 @@ def _resume(
             f"checkpoint {ckpt.path(epoch)} belongs to another run ({'; '.join(diffs)}); "
             "use another --workdir"
         )
-    if epoch > program.train.epochs:
+    if epoch > program.train_config.epochs:
         raise ConfigError(
-            f"the run in {out_dir} is at epoch {epoch}; epochs={program.train.epochs} would "
+            f"the run in {out_dir} is at epoch {epoch}; epochs={program.train_config.epochs} would "
             f"not continue it: ask for --epochs {epoch} or more (or load the run as it is)"
         )
     if write:
@@ -320,7 +322,7 @@ def _keep_best(
     return value
 
 
-def _before_first_checkpoint(out_dir: pathlib.Path, tc: TrainConfig) -> bool:
+def _before_first_checkpoint(out_dir: pathlib.Path, train_config: TrainConfig) -> bool:
     """Whether the run stopped before its first checkpoint could have been committed: no
     final params and no recorded epoch past the first checkpoint's (a run killed while that
     checkpoint was being written has nothing a checkpoint could hold)."""
@@ -332,13 +334,13 @@ def _before_first_checkpoint(out_dir: pathlib.Path, tc: TrainConfig) -> bool:
         epochs = [json.loads(line).get("epoch", 0) for line in lines if line.strip()]
     except (ValueError, AttributeError):  # unreadable lines: assume they recorded something
         return False
-    return max(epochs, default=0) <= min(tc.checkpoint_every, tc.epochs)
+    return max(epochs, default=0) <= min(train_config.checkpoint_every, train_config.epochs)
 
 
 def _config_extra(program: Program) -> dict[str, Any]:
     """What config.json records beside the run: the devices and a user source's description
     (its classes, split sizes, standardization)."""
-    return {"devices": program.devices, **program.train.data_record()}
+    return {"devices": program.devices, **program.train_config.data_record()}
 
 
 def _writers(
@@ -349,19 +351,19 @@ def _writers(
     writers: list[Any] = []
     if out_dir is not None and jax.process_index() == 0:
         writers.append(JsonlWriter(out_dir / "metrics.jsonl"))
-        if program.train.tensorboard:
+        if program.train_config.tensorboard:
             names = [m.name for m in program.members] if program.vmapped else None
             # Records are logged at their epoch's last step: a resumed run purges the events
             # after the checkpointed epoch's (TensorBoard drops steps >= purge_step).
             purge = (start - 1) * program.steps_per_epoch + 1 if start > 1 else 0
             writers.append(TensorBoardWriter(out_dir / "tensorboard", names, purge))
     if progress:
-        tc, n = program.train, len(program.members)
-        desc = f"{program.spec.name}/{tc.dataset}" + (f" x{n}" if program.vmapped else "")
+        train_config, n = program.train_config, len(program.members)
+        desc = f"{program.spec.name}/{train_config.dataset}" + (f" x{n}" if program.vmapped else "")
         if program.vmapped and program.devices > 1:
             desc += f" on {program.devices} devices"
         resumed = f"resumed from {ckpt.path(start - 1)} (epoch {start - 1})" if start > 1 else ""
-        writers.append(ProgressWriter(desc, tc.epochs, start, resumed))
+        writers.append(ProgressWriter(desc, train_config.epochs, start, resumed))
     return Writers(writers)
 
 

@@ -108,10 +108,10 @@ def write_members(
     """One single-run directory per member: config, metrics, params, final checkpoint and
     (with a ``split`` to draw from) figures. ``saved`` is the stacked checkpoint tree."""
     host = jax.device_get(saved)
-    for m, cfg, tc in zip(members, configs, train_configs, strict=True):
+    for m, cfg, train_config in zip(members, configs, train_configs, strict=True):
         d = out_dir / "members" / m.name
         d.mkdir(parents=True, exist_ok=True)
-        run = records.run_record(spec, cfg, tc)
+        run = records.run_record(spec, cfg, train_config)
         record = records.config_record(run, member_of=str(out_dir.absolute()))
         workdir.atomic_write(d / "config.json", json.dumps(record, indent=2) + "\n")
         own = [
@@ -128,7 +128,7 @@ def write_members(
         workdir.save_params(d / "params.msgpack", tree["state"].params)
         if own:
             epoch = own[-1]["epoch"]
-            ckpt = Checkpointer(d / "checkpoints", keep=tc.keep)
+            ckpt = Checkpointer(d / "checkpoints", keep=train_config.keep)
             try:
                 ckpt.save(epoch, tree, {**run, "epoch": epoch, "history": own})
             finally:

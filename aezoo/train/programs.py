@@ -76,7 +76,7 @@ class Program:
     spec: ModelSpec
     module: nn.Module
     config: BaseConfig  # the model config (member 0's for a sweep)
-    train: TrainConfig
+    train_config: TrainConfig
     members: list[Member]
     sweep_name: str | None = None
     devices: int = 1
@@ -87,7 +87,7 @@ class Program:
 
     @property
     def vmapped(self) -> bool:
-        return self.train.vmapped
+        return self.train_config.vmapped
 
     def record(self) -> dict[str, Any]:
         """The run record (``config.json``, checkpoint metadata)."""
@@ -95,7 +95,7 @@ class Program:
         extra: dict[str, Any] = {"members": members} if members else {}
         if self.custom_optimizer:
             extra["custom_optimizer"] = True
-        return records.run_record(self.spec, self.config, self.train, **extra)
+        return records.run_record(self.spec, self.config, self.train_config, **extra)
 
     def start(self) -> Carry:
         raise NotImplementedError
@@ -161,91 +161,115 @@ class SingleRun(Program):
         self,
         spec,
         config,
-        tc: TrainConfig,
+        train_config: TrainConfig,
         splits: tuple[Split, Split | None],
         optimizer: optax.GradientTransformation | None,
     ):
         train, test = splits
-        self.spec, self.config, self.train = spec, config, tc
+        self.spec, self.config, self.train_config = spec, config, train_config
         self._figure_split = test if test is not None else train
         self.module = spec.module_cls(config=config)
-        self.members = [Member(0, tc.seed, f"seed{tc.seed}")]
-        self.mesh = sharding.make_mesh(tc.devices)
+        self.members = [Member(0, train_config.seed, f"seed{train_config.seed}")]
+        self.mesh = sharding.make_mesh(train_config.devices)
         self.devices = sharding.mesh_size(self.mesh)
-        if tc.batch_size % self.devices:
+        if train_config.batch_size % self.devices:
             raise ConfigError(
-                f"batch_size {tc.batch_size} must be a multiple of the {self.devices} devices "
-                "it is split over (or use --devices)"
+                f"batch_size {train_config.batch_size} must be a multiple of the "
+                f"{self.devices} devices it is split over (or use --devices)"
             )
-        if not tc.fused and jax.process_count() > 1:
+        if not train_config.fused and jax.process_count() > 1:
             raise ConfigError("the per-step loop runs on one process; use the fused epoch")
         self.hparams = {}
         n = num_examples(train)
-        self.steps_per_epoch = n // tc.batch_size
+        self.steps_per_epoch = n // train_config.batch_size
         self.custom_optimizer = optimizer is not None
-        self.optimizer = optimizer or make_optimizer(tc, tc.epochs * self.steps_per_epoch)
+        self.optimizer = optimizer or make_optimizer(
+            train_config, train_config.epochs * self.steps_per_epoch
+        )
         # Data go to the devices once, as uint8 rows sharded over the mesh (each process
         # holds its own rows), or stream from the host when they exceed the budget; the test
         # set is binarized once on device with a fixed key.
-        self._stream = self._streamed(train, tc, n) if tc.fused else None
+        self._stream = self._streamed(train, train_config, n) if train_config.fused else None
         self._x, self._y = _place(train, self.mesh) if self._stream is None else (None, None)
         self._test = None
         if test is not None:
             x_test, y_test = _place(test, self.mesh)
             self._test = (
-                _binarize_once(x_test, tc.binarize, self.mesh),
+                _binarize_once(x_test, train_config.binarize, self.mesh),
                 y_test,
                 num_examples(test),
             )
-        self._eval = make_eval_fn(spec, self.module, batch_size=tc.eval_batch_size, mesh=self.mesh)
-        kw = {"binarize": tc.binarize, "on_nonfinite": tc.on_nonfinite, "mesh": self.mesh}
-        kw["shard_params"] = tc.shard_params
-        if tc.fused:
+        self._eval = make_eval_fn(
+            spec, self.module, batch_size=train_config.eval_batch_size, mesh=self.mesh
+        )
+        kw = {
+            "binarize": train_config.binarize,
+            "on_nonfinite": train_config.on_nonfinite,
+            "mesh": self.mesh,
+        }
+        kw["shard_params"] = train_config.shard_params
+        if train_config.fused:
             self._epoch = make_train_epoch(
-                spec, self.module, self.optimizer, batch_size=tc.batch_size, num_examples=n, **kw
+                spec,
+                self.module,
+                self.optimizer,
+                batch_size=train_config.batch_size,
+                num_examples=n,
+                **kw,
             )
         else:
             self._step = make_train_step(spec, self.module, self.optimizer, **kw)
         self._num_train = n
         self._fold = jax.random.fold_in
 
-    def _streamed(self, train: Split, tc: TrainConfig, n: int) -> stream.StreamedEpoch | None:
+    def _streamed(
+        self, train: Split, train_config: TrainConfig, n: int
+    ) -> stream.StreamedEpoch | None:
         """The streamed epoch when the training images exceed the device budget."""
-        budget = stream.device_budget(byte_size("device_memory", tc.device_memory))
+        budget = stream.device_budget(byte_size("device_memory", train_config.device_memory))
         images = data.for_device(_arrays(train)[0])
         if not stream.needs_streaming(images, self.devices, budget):
             return None
         if isinstance(train, LocalRows) or jax.process_count() > 1:
             raise ConfigError("streaming data larger than --device-memory runs on one process")
-        kw = {"binarize": tc.binarize, "on_nonfinite": tc.on_nonfinite, "mesh": self.mesh}
+        kw = {
+            "binarize": train_config.binarize,
+            "on_nonfinite": train_config.on_nonfinite,
+            "mesh": self.mesh,
+        }
         chunk = make_train_chunk(
-            self.spec, self.module, self.optimizer, **kw, shard_params=tc.shard_params
+            self.spec, self.module, self.optimizer, **kw, shard_params=train_config.shard_params
         )
         labels = np.asarray(_arrays(train)[1], np.int32)
-        return stream.StreamedEpoch(chunk, images, labels, tc.batch_size, self.mesh, budget)
+        return stream.StreamedEpoch(
+            chunk, images, labels, train_config.batch_size, self.mesh, budget
+        )
 
     def start(self) -> Carry:
-        init_key, rng, order_key = jax.random.split(jax.random.key(self.train.seed), 3)
+        init_key, rng, order_key = jax.random.split(jax.random.key(self.train_config.seed), 3)
         init = functools.partial(create_train_state, self.spec, self.module, self.optimizer)
         shardings = sharding.state_shardings(
-            jax.eval_shape(init, init_key), self.mesh, self.train.shard_params
+            jax.eval_shape(init, init_key), self.mesh, self.train_config.shard_params
         )
         return Carry(jax.jit(init, out_shardings=shardings)(init_key), rng, order_key)
 
     def compile(self, carry: Carry, epoch: int) -> float | None:
         if self._stream is not None:
             return self._stream.compile(carry.state, carry.rng)
-        return super().compile(carry, epoch) if self.train.fused else None
+        return super().compile(carry, epoch) if self.train_config.fused else None
 
     def train_epoch(self, carry: Carry, epoch: int) -> tuple[Carry, dict[str, np.ndarray]]:
         if self._stream is not None:
             key = self._fold(carry.order_key, epoch)
             state, metrics = self._stream(carry.state, carry.rng, key)
             return carry.replace(state=state), host(metrics)
-        if self.train.fused:
+        if self.train_config.fused:
             return super().train_epoch(carry, epoch)
         state, metrics = run_epoch_per_step(
-            self._step, *self._epoch_args(carry, epoch)[:5], self.train.batch_size, self._num_train
+            self._step,
+            *self._epoch_args(carry, epoch)[:5],
+            self.train_config.batch_size,
+            self._num_train,
         )
         return carry.replace(state=state), host(metrics)
 
@@ -268,25 +292,27 @@ class Members(Program):
         self,
         spec,
         config,
-        tc: TrainConfig,
+        train_config: TrainConfig,
         splits: tuple[Split, Split | None],
         optimizer: optax.GradientTransformation | None,
     ):
         train, test = splits
-        if isinstance(train, LocalRows) or jax.process_count() > 1 or tc.shard_params:
+        if isinstance(train, LocalRows) or jax.process_count() > 1 or train_config.shard_params:
             raise ConfigError(
                 "seeds/sweep (vmapped members) run in one process and shard the members, "
                 "not the params, over its devices; drop --shard-params / multi-host flags"
             )
-        if not tc.fused:
+        if not train_config.fused:
             raise ConfigError("vmapped members run the fused epoch; drop --per-step (fused=False)")
-        self.spec, self.train = spec, tc
+        self.spec, self.train_config = spec, train_config
         self._figure_split = test if test is not None else train
-        self.sweep_name, values = _check_sweep(spec, tc.sweep)
-        self.members, self.configs, self.lrs = _members(spec, config, tc, self.sweep_name, values)
+        self.sweep_name, values = _check_sweep(spec, train_config.sweep)
+        self.members, self.configs, self.lrs = _members(
+            spec, config, train_config, self.sweep_name, values
+        )
         self.config = self.configs[0]
         self.module = spec.module_cls(config=self.config)
-        self.mesh = sharding.make_mesh(_member_devices(len(self.members), tc.devices))
+        self.mesh = sharding.make_mesh(_member_devices(len(self.members), train_config.devices))
         self.devices = sharding.mesh_size(self.mesh)
         self._by_member = sharding.row_sharding(self.mesh)  # the member axis over the devices
         everywhere = sharding.replicated(self.mesh)  # each device trains on all the data
@@ -296,37 +322,39 @@ class Members(Program):
                 "optimizer= (or sweep another setting)"
             )
         self.custom_optimizer = optimizer is not None
-        total_steps = tc.epochs * (num_examples(train) // tc.batch_size)
+        total_steps = train_config.epochs * (num_examples(train) // train_config.batch_size)
         self.optimizer = optimizer or make_optimizer(
-            tc, total_steps, lr_swept=self.sweep_name == "lr"
+            train_config, total_steps, lr_swept=self.sweep_name == "lr"
         )
         self.hparams = {}
         if self.sweep_name not in (None, "lr"):
             swept = jnp.asarray([m.sweep_value for m in self.members], jnp.float32)
             self.hparams = {self.sweep_name: jax.device_put(swept, self._by_member)}
         images, labels = train
-        budget = stream.device_budget(byte_size("device_memory", tc.device_memory))
+        budget = stream.device_budget(byte_size("device_memory", train_config.device_memory))
         if stream.needs_streaming(data.for_device(images), 1, budget):
             raise ConfigError(
                 f"vmapped members keep the data on every device, and {images.nbytes} bytes "
                 f"exceed --device-memory ({budget} bytes): raise it or train one model"
             )
-        self.steps_per_epoch = len(images) // tc.batch_size
+        self.steps_per_epoch = len(images) // train_config.batch_size
         self._x = jax.device_put(data.for_device(images), everywhere)
         self._y = jax.device_put(np.asarray(labels, np.int32), everywhere)
         self._test = None
         if test is not None:
-            x_test = data.binarize_once(data.for_device(test[0]), tc.binarize)
+            x_test = data.binarize_once(data.for_device(test[0]), train_config.binarize)
             y_test = np.asarray(test[1], np.int32)
             self._test = (*jax.device_put((x_test, y_test), everywhere), len(y_test))
-        self._eval = make_eval_fn(spec, self.module, batch_size=tc.eval_batch_size, members=True)
+        self._eval = make_eval_fn(
+            spec, self.module, batch_size=train_config.eval_batch_size, members=True
+        )
         self._epoch = make_vmapped_train_epoch(
             spec,
             self.module,
             self.optimizer,
-            batch_size=tc.batch_size,
-            binarize=tc.binarize,
-            on_nonfinite=tc.on_nonfinite,
+            batch_size=train_config.batch_size,
+            binarize=train_config.binarize,
+            on_nonfinite=train_config.on_nonfinite,
         )
         self._fold = jax.vmap(jax.random.fold_in, in_axes=(0, None))
 
@@ -371,7 +399,9 @@ class Members(Program):
     def member_configs(self) -> list[TrainConfig]:
         """Each member's own training settings, as a single run with its seed would have."""
         return [
-            dataclasses.replace(self.train, seed=m.seed, learning_rate=lr, seeds=None, sweep=None)
+            dataclasses.replace(
+                self.train_config, seed=m.seed, learning_rate=lr, seeds=None, sweep=None
+            )
             for m, lr in zip(self.members, self.lrs, strict=True)
         ]
 
@@ -380,7 +410,7 @@ def make_program(
     spec: ModelSpec,
     train: Split,
     test: Split | None,
-    tc: TrainConfig,
+    train_config: TrainConfig,
     model_config: BaseConfig | Mapping[str, Any] | None,
     val: Split | None = None,
     optimizer: optax.GradientTransformation | None = None,
@@ -396,22 +426,22 @@ def make_program(
         config = dataclasses.replace(model_config, image_shape=image_shape)
     else:
         config = spec.make_config(**{**dict(model_config or {}), "image_shape": image_shape})
-    tc = tc.resolved(config.likelihood)
+    train_config = train_config.resolved(config.likelihood)
     train = _model_split(spec, config, train)
     n = num_examples(train)
-    if tc.batch_size > n:
+    if train_config.batch_size > n:
         raise ConfigError(
-            f"batch_size {tc.batch_size} is larger than the training split ({n} examples); "
-            f"use --batch-size <= {n}"
+            f"batch_size {train_config.batch_size} is larger than the training split "
+            f"({n} examples); use --batch-size <= {n}"
         )
     _check_data_fits_model(spec, config, train, test if val is None else val)
-    if tc.keep_best and (tc.vmapped or (val is None and test is None)):
+    if train_config.keep_best and (train_config.vmapped or (val is None and test is None)):
         raise ConfigError(
             "--keep-best keeps one model by its validation (or test) loss: it needs a single "
             "run (no --seeds/--sweep) and a val or test split"
         )
-    program = (Members if tc.vmapped else SingleRun)(
-        spec, config, tc, (train, test if val is None else val), optimizer
+    program = (Members if train_config.vmapped else SingleRun)(
+        spec, config, train_config, (train, test if val is None else val), optimizer
     )
     program.eval_prefix = "test" if val is None else "val"
     return program
@@ -536,24 +566,24 @@ def _check_sweep(spec: ModelSpec, sweep) -> tuple[str | None, list[float | None]
 def _members(
     spec: ModelSpec,
     config: BaseConfig,
-    tc: TrainConfig,
+    train_config: TrainConfig,
     sweep_name: str | None,
     values: Sequence[float | None],
 ) -> tuple[list[Member], list[BaseConfig], list[float]]:
     """Every swept value x every seed: the members, their (checked) model configs and lrs."""
     members, configs, lrs = [], [], []
     for value in values:
-        for seed in tc.member_seeds():
+        for seed in train_config.member_seeds():
             cfg = config
             if sweep_name not in (None, *LR_NAMES):
                 cfg = spec.make_config(**{**config.to_dict(), sweep_name: value})
             name = f"seed{seed}" if sweep_name is None else f"{sweep_name}{value:g}-seed{seed}"
             members.append(Member(len(members), seed, name, value))
             configs.append(cfg)
-            lrs.append(value if sweep_name == "lr" else tc.learning_rate)
+            lrs.append(value if sweep_name == "lr" else train_config.learning_rate)
     if sweep_name == "lr":
         for lr in lrs:
-            dataclasses.replace(tc, learning_rate=lr)  # checks each swept rate
+            dataclasses.replace(train_config, learning_rate=lr)  # checks each swept rate
     return members, configs, lrs
 
 
