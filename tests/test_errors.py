@@ -281,7 +281,11 @@ API_CASES = [
         "cannot read params from",
     ),
     (lambda d: _epoch(batch_size=0), aezoo.ConfigError, "batch_size must be a positive integer"),
-    (lambda d: _epoch(batch_size=11), aezoo.ConfigError, "batch_size 11 exceeds the 10 training"),
+    (
+        lambda d: _epoch(batch_size=11),
+        aezoo.ConfigError,
+        "batch_size 11 is larger than the training split (10 examples)",
+    ),
     (
         lambda d: _cvae_loss_without_label(),
         aezoo.ConfigError,

@@ -50,6 +50,7 @@ from aezoo.train.sharding import LocalRows
 from aezoo.train.state import TrainState, create_train_state
 from aezoo.train.step import (
     EVAL_SEED,
+    check_batch,
     make_eval_fn,
     make_train_chunk,
     make_train_epoch,
@@ -429,11 +430,7 @@ def make_program(
     train_config = train_config.resolved(config.likelihood)
     train = _model_split(spec, config, train)
     n = num_examples(train)
-    if train_config.batch_size > n:
-        raise ConfigError(
-            f"batch_size {train_config.batch_size} is larger than the training split "
-            f"({n} examples); use --batch-size <= {n}"
-        )
+    check_batch(train_config.batch_size, n)
     _check_data_fits_model(spec, config, train, test if val is None else val)
     if train_config.keep_best and (train_config.vmapped or (val is None and test is None)):
         raise ConfigError(

@@ -191,14 +191,14 @@ def make_train_epoch(
     binarize = check_options(binarize, on_nonfinite, module)
     positive_int("batch_size", batch_size)
     if num_examples is not None:
-        _check_batch(batch_size, positive_int("num_examples", num_examples))
+        check_batch(batch_size, positive_int("num_examples", num_examples))
 
     def epoch(state, images, labels, rng, epoch_key, hparams=None):
         step = train_step_body(
             spec, with_hparams(module, hparams), optimizer, binarize, on_nonfinite
         )
         n = images.shape[0] if num_examples is None else num_examples
-        _check_batch(batch_size, n)
+        check_batch(batch_size, n)
         batches = epoch_batches(epoch_key, n, batch_size)
         state = constrain_state(state, mesh, shard_params)
         start = state.step
@@ -370,11 +370,12 @@ def run_epoch_per_step(
     return state, jax.jit(summarize)(stacked, start, state.params)
 
 
-def _check_batch(batch_size: int, num_examples: int) -> None:
+def check_batch(batch_size: int, num_examples: int) -> None:
+    """The one check that an epoch of ``num_examples`` holds a full batch."""
     if batch_size > num_examples:
         raise ConfigError(
-            f"batch_size {batch_size} exceeds the {num_examples} training examples: an epoch "
-            "would hold no full batch"
+            f"batch_size {batch_size} is larger than the training split ({num_examples} "
+            f"examples); use --batch-size <= {num_examples}"
         )
 
 
@@ -391,6 +392,7 @@ def check_options(binarize: str | None, on_nonfinite: str, module: nn.Module) ->
 __all__ = [
     "EVAL_SEED",
     "GUARDED_METRICS",
+    "check_batch",
     "check_options",
     "epoch_batches",
     "gather_batch",
