@@ -24,7 +24,7 @@ import dataclasses
 import functools
 import pathlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import flax.linen as nn
@@ -71,8 +71,87 @@ class Carry:
     order_key: jax.Array  # the data order: fold_in(order_key, epoch)
 
 
+@dataclasses.dataclass
+class ResidentEpoch:
+    """The fused epoch over device-resident data: one ``lax.scan`` (vmapped for members)."""
+
+    epoch: Any  # jitted (state, x, y, rng, epoch_key, hparams) -> (state, metrics)
+    x: jax.Array
+    y: jax.Array
+    hparams: dict[str, jax.Array]
+    fold: Callable[[jax.Array, int], jax.Array] = jax.random.fold_in
+
+    def _args(self, carry: Carry, epoch: int) -> tuple:
+        keys = self.fold(carry.order_key, epoch)
+        return carry.state, self.x, self.y, carry.rng, keys, self.hparams
+
+    def compile(self, carry: Carry, epoch: int) -> float:
+        """Compile ahead of time (so epoch timings are steady-state); seconds."""
+        t0 = time.perf_counter()
+        self.epoch = self.epoch.lower(*self._args(carry, epoch)).compile()
+        return time.perf_counter() - t0
+
+    def __call__(self, carry: Carry, epoch: int) -> tuple[TrainState, Any]:
+        return self.epoch(*self._args(carry, epoch))
+
+
+@dataclasses.dataclass
+class PerStepEpoch:
+    """The per-step jitted loop over device-resident data (same keys, same result)."""
+
+    step: Any
+    x: jax.Array
+    y: jax.Array
+    batch_size: int
+    num_examples: int
+
+    def compile(self, carry: Carry, epoch: int) -> None:
+        return None  # the step compiles on its first call
+
+    def __call__(self, carry: Carry, epoch: int) -> tuple[TrainState, Any]:
+        keys = jax.random.fold_in(carry.order_key, epoch)
+        return run_epoch_per_step(
+            self.step,
+            carry.state,
+            self.x,
+            self.y,
+            carry.rng,
+            keys,
+            self.batch_size,
+            self.num_examples,
+        )
+
+
+@dataclasses.dataclass
+class StreamedRunner:
+    """The fused epoch in chunks fed from the host (data above the device budget)."""
+
+    streamed: stream.StreamedEpoch
+
+    def compile(self, carry: Carry, epoch: int) -> float:
+        return self.streamed.compile(carry.state, carry.rng)
+
+    def __call__(self, carry: Carry, epoch: int) -> tuple[TrainState, Any]:
+        return self.streamed(carry.state, carry.rng, jax.random.fold_in(carry.order_key, epoch))
+
+
+EpochRunner = ResidentEpoch | PerStepEpoch | StreamedRunner
+
+
+@dataclasses.dataclass
+class HeldOut:
+    """The per-epoch evaluation split on the devices (binarized once) and its eval fn."""
+
+    x: jax.Array
+    y: jax.Array
+    num_examples: int
+    eval_fn: Any
+
+
 class Program:
-    """N models on the devices: what the host loop calls, in this order."""
+    """N models on the devices: what the host loop calls, in this order. Each program
+    sets ``runner`` (how an epoch runs) and ``held_out`` (the per-epoch evaluation, or
+    None) when it is built."""
 
     spec: ModelSpec
     module: nn.Module
@@ -85,6 +164,8 @@ class Program:
     hparams: dict[str, jax.Array]
     steps_per_epoch: int
     custom_optimizer: bool = False  # an optax value given to fit(optimizer=...)
+    runner: EpochRunner
+    held_out: HeldOut | None = None
 
     @property
     def vmapped(self) -> bool:
@@ -116,22 +197,20 @@ class Program:
 
     def compile(self, carry: Carry, epoch: int) -> float | None:
         """Compile the epoch ahead of time (so epoch timings are steady-state); seconds."""
-        t0 = time.perf_counter()
-        self._epoch = self._epoch.lower(*self._epoch_args(carry, epoch)).compile()
-        return time.perf_counter() - t0
+        return self.runner.compile(carry, epoch)
 
     def train_epoch(self, carry: Carry, epoch: int) -> tuple[Carry, dict[str, np.ndarray]]:
         """One epoch; its metrics as ``[N]`` host arrays (the one host fetch of the epoch)."""
-        state, metrics = self._epoch(*self._epoch_args(carry, epoch))
+        state, metrics = self.runner(carry, epoch)
         return carry.replace(state=state), host(metrics)
 
     def evaluate(self, carry: Carry) -> dict[str, np.ndarray]:
-        """Test metrics as ``[N]`` host arrays ({} without a test split)."""
-        if self._test is None:
+        """Held-out metrics as ``[N]`` host arrays ({} without a held-out split)."""
+        if self.held_out is None:
             return {}
-        x, y, n = self._test
-        rng = jax.random.key(EVAL_SEED)
-        return host(self._eval(carry.state.params, x, y, rng, self.hparams, num_examples=n))
+        h, rng = self.held_out, jax.random.key(EVAL_SEED)
+        params = carry.state.params
+        return host(h.eval_fn(params, h.x, h.y, rng, self.hparams, num_examples=h.num_examples))
 
     def steps(self, carry: Carry) -> np.ndarray:
         return host(carry.state.step)
@@ -141,10 +220,6 @@ class Program:
     ) -> list[dict[str, Any]]:
         """Write the final outputs; returns the summary over members (``[]`` for one)."""
         raise NotImplementedError
-
-    def _epoch_args(self, carry: Carry, epoch: int) -> tuple:
-        keys = self._fold(carry.order_key, epoch)
-        return carry.state, self._x, self._y, carry.rng, keys, self.hparams
 
     def _place_keys(self, keys: tuple[jax.Array, jax.Array]) -> tuple[jax.Array, jax.Array]:
         return keys
@@ -190,38 +265,39 @@ class SingleRun(Program):
         # Data go to the devices once, as uint8 rows sharded over the mesh (each process
         # holds its own rows), or stream from the host when they exceed the budget; the test
         # set is binarized once on device with a fixed key.
-        self._stream = self._streamed(train, train_config, n) if train_config.fused else None
-        self._x, self._y = _place(train, self.mesh) if self._stream is None else (None, None)
-        self._test = None
+        self.runner = self._runner(train, train_config, n)
         if test is not None:
             x_test, y_test = _place(test, self.mesh)
-            self._test = (
-                _binarize_once(x_test, train_config.binarize, self.mesh),
-                y_test,
-                num_examples(test),
+            eval_fn = make_eval_fn(
+                spec, self.module, batch_size=train_config.eval_batch_size, mesh=self.mesh
             )
-        self._eval = make_eval_fn(
-            spec, self.module, batch_size=train_config.eval_batch_size, mesh=self.mesh
-        )
+            x_test = _binarize_once(x_test, train_config.binarize, self.mesh)
+            self.held_out = HeldOut(x_test, y_test, num_examples(test), eval_fn)
+
+    def _runner(self, train: Split, train_config: TrainConfig, n: int) -> EpochRunner:
+        """Streamed when the data exceed the device budget, else fused or per-step."""
+        streamed = self._streamed(train, train_config, n) if train_config.fused else None
+        if streamed is not None:
+            return StreamedRunner(streamed)
+        x, y = _place(train, self.mesh)
         kw = {
             "binarize": train_config.binarize,
             "on_nonfinite": train_config.on_nonfinite,
             "mesh": self.mesh,
+            "shard_params": train_config.shard_params,
         }
-        kw["shard_params"] = train_config.shard_params
-        if train_config.fused:
-            self._epoch = make_train_epoch(
-                spec,
-                self.module,
-                self.optimizer,
-                batch_size=train_config.batch_size,
-                num_examples=n,
-                **kw,
-            )
-        else:
-            self._step = make_train_step(spec, self.module, self.optimizer, **kw)
-        self._num_train = n
-        self._fold = jax.random.fold_in
+        if not train_config.fused:
+            step = make_train_step(self.spec, self.module, self.optimizer, **kw)
+            return PerStepEpoch(step, x, y, train_config.batch_size, n)
+        epoch = make_train_epoch(
+            self.spec,
+            self.module,
+            self.optimizer,
+            batch_size=train_config.batch_size,
+            num_examples=n,
+            **kw,
+        )
+        return ResidentEpoch(epoch, x, y, self.hparams)
 
     def _streamed(
         self, train: Split, train_config: TrainConfig, n: int
@@ -253,26 +329,6 @@ class SingleRun(Program):
             jax.eval_shape(init, init_key), self.mesh, self.train_config.shard_params
         )
         return Carry(jax.jit(init, out_shardings=shardings)(init_key), rng, order_key)
-
-    def compile(self, carry: Carry, epoch: int) -> float | None:
-        if self._stream is not None:
-            return self._stream.compile(carry.state, carry.rng)
-        return super().compile(carry, epoch) if self.train_config.fused else None
-
-    def train_epoch(self, carry: Carry, epoch: int) -> tuple[Carry, dict[str, np.ndarray]]:
-        if self._stream is not None:
-            key = self._fold(carry.order_key, epoch)
-            state, metrics = self._stream(carry.state, carry.rng, key)
-            return carry.replace(state=state), host(metrics)
-        if self.train_config.fused:
-            return super().train_epoch(carry, epoch)
-        state, metrics = run_epoch_per_step(
-            self._step,
-            *self._epoch_args(carry, epoch)[:5],
-            self.train_config.batch_size,
-            self._num_train,
-        )
-        return carry.replace(state=state), host(metrics)
 
     def finish(self, out_dir, carry, history, figures) -> list[dict[str, Any]]:
         if out_dir is None:
@@ -339,17 +395,18 @@ class Members(Program):
                 f"exceed --device-memory ({budget} bytes): raise it or train one model"
             )
         self.steps_per_epoch = len(images) // train_config.batch_size
-        self._x = jax.device_put(data.for_device(images), everywhere)
-        self._y = jax.device_put(np.asarray(labels, np.int32), everywhere)
-        self._test = None
+        x = jax.device_put(data.for_device(images), everywhere)
+        y = jax.device_put(np.asarray(labels, np.int32), everywhere)
         if test is not None:
             x_test = data.binarize_once(data.for_device(test[0]), train_config.binarize)
             y_test = np.asarray(test[1], np.int32)
-            self._test = (*jax.device_put((x_test, y_test), everywhere), len(y_test))
-        self._eval = make_eval_fn(
-            spec, self.module, batch_size=train_config.eval_batch_size, members=True
-        )
-        self._epoch = make_vmapped_train_epoch(
+            eval_fn = make_eval_fn(
+                spec, self.module, batch_size=train_config.eval_batch_size, members=True
+            )
+            self.held_out = HeldOut(
+                *jax.device_put((x_test, y_test), everywhere), len(y_test), eval_fn
+            )
+        epoch = make_vmapped_train_epoch(
             spec,
             self.module,
             self.optimizer,
@@ -357,7 +414,8 @@ class Members(Program):
             binarize=train_config.binarize,
             on_nonfinite=train_config.on_nonfinite,
         )
-        self._fold = jax.vmap(jax.random.fold_in, in_axes=(0, None))
+        fold = jax.vmap(jax.random.fold_in, in_axes=(0, None))
+        self.runner = ResidentEpoch(epoch, x, y, self.hparams, fold)
 
     def start(self) -> Carry:
         keys = jnp.stack(
