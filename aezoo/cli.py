@@ -210,7 +210,9 @@ def _cmd_list() -> int:
     width = max(map(len, MODELS))
     for name, spec in MODELS.items():
         print(f"  {name:<{width}}  {spec.description}")
-        print(f"  {'':<{width}}  (--sweep: {', '.join(('lr', *sweepable(spec.config_cls)))})")
+        can = ", ".join(sorted(spec.capabilities - {"encode"})) or "-"
+        sweep = ", ".join(("lr", *sweepable(spec.config_cls)))
+        print(f"  {'':<{width}}  (can also: {can}; --sweep: {sweep})")
     print("datasets:", *data.dataset_lines(), sep="\n")
     return 0
 

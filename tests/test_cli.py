@@ -16,6 +16,7 @@ def test_list_shows_models_and_datasets(capsys):
     out = capsys.readouterr().out
     for word in ("ae", "vae", "digits", "mnist", "cifar10"):
         assert word in out
+    assert "(can also: classify, conditional, sample, semi_supervised; --sweep: lr, alpha)" in out
 
 
 def test_train_help_documents_every_flag(capsys):
