@@ -18,7 +18,7 @@ import re
 import tempfile
 import types
 import typing
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aezoo.errors import ConfigError
@@ -195,6 +195,47 @@ def writable_file(path: str | os.PathLike, what: str) -> pathlib.Path:
     if p.exists() and not os.access(p, os.W_OK):
         raise ConfigError(f"cannot write {what} {p}: permission denied")
     return p
+
+
+def output_file(
+    path: str | os.PathLike,
+    what: str,
+    *,
+    overwrite: bool = False,
+    datasets: Sequence[str | os.PathLike] = (),
+    owned: Callable[[pathlib.Path], bool] | None = None,
+) -> pathlib.Path:
+    """``path`` as a new output file, else a one-line :class:`ConfigError`: never inside a
+    run folder (its config, params and checkpoints are not outputs), never inside or onto a
+    dataset in ``datasets``, never over an existing file unless ``overwrite`` (or ``owned``
+    says the file is one this command wrote before). Every command that writes a file a user
+    names goes through here."""
+    p = writable_file(path, what)
+    target = p.resolve()
+    for source in datasets:
+        root = pathlib.Path(source).expanduser().resolve()
+        if target == root or root in target.parents:
+            raise ConfigError(f"{what} {p} is inside the dataset {root}; write outside the data")
+    run = enclosing_run(target)
+    if run is not None:
+        raise ConfigError(
+            f"{what} {p} is inside the run folder {run}; write outside it (a run's files "
+            "are only written by the command that owns them)"
+        )
+    if p.exists() and not overwrite and not (owned is not None and owned(p)):
+        raise ConfigError(f"{what} {p} exists; pass --overwrite to replace it")
+    return p
+
+
+def enclosing_run(path: pathlib.Path) -> pathlib.Path | None:
+    """The aezoo run folder (``config.json`` beside ``checkpoints/``, ``params.msgpack`` or
+    ``metrics.jsonl``) that holds ``path``, if any."""
+    for folder in pathlib.Path(path).parents:
+        if (folder / "config.json").is_file() and any(
+            (folder / name).exists() for name in ("checkpoints", "params.msgpack", "metrics.jsonl")
+        ):
+            return folder
+    return None
 
 
 _UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from aezoo._flags import add_config_flags
 from aezoo._flags import given as given_flags
-from aezoo.errors import AezooError, NonFiniteError
+from aezoo.errors import AezooError, ConfigError, NonFiniteError
 
 
 def _add_source_flags(add) -> None:
@@ -58,52 +58,44 @@ def _add_eval(sub) -> None:
         "(with figures) into WORKDIR.",
     )
     add = ev.add_argument
-    add("workdir", help="a directory written by `aezoo train`")
-    add(
-        "--nll-samples",
-        type=int,
-        default=5000,
-        help="importance samples K for the NLL of VAE-family models; 0 skips it (default: 5000)",
-    )
-    add("--split", default="test", help="split to evaluate (default: test)")
-    _add_source_flags(add)
-    add(
-        "--probe-train",
-        type=int,
-        default=10_000,
-        help="training examples for the logistic-regression and k-NN probes (default: 10000)",
-    )
+    add("workdir", help="a directory written by `aezoo train` (a multi-seed run: every member)")
     add(
         "--evaluators",
         type=_names,
         metavar="NAME,...",
-        help="run only these evaluators (default: each one the run can serve); "
+        help="run only these evaluators (default: each default one the run can serve); "
         f"available: {', '.join(EVALUATORS)}",
     )
+    add("--split", default="test", help="split to evaluate (default: test)")
+    _add_source_flags(add)
     add("--best", action="store_true", help="evaluate the params kept by --keep-best")
-    add(
-        "--disentanglement",
-        action="store_true",
-        help="instead: the disentanglement metrics "
-        "(BetaVAE, FactorVAE, MIG, SAP, DCI, modularity) and latent traversals, on a dataset "
-        "with ground-truth factors (dsprites); every member of a multi-seed run",
-    )
-    add("--num-train", type=int, default=10_000, help="--disentanglement: training sample (10000)")
-    add("--num-eval", type=int, default=5_000, help="--disentanglement: evaluation sample (5000)")
-    add("--metric-seed", type=int, default=0, help="--disentanglement: the samples' seed (0)")
-    add(
-        "--metrics",
-        default="all",
-        help="--disentanglement: comma-separated subset of "
-        "beta_vae,factor_vae,mig,sap,dci,modularity (default: all)",
-    )
-    add(
-        "--export-codes",
-        metavar="PATH",
-        help="instead: the codes and labels of the train and "
-        "test splits to PATH (.npz), a dataset for --dataset npz:PATH (M1+M2)",
-    )
+    _add_evaluator_options(add)
     add("--no-progress", action="store_true", help="no progress output")
+    add("--disentanglement", action="store_true", help=argparse.SUPPRESS)
+
+
+# The evaluators' options on the command line: (flag, type, help); defaults are the
+# evaluators' own (aezoo.eval.EVALUATORS[...].options), passed on only when given.
+EVALUATOR_FLAGS = (
+    ("--nll-samples", int, "nll: importance samples K (5000); 0 leaves nll out of the default set"),
+    ("--probe-train", int, "probes: training examples of the logistic-regression and k-NN probes"),
+    ("--num-train", int, "disentanglement: the sample each metric fits on (10000)"),
+    ("--num-eval", int, "disentanglement: the sample each metric scores (5000)"),
+    ("--metric-seed", int, "disentanglement: the samples' seed (0)"),
+    ("--metrics", str, "disentanglement: subset of beta_vae,factor_vae,mig,sap,dci,modularity"),
+    (
+        "--export-codes",
+        str,
+        "export: the .npz of the train and test codes and labels "
+        "(--dataset npz:PATH, M1+M2); alone, it runs only the export evaluator",
+    ),
+)
+
+
+def _add_evaluator_options(add) -> None:
+    for flag, kind, text in EVALUATOR_FLAGS:
+        add(flag, type=kind, default=None, help=text)
+    add("--overwrite", action="store_true", help="export: replace an existing --export-codes file")
 
 
 def _add_task(sub) -> None:
@@ -136,7 +128,13 @@ def _add_data(sub) -> None:
     )
     p.add_argument("dataset", help="digits, a TFDS name, folder:PATH, npz:PATH or npy:PATH")
     add_config_flags(p, TrainConfig, "reading", DATA_FIELDS)
-    p.add_argument("--out", default="data-preview.png", help="preview grid (PNG) to write")
+    p.add_argument(
+        "--out",
+        default="data-preview.png",
+        help="preview grid (PNG) to write, never inside the dataset or a run folder; an "
+        "existing file only if aezoo drew it or with --overwrite (default: data-preview.png)",
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     _add_source_flags(p.add_argument)
 
 
@@ -273,42 +271,43 @@ def _print_settings(model: str, workdir, resume: bool, config, model_config) -> 
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from aezoo._validate import int_in, positive_int
-    from aezoo.eval import evaluate, export_codes, summary_line
+    from aezoo.eval import evaluate, summary_line
 
-    int_in("--nll-samples", args.nll_samples, 0)
-    positive_int("--probe-train", args.probe_train)
     if args.disentanglement:
-        return _cmd_disentanglement(args)
-    if args.export_codes:  # instead of the evaluation
-        kw = {k: getattr(args, k) for k in ("data_dir", "cache_dir", "best")}
-        shapes = export_codes(args.workdir, args.export_codes, progress=not args.no_progress, **kw)
-        print(f"wrote {args.export_codes} {shapes}; train on it: --dataset npz:{args.export_codes}")
-        return 0
-    names = ("nll_samples", "split", "data_dir", "probe_train", "best", "cache_dir", "evaluators")
-    kw = {k: getattr(args, k) for k in names}
-    results = evaluate(args.workdir, progress=not args.no_progress, **kw)
+        raise ConfigError("--disentanglement is now --evaluators disentanglement")
+    options = {
+        flag[2:].replace("-", "_"): getattr(args, flag[2:].replace("-", "_"))
+        for flag, _, _ in EVALUATOR_FLAGS
+    }
+    options = {k: v for k, v in options.items() if v is not None}
+    if args.overwrite:
+        options["overwrite"] = True
+    names = args.evaluators
+    if names is None and "export_codes" in options:
+        names = ["export"]
+    kw = {k: getattr(args, k) for k in ("split", "data_dir", "best", "cache_dir")}
+    results = evaluate(
+        args.workdir, evaluators=names, progress=not args.no_progress, **kw, **options
+    )
     print(f"done: {summary_line(results)}")
-    return 0
-
-
-def _cmd_disentanglement(args: argparse.Namespace) -> int:
-    from aezoo.eval import evaluate_disentanglement, summary_lines
-
-    kw = {k: getattr(args, k) for k in ("num_train", "num_eval", "metrics")}
-    kw["progress"] = not args.no_progress
-    result = evaluate_disentanglement(args.workdir, seed=args.metric_seed, **kw)
-    print("\n".join(summary_lines(result)))
+    if "export/path" in results:
+        print(f"train on the codes: --dataset npz:{results['export/path']}")
     return 0
 
 
 def _cmd_data(args: argparse.Namespace) -> int:
-    from aezoo import data
-    from aezoo._validate import writable_file
+    from aezoo import data, viz
+    from aezoo._validate import output_file
     from aezoo.train import TrainConfig
 
     options = TrainConfig(**given_flags(args, TrainConfig)).data_options()
-    out = writable_file(args.out, "--out")
+    out = output_file(
+        args.out,
+        "--out",
+        overwrite=args.overwrite,
+        datasets=data.source_paths(args.dataset),
+        owned=viz.drawn_by_aezoo,
+    )
     kw = {"options": options, "data_dir": args.data_dir, "cache_dir": args.cache_dir}
     print(data.format_summary(data.summarize(args.dataset, **kw)))
     print(f"wrote {data.write_preview(out, args.dataset, **kw)}")

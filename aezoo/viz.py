@@ -19,9 +19,23 @@ def _save(fig, path: str | os.PathLike, rect=(0.0, 0.0, 1.0, 1.0)) -> pathlib.Pa
     """Lay out (within ``rect`` of the figure), write as PNG and close ``fig``."""
     fig.tight_layout(rect=rect)
     path = pathlib.Path(path)
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=100, metadata={"Software": SOFTWARE})
     plt.close(fig)
     return path
+
+
+SOFTWARE = "aezoo figure (matplotlib)"  # the PNG text chunk that marks a figure aezoo drew
+
+
+def drawn_by_aezoo(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a PNG figure aezoo wrote (which a later command may replace)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return im.format == "PNG" and im.info.get("Software") == SOFTWARE
+    except (OSError, ValueError):
+        return False
 
 
 def _as_display(images: np.ndarray) -> np.ndarray:

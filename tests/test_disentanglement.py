@@ -194,26 +194,28 @@ def test_eval_disentanglement_scores_every_member_and_draws_traversals(tmp_path,
         figures=False,
         model_config={"hidden_dims": (32,), "latent_dim": 3},
     )
-    argv = ["eval", str(tmp_path), "--disentanglement", "--num-train", "300", "--num-eval", "200"]
-    assert main(argv) == 0
-    out = json.loads((tmp_path / "disentanglement.json").read_text())
+    argv = ["eval", str(tmp_path), "--evaluators", "disentanglement"]
+    assert main([*argv, "--num-train", "300", "--num-eval", "200", "--no-progress"]) == 0
+    out = json.loads((tmp_path / "eval.json").read_text())
     assert sorted(out["members"]) == ["seed0", "seed1"]
     for name, scores in out["members"].items():
         member = tmp_path / "members" / name
         assert (member / "traversals.png").stat().st_size > 10_000
-        assert json.loads((member / "disentanglement.json").read_text())["mig"] == scores["mig"]
-        assert len(scores["captures"]) == 3 and 0.0 <= scores["mig"] <= 1.0
+        saved = json.loads((member / "eval.json").read_text())
+        assert saved["disentanglement/mig"] == scores["disentanglement/mig"]
+        assert len(scores["disentanglement/captures"]) == 3
+        assert 0.0 <= scores["disentanglement/mig"] <= 1.0
     (group,) = out["groups"]  # nothing swept: one group of both seeds
     assert group["group"] == "all" and group["seeds"] == 2
-    mean = np.mean([s["mig"] for s in out["members"].values()])
-    assert group["mean"]["mig"] == pytest.approx(mean)
-    assert "| all: mean +/- std over 2 |" in (tmp_path / "disentanglement.md").read_text()
-    assert "done: all  mig" in capsys.readouterr().out
+    mean = np.mean([s["disentanglement/mig"] for s in out["members"].values()])
+    assert group["mean"]["disentanglement/mig"] == pytest.approx(mean)
+    assert "| all (2 seeds) |" in (tmp_path / "report.md").read_text()
+    assert "all: disentanglement/mig" in capsys.readouterr().out
 
 
 @pytest.mark.unit
 def test_spread_is_over_the_seeds_of_each_swept_value():
-    from aezoo.eval.disentanglement_run import _groups
+    from aezoo.eval._spread import groups as _groups
 
     records = [{"name": n, "sweep_value": v} for n, v in (("a", 1.0), ("b", 1.0), ("c", 4.0))]
     scores = {"a": {"mig": 0.1, "captures": ["-"]}, "b": {"mig": 0.3}, "c": {"mig": 0.5}}

@@ -215,12 +215,15 @@ def test_aezoo_eval_writes_eval_json_report_and_figures(tmp_path, capsys):
     report = (workdir / "report.md").read_text()
     assert "![" in report and "manifold.png" in report and "test/nll_is" in report
     assert results["evaluators"] == ["objective", "nll", "probes", "figures"]
-    # One evaluator alone: its metrics only, the run's eval.json rewritten with them.
+    # One evaluator alone: its metrics replace theirs in eval.json, the others' stay.
     alone = aezoo.evaluate(workdir, evaluators=["nll"], nll_samples=10, progress=False)
-    assert alone["evaluators"] == ["nll"] and "test/nll_is" in alone
-    assert not any(k.startswith(("probe/", "baseline/")) for k in alone)
-    assert "test/loss" not in alone
-    assert json.loads((workdir / "eval.json").read_text())["evaluators"] == ["nll"]
+    assert alone["evaluators"] == ["objective", "nll", "probes", "figures"]
+    assert alone["nll_samples"] == 10 and alone["test/nll_is"] != results["test/nll_is"]
+    assert alone["probe/knn_acc"] == results["probe/knn_acc"]
+    assert json.loads((workdir / "eval.json").read_text()) == alone
+    # Another split (or checkpoint) starts eval.json afresh: nothing of the test split kept.
+    other = aezoo.evaluate(workdir, evaluators=["nll"], nll_samples=10, split="train[:100]")
+    assert other["evaluators"] == ["nll"] and "probe/knn_acc" not in other
 
 
 @pytest.mark.optax

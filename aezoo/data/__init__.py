@@ -27,7 +27,7 @@ from aezoo.data._sources import (
     load,
     num_examples,
 )
-from aezoo.data._user import DataOptions, is_user_source, parse_image_size
+from aezoo.data._user import DataOptions, is_user_source, parse_image_size, source_paths
 
 __all__ = [
     "DataOptions",
@@ -58,6 +58,7 @@ __all__ = [
     "num_examples",
     "parse_image_size",
     "repeats_for_share",
+    "source_paths",
     "summarize",
     "format_summary",
     "write_preview",

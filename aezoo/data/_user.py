@@ -59,6 +59,14 @@ def is_user_source(name: Any) -> bool:
     return isinstance(name, str) and name.split(":", 1)[0] in PREFIXES and ":" in name
 
 
+def source_paths(name: Any) -> list[pathlib.Path]:
+    """The files or folder a user source reads (none for a named dataset): what outputs must
+    never be written into."""
+    if not is_user_source(name):
+        return []
+    return [pathlib.Path(name.partition(":")[2]).expanduser()]
+
+
 def parse_image_size(text: str | None) -> tuple[int, int] | None:
     """``"32"`` -> ``(32, 32)``, ``"28x32"`` -> ``(28, 32)``; one-line error otherwise."""
     if text is None:

@@ -1,10 +1,13 @@
 """Evaluation: likelihood (ELBO, importance-sampled NLL), representation probes, figures,
-disentanglement metrics. Evaluators are plug-ins (:class:`Evaluator`, :data:`EVALUATORS`)."""
+disentanglement metrics, code export. Evaluators are plug-ins (:class:`Evaluator`,
+:data:`EVALUATORS`, :func:`register_evaluator`)."""
 
+from aezoo.eval import disentanglement_run, export
 from aezoo.eval._evaluator import Context, Evaluator
-from aezoo.eval.disentanglement_run import evaluate_disentanglement, summary_lines
-from aezoo.eval.export import export_codes
 from aezoo.eval.run import EVALUATORS, evaluate, register_evaluator, summary_line
+
+register_evaluator(disentanglement_run.EVALUATOR)
+register_evaluator(export.EVALUATOR)
 
 __all__ = [
     "EVALUATORS",
@@ -12,8 +15,5 @@ __all__ = [
     "Evaluator",
     "evaluate",
     "register_evaluator",
-    "evaluate_disentanglement",
-    "export_codes",
     "summary_line",
-    "summary_lines",
 ]

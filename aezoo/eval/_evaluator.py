@@ -61,6 +61,11 @@ class Evaluator:
       images: it needs image data (not tabular vectors).
       labels: it needs labelled rows.
       default: it runs when no evaluator is named (and the model can serve it).
+      options: its settings and their defaults (``aezoo.evaluate(..., name=value)``, the
+        CLI's ``--name value``); they reach ``run`` in ``context.options``.
+      check: ``context -> why it cannot run`` (None: it can), for what the capabilities do
+        not say (a dataset with ground-truth factors, an option's range); it runs before any
+        evaluator does, so a bad option fails before an hour of work.
     """
 
     name: str
@@ -70,9 +75,16 @@ class Evaluator:
     images: bool = False
     labels: bool = False
     default: bool = True
+    options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    check: Callable[[Context], str | None] | None = None
 
     def refusal(self, context: Context) -> str | None:
         """Why this evaluator cannot run on ``context`` (None: it can)."""
+        return self.unserved(context) or (self.check(context) if self.check else None)
+
+    def unserved(self, context: Context) -> str | None:
+        """Why the run cannot be served at all: a capability the model lacks, tabular data
+        for an image evaluator, unlabelled rows for one that needs labels."""
         spec = context.m.spec
         missing = [c for c in self.needs if c not in spec.capabilities]
         if missing:
@@ -88,23 +100,49 @@ class Evaluator:
 
 
 def choose(
-    registry: dict[str, Evaluator], names: Sequence[str] | None, context: Context
+    registry: dict[str, Evaluator],
+    names: Sequence[str] | None,
+    context: Context,
+    given: dict[str, Any] | None = None,
 ) -> list[Evaluator]:
-    """The evaluators to run: the named ones (a one-line error for an unknown name or one
-    the run cannot serve), else every default one the run can serve."""
+    """The evaluators to run, with their options (``given`` over their defaults) put in
+    ``context.options``: the named ones (a one-line error for an unknown name, one the run
+    cannot serve or a bad option), else every default one the run can serve."""
     if names is None:
-        return [e for e in registry.values() if e.default and e.refusal(context) is None]
-    chosen = []
-    for name in names:
-        if name not in registry:
+        chosen = [e for e in registry.values() if e.default and e.unserved(context) is None]
+    else:
+        unknown = [n for n in names if n not in registry]
+        if unknown:
             raise ConfigError(
-                f"unknown evaluator {name!r}; available: {', '.join(sorted(registry))}"
+                f"unknown evaluator {unknown[0]!r}; available: {', '.join(sorted(registry))}"
             )
-        why = registry[name].refusal(context)
+        chosen = [registry[n] for n in dict.fromkeys(names)]
+    context.options.update(settings(registry, chosen, given or {}))
+    for evaluator in chosen:
+        why = evaluator.refusal(context)
         if why is not None:
             raise ConfigError(why)
-        chosen.append(registry[name])
     return chosen
 
 
-__all__ = ["Context", "Evaluator", "choose"]
+def settings(
+    registry: dict[str, Evaluator], chosen: Sequence[Evaluator], given: dict[str, Any]
+) -> dict[str, Any]:
+    """The chosen evaluators' options: their defaults updated with ``given``; a one-line
+    error for an option no evaluator has, or one only evaluators that do not run have."""
+    merged = {k: v for e in chosen for k, v in e.options.items()}
+    for key in given:
+        if key in merged:
+            continue
+        owners = [e.name for e in registry.values() if key in e.options]
+        if not owners:
+            known = sorted({k for e in registry.values() for k in e.options})
+            raise ConfigError(f"unknown evaluation option {key!r}; known: {', '.join(known)}")
+        raise ConfigError(
+            f"option {key!r} belongs to evaluator {' / '.join(owners)}, which is not "
+            f"chosen (running: {', '.join(e.name for e in chosen) or 'none'})"
+        )
+    return {**merged, **given}
+
+
+__all__ = ["Context", "Evaluator", "choose", "settings"]

@@ -1,92 +1,74 @@
-"""``aezoo eval WORKDIR --disentanglement``: score a run's codes with the disentanglement
-metrics, draw its latent traversals; on a multi-seed run, every member and the spread."""
+"""The ``disentanglement`` evaluator: a run's codes scored by the disentanglement metrics
+(BetaVAE, FactorVAE, MIG, SAP, DCI, modularity, explicitness) against the dataset's
+ground-truth factors, and its latent traversals (``traversals.png``).
+
+``aezoo eval RUN --evaluators disentanglement [--num-train N --num-eval N --metric-seed S
+--metrics mig,dci]``; on a multi-seed run, every member and the spread (as every evaluator).
+"""
 
 from __future__ import annotations
 
-import json
 import pathlib
-import sys
-import time
 from typing import Any
 
 import jax
 import numpy as np
 
 from aezoo import data, viz
-from aezoo._validate import int_in, one_of, positive_int, writable_dir
-from aezoo.errors import CheckpointError
+from aezoo._validate import one_of
+from aezoo.errors import AezooError
 from aezoo.eval import disentanglement as dm
-from aezoo.train.load import LoadedModel, load
-from aezoo.train.workdir import atomic_write
+from aezoo.eval._evaluator import Context, Evaluator
+from aezoo.train.load import LoadedModel
 
-TABLE_KEYS = (
-    "beta_vae_score",
-    "factor_vae_score",
-    "mig",
-    "sap",
-    "dci_disentanglement",
-    "dci_completeness",
-    "dci_informativeness",
-    "modularity",
-    "explicitness",
-    "active_dims",
-)
-SUMMARY_KEYS = ("mig", "factor_vae_score", "beta_vae_score", "dci_disentanglement")
+PREFIX = "disentanglement/"
 TRAVERSAL_STEPS = 10
 TRAVERSAL_RANGE = 2.0  # prior standard deviations either side of the base code
+OPTIONS = {"num_train": 10_000, "num_eval": 5_000, "metric_seed": 0, "metrics": "all"}
 
 
-def evaluate_disentanglement(
-    workdir: str | pathlib.Path,
-    *,
-    num_train: int = 10_000,
-    num_eval: int = 5_000,
-    seed: int = 0,
-    metrics: str | tuple[str, ...] = "all",
-    progress: bool = True,
-) -> dict[str, Any]:
-    """Every metric of :mod:`aezoo.eval.disentanglement` on the run in ``workdir`` (for a
-    multi-seed run, on each member, then mean and std over the seeds of each swept value);
-    writes ``disentanglement.json``, ``disentanglement.md`` and ``traversals.png`` per model.
+def _check(context: Context) -> str | None:
+    o = context.options
+    for flag in ("num_train", "num_eval"):
+        if isinstance(o[flag], bool) or not isinstance(o[flag], int) or o[flag] < 1:
+            return f"--{flag.replace('_', '-')} must be a positive integer; got {o[flag]!r}"
+    seed = o["metric_seed"]
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        return f"--metric-seed must be an integer >= 0; got {seed!r}"
+    try:
+        _metric_names(o["metrics"])
+        data.ground_truth(context.m.run["train"]["dataset"])
+    except AezooError as e:  # an unknown metric name, no ground-truth factors
+        return str(e)
+    return None
 
-    ``num_train`` / ``num_eval`` set the sample sizes of every metric (disentanglement_lib:
-    10,000 and 5,000; FactorVAE's variance estimate uses ``num_train``); ``metrics`` a subset
-    of :data:`~aezoo.eval.disentanglement.METRICS` (names or one comma-separated string)."""
-    positive_int("--num-train", num_train)
-    positive_int("--num-eval", num_eval)
-    int_in("--metric-seed", seed, 0)
-    which = _metric_names(metrics)
-    root = writable_dir(workdir, "workdir")
-    run = _run_record(root)
-    truth = data.ground_truth(run["train"]["dataset"])  # one line if it has no factors
-    say = (lambda msg: print(msg, file=sys.stderr)) if progress else (lambda msg: None)
-    records = run.get("members") or []
-    members = [root / "members" / r["name"] for r in records] or [root]
+
+def _run(context: Context) -> dict[str, Any]:
+    """Every chosen metric on the run's codes (disentanglement_lib's sample sizes by default:
+    10,000 to fit, 5,000 to score; FactorVAE's variance estimate uses ``num_train``)."""
+    m, o = context.m, context.options
+    truth = data.ground_truth(m.run["train"]["dataset"])
+    which = _metric_names(o["metrics"])
     sizes = {
-        "num_train": num_train,
-        "num_variance_estimate": num_train,
-        "num_eval": num_eval,
-        "num_test": num_eval,
+        "num_train": o["num_train"],
+        "num_variance_estimate": o["num_train"],
+        "num_eval": o["num_eval"],
+        "num_test": o["num_eval"],
     }
-    scores = {}
-    for i, member in enumerate(members):
-        t0 = time.perf_counter()
-        say(f"disentanglement {i + 1}/{len(members)}: {member} ({', '.join(which)})")
-        scores[member.name] = _score_member(load(member), member, truth, sizes, seed, which)
-        say(f"  {_line(scores[member.name])}  ({time.perf_counter() - t0:.0f} s)")
-    result = {
-        "dataset": truth.name,
-        "seed": seed,
-        "sizes": sizes,
-        "metrics": list(which),
-        "members": scores,
-    }
-    if len(members) > 1:
-        result["groups"] = _groups(records, scores, _sweep_name(run))
-        atomic_write(root / "disentanglement.json", json.dumps(result, indent=2) + "\n")
-        atomic_write(root / "disentanglement.md", _markdown(run, result))
-        say(f"wrote {root / 'disentanglement.json'} and {root / 'disentanglement.md'}")
-    return result
+    context.say(f"disentanglement on {truth.name}: {', '.join(which)}")
+
+    def represent(images: np.ndarray) -> np.ndarray:
+        return np.asarray(m.encode(images)["z"]).reshape(len(images), -1)
+
+    scores = dm.evaluate(represent, truth, seed=o["metric_seed"], which=which, sizes=sizes)
+    # Which factor each code captures (the mutual information MIG ranks), for the figure.
+    codes, factors = dm.sample_codes(
+        represent, truth, sizes["num_train"], np.random.default_rng([o["metric_seed"], 99])
+    )
+    mi = dm.mutual_info_matrix(dm.discretize(codes), factors) / dm.factor_entropy(factors)
+    scores["captures"] = _captures(mi, truth.factor_names)
+    _traversals(m, context.workdir / "traversals.png", codes, scores["captures"], truth)
+    return {PREFIX + k: v for k, v in scores.items()}
 
 
 def _metric_names(metrics: str | tuple[str, ...]) -> tuple[str, ...]:
@@ -96,46 +78,17 @@ def _metric_names(metrics: str | tuple[str, ...]) -> tuple[str, ...]:
     return tuple(one_of("metric", name, dm.METRICS) for name in names) or dm.METRICS
 
 
-def summary_lines(result: dict[str, Any]) -> list[str]:
-    """``done: GROUP  mig ...`` per group (or the single model) of a result, as printed."""
-    groups = result.get("groups") or [{"group": "", "mean": next(iter(result["members"].values()))}]
-    keys = [k for k in SUMMARY_KEYS if k in groups[0]["mean"]]
-    return [
-        f"done: {g['group']}  " + "  ".join(f"{k} {g['mean'][k]:.3f}" for k in keys) for g in groups
-    ]
-
-
-def _run_record(root: pathlib.Path) -> dict[str, Any]:
-    try:
-        return json.loads((root / "config.json").read_text())
-    except FileNotFoundError:
-        raise CheckpointError(f"no run in {root}: config.json is missing") from None
-    except (OSError, ValueError) as e:
-        raise CheckpointError(f"{root / 'config.json'} is unreadable: {e}") from None
-
-
-def _score_member(
-    m: LoadedModel,
-    out_dir: pathlib.Path,
-    truth: data.GroundTruth,
-    sizes: dict[str, int],
-    seed: int,
-    which: tuple[str, ...],
-) -> dict[str, Any]:
-    def represent(images: np.ndarray) -> np.ndarray:
-        return np.asarray(m.encode(images)["z"]).reshape(len(images), -1)
-
-    scores = dm.evaluate(represent, truth, seed=seed, which=which, sizes=sizes)
-    # Which factor each code captures (the mutual information MIG ranks), for the figure.
-    codes, factors = dm.sample_codes(
-        represent, truth, sizes["num_train"], np.random.default_rng([seed, 99])
-    )
-    mi = dm.mutual_info_matrix(dm.discretize(codes), factors) / dm.factor_entropy(factors)
-    scores["captures"] = _captures(mi, truth.factor_names)
-    scores["model"], scores["epoch"] = m.spec.name, m.epoch
-    _traversals(m, out_dir / "traversals.png", codes, scores["captures"], truth)
-    atomic_write(out_dir / "disentanglement.json", json.dumps(scores, indent=2) + "\n")
-    return scores
+EVALUATOR = Evaluator(
+    "disentanglement",
+    "BetaVAE, FactorVAE, MIG, SAP, DCI, modularity and explicitness against the dataset's "
+    "ground-truth factors (dsprites), with latent traversals",
+    _run,
+    needs=("encode",),
+    images=True,
+    default=False,
+    options=OPTIONS,
+    check=_check,
+)
 
 
 def _captures(mi: np.ndarray, names: tuple[str, ...]) -> list[str]:
@@ -178,46 +131,4 @@ def _traversals(
     )
 
 
-def _sweep_name(run: dict[str, Any]) -> str | None:
-    sweep = run["train"].get("sweep")
-    return next(iter(sweep)) if sweep else None
-
-
-def _groups(records: list[dict], scores: dict[str, dict], sweep_name: str | None) -> list[dict]:
-    """Mean and std over the seeds of each swept value (all members when nothing is swept)."""
-    by_value: dict[Any, list[dict]] = {}
-    for r in records:
-        by_value.setdefault(r.get("sweep_value"), []).append(scores[r["name"]])
-    groups = []
-    for value, members in by_value.items():
-        keys = [k for k, v in members[0].items() if isinstance(v, int | float)]
-        table = {k: np.array([m[k] for m in members], float) for k in keys}
-        std = {k: float(v.std(ddof=1)) if len(v) > 1 else 0.0 for k, v in table.items()}
-        label = f"{sweep_name}={value:g}" if sweep_name else "all"
-        mean = {k: float(v.mean()) for k, v in table.items()}
-        groups.append({"group": label, "seeds": len(members), "mean": mean, "std": std})
-    return groups
-
-
-def _line(s: dict[str, Any]) -> str:
-    return "  ".join(f"{k} {s[k]:.3f}" for k in SUMMARY_KEYS if k in s)
-
-
-def _markdown(run: dict[str, Any], result: dict[str, Any]) -> str:
-    mean = result["groups"][0]["mean"]
-    keys = [k for k in TABLE_KEYS if k in mean]
-    keys += [k for k in mean if k.startswith("factor_vae_accuracy_")]  # per held factor
-    lines = [
-        f"# Disentanglement: {run['model']} on {result['dataset']}",
-        "",
-        f"Metric seed {result['seed']}; samples {result['sizes']}.",
-        "",
-        "| member | " + " | ".join(keys) + " |",
-        "|---|" + "---|" * len(keys),
-    ]
-    for name, s in result["members"].items():
-        lines.append(f"| {name} | " + " | ".join(f"{s[k]:.3f}" for k in keys) + " |")
-    for g in result["groups"]:
-        cells = " | ".join(f"{g['mean'][k]:.3f} +/- {g['std'][k]:.3f}" for k in keys)
-        lines.append(f"| {g['group']}: mean +/- std over {g['seeds']} | {cells} |")
-    return "\n".join(lines) + "\n"
+__all__ = ["EVALUATOR"]

@@ -1,7 +1,8 @@
-"""``aezoo eval WORKDIR --export-codes PATH``: a run's codes as a dataset of vectors.
+"""The ``export`` evaluator: a run's codes as a dataset of vectors.
 
-The codes (posterior means; an AE's code) of the run's training and test splits, in grey
-levels (as the tasks encode them), with their labels, go to one ``.npz`` with the keys of a
+``aezoo eval RUN --export-codes PATH`` (alone, it runs only this evaluator). The codes
+(posterior means; an AE's code) of the run's training and test splits, in grey levels (as
+the tasks encode them), with their labels, go to one ``.npz`` with the keys of a
 ``--dataset npz:PATH`` source (``x_train``, ``y_train``, ``x_test``, ``y_test``), rows in the
 order of the run's dataset. A second model trained on it is stacked on the first: M1+M2 of
 Kingma et al. (2014) is ``aezoo train m2 --dataset npz:PATH --likelihood gaussian``.
@@ -11,45 +12,69 @@ from __future__ import annotations
 
 import io
 import pathlib
-import sys
 from typing import Any
 
 import numpy as np
 
 from aezoo import data
-from aezoo._validate import writable_file
+from aezoo._validate import output_file
+from aezoo.errors import AezooError
+from aezoo.eval._evaluator import Context, Evaluator
 from aezoo.eval.likelihood import encode_and_reconstruct
-from aezoo.eval.run import data_source, reloadable_dataset
-from aezoo.train.load import load
 from aezoo.train.workdir import atomic_write
 
 
-def export_codes(
-    workdir: str | pathlib.Path,
-    path: str | pathlib.Path,
-    *,
-    data_dir: str | None = None,
-    cache_dir: str | None = None,
-    best: bool = False,
-    progress: bool = True,
-) -> dict[str, Any]:
-    """Write the codes of ``workdir``'s run for its train and test splits to ``path``;
-    returns ``{split: (rows, code size)}``. A semi-supervised model encodes without the
-    labels (its classifier's guess), a conditional one with them."""
-    out = writable_file(path, "--export-codes")
-    m = load(workdir, best=best)
-    dataset = reloadable_dataset(m, workdir)
-    source, arrays, shapes = data_source(m, data_dir, cache_dir), {}, {}
+def _target(context: Context) -> pathlib.Path:
+    path = context.options["export_codes"]
+    if path is None:
+        raise AezooError("the export evaluator needs --export-codes PATH (an .npz to write)")
+    return output_file(
+        path,
+        "--export-codes",
+        overwrite=context.options["overwrite"],
+        datasets=data.source_paths(context.m.run["train"]["dataset"]),
+    )
+
+
+def _check(context: Context) -> str | None:
+    try:
+        _target(context)
+    except AezooError as e:
+        return str(e)
+    return None
+
+
+def _run(context: Context) -> dict[str, Any]:
+    """Writes the codes of the run's train and test splits; a semi-supervised model encodes
+    without the labels (its classifier's guess), a conditional one with them."""
+    m, out = context.m, _target(context)
+    dataset = m.run["train"]["dataset"]
+    arrays, results = {}, {}
     for split in ("train", "test"):
-        x, y = data.load(dataset, split, **source)
+        x, y = data.load(dataset, split, **context.source)
         x, y = np.asarray(x), np.asarray(y, np.int32)
         given = np.full_like(y, -1) if m.spec.semi_supervised else y
         z = encode_and_reconstruct(m.spec, m.module, m.params, x, given)["code"]
         arrays[f"x_{split}"], arrays[f"y_{split}"] = z.astype(np.float32), y
-        shapes[split] = z.shape
-        if progress:
-            print(f"export: {dataset}/{split}: {z.shape[0]} codes of {z.shape[1]}", file=sys.stderr)
+        results[f"export/{split}_rows"], results["export/code_size"] = z.shape
+        context.say(f"export: {dataset}/{split}: {z.shape[0]} codes of {z.shape[1]}")
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     atomic_write(out, buffer.getvalue())
-    return shapes
+    context.say(f"wrote {out}; train on it: --dataset npz:{out}")
+    return {**results, "export/path": str(out)}
+
+
+EVALUATOR = Evaluator(
+    "export",
+    "the codes and labels of the train and test splits to --export-codes PATH (.npz), a "
+    "dataset for --dataset npz:PATH (M1+M2)",
+    _run,
+    needs=("encode",),
+    default=False,
+    options={"export_codes": None, "overwrite": False},
+    check=_check,
+)
+
+
+__all__ = ["EVALUATOR"]

@@ -18,12 +18,14 @@ from tqdm.auto import tqdm
 from aezoo import data, viz
 from aezoo._validate import writable_dir
 from aezoo.errors import ConfigError, DataError
-from aezoo.eval import likelihood, representation
+from aezoo.eval import _spread, likelihood, representation
 from aezoo.eval._evaluator import Context, Evaluator, choose
 from aezoo.train.config import TrainConfig
 from aezoo.train.figures import write_figures
 from aezoo.train.load import LoadedModel, load
+from aezoo.train.records import read_config
 from aezoo.train.step import EVAL_SEED, make_eval_fn
+from aezoo.train.workdir import atomic_write
 
 REPORT_FIGURES = (
     ("reconstructions.png", "Test inputs and reconstructions"),
@@ -38,42 +40,56 @@ def evaluate(
     workdir: str | pathlib.Path,
     *,
     evaluators: Sequence[str] | None = None,
-    nll_samples: int = 5000,
     split: str = "test",
     data_dir: str | None = None,
-    probe_train: int = 10_000,
-    progress: bool = True,
-    best: bool = False,
     cache_dir: str | None = None,
+    best: bool = False,
+    progress: bool = True,
+    **options: Any,
 ) -> dict[str, Any]:
     """Evaluate the newest checkpoint in ``workdir`` (or with ``best`` the params kept by
     ``--keep-best``) on ``split``; returns the flat metrics also written to ``eval.json``
-    (and ``report.md``, with figures, next to it).
+    (and ``report.md``, with figures, next to it). On a vmapped run (``seeds`` / ``sweep``),
+    every member is evaluated in ``members/NAME/`` and the run's own ``eval.json`` holds them
+    all with the mean and std over the seeds of each swept value.
 
     ``evaluators``: names from :data:`EVALUATORS` (one-line error for one the run cannot
-    serve); default: every default evaluator the run can serve (``nll`` only when
-    ``nll_samples > 0``).
+    serve); default: every default evaluator the run can serve. ``options``: the chosen
+    evaluators' settings (``nll_samples=100``, ``probe_train=2000``, ``num_train=...``;
+    ``nll_samples=0`` leaves ``nll`` out of the default set). An ``eval.json`` of the same
+    checkpoint and split is updated, not replaced, so evaluators can run one at a time.
     """
-    m = load(workdir, best=best)
-    workdir = writable_dir(workdir, "workdir")
-    dataset = reloadable_dataset(m, workdir)
-    say = (lambda msg: print(msg, file=sys.stderr)) if progress else (lambda msg: None)
-    source = data_source(m, data_dir, cache_dir)
+    root = writable_dir(workdir, "workdir")
+    run = read_config(root / "config.json") if (root / "config.json").is_file() else {}
+    common = {"split": split, "data_dir": data_dir, "cache_dir": cache_dir, "best": best}
+    if run.get("members"):
+        return _evaluate_members(root, run, evaluators, progress, common, options)
+    return _evaluate_one(root, evaluators, progress, common, options)
+
+
+def _evaluate_one(root, names, progress: bool, common: dict, options: dict) -> dict[str, Any]:
+    m = load(root, best=common["best"])
+    dataset = reloadable_dataset(m, root)
+    say = _say(progress)
+    source = data_source(m, common["data_dir"], common["cache_dir"])
+    split = common["split"]
     x_eval, y_eval = split_arrays(m, split, source)
-    options = {"nll_samples": nll_samples, "probe_train": probe_train, "progress": progress}
-    context = Context(m, workdir, split, x_eval, y_eval, source, options, say)
-    registry = EVALUATORS
-    if nll_samples < 1 and evaluators is None:
+    context = Context(m, root, split, x_eval, y_eval, source, {"progress": progress}, say)
+    registry, given = EVALUATORS, dict(options)
+    if given.get("nll_samples") == 0 and names is None:
         registry = {name: e for name, e in EVALUATORS.items() if name != "nll"}
-    chosen = choose(registry, evaluators, context)
-    names = ", ".join(e.name for e in chosen)
-    say(f"aezoo eval {workdir}: {m.spec.name} on {dataset}/{split}, epoch {m.epoch} ({names})")
+        given.pop("nll_samples")
+    chosen = choose(registry, names, context, given)
+    say(
+        f"aezoo eval {root}: {m.spec.name} on {dataset}/{split}, epoch {m.epoch} "
+        f"({', '.join(e.name for e in chosen)})"
+    )
     results: dict[str, Any] = {
         "model": m.spec.name,
         "dataset": dataset,
         "split": split,
         "epoch": m.epoch,
-        "params": "best" if best else "newest checkpoint",
+        "params": "best" if common["best"] else "newest checkpoint",
         "num_examples": len(y_eval),
         "evaluators": [e.name for e in chosen],
     }
@@ -81,10 +97,53 @@ def evaluate(
     for evaluator in chosen:
         results.update(evaluator.run(context))
     results["seconds"] = time.perf_counter() - t0
-    (workdir / "eval.json").write_text(json.dumps(results, indent=2) + "\n")
-    (workdir / "report.md").write_text(_report(m, results, workdir))
-    say(f"wrote {workdir / 'eval.json'} and {workdir / 'report.md'}")
+    results = _merged_with_previous(root / "eval.json", results)
+    atomic_write(root / "eval.json", json.dumps(results, indent=2) + "\n")
+    atomic_write(root / "report.md", _report(m, results, root))
+    say(f"wrote {root / 'eval.json'} and {root / 'report.md'}")
     return results
+
+
+def _evaluate_members(root, run, names, progress: bool, common: dict, options: dict):
+    say = _say(progress)
+    scores = {}
+    for i, record in enumerate(run["members"]):
+        say(f"member {i + 1}/{len(run['members'])}: {record['name']}")
+        member = root / "members" / record["name"]
+        scores[record["name"]] = _evaluate_one(member, names, progress, common, options)
+    sweep = run["train"].get("sweep")
+    first = next(iter(scores.values()))
+    result = {
+        "model": run["model"],
+        "dataset": first["dataset"],
+        "split": common["split"],
+        "evaluators": first["evaluators"],
+        "members": scores,
+        "groups": _spread.groups(run["members"], scores, next(iter(sweep)) if sweep else None),
+    }
+    title = f"aezoo evaluation: {run['model']} on {result['dataset']}/{common['split']}"
+    atomic_write(root / "eval.json", json.dumps(result, indent=2) + "\n")
+    atomic_write(root / "report.md", _spread.markdown(title, result))
+    say(f"wrote {root / 'eval.json'} and {root / 'report.md'}")
+    return result
+
+
+def _say(progress: bool):
+    return (lambda msg: print(msg, file=sys.stderr)) if progress else (lambda msg: None)
+
+
+def _merged_with_previous(path: pathlib.Path, results: dict[str, Any]) -> dict[str, Any]:
+    """``results`` over the metrics of an earlier evaluation of the same params and split
+    (so ``--evaluators disentanglement`` after a full evaluation keeps the NLL)."""
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return results
+    same = ("model", "dataset", "split", "epoch", "params", "num_examples")
+    if not isinstance(old, dict) or any(old.get(k) != results[k] for k in same):
+        return results
+    ran = list(dict.fromkeys([*old.get("evaluators", []), *results["evaluators"]]))
+    return {**old, **results, "evaluators": ran}
 
 
 def _codes(context: Context) -> np.ndarray:
@@ -106,8 +165,6 @@ def _objective(context: Context) -> dict[str, Any]:
 
 def _nll(context: Context) -> dict[str, Any]:
     k = context.options["nll_samples"]
-    if k < 1:
-        raise ConfigError(f"the nll evaluator needs --nll-samples >= 1; got {k}")
     m, x, y = context.m, context.x, context.y
     return _is_nll(m, x, y, k, context.prefix, context.options["progress"])
 
@@ -138,12 +195,16 @@ EVALUATORS: dict[str, Evaluator] = {
             "importance-sampled negative log-likelihood with K = --nll-samples, bits/dim",
             _nll,
             needs=("density",),
+            options={"nll_samples": 5000},
+            check=lambda c: _at_least("--nll-samples", c.options["nll_samples"], 1),
         ),
         Evaluator(
             "probes",
             "logistic regression and 5-NN on the codes, beside pixels and PCA of the same size",
             _probes_evaluator,
             labels=True,
+            options={"probe_train": 10_000},
+            check=lambda c: _at_least("--probe-train", c.options["probe_train"], 1),
         ),
         Evaluator(
             "figures",
@@ -153,6 +214,12 @@ EVALUATORS: dict[str, Evaluator] = {
         ),
     )
 }
+
+
+def _at_least(flag: str, value: Any, low: int) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        return f"{flag} must be an integer >= {low}; got {value!r}"
+    return None
 
 
 def register_evaluator(evaluator: Evaluator) -> Evaluator:
@@ -393,6 +460,8 @@ def _probe_note(results: dict[str, Any]) -> str:
 
 SUMMARY_KEYS = (
     "test/loss",
+    "disentanglement/mig",
+    "disentanglement/factor_vae_score",
     "test/elbo",
     "test/nll_is",
     "active_units",
@@ -402,7 +471,10 @@ SUMMARY_KEYS = (
 
 
 def summary_line(results: dict[str, Any]) -> str:
-    """The headline numbers of an evaluation, on one line."""
+    """The headline numbers of an evaluation, on one line (of a multi-seed run: each group's
+    means)."""
+    if "groups" in results:
+        return "; ".join(f"{g['group']}: {summary_line(g['mean'])}" for g in results["groups"])
     return ", ".join(
         f"{k} {results[k]:.3f}" if isinstance(results[k], float) else f"{k} {results[k]}"
         for k in SUMMARY_KEYS
