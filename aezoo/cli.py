@@ -111,10 +111,28 @@ def _add_task(sub) -> None:
         t = tasks.add_parser(name, help=task.description, description=task.description)
         if task.takes_runs:
             t.add_argument("runs", nargs="+", metavar="WORKDIR", help="trained runs to compare")
-        add_config_flags(t, task.options_cls, f"options ({name})")
-        t.add_argument("--out", help=f"output directory (default: runs/task-{name})")
-        _add_source_flags(t.add_argument)
-        t.add_argument("--no-progress", action="store_true", help="no progress output")
+            _add_task_flags(t, name, task)
+        else:  # it trains its own runs: one subcommand per model, as `aezoo train MODEL`
+            _add_training_task(t, name, task)
+
+
+def _add_task_flags(t: argparse.ArgumentParser, name: str, task) -> None:
+    add_config_flags(t, task.options_cls, f"options ({name})")
+    t.add_argument("--out", help=f"output directory (default: runs/task-{name})")
+    _add_source_flags(t.add_argument)
+    t.add_argument("--no-progress", action="store_true", help="no progress output")
+
+
+def _add_training_task(t: argparse.ArgumentParser, name: str, task) -> None:
+    from aezoo.models import MODELS
+    from aezoo.train import TrainConfig
+
+    models = t.add_subparsers(dest="model", required=True, metavar="MODEL")
+    for model, spec in MODELS.items():
+        m = models.add_parser(model, help=spec.description, description=task.description)
+        add_config_flags(m, spec.config_cls, f"model options ({model})")
+        add_config_flags(m, TrainConfig)
+        _add_task_flags(m, name, task)
 
 
 def _add_data(sub) -> None:
@@ -318,6 +336,15 @@ def _cmd_task(args: argparse.Namespace) -> int:
     from aezoo.tasks import TASKS, run_task
 
     options = given_flags(args, TASKS[args.task].options_cls)
+    if getattr(args, "model", None) is not None:  # a task that trains: the settings of train
+        from aezoo.models import get_spec
+        from aezoo.train import TrainConfig
+
+        given = given_flags(args, TrainConfig)
+        given.setdefault("dataset", "digits")
+        options["model"] = args.model
+        options["config"] = TrainConfig(**given)
+        options["model_config"] = given_flags(args, get_spec(args.model).config_cls)
     source = {"data_dir": args.data_dir, "cache_dir": args.cache_dir}
     result = run_task(
         args.task,

@@ -27,7 +27,7 @@ def trained(tmp_path_factory):
 
 # (argv after `aezoo`, expected fragment of the one-line message). {run} = a trained workdir.
 CLI_CASES = [
-    (["task", "anomaly", "--model", "vea"], "unknown model 'vea'; available: aae, ae"),
+    (["task", "anomaly", "vae", "--seeds", "2"], "trains one model per class: no --seeds"),
     (["train", "ae", "--dataset", "mnsit"], "unknown dataset 'mnsit'"),
     (["train", "ae", "--dataset", "imdb_reviews"], "not an image-classification dataset"),
     (["train", "ae", "--latent-dim", "0"], "latent_dim must be a positive integer; got 0"),
@@ -113,8 +113,9 @@ CLI_CASES = [
     (["task", "manifold", "{run}", "--num-points", "5"], "num_points must be an integer >= 20"),
     (["task", "retrieval", "{tmp}"], "config.json is missing"),
     (["task", "clustering", "{run}", "--clusters", "16,0"], "clusters entries must be a positive"),
-    (["task", "anomaly", "--dataset", "digits", "--classes", "3,12"], "classes [12] have no"),
-    (["task", "anomaly", "--dataset", "digits", "--classes", "a"], "classes must be 'all' or"),
+    (["task", "anomaly", "vae", "--classes", "3,12"], "classes [12] have no"),
+    (["task", "anomaly", "vae", "--classes", "a"], "classes must be 'all' or"),
+    (["task", "anomaly", "vae", "--latent-dim", "0"], "latent_dim must be a positive integer"),
     (["task", "semisupervised", "{run}", "--labels", "15"], "multiple of the 10 classes"),
 ]
 
@@ -148,6 +149,8 @@ ARGPARSE_CASES = [
     (["frobnicate"], "invalid choice: 'frobnicate'"),
     (["task", "manifold"], "the following arguments are required: WORKDIR"),
     (["task", "tsne", "runs/x"], "invalid choice: 'tsne'"),
+    (["task", "anomaly", "vea"], "invalid choice: 'vea'"),
+    (["task", "anomaly", "--model", "vae"], "unrecognized arguments: --model"),
 ]
 
 

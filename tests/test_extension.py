@@ -172,11 +172,9 @@ def test_every_task_its_capabilities_allow_runs_on_a_registered_model(
         out=tmp_path / "anomaly",
         progress=False,
         model=user_model.name,
-        dataset="digits",
         classes="0",
-        epochs=3,
-        latent_dim=2,
-        hidden_dims=(32,),
         nll_samples=4,
+        config=aezoo.TrainConfig(dataset="digits", epochs=3),
+        model_config={"latent_dim": 2, "hidden_dims": (32,)},
     )
     assert [r["class"] for r in result["rows"]] == [0]

@@ -355,6 +355,7 @@ def test_semisupervised_task_scores_m2_stacked_on_exported_codes(runs, tmp_path,
 @pytest.mark.optax
 def test_anomaly_task_on_digits_trains_then_reuses(tmp_path, capsys):
     args = [
+        "vae",
         "--dataset",
         "digits",
         "--classes",

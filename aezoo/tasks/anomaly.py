@@ -23,7 +23,7 @@ import dataclasses
 import functools
 import math
 import pathlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import jax
@@ -35,7 +35,6 @@ from aezoo._validate import check_fields, option
 from aezoo.errors import ConfigError, DataError
 from aezoo.eval.likelihood import encode_and_reconstruct
 from aezoo.models import ModelSpec, get_spec
-from aezoo.nn import ARCHS
 from aezoo.tasks import _common as common
 from aezoo.tasks import metrics
 from aezoo.train import TrainConfig, fit
@@ -46,25 +45,44 @@ QUOTED = {"Deep SVDD (one-class)": 94.8, "DCAE": 89.7}  # Ruff et al. 2018, mean
 
 @dataclasses.dataclass(frozen=True)
 class AnomalyOptions:
-    """Settings of the one-class anomaly-detection task (what each class's model trains)."""
+    """Settings of the one-class anomaly-detection task. What each class's model trains is
+    not re-declared here: it is a :class:`~aezoo.train.TrainConfig` (``config``; the
+    dataset, epochs, optimizer, ...) and the model's own config (``model_config``), as for
+    ``aezoo train``: ``aezoo task anomaly MODEL [model flags] [training flags]``."""
 
-    model: str = option("vae", "model trained on each normal class (a name in aezoo list)")
-    dataset: str = option("mnist", "labelled image dataset (each class in turn is normal)")
-    classes: str = option("all", "normal classes, comma-separated (all: every label)")
-    epochs: int = option(30, "training epochs per class", low=1)
-    batch_size: int = option(128, "training batch size", low=1)
-    learning_rate: float = option(1e-3, "Adam learning rate", low=0.0, open="low", flag="lr")
-    latent_dim: int = option(10, "code size of each model", low=1)
-    hidden_dims: tuple[int, ...] = option((512, 256), "hidden widths of the dense layers")
-    arch: str = option(
-        "mlp", "network: mlp, or conv (two stride-2 convolutions first)", choices=ARCHS
+    model: str = option(
+        "vae", "model trained on each normal class (a name in aezoo list)", cli=False
     )
+    classes: str = option("all", "normal classes, comma-separated (all: every label)")
     nll_samples: int = option(100, "posterior draws of -ELBO and the IS NLL per image", low=1)
-    seed: int = option(0, "training seed", low=0)
+    config: TrainConfig | None = dataclasses.field(
+        default=None,
+        metadata={
+            "help": "training settings of each class's model (TrainConfig; digits)",
+            "cli": False,
+        },
+    )
+    model_config: Mapping[str, Any] | None = dataclasses.field(
+        default=None, metadata={"help": "the model's config fields (its defaults)", "cli": False}
+    )
 
     def __post_init__(self) -> None:
         check_fields(self)
-        get_spec(self.model)  # the registry as it is now (models registered since count)
+        spec = get_spec(self.model)  # the registry as it is now (models registered since count)
+        if self.config is not None and not isinstance(self.config, TrainConfig):
+            raise ConfigError(f"config must be a TrainConfig; got {type(self.config).__name__}")
+        if (self.train_config.seeds or 1) > 1 or self.train_config.sweep:
+            raise ConfigError("task anomaly trains one model per class: no --seeds or --sweep")
+        spec.config_cls(**dict(self.model_config or {}))  # its one-line errors, now
+
+    @property
+    def train_config(self) -> TrainConfig:
+        """The training settings (``config``, else TrainConfig's defaults on ``digits``)."""
+        return self.config if self.config is not None else TrainConfig(dataset="digits")
+
+    @property
+    def dataset(self) -> str:
+        return self.train_config.dataset
 
     def class_list(self, labels: np.ndarray) -> list[int]:
         present = sorted(int(c) for c in np.unique(labels) if c >= 0)
@@ -146,24 +164,12 @@ def train_class(
     """Train (or, when its directory holds the finished run, reload) one normal class's
     model; returns the :class:`~aezoo.train.FitResult`."""
     workdir = out / f"class-{normal}"
-    config = TrainConfig(
-        dataset=options.dataset,
-        epochs=options.epochs,
-        batch_size=options.batch_size,
-        learning_rate=options.learning_rate,
-        seed=options.seed,
-    )
-    model_config = {
-        "latent_dim": options.latent_dim,
-        "hidden_dims": options.hidden_dims,
-        "arch": options.arch,
-    }
     return fit(
         options.model,
         _of_class(train, normal),
         _of_class(test, normal),
-        config=config,
-        model_config=model_config,
+        config=options.train_config,
+        model_config=dict(options.model_config or {}),
         workdir=workdir,
         resume=(workdir / "config.json").exists(),
         progress=progress,
@@ -185,33 +191,41 @@ def run(
     if runs:
         raise ConfigError("task anomaly trains its own models (one per class): give no WORKDIR")
     say = common.say_fn(progress)
-    train = data.load(options.dataset, "train", data_dir=data_dir, cache_dir=cache_dir)
-    test = data.load(options.dataset, "test", data_dir=data_dir, cache_dir=cache_dir)
+    source = {"data_dir": data_dir, "cache_dir": cache_dir}
+    source["options"] = options.train_config.data_options()
+    train = data.load(options.dataset, "train", **source)
+    test = data.load(options.dataset, "test", **source)
     spec, classes = get_spec(options.model), options.class_list(train[1])
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     for c in classes:
         say(f"anomaly: class {c} is normal; training {spec.name} on its training images")
-        result = train_class(options, train, test, c, out, progress)
+        fitted = train_class(options, train, test, c, out, progress)
         scores = anomaly_scores(
             spec,
-            result.module,
-            result.params,
+            fitted.module,
+            fitted.params,
             _of_class(train, c)[0],
             test[0],
             c,
             options.nll_samples,
-            options.seed,
+            options.train_config.seed,
         )
         aucs = {k: 100 * metrics.auroc(v, test[1] != c) for k, v in scores.items()}
-        rows.append({"class": c, "epochs": options.epochs, **aucs})
+        rows.append({"class": c, "epochs": fitted.train_config.epochs, **aucs})
         say("  AUROC " + ", ".join(f"{k} {v:.1f}" for k, v in aucs.items()))
     mean = {k: float(np.mean([r[k] for r in rows])) for k in SCORES if k in rows[0]}
     best = max(mean, key=mean.get)
     result = {
         "task": "anomaly",
         "dataset": options.dataset,
-        "options": dataclasses.asdict(options),
+        "options": {
+            "model": options.model,
+            "classes": options.classes,
+            "nll_samples": options.nll_samples,
+        },
+        "config": fitted.train_config.to_record(),
+        "model_config": spec.config_cls(**dict(options.model_config or {})).to_dict(),
         "rows": rows,
         "mean": mean,
         "best_score": best,
@@ -230,12 +244,14 @@ def _markdown(result: dict[str, Any]) -> str:
     o, names = result["options"], [k for k in SCORES if k in result["mean"]]
     columns = [("normal class", "class"), *((f"AUROC {k}", k) for k in names)]
     rows = [*result["rows"], {"class": "**mean**", **result["mean"]}]
+    tc, mc = result["config"], result["model_config"]
+    shown = {k: v for k, v in mc.items() if k != "image_shape"}
     setup = (
-        f"One `{o['model']}` per normal class ({o['epochs']} epochs, batch {o['batch_size']}, "
-        f"lr {o['learning_rate']}, {o['latent_dim']}-D code, {o.get('arch', 'mlp')} net, "
-        f"hidden {o['hidden_dims']}, "
-        f"seed {o['seed']}); all test images scored; AUROC in %, higher score = more "
-        f"anomalous. -ELBO and IS NLL from {o['nll_samples']} posterior draws."
+        f"One `{o['model']}` per normal class ({tc['epochs']} epochs, batch "
+        f"{tc['batch_size']}, lr {tc['learning_rate']}, {tc['optimizer']}, seed {tc['seed']}; "
+        f"model {', '.join(f'{k}={v}' for k, v in shown.items())}); all test images scored; "
+        "AUROC in %, higher score = more anomalous. -ELBO and IS NLL from "
+        f"{o['nll_samples']} posterior draws."
     )
     quoted = ", ".join(f"{k} {v}" for k, v in result["quoted_mean"].items())
     lines = [f"# One-class anomaly detection on {result['dataset']}", "", setup, ""]
