@@ -37,6 +37,19 @@ def strict_dtype_promotion(request):
         yield
 
 
+# One network size per purpose, defined once, so that tests compile the same programs (the
+# session's compilation cache then turns the repeats into loads):
+TINY_NET = {"hidden_dims": (16,), "latent_dim": 2}  # runs whose numbers do not matter
+SMALL_NET = {"hidden_dims": (32,), "latent_dim": 4}  # runs that must learn something
+TINY_RUN = {"dataset": "digits", "batch_size": 64, "progress": False}  # fit() settings
+
+
+def net_flags(net: dict) -> list[str]:
+    """A network's settings as ``aezoo train`` flags."""
+    dims = ",".join(map(str, net["hidden_dims"]))
+    return ["--hidden-dims", dims, "--latent-dim", str(net["latent_dim"])]
+
+
 MNIST_DIR = os.environ.get("TFDS_DATA_DIR")
 
 
@@ -49,6 +62,23 @@ def digits():
     from aezoo import data
 
     return data.load("digits", "train"), data.load("digits", "test")
+
+
+@pytest.fixture(scope="session")
+def vae_run(tmp_path_factory, digits):
+    """A two-epoch ``vae`` run on digits (TINY_NET, checkpointed every epoch), trained once
+    per session. Never changed: tests that write take :func:`vae_run_copy`."""
+    import aezoo
+
+    workdir = tmp_path_factory.mktemp("vae-run") / "w"
+    aezoo.fit("vae", *digits, workdir=workdir, epochs=2, model_config=TINY_NET, **TINY_RUN)
+    return workdir
+
+
+@pytest.fixture
+def vae_run_copy(vae_run, tmp_path):
+    """A copy of :func:`vae_run` this test may change."""
+    return shutil.copytree(vae_run, tmp_path / "vae-run")
 
 
 @pytest.fixture

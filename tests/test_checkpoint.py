@@ -21,9 +21,10 @@ import pytest
 
 import aezoo
 from aezoo.train import create_train_state, load_params, make_train_step
+from tests.conftest import SMALL_NET
 
 pytestmark = pytest.mark.optax
-SMALL = {"latent_dim": 4, "hidden_dims": (32,)}
+SMALL = SMALL_NET
 TIMING = ("examples_per_sec", "seconds", "eval_seconds", "compile_seconds")
 
 

@@ -16,8 +16,9 @@ from aezoo.cli import build_parser
 from aezoo.errors import ConfigError
 from aezoo.train.config import TrainConfig, parse_sweep
 from aezoo.train.writers import progress_line
+from tests.conftest import SMALL_NET
 
-SMALL = {"hidden_dims": (32,), "latent_dim": 4}
+SMALL = SMALL_NET
 
 
 @pytest.mark.unit

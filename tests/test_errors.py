@@ -10,19 +10,16 @@ import pytest
 import aezoo
 from aezoo.cli import main
 from aezoo.train.workdir import load_params
+from tests.conftest import TINY_NET, TINY_RUN, net_flags
 
-SMALL = ["--hidden-dims", "16", "--latent-dim", "2"]
+SMALL = net_flags(TINY_NET)
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A finished vae run on digits (1 epoch) to resume, load and damage."""
-    workdir = tmp_path_factory.mktemp("run")
-    assert (
-        main(["train", "vae", *SMALL, "--epochs", "1", "--workdir", str(workdir), "--no-progress"])
-        == 0
-    )
-    return workdir
+@pytest.fixture
+def trained(vae_run_copy):
+    """A finished vae run on digits (2 epochs) to resume, load and damage: this test's copy
+    of the session's run."""
+    return vae_run_copy
 
 
 # (argv after `aezoo`, expected fragment of the one-line message). {run} = a trained workdir.
@@ -82,7 +79,7 @@ CLI_CASES = [
     (["train", "vae", "--workdir", "/sys/aezoo-run"], "cannot write to --workdir /sys/aezoo-run"),
     (
         ["train", "vae", "--workdir", "{run}", "--resume", "--epochs", "0"],
-        "is at epoch 1; epochs=0 would not continue it",
+        "is at epoch 2; epochs=0 would not continue it",
     ),
     (
         ["eval", "{run}", "--evaluators", "nlll"],
@@ -128,7 +125,7 @@ def test_cli_usage_errors(argv, message, trained, tmp_path, capsys):
     argv = [a.format(run=trained, tmp=tmp_path) for a in argv]
     if argv[0] == "train" and "--workdir" not in argv:
         argv += ["--workdir", str(tmp_path / "out")]
-    code = main([*argv, *SMALL[:0]])
+    code = main(argv)
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2, err
     assert err, "no message"
@@ -316,12 +313,7 @@ API_CASES = [
 ]
 
 
-_SMALL_FIT = {
-    "model_config": {"hidden_dims": (16,), "latent_dim": 2},
-    "progress": False,
-    "dataset": "digits",
-    "epochs": 1,
-}
+_SMALL_FIT = {"model_config": TINY_NET, **TINY_RUN}
 
 
 def _loaded(d):

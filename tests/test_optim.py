@@ -13,12 +13,13 @@ import pytest
 import aezoo
 from aezoo.train.config import OPTIMIZERS, TrainConfig
 from aezoo.train.optim import _FACTORIES, make_optimizer, schedule_factor
+from tests.conftest import TINY_NET
 
 pytestmark = pytest.mark.optax
 
 PARAMS = {"w": jnp.array([0.5, -1.0, 2.0])}
 GRADS = {"w": jnp.array([1.0, -2.0, 0.5])}
-SMALL = {"hidden_dims": (16,), "latent_dim": 2}
+SMALL = TINY_NET
 
 
 def _updates(tx: optax.GradientTransformation, steps: int = 4, grads=GRADS) -> list:

@@ -14,8 +14,9 @@ from aezoo import data
 from aezoo.cli import main
 from aezoo.data._user import val_mask
 from aezoo.train import stream
+from tests.conftest import SMALL_NET
 
-SMALL = {"hidden_dims": (32,), "latent_dim": 4}
+SMALL = SMALL_NET
 KW = {"model_config": SMALL, "batch_size": 32, "progress": False}
 
 

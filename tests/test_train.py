@@ -21,9 +21,10 @@ from aezoo.train import (
     make_train_step,
 )
 from aezoo.train.step import global_norm
+from tests.conftest import SMALL_NET
 
 pytestmark = pytest.mark.optax
-SMALL = {"latent_dim": 4, "hidden_dims": (32,)}
+SMALL = SMALL_NET
 
 
 @pytest.mark.parametrize("name", ["ae", pytest.param("vae", marks=pytest.mark.slow)])

@@ -10,17 +10,15 @@ import numpy as np
 import pytest
 
 import aezoo
+from tests.conftest import TINY_NET, TINY_RUN
 
-SMALL = {"hidden_dims": (16,), "latent_dim": 2}
-KW = {"model_config": SMALL, "progress": False, "dataset": "digits", "batch_size": 64}
+KW = {"model_config": TINY_NET, **TINY_RUN}
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory, digits):
-    """A two-epoch vae run on digits, checkpointed every epoch."""
-    workdir = tmp_path_factory.mktemp("run") / "w"
-    aezoo.fit("vae", digits[0], digits[1], workdir=workdir, epochs=2, **KW)
-    return workdir
+@pytest.fixture
+def run(vae_run):
+    """The session's two-epoch vae run on digits (tests copy it before they write)."""
+    return vae_run
 
 
 def _snapshot(workdir):
