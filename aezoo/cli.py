@@ -190,6 +190,22 @@ def _add_bench(sub) -> None:
     add("--out", default="benchmarks/out", help="output directory (default: benchmarks/out)")
 
 
+def _add_reproduce(sub) -> None:
+    p = sub.add_parser(
+        "reproduce",
+        help="run a recipe: the commands behind a published result, into its result JSON",
+        description="Run every command of a recipe (aezoo reproduce --list), then write "
+        "results/recipes/NAME.json with the measured numbers, the machine and the commit; "
+        "the docs' results pages are generated from these files.",
+    )
+    p.add_argument("name", nargs="?", help="the recipe (see --list)")
+    p.add_argument("--list", action="store_true", help="list the recipes and their budgets")
+    p.add_argument("--runs", help="folder of the recipe's runs (default: runs/recipes/NAME)")
+    p.add_argument("--results", default="results/recipes", help="where NAME.json goes")
+    p.add_argument("--overwrite", action="store_true", help="redo a recipe whose runs exist")
+    p.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from aezoo.models import MODELS
     from aezoo.train import TrainConfig
@@ -203,6 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_bench(sub)
     _add_data(sub)
     _add_task(sub)
+    _add_reproduce(sub)
     train = sub.add_parser(
         "train",
         help="train a model (aezoo train MODEL --help for its options)",
@@ -358,6 +375,32 @@ def _cmd_task(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from aezoo.recipes import RECIPES, get_recipe, run_recipe
+
+    if args.list:
+        for recipe in RECIPES.values():
+            print(f"{recipe.name:<16} {recipe.title} ({recipe.budget or 'budget not measured'})")
+        return 0
+    if args.name is None:
+        raise ConfigError("name a recipe (aezoo reproduce --list shows them)")
+    recipe = get_recipe(args.name)
+    runs = args.runs or f"runs/recipes/{recipe.name}"
+    if args.dry_run:
+        print("\n".join(recipe.commands(runs)))
+        return 0
+    result = run_recipe(
+        recipe,
+        runs=runs,
+        results=args.results,
+        overwrite=args.overwrite,
+        say=lambda msg: print(msg, file=sys.stderr, flush=True),
+    )
+    minutes = result["seconds"] / 60
+    print(f"done: {recipe.name} in {minutes:.1f} minutes; {args.results}/{recipe.name}.json")
+    return 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from aezoo.bench import run_and_write
 
@@ -381,6 +424,7 @@ COMMANDS = {
     "train": _cmd_train,
     "data": _cmd_data,
     "task": _cmd_task,
+    "reproduce": _cmd_reproduce,
 }
 
 

@@ -1,0 +1,50 @@
+"""Recipes: the commands behind every result aezoo publishes, one file each
+(``aezoo reproduce --list``; ``aezoo reproduce NAME``). big_vision's configs are the
+example: a recipe is a small value (commands, protocol, published numbers, how its table
+reads), its measured result a committed JSON file the docs are generated from."""
+
+from __future__ import annotations
+
+from aezoo.errors import ConfigError
+from aezoo.recipes import anomaly_mnist, tasks_mnist, vae_mnist, vae_mnist_2d, zoo_mnist
+from aezoo.recipes._recipe import Quote, Recipe, Table, collect_outputs, run_recipe
+from aezoo.recipes._render import markdown
+
+RECIPES: dict[str, Recipe] = {
+    r.name: r
+    for r in (
+        vae_mnist.RECIPE,
+        vae_mnist_2d.RECIPE,
+        zoo_mnist.RECIPE,
+        anomaly_mnist.RECIPE,
+        tasks_mnist.RECIPE,
+    )
+}
+
+
+def get_recipe(name: str) -> Recipe:
+    """The recipe called ``name``; a one-line error listing them for an unknown one."""
+    if name not in RECIPES:
+        raise ConfigError(f"unknown recipe {name!r}; available: {', '.join(sorted(RECIPES))}")
+    return RECIPES[name]
+
+
+def register_recipe(recipe: Recipe) -> Recipe:
+    """Add a recipe (a user's own, or a test's); one-line error for a name that is taken."""
+    if recipe.name in RECIPES:
+        raise ConfigError(f"a recipe named {recipe.name!r} is registered already")
+    RECIPES[recipe.name] = recipe
+    return recipe
+
+
+__all__ = [
+    "RECIPES",
+    "Quote",
+    "Recipe",
+    "Table",
+    "collect_outputs",
+    "get_recipe",
+    "markdown",
+    "register_recipe",
+    "run_recipe",
+]

@@ -1,0 +1,206 @@
+"""A recipe: the commands that measure one published result (or one results table), the
+published numbers it is compared with, and how its result JSON becomes a docs table.
+
+``aezoo reproduce NAME`` runs the commands one after another (each as its own ``aezoo``
+process, exactly as printed), then gathers what they wrote (``eval.json`` of every trained
+run, ``TASK.json`` of every task) into ``results/recipes/NAME.json`` with the machine (its
+measured fp32 matmul GFLOP/s), the commit, the date and the seconds of every step. The docs'
+results pages are generated from those files (``benchmarks/docs_results.py``), so no
+measured number is typed by hand.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import os
+import pathlib
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from aezoo.errors import ConfigError
+
+MARKER = ".aezoo-recipe"  # in a recipe's runs folder: --overwrite may remove that folder
+
+
+@dataclasses.dataclass(frozen=True)
+class Quote:
+    """A published number, labelled as quoted: what it is, its value, where it is from."""
+
+    what: str
+    value: float
+    source: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Table:
+    """How a docs table is read from a result JSON.
+
+    Rows are either named outputs (``rows``: ``(label, output)``, an output being a trained
+    run's ``eval.json``) or the rows of a task's JSON (``task``; each row a dict).
+    ``columns``: ``(header, key)``; for a task, its own table's columns by default (the
+    task module's ``COLUMNS``).
+    """
+
+    title: str
+    columns: tuple[tuple[str, str], ...] = ()
+    rows: tuple[tuple[str, str], ...] = ()
+    task: str | None = None
+    digits: int = 3
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """One result as aezoo measures it.
+
+    Attributes:
+      name: what ``aezoo reproduce`` calls it (and its result file's name).
+      title: a heading.
+      protocol: the setup in words (data, architecture, schedule, what is scored).
+      steps: ``aezoo`` commands (without the leading ``aezoo``); ``{runs}`` is the recipe's
+        runs folder. ``train`` steps count towards ``train_seconds``.
+      tables: how the docs show the result.
+      quoted: published numbers beside ours (never measured here).
+      headline: ``(output, key)`` pairs copied to the result's top level (``test/nll_is``).
+      budget: the time it took here, in words, to plan a session by.
+      notes: what the numbers say, in words (no number typed here: they are in the tables).
+    """
+
+    name: str
+    title: str
+    protocol: str
+    steps: tuple[str, ...]
+    tables: tuple[Table, ...] = ()
+    quoted: tuple[Quote, ...] = ()
+    headline: tuple[tuple[str, str], ...] = ()
+    budget: str = ""
+    notes: str = ""
+
+    def commands(self, runs: str | os.PathLike = "runs/recipes/NAME") -> list[str]:
+        """The steps as a user types them (``{runs}`` filled in)."""
+        root = str(runs).replace("NAME", self.name)
+        return ["aezoo " + step.format(runs=root) for step in self.steps]
+
+
+def run_recipe(
+    recipe: Recipe,
+    *,
+    runs: str | os.PathLike,
+    results: str | os.PathLike,
+    overwrite: bool = False,
+    say: Callable[[str], None] = lambda msg: None,
+    env: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Run every step of ``recipe`` into ``runs`` and write ``results/NAME.json``; returns
+    the result. A step that fails stops the recipe with a one-line error naming it (its own
+    output is on the terminal above)."""
+    root = _fresh_runs_folder(pathlib.Path(runs), overwrite)
+    out = pathlib.Path(results)
+    out.mkdir(parents=True, exist_ok=True)
+    steps, t_start = [], time.perf_counter()
+    for i, (step, command) in enumerate(zip(recipe.steps, recipe.commands(root), strict=True)):
+        say(f"reproduce {recipe.name}: step {i + 1}/{len(recipe.steps)}: {command}")
+        argv = shlex.split(step.format(runs=root))
+        t0 = time.perf_counter()
+        code = subprocess.call([sys.executable, "-m", "aezoo.cli", *argv], env=env)
+        seconds = time.perf_counter() - t0
+        if code != 0:
+            raise ConfigError(f"recipe {recipe.name}: step {i + 1} exited {code}: {command}")
+        steps.append({"command": command, "seconds": round(seconds, 1), "kind": argv[0]})
+    result = {
+        "recipe": recipe.name,
+        "title": recipe.title,
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "commit": _commit(),
+        "machine": _machine(),
+        "command": f"aezoo reproduce {recipe.name}",
+        "steps": steps,
+        "train_seconds": round(sum(s["seconds"] for s in steps if s["kind"] == "train"), 1),
+        "seconds": round(time.perf_counter() - t_start, 1),
+        "outputs": collect_outputs(recipe, root),
+    }
+    for output, key in recipe.headline:
+        result[key] = result["outputs"][output][key]
+    path = out / f"{recipe.name}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    say(f"wrote {path}")
+    return result
+
+
+def collect_outputs(recipe: Recipe, root: pathlib.Path) -> dict[str, Any]:
+    """What the steps wrote: ``{run: eval.json}`` for every ``--workdir`` of a ``train``
+    step (with its last epoch's record), ``{task-NAME: TASK.json}`` for every task."""
+    outputs: dict[str, Any] = {}
+    for step in recipe.steps:
+        argv = shlex.split(step.format(runs=root))
+        if argv[0] == "train":
+            workdir = pathlib.Path(_flag(argv, "--workdir"))
+            outputs[workdir.name] = _run_output(workdir)
+        elif argv[0] == "task":
+            out = pathlib.Path(_flag(argv, "--out"))
+            outputs[f"task-{argv[1]}"] = json.loads((out / f"{argv[1]}.json").read_text())
+    return outputs
+
+
+def _run_output(workdir: pathlib.Path) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    lines = (workdir / "metrics.jsonl").read_text().splitlines()
+    if lines:
+        last = json.loads(lines[-1])
+        found.update({f"last/{k}": v for k, v in last.items()})
+    if (workdir / "eval.json").exists():
+        found.update(json.loads((workdir / "eval.json").read_text()))
+    return found
+
+
+def _flag(argv: Sequence[str], flag: str) -> str:
+    if flag not in argv:
+        raise ConfigError(f"a recipe's {argv[0]} step needs {flag}: {shlex.join(argv)}")
+    return argv[argv.index(flag) + 1]
+
+
+def _fresh_runs_folder(root: pathlib.Path, overwrite: bool) -> pathlib.Path:
+    if root.exists() and any(root.iterdir()):
+        if not overwrite:
+            raise ConfigError(f"{root} holds an earlier reproduction; pass --overwrite to redo it")
+        if not (root / MARKER).exists():
+            raise ConfigError(f"{root} was not made by aezoo reproduce; refusing to clear it")
+        shutil.rmtree(root)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / MARKER).write_text("made by aezoo reproduce; --overwrite may remove this folder\n")
+    return root
+
+
+def _commit() -> str:
+    here = pathlib.Path(__file__).resolve().parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+changes" if dirty else "")
+
+
+def _machine() -> dict[str, Any]:
+    from aezoo.bench.suite import device_info, matmul_peak
+
+    info = device_info()
+    keys = ("platform", "device_kind", "num_devices", "cpu", "cpu_count", "jax")
+    return {**{k: info[k] for k in keys}, "matmul_gflops": round(matmul_peak(), 1)}
+
+
+__all__ = ["Quote", "Recipe", "Table", "collect_outputs", "run_recipe"]
