@@ -1,9 +1,10 @@
 """The docs' results pages, generated from the committed result JSON (never typed by hand).
 
-MkDocs runs this file as a hook (``mkdocs.yml``: ``hooks``): at every build it adds the page
-``results/benchmarks.md``, rendered from ``benchmarks/results/*.json``, with the command that
-reproduces each table beside it. By hand, ``python benchmarks/docs_results.py`` prints the
-page.
+MkDocs runs this file as a hook (``mkdocs.yml``: ``hooks``): at every build it adds the pages
+``results/benchmarks.md``, rendered from ``benchmarks/results/*.json``, and
+``results/recipes.md``, one section per recipe (``aezoo reproduce --list``) rendered from
+``results/recipes/NAME.json``, each with the command that reproduces it. By hand,
+``python benchmarks/docs_results.py [recipes]`` prints a page.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import statistics
 from typing import Any
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
+RECIPE_RESULTS = pathlib.Path(__file__).resolve().parent.parent / "results" / "recipes"
 PAGE = "results/benchmarks.md"
+RECIPES_PAGE = "results/recipes.md"
 
 
 def _bench_command(result: dict[str, Any]) -> str:
@@ -85,12 +88,36 @@ def render(results_dir: pathlib.Path = RESULTS) -> str:
     return "\n".join(out)
 
 
-def on_files(files, config):  # MkDocs hook: add the generated page to the build
+def render_recipes(results_dir: pathlib.Path = RECIPE_RESULTS) -> str:
+    """One section per registered recipe, from its result file (or its commands alone)."""
+    from aezoo.recipes import RECIPES, markdown
+
+    out = [
+        "# Reproduced results",
+        "",
+        "Generated at build time from `results/recipes/*.json` (written by `aezoo reproduce "
+        "NAME`) by `benchmarks/docs_results.py`. Each section gives the protocol, the commands "
+        "(`aezoo reproduce NAME` runs them all), the tables read from the result file, the "
+        "published numbers it is compared with (quoted, not measured here) and the machine "
+        "it ran on. `aezoo reproduce --list` shows every recipe with its budget.",
+        "",
+    ]
+    for name, recipe in RECIPES.items():
+        path = results_dir / f"{name}.json"
+        result = json.loads(path.read_text()) if path.exists() else None
+        out.append(markdown(recipe, result))
+    return "\n".join(out)
+
+
+def on_files(files, config):  # MkDocs hook: add the generated pages to the build
     from mkdocs.structure.files import File
 
     files.append(File.generated(config, PAGE, content=render()))
+    files.append(File.generated(config, RECIPES_PAGE, content=render_recipes()))
     return files
 
 
 if __name__ == "__main__":
-    print(render())
+    import sys
+
+    print(render_recipes() if sys.argv[1:] == ["recipes"] else render())

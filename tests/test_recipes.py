@@ -45,10 +45,11 @@ def test_every_recipe_step_is_a_command_aezoo_parses(name):
         if argv[0] == "train":
             outputs.add(argv[argv.index("--workdir") + 1].split("/")[-1])
         if argv[0] == "task":
-            outputs.add(f"task-{args.task}")
+            outputs.add(f"task-{argv[argv.index('--out') + 1].split('/')[-1]}")
+            assert args.task in argv
     for table in recipe.tables:
         assert {n for _, n in table.rows} <= outputs
-        assert table.task is None or f"task-{table.task}" in outputs
+        assert table.task is None or f"task-{table.output or table.task}" in outputs
     assert {output for output, _ in recipe.headline} <= outputs
 
 
@@ -90,3 +91,13 @@ def test_reproduce_cli_lists_and_refuses_unknown_names(capsys):
     assert "unknown recipe 'vae_mnst'; available: " in capsys.readouterr().err
     assert main(["reproduce", "vae_mnist", "--dry-run"]) == 0
     assert capsys.readouterr().out.startswith("aezoo train vae --dataset mnist --epochs 100")
+
+
+@pytest.mark.unit
+def test_a_multi_seed_run_renders_one_row_per_group_with_its_spread():
+    from aezoo.recipes._render import _table
+
+    group = {"group": "beta=4", "seeds": 3, "mean": {"mig": 0.25}, "std": {"mig": 0.05}}
+    table = Table("t", rows=(("`b`", "b"),), columns=(("MIG", "mig"),))
+    lines = _table(table, {"b": {"groups": [group]}})
+    assert lines[-1] == "| `b`: beta=4 (3 seeds) | 0.250 +/- 0.050 |"

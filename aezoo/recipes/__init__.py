@@ -6,7 +6,16 @@ reads), its measured result a committed JSON file the docs are generated from.""
 from __future__ import annotations
 
 from aezoo.errors import ConfigError
-from aezoo.recipes import anomaly_mnist, tasks_mnist, vae_mnist, vae_mnist_2d, zoo_mnist
+from aezoo.recipes import (
+    anomaly_mnist,
+    disentanglement_dsprites,
+    gmvae_clustering_mnist,
+    semisupervised_mnist,
+    tasks_mnist,
+    vae_mnist,
+    vae_mnist_2d,
+    zoo_mnist,
+)
 from aezoo.recipes._recipe import Quote, Recipe, Table, collect_outputs, run_recipe
 from aezoo.recipes._render import markdown
 
@@ -18,6 +27,9 @@ RECIPES: dict[str, Recipe] = {
         zoo_mnist.RECIPE,
         anomaly_mnist.RECIPE,
         tasks_mnist.RECIPE,
+        gmvae_clustering_mnist.RECIPE,
+        semisupervised_mnist.RECIPE,
+        disentanglement_dsprites.RECIPE,
     )
 }
 

@@ -43,15 +43,17 @@ class Table:
     """How a docs table is read from a result JSON.
 
     Rows are either named outputs (``rows``: ``(label, output)``, an output being a trained
-    run's ``eval.json``) or the rows of a task's JSON (``task``; each row a dict).
-    ``columns``: ``(header, key)``; for a task, its own table's columns by default (the
-    task module's ``COLUMNS``).
+    run's ``eval.json``; of a multi-seed run, one row per group: mean +/- std over its seeds)
+    or the rows of a task's JSON (``task``; each row a dict; ``output``: the task's
+    ``--out`` folder name when it is not the task's). ``columns``: ``(header, key)``; for a
+    task, its own table's columns by default (the task module's ``COLUMNS``).
     """
 
     title: str
     columns: tuple[tuple[str, str], ...] = ()
     rows: tuple[tuple[str, str], ...] = ()
     task: str | None = None
+    output: str | None = None
     digits: int = 3
 
 
@@ -135,7 +137,8 @@ def run_recipe(
 
 def collect_outputs(recipe: Recipe, root: pathlib.Path) -> dict[str, Any]:
     """What the steps wrote: ``{run: eval.json}`` for every ``--workdir`` of a ``train``
-    step (with its last epoch's record), ``{task-NAME: TASK.json}`` for every task."""
+    step (with its last epoch's record), ``{task-OUT: TASK.json}`` for every task (OUT: the
+    name of its ``--out`` folder)."""
     outputs: dict[str, Any] = {}
     for step in recipe.steps:
         argv = shlex.split(step.format(runs=root))
@@ -144,7 +147,7 @@ def collect_outputs(recipe: Recipe, root: pathlib.Path) -> dict[str, Any]:
             outputs[workdir.name] = _run_output(workdir)
         elif argv[0] == "task":
             out = pathlib.Path(_flag(argv, "--out"))
-            outputs[f"task-{argv[1]}"] = json.loads((out / f"{argv[1]}.json").read_text())
+            outputs[f"task-{out.name}"] = json.loads((out / f"{argv[1]}.json").read_text())
     return outputs
 
 

@@ -40,9 +40,9 @@ def markdown(recipe: Recipe, result: dict[str, Any] | None) -> str:
 def _table(table: Table, outputs: dict[str, Any]) -> list[str]:
     if table.task is None:
         columns = (("run", "_label"), *table.columns)
-        rows = [{"_label": label, **outputs[name]} for label, name in table.rows]
+        rows = [row for label, name in table.rows for row in _run_rows(label, outputs[name])]
     else:
-        found = outputs[f"task-{table.task}"]
+        found = outputs[f"task-{table.output or table.task}"]
         columns = table.columns or _task_columns(table.task)
         rows = list(found["rows"])
         if "mean" in found:
@@ -55,6 +55,26 @@ def _table(table: Table, outputs: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _run_rows(label: str, output: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row of a run; of a multi-seed run, one per group (mean +/- std over its seeds)."""
+    if "groups" not in output:
+        return [{"_label": label, **output}]
+    rows = []
+    for g in output["groups"]:
+        row = {k: Spread(v, g["std"][k]) for k, v in g["mean"].items()}
+        rows.append({**row, "_label": f"{label}: {g['group']} ({g['seeds']} seeds)"})
+    return rows
+
+
+class Spread(float):
+    """A mean that prints with its standard deviation."""
+
+    def __new__(cls, mean: float, std: float) -> Spread:
+        value = super().__new__(cls, mean)
+        value.std = std
+        return value
+
+
 def _task_columns(task: str) -> tuple[tuple[str, str], ...]:
     return tuple(importlib.import_module(f"aezoo.tasks.{task}").COLUMNS)
 
@@ -64,6 +84,8 @@ def _cell(value: Any, digits: int) -> str:
         return "-"
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, Spread):
+        return f"{value:.{digits}f} +/- {value.std:.{digits}f}"
     if isinstance(value, float):
         return f"{value:.{digits}f}"
     return str(value)
