@@ -119,8 +119,8 @@ def all_images() -> np.ndarray:
     """All 737,280 images in aezoo's fixed order (uint8 ``[N, 64, 64, 1]``, read-only),
     drawn once per process and kept in memory (3 GB).
 
-    Drawing takes about 2 s here; no disk cache: reading the set back as compressed packed
-    bits (19 MB) took 7.9 s, longer than drawing it again.
+    No disk cache: reading the set back as compressed packed bits was slower than drawing it
+    again.
     """
     with _LOCK:
         if "images" not in _MEMORY:

@@ -10,7 +10,7 @@ Phases (each with its own Optax state, run by the one shared train step):
   4. ``supervised`` (encoder): cross-entropy of ``y`` on the labelled rows of the batch
      (none: a zero gradient; only the phase's Adam momentum from earlier batches moves it).
 Semi-supervised: ``aezoo train cat_aae --labels 100``; unsupervised: ``--labels 0
---num-classes 16`` (every label hidden; what was measured with both is in the docs). The code
+--num-classes 16`` (every label hidden). The code
 ``z`` the helpers return is ``[y probabilities, style]``; the evaluation loss is the
 reconstruction NLL, with the classifier's ``error`` on labelled test rows.
 """
