@@ -69,6 +69,12 @@ def _add_eval(sub) -> None:
     add("--split", default="test", help="split to evaluate (default: test)")
     _add_source_flags(add)
     add("--best", action="store_true", help="evaluate the params kept by --keep-best")
+    add(
+        "--allow-changed-data",
+        action="store_true",
+        help="score data whose fingerprint differs from the one the run recorded (recorded "
+        "in eval.json as data_changed); without it such data is refused",
+    )
     _add_evaluator_options(add)
     add("--no-progress", action="store_true", help="no progress output")
     add("--disentanglement", action="store_true", help=argparse.SUPPRESS)
@@ -306,6 +312,7 @@ def _print_settings(model: str, workdir, resume: bool, config, model_config) -> 
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
+    from aezoo._validate import int_in
     from aezoo.eval import evaluate, summary_line
 
     if args.disentanglement:
@@ -315,12 +322,16 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         for flag, _, _ in EVALUATOR_FLAGS
     }
     options = {k: v for k, v in options.items() if v is not None}
+    for key, low in (("nll_samples", 0), ("probe_train", 1), ("num_train", 1), ("num_eval", 1)):
+        if key in options:  # the flags' ranges, before a run is read
+            int_in(f"--{key.replace('_', '-')}", options[key], low)
     if args.overwrite:
         options["overwrite"] = True
     names = args.evaluators
     if names is None and "export_codes" in options:
         names = ["export"]
     kw = {k: getattr(args, k) for k in ("split", "data_dir", "best", "cache_dir")}
+    kw["allow_changed_data"] = args.allow_changed_data
     results = evaluate(
         args.workdir, evaluators=names, progress=not args.no_progress, **kw, **options
     )

@@ -1,5 +1,6 @@
 """Data: whole splits as uint8 host arrays, then on-device preprocessing."""
 
+from aezoo.data import _fingerprint as fingerprints
 from aezoo.data._factors import WITH_FACTORS, GroundTruth, ground_truth
 from aezoo.data._labels import draw_labels, few_labels, repeats_for_share
 from aezoo.data._preprocess import (
@@ -50,6 +51,7 @@ __all__ = [
     "describe_source",
     "draw_labels",
     "few_labels",
+    "fingerprints",
     "for_device",
     "is_user_source",
     "is_vectors",

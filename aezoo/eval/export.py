@@ -21,6 +21,7 @@ from aezoo._validate import output_file
 from aezoo.errors import AezooError
 from aezoo.eval._evaluator import Context, Evaluator
 from aezoo.eval.likelihood import encode_and_reconstruct
+from aezoo.eval.run import load_split
 from aezoo.train.workdir import atomic_write
 
 
@@ -51,8 +52,7 @@ def _run(context: Context) -> dict[str, Any]:
     dataset = m.run["train"]["dataset"]
     arrays, results = {}, {}
     for split in ("train", "test"):
-        x, y = data.load(dataset, split, **context.source)
-        x, y = np.asarray(x), np.asarray(y, np.int32)
+        x, y = load_split(m, split, context.source)
         given = np.full_like(y, -1) if m.spec.semi_supervised else y
         z = encode_and_reconstruct(m.spec, m.module, m.params, x, given)["code"]
         arrays[f"x_{split}"], arrays[f"y_{split}"] = z.astype(np.float32), y

@@ -17,9 +17,10 @@ from tqdm.auto import tqdm
 
 from aezoo import data, viz
 from aezoo._validate import writable_dir
-from aezoo.errors import ConfigError, DataError
+from aezoo.errors import CheckpointError, ConfigError, DataError
 from aezoo.eval import _spread, likelihood, representation
 from aezoo.eval._evaluator import Context, Evaluator, choose
+from aezoo.train._lock import command_line, run_lock
 from aezoo.train.config import TrainConfig
 from aezoo.train.figures import write_figures
 from aezoo.train.load import LoadedModel, load
@@ -45,6 +46,7 @@ def evaluate(
     cache_dir: str | None = None,
     best: bool = False,
     progress: bool = True,
+    allow_changed_data: bool = False,
     **options: Any,
 ) -> dict[str, Any]:
     """Evaluate the newest checkpoint in ``workdir`` (or with ``best`` the params kept by
@@ -58,13 +60,19 @@ def evaluate(
     evaluators' settings (``nll_samples=100``, ``probe_train=2000``, ``num_train=...``;
     ``nll_samples=0`` leaves ``nll`` out of the default set). An ``eval.json`` of the same
     checkpoint and split is updated, not replaced, so evaluators can run one at a time.
+    Data whose fingerprint differs from the one the run recorded is refused in one line;
+    ``allow_changed_data`` scores it anyway and records what changed (``data_changed``).
     """
     root = writable_dir(workdir, "workdir")
-    run = read_config(root / "config.json") if (root / "config.json").is_file() else {}
+    if not (root / "config.json").is_file():
+        raise CheckpointError(f"no run in {root}: config.json is missing")
+    run = read_config(root / "config.json")
     common = {"split": split, "data_dir": data_dir, "cache_dir": cache_dir, "best": best}
-    if run.get("members"):
-        return _evaluate_members(root, run, evaluators, progress, common, options)
-    return _evaluate_one(root, evaluators, progress, common, options)
+    common["allow_changed_data"] = allow_changed_data
+    with run_lock(root, command_line()):
+        if run.get("members"):
+            return _evaluate_members(root, run, evaluators, progress, common, options)
+        return _evaluate_one(root, evaluators, progress, common, options)
 
 
 def _evaluate_one(root, names, progress: bool, common: dict, options: dict) -> dict[str, Any]:
@@ -72,6 +80,7 @@ def _evaluate_one(root, names, progress: bool, common: dict, options: dict) -> d
     dataset = reloadable_dataset(m, root)
     say = _say(progress)
     source = data_source(m, common["data_dir"], common["cache_dir"])
+    source["allow_changed_data"] = common["allow_changed_data"]
     split = common["split"]
     x_eval, y_eval = split_arrays(m, split, source)
     context = Context(m, root, split, x_eval, y_eval, source, {"progress": progress}, say)
@@ -97,6 +106,8 @@ def _evaluate_one(root, names, progress: bool, common: dict, options: dict) -> d
     for evaluator in chosen:
         results.update(evaluator.run(context))
     results["seconds"] = time.perf_counter() - t0
+    if source.get("changed"):
+        results["data_changed"] = source["changed"]  # scored with --allow-changed-data
     results = _merged_with_previous(root / "eval.json", results)
     atomic_write(root / "eval.json", json.dumps(results, indent=2) + "\n")
     atomic_write(root / "report.md", _report(m, results, root))
@@ -110,7 +121,8 @@ def _evaluate_members(root, run, names, progress: bool, common: dict, options: d
     for i, record in enumerate(run["members"]):
         say(f"member {i + 1}/{len(run['members'])}: {record['name']}")
         member = root / "members" / record["name"]
-        scores[record["name"]] = _evaluate_one(member, names, progress, common, options)
+        with run_lock(member, command_line()):
+            scores[record["name"]] = _evaluate_one(member, names, progress, common, options)
     sweep = run["train"].get("sweep")
     first = next(iter(scores.values()))
     result = {
@@ -253,10 +265,28 @@ def data_source(m: LoadedModel, data_dir: str | None, cache_dir: str | None) -> 
 def split_arrays(m: LoadedModel, split: str, source: dict) -> tuple[np.ndarray, np.ndarray]:
     """A split of the run's dataset as the model scores it: binarized once with the fixed
     test key when the run binarizes, labels int32."""
-    raw_x, raw_y = data.load(m.run["train"]["dataset"], split, **source)
-    return data.binarize_once(np.asarray(raw_x), m.run["train"]["binarize"]), np.asarray(
-        raw_y, np.int32
-    )
+    raw_x, raw_y = load_split(m, split, source)
+    return data.binarize_once(raw_x, m.run["train"]["binarize"]), raw_y
+
+
+def load_split(m: LoadedModel, split: str, source: dict) -> tuple[np.ndarray, np.ndarray]:
+    """A split of the run's dataset read as for training (grey levels, labels int32), checked
+    against the data fingerprint the run recorded: a one-line DataError when the data behind
+    the name changed, unless ``source["allow_changed_data"]`` (then the change is noted in
+    ``source["changed"]``, which evaluation records)."""
+    dataset = m.run["train"]["dataset"]
+    options = {k: v for k, v in source.items() if k in ("data_dir", "cache_dir", "options")}
+    x, y = data.load(dataset, split, **options)
+    x, y = np.asarray(x), np.asarray(y, np.int32)
+    whole = split.split("[")[0].strip()
+    recorded = m.run.get("data_fingerprint")
+    if recorded and whole in recorded:
+        full = (x, y) if whole == split.strip() else data.load(dataset, whole, **options)
+        allow = bool(source.get("allow_changed_data"))
+        why = data.fingerprints.check(recorded, dataset, whole, *full, allow=allow)
+        if why is not None:
+            source.setdefault("changed", {})[whole] = why
+    return x, y
 
 
 def _objective_and_codes(m: LoadedModel, x, y, prefix: str, results: dict) -> dict:
@@ -322,9 +352,9 @@ def _probes(m: LoadedModel, split, source, test_codes, test_x, test_y, n_train):
 
     The probes are fitted on the training split, or on the test split when the evaluated
     rows come from the training split: never on the rows they score."""
-    dataset, binarize = m.run["train"]["dataset"], m.run["train"]["binarize"]
+    binarize = m.run["train"]["binarize"]
     fit_split = "test" if split.split("[")[0].strip() == "train" else "train"
-    train_x, train_y = data.load(dataset, fit_split, **source)
+    train_x, train_y = load_split(m, fit_split, source)
     n = min(n_train, len(train_y))
     tx = data.binarize_once(np.asarray(train_x[:n]), binarize)
     ty = np.asarray(train_y[:n], np.int32)

@@ -13,7 +13,7 @@ import numpy as np
 from aezoo import data
 from aezoo.errors import ConfigError, DataError
 from aezoo.eval.likelihood import encode_and_reconstruct
-from aezoo.eval.run import data_source
+from aezoo.eval.run import data_source, load_split
 from aezoo.train.load import LoadedModel, load
 from aezoo.train.workdir import atomic_write
 
@@ -54,8 +54,7 @@ def subset(x: np.ndarray, y: np.ndarray, n: int | None, seed: int):
 def split_for(m: LoadedModel, split: str, data_dir=None, cache_dir=None):
     """A split of the run's dataset, read as for training, in grey levels (not binarized:
     codes and pixel baselines see the same deterministic images)."""
-    x, y = data.load(m.run["train"]["dataset"], split, **data_source(m, data_dir, cache_dir))
-    return np.asarray(x), np.asarray(y, np.int32)
+    return load_split(m, split, data_source(m, data_dir, cache_dir))
 
 
 def codes(m: LoadedModel, x: np.ndarray, y: np.ndarray) -> np.ndarray:

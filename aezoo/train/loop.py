@@ -15,6 +15,7 @@ process 0 writes logs, figures and params; all processes write the checkpoints t
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -33,6 +34,7 @@ from aezoo.errors import CheckpointError, ConfigError, NonFiniteError
 from aezoo.models import BaseConfig, ModelSpec, get_spec
 from aezoo.train import records, sharding
 from aezoo.train import workdir as run_dir
+from aezoo.train._lock import command_line, run_lock
 from aezoo.train.checkpoint import Checkpointer
 from aezoo.train.config import OPTIMIZERS, TrainConfig, with_settings
 from aezoo.train.members import Member, summary_markdown
@@ -145,16 +147,18 @@ def fit(  # noqa: PLR0913 (the public entry point: keyword options, as the CLI's
         )
     program = make_program(spec, train, test, train_config, model_config, val, optimizer)
     is_main = jax.process_index() == 0
-    out_dir = run_dir.prepare(
-        workdir,
-        program.record(),
-        resume=resume,
-        overwrite=overwrite,
-        write=is_main,
-        **_config_extra(program),
-    )
-    carry, history = _train(program, out_dir, resume=resume, progress=progress and is_main)
-    summary = program.finish(out_dir, carry, history, figures and is_main)
+    held = workdir is not None and is_main  # one command per run folder (train/_lock.py)
+    with run_lock(workdir, command_line()) if held else contextlib.nullcontext():
+        out_dir = run_dir.prepare(
+            workdir,
+            program.record(),
+            resume=resume,
+            overwrite=overwrite,
+            write=is_main,
+            **_config_extra(program),
+        )
+        carry, history = _train(program, out_dir, resume=resume, progress=progress and is_main)
+        summary = program.finish(out_dir, carry, history, figures and is_main)
     _warn_skipped(history, progress and is_main)
     return FitResult(
         spec,
@@ -338,9 +342,12 @@ def _before_first_checkpoint(out_dir: pathlib.Path, train_config: TrainConfig) -
 
 
 def _config_extra(program: Program) -> dict[str, Any]:
-    """What config.json records beside the run: the devices and a user source's description
-    (its classes, split sizes, standardization)."""
-    return {"devices": program.devices, **program.train_config.data_record()}
+    """What config.json records beside the run: the devices, a user source's description
+    (its classes, split sizes, standardization) and the data fingerprint of each split."""
+    extra = {"devices": program.devices, **program.train_config.data_record()}
+    if program.fingerprints:
+        extra["data_fingerprint"] = program.fingerprints
+    return extra
 
 
 def _writers(

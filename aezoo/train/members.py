@@ -108,11 +108,13 @@ def write_members(
     """One single-run directory per member: config, metrics, params, final checkpoint and
     (with a ``split`` to draw from) figures. ``saved`` is the stacked checkpoint tree."""
     host = jax.device_get(saved)
+    root = records.read_config(out_dir / "config.json")
+    shared = {k: root[k] for k in ("data", "data_fingerprint") if k in root}  # the same data
     for m, cfg, train_config in zip(members, configs, train_configs, strict=True):
         d = out_dir / "members" / m.name
         d.mkdir(parents=True, exist_ok=True)
         run = records.run_record(spec, cfg, train_config)
-        record = records.config_record(run, member_of=str(out_dir.absolute()))
+        record = records.config_record(run, member_of=str(out_dir.absolute()), **shared)
         workdir.atomic_write(d / "config.json", json.dumps(record, indent=2) + "\n")
         own = [
             {k: v for k, v in r.items() if k not in ("member", "seed", sweep_name)}

@@ -161,6 +161,7 @@ class Program:
     sweep_name: str | None = None
     devices: int = 1
     eval_prefix: str = "test"  # the per-epoch metrics' split: "val" when one is given
+    fingerprints: dict[str, dict[str, Any]] | None = None  # what each split was (config.json)
     hparams: dict[str, jax.Array]
     steps_per_epoch: int
     custom_optimizer: bool = False  # an optax value given to fit(optimizer=...)
@@ -481,6 +482,7 @@ def make_program(
     if val is not None:
         train, val, _ = check_splits(train, val, what="validation")
     train, test, image_shape = check_splits(train, test)
+    fingerprints = _fingerprints({"train": train, "test": test, "val": val})
     if isinstance(model_config, BaseConfig):
         config = dataclasses.replace(model_config, image_shape=image_shape)
     else:
@@ -499,7 +501,17 @@ def make_program(
         spec, config, train_config, (train, test if val is None else val), optimizer
     )
     program.eval_prefix = "test" if val is None else "val"
+    program.fingerprints = fingerprints
     return program
+
+
+def _fingerprints(splits: Mapping[str, Split | None]) -> dict[str, dict[str, Any]]:
+    """The data fingerprint of every split given whole (a process's rows are not a split)."""
+    return {
+        name: data.fingerprints.fingerprint(*split)
+        for name, split in splits.items()
+        if split is not None and not isinstance(split, LocalRows)
+    }
 
 
 def check_splits(
