@@ -162,7 +162,14 @@ def _add_data(sub) -> None:
     _add_source_flags(p.add_argument)
 
 
-DATA_FIELDS = ("image_size", "center_crop", "test_fraction", "skip_bad_images", "val_fraction")
+DATA_FIELDS = (
+    "image_size",
+    "center_crop",
+    "alpha_background",
+    "test_fraction",
+    "skip_bad_images",
+    "val_fraction",
+)
 
 
 def _add_bench(sub) -> None:

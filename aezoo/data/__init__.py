@@ -25,6 +25,7 @@ from aezoo.data._sources import (
     dataset_lines,
     default_epochs,
     describe_source,
+    has_own_val,
     load,
     num_examples,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "few_labels",
     "fingerprints",
     "for_device",
+    "has_own_val",
     "is_user_source",
     "is_vectors",
     "load",

@@ -97,6 +97,8 @@ def load(
     """
     data_dir = _check_request(name, split, data_dir, rows)
     options = options or DataOptions()
+    if is_user_source(name) and _own_val(name, options, cache_dir):
+        return _load_user(name, split, options, cache_dir, rows)
     if split.startswith("val") or (split.startswith("train") and options.val_fraction > 0):
         return _load_val_split(name, split, data_dir, cache_dir, rows, options)
     if is_user_source(name):
@@ -135,17 +137,37 @@ def _load_val_split(name, split, data_dir, cache_dir, rows, options):
     return _take(images, labels, mask if split.startswith("val") else ~mask, name, split, rows)
 
 
+def has_own_val(name: str, *, data_dir=None, cache_dir=None, options=None) -> bool:
+    """Whether dataset ``name`` is a user source with its own validation folder."""
+    del data_dir  # a named dataset has no own validation split here
+    return is_user_source(name) and _own_val(name, options or DataOptions(), cache_dir)
+
+
+def _own_val(name: str, options: DataOptions, cache_dir) -> bool:
+    """Whether a user source has its own validation rows (a ``val/`` or ``valid/`` folder);
+    then ``--val-fraction`` does not apply."""
+    if describe_source(name, options, cache_dir, arrays=True).get("val") is None:
+        return False
+    if options.val_fraction > 0:
+        raise DataError(
+            f"{name} has its own validation folder (val/ or valid/); --val-fraction does not "
+            "apply to it"
+        )
+    return True
+
+
 def _load_user(name, split, options, cache_dir, rows) -> tuple[np.ndarray, np.ndarray]:
     source = describe_source(name, options, cache_dir, arrays=True)
-    test = source["test"]
-    return _take(
-        source["images"],
-        source["labels"],
-        test if split.startswith("test") else ~test,
-        name,
-        split,
-        rows,
-    )
+    test, val = source["test"], source.get("val")
+    if val is None:
+        val = np.zeros_like(test)
+    if split.startswith("test"):
+        mask = test
+    elif split.startswith("val"):
+        mask = val
+    else:
+        mask = ~test & ~val
+    return _take(source["images"], source["labels"], mask, name, split, rows)
 
 
 def _take(images, labels, mask, name, split, rows) -> tuple[np.ndarray, np.ndarray]:
@@ -191,17 +213,20 @@ def describe_source(
             _MEMORY[key] = source
     if arrays:
         return source
-    test = source["test"]
+    test, val = source["test"], source.get("val")
+    held = test if val is None else test | val
     record = {
         "source": name.split(":", 1)[0],
         "path": str(pathlib.Path(name.split(":", 1)[1]).expanduser().resolve()),
         "classes": source["classes"],
-        "num_train": int((~test).sum()),
+        "num_train": int((~held).sum()),
         "num_test": int(test.sum()),
         "image_shape": list(source["images"].shape[1:]),
         "dtype": str(source["images"].dtype),
         "skipped": source["skipped"],
     }
+    if val is not None:
+        record["num_val"] = int(val.sum())
     if source["stats"] is not None:
         record["standardization"] = source["stats"]
     return record

@@ -3,13 +3,17 @@
 Each source becomes the same thing as a TFDS dataset: uint8 ``[N, H, W, C]`` images (floats
 in [0, 1] stay float32; tabular vectors ``[N, D]`` become ``[N, 1, 1, D]`` float32,
 standardized with the training split's mean and std) and int32 labels (-1 = unlabelled),
-split once into train and test by a fixed permutation (or by ``train/`` and ``test/``
-subfolders / ``x_train`` and ``x_test`` arrays when the user gives them). Decoded folders are
-cached on disk, keyed by the folder, its files' sizes and mtimes and the options.
+split once into train and test by a fixed permutation (or by ``train/`` and ``test/`` /
+``val/`` subfolders / ``x_train`` and ``x_test`` arrays when the user gives them). Decoded
+folders are cached on disk, keyed by the content of the files (a hash of each file's bytes,
+read again whenever its size, mtime, inode or ctime changed), their labels and the options.
+Every Pillow mode is decoded explicitly (:func:`_pixels`): 16- and 32-bit integers scaled
+by their range, transparency composited on ``alpha_background``, EXIF orientation applied.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -18,6 +22,7 @@ import pathlib
 import re
 import tempfile
 import warnings
+import zipfile
 from typing import Any
 
 import numpy as np
@@ -30,7 +35,6 @@ IMAGE_KEYS = ("image", "images", "x", "X", "data", "arr_0")
 LABEL_KEYS = ("label", "labels", "y", "Y", "target", "targets")
 SPLIT_SEED = 0  # the fixed permutation that splits a source without its own split
 VAL_SEED = 1  # ... and the one that holds out the validation rows of a training split
-_GRAY_MODES = ("1", "L", "LA", "I", "I;16", "F")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,6 +44,8 @@ class DataOptions:
     Attributes:
       image_size: ``(H, W)`` to resize every image to (``None``: keep; sizes must agree).
       center_crop: crop the largest centred box of the target aspect ratio before resizing.
+      alpha_background: ``"black"`` or ``"white"``: what transparent pixels are composited
+        on (RGBA, LA, palette images with transparency).
       test_fraction: share of the examples held out as the test split (fixed permutation),
         unless the source has its own split.
       skip_bad_images: skip (and count) unreadable images instead of stopping.
@@ -49,6 +55,7 @@ class DataOptions:
 
     image_size: tuple[int, int] | None = None
     center_crop: bool = False
+    alpha_background: str = "black"
     test_fraction: float = 0.1
     skip_bad_images: bool = False
     val_fraction: float = 0.0
@@ -105,67 +112,141 @@ def load_source(
 # --- folders -------------------------------------------------------------------------------
 
 
-def _scan(root: pathlib.Path) -> tuple[list[tuple[pathlib.Path, int, bool]], list[str]]:
-    """``[(file, label, is_test)]`` in a fixed order, and the class names (label order).
+SPLIT_FOLDERS = {"train": "train", "test": "test", "val": "val", "valid": "val"}
+SKIPPED_NAMES = ("__MACOSX",)  # and every name starting with "." (.ipynb_checkpoints, ...)
 
-    ``train/`` + ``test/`` subfolders give the split; below them (or below ``root``), each
-    subfolder holding images is a class (sorted names -> 0, 1, ...); images directly in
-    the folder are unlabelled (-1)."""
-    own_split = (root / "train").is_dir() and (root / "test").is_dir()
-    tops = [(root / "train", False), (root / "test", True)] if own_split else [(root, False)]
-    classes = sorted(
-        {d.name for top, _ in tops for d in top.iterdir() if d.is_dir() and any(_images_below(d))}
-    )
+
+def _scan(root: pathlib.Path) -> tuple[list[tuple[pathlib.Path, int, str]], list[str]]:
+    """``[(file, label, split)]`` in a fixed order, and the class names (label order).
+
+    A ``train/`` subfolder gives the split layout: ``train/`` with ``test/`` and / or
+    ``val/`` (or ``valid/``, the ImageNet layout; it becomes the validation split); without
+    ``test/`` the test rows are drawn from ``train/``. Below them (or below ``root``), each
+    subfolder holding images is a class (sorted names -> 0, 1, ...); images directly in the
+    folder are unlabelled (-1). Hidden files and folders and ``__MACOSX`` are skipped;
+    symlinked folders are followed (each real folder once)."""
+    tops = _split_tops(root)
+    classes = sorted({d.name for top, _ in tops for d in _subfolders(top) if any(_images_below(d))})
     index = {c: i for i, c in enumerate(classes)}
     files = []
-    for top, is_test in tops:
+    for top, split in tops:
         for f in sorted(_images_below(top)):
             rel = f.relative_to(top).parts
             label = index.get(rel[0], -1) if len(rel) > 1 else -1
-            files.append((f, label, is_test))
+            files.append((f, label, split))
     if not files:
         raise DataError(f"folder: no images ({', '.join(IMAGE_SUFFIXES)}) in {root}")
     return files, classes
 
 
+def _split_tops(root: pathlib.Path) -> list[tuple[pathlib.Path, str]]:
+    if not (root / "train").is_dir():
+        return [(root, "train")]
+    tops = [(root / name, split) for name, split in SPLIT_FOLDERS.items() if (root / name).is_dir()]
+    if sum(split == "val" for _, split in tops) > 1:
+        raise DataError(f"folder: {root} has both val/ and valid/; keep one validation folder")
+    return tops
+
+
+def _hidden(name: str) -> bool:
+    return name.startswith(".") or name in SKIPPED_NAMES
+
+
+def _subfolders(top: pathlib.Path) -> list[pathlib.Path]:
+    return [d for d in top.iterdir() if d.is_dir() and not _hidden(d.name)]
+
+
 def _images_below(d: pathlib.Path):
-    return (p for p in d.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    """Image files below ``d``, following symlinked folders once each (no loops), skipping
+    hidden files and folders."""
+    seen: set[str] = set()
+    for folder, dirs, names in os.walk(d, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs[:] = sorted(x for x in dirs if not _hidden(x))
+        for name in names:
+            path = pathlib.Path(folder) / name
+            if not _hidden(name) and path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
+                yield path
 
 
 def _cached_folder(root: pathlib.Path, options: DataOptions, cache_dir) -> dict[str, Any]:
     files, classes = _scan(root)
-    stamp = [(str(f.relative_to(root)), f.stat().st_mtime_ns, f.stat().st_size) for f, *_ in files]
-    key = json.dumps([str(root.resolve()), stamp, dataclasses.asdict(options)])
+    cache = _cache_root(cache_dir)
+    contents = _content_hashes(root, [f for f, *_ in files], cache)
+    layout = [(h, label, split) for h, (_, label, split) in zip(contents, files, strict=True)]
+    key = json.dumps([layout, dataclasses.asdict(options)])
     digest = hashlib.sha256(key.encode()).hexdigest()[:20]
-    cache = _cache_root(cache_dir) / f"folder-{digest}.npz"
-    if cache.is_file():
+    path = cache / f"folder-{digest}.npz"
+    if path.is_file():
         try:
-            with np.load(cache) as z:
+            with np.load(path) as z:
                 return _folder_result(dict(z), classes, options)
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
             pass  # unreadable cache: decode again and overwrite it
     arrays = _decode_all(files, options)
-    _atomic_savez(cache, arrays)
+    _atomic_savez(path, arrays)
     return _folder_result(arrays, classes, options)
 
 
+def _content_hashes(root: pathlib.Path, files: list[pathlib.Path], cache: pathlib.Path):
+    """A hash of each file's bytes. A file is read again unless its size, mtime, inode and
+    ctime all match the index of the last read (``cp -p`` restores the mtime, not the ctime),
+    so the cache follows the content, not the timestamps."""
+    index_path = (
+        cache / f"index-{hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:20]}.json"
+    )
+    try:
+        index = json.loads(index_path.read_text())
+    except (OSError, ValueError):
+        index = {}
+    hashes, fresh = [], {}
+    for f in files:
+        st = f.stat()
+        stamp = [st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns]
+        rel = str(f.relative_to(root))
+        known = index.get(rel)
+        if isinstance(known, list) and known[:4] == stamp:
+            digest = known[4]
+        else:
+            digest = hashlib.blake2b(f.read_bytes(), digest_size=16).hexdigest()
+        fresh[rel] = [*stamp, digest]
+        hashes.append([rel, digest])
+    if fresh != index:
+        with contextlib.suppress(OSError):
+            cache.mkdir(parents=True, exist_ok=True)
+            tmp = index_path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(fresh))
+            os.replace(tmp, index_path)
+    return hashes
+
+
 def _folder_result(arrays: dict, classes: list[str], options: DataOptions) -> dict[str, Any]:
-    test = arrays["test"].astype(bool)
-    if not test.any():  # no own split: a fixed share of the examples, fixed permutation
-        test = _test_mask(len(test), options.test_fraction)
+    split = arrays["split"]
+    test, val = split == SPLIT_CODES["test"], split == SPLIT_CODES["val"]
+    if not test.any():  # no own test split: a fixed share of the rest, fixed permutation
+        test = np.zeros(len(split), bool)
+        test[~val] = _test_mask(int((~val).sum()), options.test_fraction)
     return {
         "images": arrays["images"],
         "labels": arrays["labels"].astype(np.int32),
         "test": test,
+        "val": val if val.any() else None,
         "classes": classes,
         "skipped": int(arrays["skipped"]),
         "stats": None,
     }
 
 
+SPLIT_CODES = {"train": 0, "test": 1, "val": 2}
+
+
 def _decode_all(files, options: DataOptions) -> dict[str, np.ndarray]:
     images, labels, test, bad = [], [], [], []
-    for f, label, is_test in files:
+    for f, label, split in files:
         try:
             images.append(_decode(f, options))
         except DataError:
@@ -174,7 +255,7 @@ def _decode_all(files, options: DataOptions) -> dict[str, np.ndarray]:
             bad.append(f)
             continue
         labels.append(label)
-        test.append(is_test)
+        test.append(SPLIT_CODES[split])
     if bad:
         warnings.warn(f"skipped {len(bad)} unreadable images (first: {bad[0]})", stacklevel=3)
     if not images:
@@ -191,7 +272,7 @@ def _decode_all(files, options: DataOptions) -> dict[str, np.ndarray]:
     return {
         "images": np.stack(images),
         "labels": np.asarray(labels, np.int32),
-        "test": np.asarray(test, bool),
+        "split": np.asarray(test, np.int8),
         "skipped": np.asarray(len(bad)),
     }
 
@@ -205,19 +286,64 @@ def _two_sizes(images, files):
 
 def _decode(path: pathlib.Path, options: DataOptions) -> np.ndarray:
     """One image file -> uint8 ``[H, W, 1 | 3]`` (resized / cropped as asked)."""
-    from PIL import Image
+    from PIL import Image, ImageOps
 
     try:
         with Image.open(path) as im:
-            im = im.convert("L" if im.mode in _GRAY_MODES else "RGB")
-            if options.image_size is not None:
-                im = _resize(im, options.image_size, options.center_crop)
-            array = np.asarray(im, np.uint8)
+            im = ImageOps.exif_transpose(im)  # phone photos: the orientation tag applied
+            array = _pixels(im, options.alpha_background)
     except (OSError, ValueError, Image.DecompressionBombError) as e:
         raise DataError(
             f"folder: cannot decode {path}: {e} (--skip-bad-images skips such files)"
         ) from None
-    return array[..., None] if array.ndim == 2 else array
+    if options.image_size is not None:
+        resized = _resize(Image.fromarray(array), options.image_size, options.center_crop)
+        array = np.asarray(resized, np.uint8)
+    array = array[..., None] if array.ndim == 2 else array
+    if array.shape[0] * array.shape[1] < 2:
+        raise DataError(
+            f"folder: {path} is a 1x1 image; images of one pixel would read as tabular "
+            "features (resize them with --image-size)"
+        )
+    return array
+
+
+def _pixels(im, background: str) -> np.ndarray:
+    """The image as uint8 ``[H, W]`` (grey) or ``[H, W, 3]``, by mode: ``1`` and ``L`` as
+    they are; ``I;16*`` scaled from 0..65535; ``I`` (32-bit) from 0..65535 when it fits (16-bit
+    PNGs), else from its full range; ``F`` from [0, 1] (clipped); ``LA`` / ``RGBA`` / palette
+    images with transparency composited on ``background``; anything else through RGB."""
+    mode = im.mode
+    if mode in ("1", "L"):
+        return np.asarray(im.convert("L"), np.uint8)
+    if mode.startswith("I;16") or mode == "I":
+        return _scaled_integers(np.asarray(im).astype(np.int64))
+    if mode == "F":
+        values = np.nan_to_num(np.asarray(im, np.float64), nan=0.0)
+        return np.round(np.clip(values, 0.0, 1.0) * 255.0).astype(np.uint8)
+    if mode == "P" and "transparency" in im.info:
+        im, mode = im.convert("RGBA"), "RGBA"
+    if mode in ("LA", "La", "RGBA", "RGBa", "PA"):
+        return _composited(im.convert("RGBA"), background, grey=mode in ("LA", "La"))
+    return np.asarray(im.convert("RGB"), np.uint8)
+
+
+def _composited(rgba, background: str, *, grey: bool) -> np.ndarray:
+    """``rgba`` over an opaque ``background`` (black or white), as grey or RGB uint8."""
+    from PIL import Image
+
+    colour = (255, 255, 255, 255) if background == "white" else (0, 0, 0, 255)
+    flat = Image.alpha_composite(Image.new("RGBA", rgba.size, colour), rgba)
+    return np.asarray(flat.convert("L" if grey else "RGB"), np.uint8)
+
+
+def _scaled_integers(values: np.ndarray) -> np.ndarray:
+    """Integer pixels to 0..255 by their type's range: 16-bit when they fit in 0..65535."""
+    if values.size and values.min() >= 0 and values.max() <= 65535:
+        low, top = 0.0, 65535.0
+    else:
+        low, top = float(np.iinfo(np.int32).min), float(np.iinfo(np.int32).max)
+    return np.round((values - low) / (top - low) * 255.0).astype(np.uint8)
 
 
 def _resize(im, size: tuple[int, int], crop: bool):

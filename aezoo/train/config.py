@@ -45,6 +45,12 @@ class TrainConfig:
     center_crop: bool = option(
         False, "folder: crop the centred box of the --image-size aspect ratio first", group="data"
     )
+    alpha_background: str = option(
+        "black",
+        "folder: what transparent pixels (RGBA, LA, palette transparency) are composited on",
+        choices=("black", "white"),
+        group="data",
+    )
     test_fraction: float = option(
         0.1,
         "folder:/npz:/npy: share of the examples held out as the fixed test split (unless "
@@ -225,6 +231,7 @@ class TrainConfig:
         return data.DataOptions(
             image_size=data.parse_image_size(self.image_size),
             center_crop=self.center_crop,
+            alpha_background=self.alpha_background,
             test_fraction=self.test_fraction,
             skip_bad_images=self.skip_bad_images,
             val_fraction=self.val_fraction,

@@ -182,11 +182,13 @@ def load_splits(
     cache_dir: Any = None,
     options: Any = None,
 ) -> tuple[Any, Any, Any]:
-    """The train, test and validation (``None`` without ``options.val_fraction``) splits
+    """The train, test and validation (``None`` without ``options.val_fraction`` or a
+    source's own ``val/`` folder) splits
     of dataset ``name`` for this process: whole arrays on one process; on several, only the
     rows this process's devices hold (:class:`LocalRows`)."""
     load = {"data_dir": data_dir, "cache_dir": cache_dir, "options": options}
-    names = ("train", "test", "val") if options is not None and options.val_fraction else None
+    with_val = (options is not None and options.val_fraction) or data.has_own_val(name, **load)
+    names = ("train", "test", "val") if with_val else None
     splits = names or ("train", "test")
     if jax.process_count() == 1:
         out = [data.load(name, split, **load) for split in splits]
