@@ -30,7 +30,7 @@ import numpy as np
 from aezoo.errors import DataError
 
 PREFIXES = ("folder", "npz", "npy")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 IMAGE_KEYS = ("image", "images", "x", "X", "data", "arr_0")
 LABEL_KEYS = ("label", "labels", "y", "Y", "target", "targets")
 SPLIT_SEED = 0  # the fixed permutation that splits a source without its own split

@@ -1,0 +1,413 @@
+"""Data integrity (issue 30), as tables: outputs never land on inputs, changed data is never
+scored silently, one command per run folder, every image mode decoded right, folder
+layouts, the decode cache. Each row builds its input and names the one line (or the result)
+expected."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import shutil
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import aezoo
+from aezoo import data
+from aezoo.cli import main
+from aezoo.data import _user
+from aezoo.train._lock import LOCK_NAME
+from tests.conftest import TINY_NET, TINY_RUN
+
+pytestmark = pytest.mark.optax  # the rows that train run Optax's update
+
+
+@pytest.fixture(autouse=True)
+def fresh(tmp_path, monkeypatch):
+    """Each test starts with no in-memory copy of a source and its own disk cache."""
+    monkeypatch.setenv("AEZOO_CACHE_DIR", str(tmp_path / "cache"))
+    data.clear_cache()
+    yield
+    data.clear_cache()
+
+
+def _folder(root: pathlib.Path, n: int = 40, top: str = "") -> pathlib.Path:
+    """``n`` 8x8 digits as PNGs in class folders (below ``root/top``)."""
+    x, y = data.load("digits", "train")
+    for i in range(n):
+        d = root / top / f"c{y[i]}"
+        d.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(x[i, ..., 0]).save(d / f"{i:03d}.png")
+    return root
+
+
+def _train_on(dataset: str, workdir: pathlib.Path) -> pathlib.Path:
+    argv = ["train", "vae", "--dataset", dataset, "--epochs", "1", "--batch-size", "8"]
+    argv += ["--hidden-dims", "16", "--latent-dim", "2", "--workdir", str(workdir)]
+    assert main([*argv, "--no-progress"]) == 0
+    return workdir
+
+
+def _one_line(argv: list[str], capsys) -> str:
+    code = main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2, err
+    assert err and err[-1].startswith("aezoo: error: ")
+    assert not any("Traceback" in line for line in err)
+    return err[-1]
+
+
+# --- 1 and 3: outputs never land on inputs ---------------------------------------------------
+
+# (argv, expected fragment). {run}: a trained run on {npz}; {tmp}: a scratch folder.
+WRITER_CASES = [
+    (["eval", "{run}", "--export-codes", "{run}/config.json"], "is inside the run folder"),
+    (["eval", "{run}", "--export-codes", "{run}/params.msgpack"], "is inside the run folder"),
+    (["eval", "{run}", "--export-codes", "{run}/checkpoints/x.npz"], "is inside the run folder"),
+    (["eval", "{run}", "--export-codes", "{npz}"], "is inside the dataset"),
+    (["eval", "{run}", "--export-codes", "{tmp}/mine.npz"], "mine.npz exists; pass --overwrite"),
+    (["data", "folder:{tmp}/images", "--out", "{tmp}/images/p.png"], "is inside the dataset"),
+    (["data", "npz:{npz}", "--out", "{npz}"], "is inside the dataset"),
+    (["data", "digits", "--out", "{run}/samples.png"], "is inside the run folder"),
+    (["data", "digits", "--out", "{tmp}/mine.npz"], "mine.npz exists; pass --overwrite"),
+]
+
+
+@pytest.fixture(scope="module")
+def npz_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("npz-run")
+    x, y = data.load("digits", "train")
+    np.savez(root / "digits.npz", x=np.asarray(x)[:200], y=np.asarray(y)[:200])
+    return _train_on(f"npz:{root / 'digits.npz'}", root / "run"), root / "digits.npz"
+
+
+@pytest.mark.parametrize(("argv", "message"), WRITER_CASES)
+def test_outputs_never_land_on_inputs(argv, message, npz_run, tmp_path, capsys):
+    run, npz = npz_run
+    _folder(tmp_path / "images", n=10)
+    (tmp_path / "mine.npz").write_bytes(b"the user's own file")
+    before = {p: p.read_bytes() for p in [*run.rglob("*"), npz] if p.is_file()}
+    argv = [a.format(run=run, npz=npz, tmp=tmp_path) for a in argv]
+    assert message in _one_line(argv, capsys)
+    assert {p: p.read_bytes() for p in before} == before  # nothing touched
+    assert (tmp_path / "mine.npz").read_bytes() == b"the user's own file"
+    assert not (tmp_path / "images" / "p.png").exists()
+
+
+def test_the_default_preview_never_lands_in_the_data(tmp_path, monkeypatch, capsys):
+    images = _folder(tmp_path / "images", n=10)
+    monkeypatch.chdir(images)  # `aezoo data folder:.` run inside the dataset
+    assert "is inside the dataset" in _one_line(["data", "folder:."], capsys)
+    assert not (images / "data-preview.png").exists()
+    monkeypatch.chdir(tmp_path)
+    assert main(["data", "folder:images"]) == 0  # beside the data: written
+    assert main(["data", "folder:images"]) == 0  # aezoo's own preview: replaced
+    (tmp_path / "data-preview.png").write_bytes(b"a user's own png")
+    assert "exists; pass --overwrite" in _one_line(["data", "folder:images"], capsys)
+    assert main(["data", "folder:images", "--overwrite"]) == 0
+
+
+def test_export_replaces_a_file_only_with_overwrite(npz_run, tmp_path, capsys):
+    run, _ = npz_run
+    out = tmp_path / "codes.npz"
+    out.write_bytes(b"old")
+    argv = ["eval", str(run), "--export-codes", str(out), "--no-progress", "--overwrite"]
+    assert main(argv) == 0
+    assert sorted(np.load(out).files) == ["x_test", "x_train", "y_test", "y_train"]
+
+
+# --- 2: changed data is never scored silently ----------------------------------------------
+
+
+def test_an_image_added_to_the_training_folder_is_refused_then_allowed(tmp_path, capsys):
+    images = _folder(tmp_path / "images", n=40)
+    run = _train_on(f"folder:{images}", tmp_path / "run")
+    recorded = json.loads((run / "config.json").read_text())["data_fingerprint"]
+    assert set(recorded) == {"train", "test"} and recorded["train"]["rows"] == 36
+    first = sorted(images.rglob("*.png"))[0]
+    shutil.copy(first, first.with_name("new.png"))
+    data.clear_cache()
+    line = _one_line(["eval", str(run), "--nll-samples", "0"], capsys)
+    assert "the test split of 'folder:" in line and "changed since the run was trained" in line
+    assert "--allow-changed-data" in line
+    assert not (run / "eval.json").exists()
+    assert "changed since the run was trained" in _one_line(
+        ["task", "clustering", str(run), "--out", str(tmp_path / "t")], capsys
+    )
+    argv = ["eval", str(run), "--nll-samples", "0", "--allow-changed-data", "--no-progress"]
+    assert main(argv) == 0
+    changed = json.loads((run / "eval.json").read_text())["data_changed"]
+    assert "test" in changed
+
+
+def test_an_npz_replaced_at_the_same_path_is_refused(tmp_path, capsys):
+    x, y = data.load("digits", "train")
+    np.savez(tmp_path / "d.npz", x=np.asarray(x)[:100], y=np.asarray(y)[:100])
+    run = _train_on(f"npz:{tmp_path / 'd.npz'}", tmp_path / "run")
+    np.savez(tmp_path / "d.npz", x=255 - np.asarray(x)[:100], y=np.asarray(y)[:100])
+    data.clear_cache()
+    line = _one_line(["eval", str(run), "--nll-samples", "0"], capsys)
+    assert "the same 10 rows and shape, other content" in line
+    np.savez(tmp_path / "d.npz", x=np.asarray(x)[:150], y=np.asarray(y)[:150])
+    data.clear_cache()
+    assert "10 rows when trained, 15 now" in _one_line(["eval", str(run)], capsys)
+
+
+def test_the_fingerprint_of_a_split_names_what_changed():
+    x = np.zeros((4, 2, 2, 1), np.uint8)
+    fp = data.fingerprints.fingerprint
+    same = data.fingerprints.changed(fp(x, None), fp(x.copy(), None))
+    assert same is None
+    assert data.fingerprints.changed(fp(x, None), fp(x[:3], None)) == "4 rows when trained, 3 now"
+    labels = data.fingerprints.changed(fp(x, np.zeros(4)), fp(x, np.ones(4)))
+    assert labels == "the same 4 rows and shape, other content"
+    shape = data.fingerprints.changed(fp(x, None), fp(np.zeros((4, 4, 1, 1), np.uint8), None))
+    assert shape.startswith("examples of shape (2, 2, 1) |u1 when trained")
+
+
+# --- 4: one command per run folder ---------------------------------------------------------
+
+
+def _lock(workdir: pathlib.Path, pid: int, host: str | None = None) -> None:
+    workdir.mkdir(parents=True, exist_ok=True)
+    holder = {"pid": pid, "host": host or socket.gethostname(), "started": "then"}
+    (workdir / LOCK_NAME).write_text(json.dumps({**holder, "command": "aezoo train vae"}))
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+LOCK_CASES = [
+    ("a live process on this host", os.getppid, None, "is in use by `aezoo train vae` (pid"),
+    ("a process on another host", os.getppid, "elsewhere", "on elsewhere, since then"),
+]
+
+
+@pytest.mark.parametrize(("who", "pid", "host", "message"), LOCK_CASES)
+def test_a_second_process_in_a_run_folder_fails_naming_the_holder(
+    who, pid, host, message, digits, vae_run_copy
+):
+    _lock(vae_run_copy, pid(), host)
+    before = (vae_run_copy / "metrics.jsonl").read_text()
+    with pytest.raises(aezoo.ConfigError, match="is in use by") as e:
+        aezoo.fit(
+            "vae",
+            *digits,
+            workdir=vae_run_copy,
+            resume=True,
+            epochs=3,
+            **TINY_RUN,
+            model_config=TINY_NET,
+        )
+    assert message in str(e.value)
+    with pytest.raises(aezoo.ConfigError, match="is in use by"):
+        aezoo.evaluate(vae_run_copy, nll_samples=0, progress=False)
+    assert (vae_run_copy / "metrics.jsonl").read_text() == before
+    assert (vae_run_copy / LOCK_NAME).exists()  # the holder's lock stays
+
+
+def test_a_lock_left_by_a_dead_process_is_taken_over(digits, vae_run_copy, capsys):
+    _lock(vae_run_copy, _dead_pid())
+    result = aezoo.fit(
+        "vae",
+        *digits,
+        workdir=vae_run_copy,
+        resume=True,
+        epochs=3,
+        model_config=TINY_NET,
+        **TINY_RUN,
+    )
+    assert result.history[-1]["epoch"] == 3
+    assert "taking over the stale lock" in capsys.readouterr().err
+    assert not (vae_run_copy / LOCK_NAME).exists()  # released at the end
+
+
+# --- 5, 11, 13: every image mode decoded right ------------------------------------------------
+
+GRADIENT = np.linspace(0, 65535, 64).astype(np.uint16).reshape(8, 8)
+
+
+def _rgba(alpha: int) -> Image.Image:
+    pixels = np.zeros((8, 8, 4), np.uint8)
+    pixels[..., 0] = 200
+    pixels[..., 3] = alpha
+    return Image.fromarray(pixels, "RGBA")
+
+
+def _la() -> Image.Image:
+    return Image.fromarray(np.zeros((8, 8, 2), np.uint8)).convert("LA")
+
+
+def _median_near_128(a: np.ndarray) -> bool:
+    return a.max() == 255 and a.min() == 0 and abs(int(np.median(a)) - 128) <= 3
+
+
+# (name, file, image builder, options, expected uint8 array check)
+MODE_CASES = [
+    (
+        "16-bit PNG (I;16) scaled, not clipped",
+        "x.png",
+        lambda: Image.fromarray(GRADIENT),
+        {},
+        _median_near_128,
+    ),
+    (
+        "32-bit TIFF (I) of 16-bit values",
+        "x.tif",
+        lambda: Image.fromarray(GRADIENT.astype(np.int32)),
+        {},
+        _median_near_128,
+    ),
+    (
+        "1-bit",
+        "x.png",
+        lambda: Image.fromarray(np.eye(8, dtype=bool)),
+        {},
+        lambda a: set(np.unique(a)) == {0, 255} and a[0, 0, 0] == 255,
+    ),
+    (
+        "float TIFF (F) in [0, 1]",
+        "x.tif",
+        lambda: Image.fromarray(np.full((8, 8), 0.5, np.float32)),
+        {},
+        lambda a: a.shape == (8, 8, 1) and np.all(a == 128),
+    ),
+    ("RGBA on black (the default)", "x.png", lambda: _rgba(0), {}, lambda a: np.all(a == 0)),
+    (
+        "RGBA on white",
+        "x.png",
+        lambda: _rgba(0),
+        {"alpha_background": "white"},
+        lambda a: np.all(a == 255),
+    ),
+    (
+        "RGBA opaque",
+        "x.png",
+        lambda: _rgba(255),
+        {},
+        lambda a: np.all(a[..., 0] == 200) and a.shape[-1] == 3,
+    ),
+    (
+        "LA on white stays grey",
+        "x.png",
+        _la,
+        {"alpha_background": "white"},
+        lambda a: a.shape == (8, 8, 1) and np.all(a == 255),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "file", "build", "options", "ok"), MODE_CASES, ids=[c[0] for c in MODE_CASES]
+)
+def test_every_image_mode_is_decoded_explicitly(name, file, build, options, ok, tmp_path):
+    path = tmp_path / file
+    build().save(path)
+    array = _user._decode(path, _user.DataOptions(**options))
+    assert array.dtype == np.uint8 and array.ndim == 3
+    assert ok(array), (name, array[..., 0])
+
+
+def test_a_palette_image_with_transparency_is_composited(tmp_path):
+    im = Image.fromarray(np.full((8, 8), 3, np.uint8), "P")
+    im.putpalette([0, 0, 0, 255, 255, 255, 0, 0, 0, 50, 60, 70] + [0] * 756)
+    im.info["transparency"] = 3
+    im.save(tmp_path / "p.png", transparency=3)
+    array = _user._decode(tmp_path / "p.png", _user.DataOptions(alpha_background="white"))
+    assert np.all(array == 255)
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    pixels = np.zeros((4, 8, 3), np.uint8)  # wide as stored; orientation 6 turns it tall
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(pixels).save(tmp_path / "phone.jpg", exif=exif.tobytes())
+    assert _user._decode(tmp_path / "phone.jpg", _user.DataOptions()).shape == (8, 4, 3)
+
+
+def test_one_pixel_images_are_refused_not_read_as_table_rows(tmp_path, capsys):
+    for i in range(4):
+        Image.fromarray(np.full((1, 1, 3), i, np.uint8)).save(tmp_path / f"{i}.png")
+    line = _one_line(
+        ["data", f"folder:{tmp_path}", "--out", str(tmp_path.parent / "p.png")], capsys
+    )
+    assert "is a 1x1 image" in line
+
+
+# --- 7: folder layouts ---------------------------------------------------------------------
+
+
+def test_train_and_val_folders_are_splits_not_classes(tmp_path):
+    _folder(tmp_path, n=30, top="train")
+    _folder(tmp_path, n=10, top="valid")
+    info = data.describe_source(f"folder:{tmp_path}")
+    assert all(c.startswith("c") for c in info["classes"])  # not "train" / "valid"
+    assert info["num_val"] == 10 and info["num_train"] + info["num_test"] == 30
+    val_x, val_y = data.load(f"folder:{tmp_path}", "val")
+    assert len(val_x) == 10 and (val_y >= 0).all()
+    with pytest.raises(aezoo.DataError, match="has its own validation folder"):
+        data.load(f"folder:{tmp_path}", "train", options=_user.DataOptions(val_fraction=0.2))
+
+
+def test_a_train_folder_alone_is_split_by_the_test_fraction(tmp_path):
+    _folder(tmp_path, n=40, top="train")
+    info = data.describe_source(f"folder:{tmp_path}")
+    assert all(c.startswith("c") for c in info["classes"])
+    assert (info["num_train"], info["num_test"]) == (36, 4)
+
+
+def test_hidden_files_and_system_folders_are_skipped(tmp_path):
+    _folder(tmp_path, n=20)
+    for junk in (".ipynb_checkpoints", "__MACOSX", "c0/.thumbs"):
+        (tmp_path / junk).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / junk / "x.png")
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "c0" / ".hidden.png")
+    info = data.describe_source(f"folder:{tmp_path}")
+    assert all(c.startswith("c") for c in info["classes"])
+    assert info["num_train"] + info["num_test"] == 20
+
+
+def test_a_symlinked_class_folder_is_read_whole(tmp_path):
+    _folder(tmp_path / "data", n=20)
+    moved = sorted((tmp_path / "data").iterdir())[0]
+    shutil.move(moved, tmp_path / "elsewhere")
+    moved.symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    (tmp_path / "elsewhere" / "loop").symlink_to(tmp_path / "data", target_is_directory=True)
+    info = data.describe_source(f"folder:{tmp_path / 'data'}")
+    assert info["num_train"] + info["num_test"] == 20 and moved.name in info["classes"]
+
+
+# --- 12 and 10: the decode cache -----------------------------------------------------------
+
+
+def test_the_cache_follows_content_when_mtime_is_restored(tmp_path):
+    d = tmp_path / "d"
+    d.mkdir()
+    for i in range(4):  # uncompressed BMPs: a new picture has the same size in bytes
+        Image.fromarray(np.full((8, 8), 10 * i, np.uint8)).save(d / f"{i}.bmp")
+    first = data.load(f"folder:{d}", "train")[0].copy()
+    target = d / "0.bmp"
+    st = target.stat()
+    Image.fromarray(np.full((8, 8), 200, np.uint8)).save(target)
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))  # as `cp -p` / `rsync -a` do
+    assert target.stat().st_size == st.st_size and target.stat().st_mtime_ns == st.st_mtime_ns
+    data.clear_cache()
+    again = data.load(f"folder:{d}", "train")[0]
+    assert not np.array_equal(first, again) and (again == 200).any()
+
+
+def test_a_corrupt_cache_file_is_decoded_again(tmp_path):
+    _folder(tmp_path / "d", n=8)
+    first = data.load(f"folder:{tmp_path / 'd'}", "train")[0].copy()
+    for cached in (tmp_path / "cache").glob("folder-*.npz"):
+        cached.write_bytes(cached.read_bytes()[:100])  # truncated
+    data.clear_cache()
+    np.testing.assert_array_equal(data.load(f"folder:{tmp_path / 'd'}", "train")[0], first)
