@@ -106,7 +106,12 @@ def check_dataset(images, labels=None, *, what: str = "images") -> None:
     in [0, 1]; tabular vectors ``[N, 1, 1, D]`` any finite floats."""
     shape = getattr(images, "shape", None)
     dtype = getattr(images, "dtype", None)
-    if shape is None or len(shape) != 4:
+    if shape is None:
+        raise ShapeError(
+            f"{what} must be an array [N, H, W, C] (NumPy or JAX); got {type(images).__name__} "
+            "(np.asarray(x) makes one)"
+        )
+    if len(shape) != 4:
         raise ShapeError(f"{what} must have rank 4 [N, H, W, C]; got shape {shape}")
     if shape[0] == 0:
         raise DataError(f"{what} hold no examples (shape {tuple(shape)})")
@@ -128,6 +133,36 @@ def check_dataset(images, labels=None, *, what: str = "images") -> None:
         lshape = getattr(labels, "shape", None)
         if lshape != (shape[0],):
             raise ShapeError(f"labels must have shape [{shape[0]}] to match {what}; got {lshape}")
+        check_labels(labels, what=f"labels of the {what}")
+
+
+INT32_MAX = 2**31 - 1
+
+
+def check_labels(labels: Any, *, what: str = "labels") -> None:
+    """One-line errors for labels that are not class indices: text, fractional floats, or
+    values outside -1 (unlabelled) .. 2^31 - 1 (they are kept as int32)."""
+    y = np.asarray(labels)
+    if y.dtype.kind in "USO":
+        first = next(iter(y.ravel()), "")
+        raise DataError(
+            f"{what} must be integer class indices; got text ({first!r}): map the names to "
+            "0..K-1 first"
+        )
+    if y.dtype.kind not in "iufb":
+        raise DataError(f"{what} must be integer class indices; got dtype {y.dtype}")
+    if y.size == 0:
+        return
+    if y.dtype.kind == "f":
+        bad = y[~np.isfinite(y) | (y != np.round(y))]
+        if bad.size:
+            raise DataError(f"{what} must be integer class indices; got {bad.ravel()[0]!r}")
+    lo, hi = y.min(), y.max()
+    if lo < -1 or hi > INT32_MAX:
+        value = lo if lo < -1 else hi
+        raise DataError(
+            f"{what} must lie in -1 (unlabelled) .. {INT32_MAX}; got {value} (int32 would wrap it)"
+        )
 
 
 def for_device(images: Any) -> np.ndarray:

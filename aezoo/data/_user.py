@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from aezoo.data._preprocess import check_labels
 from aezoo.errors import DataError
 
 PREFIXES = ("folder", "npz", "npy")
@@ -364,18 +365,20 @@ def _resize(im, size: tuple[int, int], crop: bool):
 def _arrays(path: pathlib.Path, kind: str, options: DataOptions) -> dict[str, Any]:
     """An ``.npz`` (images under one of ``IMAGE_KEYS``, optional labels under
     ``LABEL_KEYS``; or ``x_train`` / ``x_test`` [+ ``y_train`` / ``y_test``]) or ``.npy``."""
-    try:
-        if kind == "npy":
-            found = {"x": np.load(path, allow_pickle=False)}
-        else:
-            with np.load(path, allow_pickle=False) as z:
-                found = {k: z[k] for k in z.files}
-    except (OSError, ValueError, EOFError) as e:
-        raise DataError(f"{kind}: cannot read {path}: {e}") from None
+    found = _read_arrays(path, kind)
     if not isinstance(found, dict) or not found:
         raise DataError(f"{kind}: {path} holds no arrays")
     if "x_train" in found and "x_test" in found:
-        x = np.concatenate([found["x_train"], found["x_test"]])
+        a, b = found["x_train"], found["x_test"]
+        if a.shape[1:] != b.shape[1:] or a.dtype != b.dtype:
+            raise DataError(
+                f"{kind}: {path}: x_train {a.dtype} {a.shape[1:]} and x_test {b.dtype} "
+                f"{b.shape[1:]} differ; one dataset needs one example shape and dtype"
+            )
+        if ("y_train" in found) != ("y_test" in found):
+            given = "y_train" if "y_train" in found else "y_test"
+            raise DataError(f"{kind}: {path}: {given} without its partner; give both or neither")
+        x = np.concatenate([a, b])
         test = np.arange(len(x)) >= len(found["x_train"])
         y = _own_split_labels(found, path)
     else:
@@ -400,6 +403,37 @@ def _arrays(path: pathlib.Path, kind: str, options: DataOptions) -> dict[str, An
     }
 
 
+def _read_arrays(path: pathlib.Path, kind: str) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npy`` (``{"x": array}``) or ``.npz`` file; never pickles; a
+    one-line DataError for anything else (an npz given as npy and the reverse, a truncated
+    archive, a member that is not an array, a file without a NumPy header)."""
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except ValueError as e:
+        if "pickle" in str(e):
+            raise DataError(
+                f"{kind}: cannot read {path}: not a NumPy array file (no .npy header, or "
+                "pickled objects, which aezoo never loads)"
+            ) from None
+        raise DataError(f"{kind}: cannot read {path}: {e}") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as e:
+        raise DataError(f"{kind}: cannot read {path}: {e}") from None
+    if kind == "npy":
+        if not isinstance(loaded, np.ndarray):
+            loaded.close()
+            raise DataError(f"npy: {path} is an .npz archive; read it as npz:{path}")
+        return {"x": loaded}
+    if isinstance(loaded, np.ndarray):
+        raise DataError(f"npz: {path} is a single .npy array; read it as npy:{path}")
+    with loaded as z:
+        try:
+            return {k: z[k] for k in z.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+            raise DataError(
+                f"npz: cannot read {path}: a member is not a NumPy array ({e})"
+            ) from None
+
+
 def _own_split_labels(found: dict, path) -> np.ndarray | None:
     if "y_train" in found and "y_test" in found:
         return np.concatenate([found["y_train"], found["y_test"]])
@@ -414,7 +448,7 @@ def _as_examples(x: np.ndarray, test, what: str) -> tuple[np.ndarray, dict | Non
             f"{what}: expected images [N, H, W] / [N, H, W, C] or vectors [N, D]; "
             f"got shape {x.shape}"
         )
-    if x.dtype == np.uint8:
+    if x.dtype == np.uint8 and x.ndim != 2:  # 8-bit images; uint8 tables are vectors
         return (x[..., None] if x.ndim == 3 else x), None
     if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
         raise DataError(f"{what}: unsupported dtype {x.dtype} (use uint8 or float)")
@@ -443,8 +477,7 @@ def _as_labels(y, n: int, what: str) -> np.ndarray:
         raise DataError(
             f"{what}: labels must have shape [{n}] to match the examples; got {y.shape}"
         )
-    if not np.issubdtype(y.dtype, np.integer):
-        raise DataError(f"{what}: labels must be integers; got dtype {y.dtype}")
+    check_labels(y, what=f"{what}: labels")
     return y.astype(np.int32)
 
 

@@ -83,6 +83,10 @@ def _evaluate_one(root, names, progress: bool, common: dict, options: dict) -> d
     source["allow_changed_data"] = common["allow_changed_data"]
     split = common["split"]
     x_eval, y_eval = split_arrays(m, split, source)
+    if len(y_eval) < 2:
+        raise DataError(
+            f"split {split!r} holds {len(y_eval)} example(s); an evaluation needs at least 2"
+        )
     context = Context(m, root, split, x_eval, y_eval, source, {"progress": progress}, say)
     registry, given = EVALUATORS, dict(options)
     if given.get("nll_samples") == 0 and names is None:
@@ -298,10 +302,9 @@ def _objective_and_codes(m: LoadedModel, x, y, prefix: str, results: dict) -> di
     results.update({prefix + k: float(v) for k, v in metrics.items()})
     if "nll_bound" in metrics:
         results[prefix + "elbo"] = -float(metrics["nll_bound"])
-        dims = int(np.prod(m.config.image_shape))
-        results[prefix + "bound_bits_per_dim"] = likelihood.bits_per_dim(
-            float(metrics["nll_bound"]), dims
-        )
+        bits = likelihood.reported_bits_per_dim(float(metrics["nll_bound"]), m.config)
+        if bits is not None:
+            results[prefix + "bound_bits_per_dim"] = bits
     stats = likelihood.encode_and_reconstruct(m.spec, m.module, m.params, x, y)
     results[prefix + "recon"] = float(np.mean(stats["recon"]))
     results[prefix + "mse"] = float(np.mean(stats["mse"]))
@@ -338,13 +341,15 @@ def _is_nll(m: LoadedModel, x, y, k: int, prefix: str, progress: bool) -> dict[s
     bar.close()
     log_px = np.concatenate(values)
     nll = float(-np.mean(log_px))
-    dims = int(np.prod(m.config.image_shape))
-    return {
+    out = {
         prefix + "nll_is": nll,
         prefix + "nll_is_stderr": float(np.std(log_px) / math.sqrt(len(log_px))),
-        prefix + "bits_per_dim": likelihood.bits_per_dim(nll, dims),
         "nll_samples": k,
     }
+    bits = likelihood.reported_bits_per_dim(nll, m.config)
+    if bits is not None:
+        out[prefix + "bits_per_dim"] = bits
+    return out
 
 
 def _probes(m: LoadedModel, split, source, test_codes, test_x, test_y, n_train):

@@ -54,7 +54,21 @@ def subset(x: np.ndarray, y: np.ndarray, n: int | None, seed: int):
 def split_for(m: LoadedModel, split: str, data_dir=None, cache_dir=None):
     """A split of the run's dataset, read as for training, in grey levels (not binarized:
     codes and pixel baselines see the same deterministic images)."""
-    return load_split(m, split, data_source(m, data_dir, cache_dir))
+    x, y = load_split(m, split, data_source(m, data_dir, cache_dir))
+    require_labels(m.run["train"]["dataset"], split, y)
+    return x, y
+
+
+def require_labels(dataset: str, split: str, labels: np.ndarray) -> None:
+    """One line when a split has unlabelled rows: the tasks score codes against labels
+    (neighbours, clusters, relevance, classes); ``aezoo eval`` serves unlabelled runs."""
+    unlabelled = int(np.sum(labels < 0))
+    if unlabelled:
+        raise DataError(
+            f"the tasks score codes against labels, and {unlabelled} of the {len(labels)} rows "
+            f"of the {split} split of {dataset!r} are unlabelled; label them (class folders, "
+            "a y array) or use aezoo eval, which serves unlabelled runs"
+        )
 
 
 def codes(m: LoadedModel, x: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -195,6 +195,8 @@ def run(
     source["options"] = options.train_config.data_options()
     train = data.load(options.dataset, "train", **source)
     test = data.load(options.dataset, "test", **source)
+    for name, split in (("train", train), ("test", test)):
+        common.require_labels(options.dataset, name, np.asarray(split[1]))
     spec, classes = get_spec(options.model), options.class_list(train[1])
     out.mkdir(parents=True, exist_ok=True)
     rows = []
