@@ -285,8 +285,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
         spec, workdir, given, given_flags(args, spec.config_cls), resume=args.resume
     )
     progress = not args.no_progress and jax.process_index() == 0
-    if progress:
-        _print_settings(spec.name, workdir, args.resume, config, model_config)
     train, test, val = sharding.load_splits(
         config.dataset,
         devices=config.devices,
@@ -294,6 +292,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         cache_dir=args.cache_dir,
         options=config.data_options(),
     )
+    if progress:  # after the data loaded: a bad input is one line, not a banner and a line
+        _print_settings(spec.name, workdir, args.resume, config, model_config)
     result = fit(
         spec,
         train,

@@ -411,3 +411,122 @@ def test_a_corrupt_cache_file_is_decoded_again(tmp_path):
         cached.write_bytes(cached.read_bytes()[:100])  # truncated
     data.clear_cache()
     np.testing.assert_array_equal(data.load(f"folder:{tmp_path / 'd'}", "train")[0], first)
+
+
+# --- 9, 10, 14: arrays and labels read with one line, never a traceback ----------------------
+
+
+def _zip_member_not_an_array(path: pathlib.Path) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("x.npy", b"not an array at all")
+
+
+def _truncated_npz(path: pathlib.Path) -> None:
+    _npz_as(path, x=np.zeros((20, 8, 8), np.uint8))
+    path.write_bytes(path.read_bytes()[:200])
+
+
+def _headerless(path: pathlib.Path) -> None:
+    path.write_bytes(b"\x00" * 256)
+
+
+def _npz_as(path: pathlib.Path, **arrays) -> None:
+    with path.open("wb") as f:
+        np.savez(f, **arrays)
+
+
+IMG = np.zeros((20, 8, 8), np.uint8)
+# (source kind, file builder, expected fragment)
+ARRAY_CASES = [
+    ("npz", _truncated_npz, "cannot read"),
+    ("npz", _zip_member_not_an_array, "a member is not a NumPy array"),
+    ("npy", lambda p: _npz_as(p, x=IMG), "is an .npz archive; read it as npz:"),
+    ("npz", lambda p: np.save(p.open("wb"), IMG), "is a single .npy array; read it as npy:"),
+    ("npy", _headerless, "not a NumPy array file"),
+    ("npz", lambda p: _npz_as(p, x_train=IMG, x_test=np.zeros((5, 9, 9), np.uint8)), "differ"),
+    (
+        "npz",
+        lambda p: _npz_as(p, x_train=IMG, x_test=IMG, y_train=np.zeros(20, int)),
+        "y_train without its partner",
+    ),
+    ("npz", lambda p: _npz_as(p, x=IMG, y=np.array(["cat"] * 20)), "got text ('cat')"),
+    ("npz", lambda p: _npz_as(p, x=IMG, y=np.full(20, 4.9)), "got 4.9"),
+    ("npz", lambda p: _npz_as(p, x=IMG, y=np.full(20, 2**31, np.int64)), "must lie in -1"),
+]
+
+
+@pytest.mark.parametrize(("kind", "build", "message"), ARRAY_CASES)
+def test_unreadable_arrays_and_labels_are_one_line(kind, build, message, tmp_path, capsys):
+    path = tmp_path / "data.bin"
+    build(path)
+    argv = ["data", f"{kind}:{path}", "--out", str(tmp_path / "p.png")]
+    assert message in _one_line(argv, capsys)
+
+
+def test_uint8_tables_are_vectors(tmp_path):
+    np.save(tmp_path / "t.npy", np.arange(40 * 5, dtype=np.uint8).reshape(40, 5))
+    x, _ = data.load(f"npy:{tmp_path / 't.npy'}", "train")
+    assert x.shape == (36, 1, 1, 5) and data.is_vectors(x.shape) and x.dtype == np.float32
+
+
+FIT_CASES = [
+    ("a list of images", lambda x, y: (x.tolist(), y), "got list (np.asarray(x) makes one)"),
+    ("fractional labels", lambda x, y: (x, y + 0.5), "must be integer class indices; got"),
+    ("text labels", lambda x, y: (x, y.astype(str)), "got text ('"),
+    ("labels past int32", lambda x, y: (x, y.astype(np.int64) + 2**31), "must lie in -1"),
+]
+
+
+@pytest.mark.parametrize(("what", "make", "message"), FIT_CASES, ids=[c[0] for c in FIT_CASES])
+def test_fit_refuses_unusable_arrays_in_one_line(what, make, message, digits):
+    x, y = (np.asarray(a) for a in digits[0])
+    with pytest.raises((aezoo.DataError, aezoo.ShapeError)) as e:
+        aezoo.fit("cvae", make(x[:64], y[:64]), epochs=1, progress=False, model_config=TINY_NET)
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_tasks_refuse_unlabelled_data_in_one_line(tmp_path, capsys):
+    x, _ = data.load("digits", "train")
+    np.save(tmp_path / "x.npy", np.asarray(x)[:200, ..., 0])
+    run = _train_on(f"npy:{tmp_path / 'x.npy'}", tmp_path / "run")
+    for task in ("clustering", "manifold", "retrieval", "semisupervised"):
+        line = _one_line(["task", task, str(run), "--out", str(tmp_path / task)], capsys)
+        assert "the tasks score codes against labels" in line and "are unlabelled" in line
+    argv = ["task", "anomaly", "vae", "--dataset", f"npy:{tmp_path / 'x.npy'}"]
+    assert "are unlabelled" in _one_line([*argv, "--out", str(tmp_path / "a")], capsys)
+    assert main(["eval", str(run), "--nll-samples", "5", "--no-progress"]) == 0  # label-free
+    assert "probe/knn_acc" not in json.loads((run / "eval.json").read_text())
+    for split in ("test[:0]", "test[:1]"):
+        line = _one_line(["eval", str(run), "--split", split], capsys)
+        assert "an evaluation needs at least 2" in line
+
+
+def test_bits_per_dim_are_8_bit_terms_and_absent_for_tables():
+    from aezoo.eval.likelihood import reported_bits_per_dim
+    from aezoo.models import get_spec
+
+    def config(likelihood: str, shape: tuple[int, int, int]):
+        return get_spec("vae").make_config(likelihood=likelihood, image_shape=shape)
+
+    nll = 0.5 * 784 * np.log(2.0)  # half a bit per pixel
+    assert reported_bits_per_dim(nll, config("bernoulli", (28, 28, 1))) == pytest.approx(0.5)
+    assert reported_bits_per_dim(nll, config("gaussian", (28, 28, 1))) == pytest.approx(8.5)
+    assert reported_bits_per_dim(nll, config("gaussian", (1, 1, 784))) is None
+
+
+MESSAGE_CASES = [
+    (["train", "vae", "--center-crop"], "center_crop crops to the aspect ratio of image_size"),
+]
+
+
+@pytest.mark.parametrize(("argv", "message"), MESSAGE_CASES)
+def test_messages(argv, message, tmp_path, capsys):
+    assert message in _one_line([*argv, "--workdir", str(tmp_path / "w")], capsys)
+
+
+def test_decode_refuses_nan_codes_as_encode_does(vae_run):
+    m = aezoo.load(vae_run)
+    with pytest.raises(aezoo.ShapeError, match="codes must be finite"):
+        m.decode(np.full((2, 2), np.nan, np.float32))

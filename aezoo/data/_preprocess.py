@@ -144,7 +144,7 @@ def check_labels(labels: Any, *, what: str = "labels") -> None:
     values outside -1 (unlabelled) .. 2^31 - 1 (they are kept as int32)."""
     y = np.asarray(labels)
     if y.dtype.kind in "USO":
-        first = next(iter(y.ravel()), "")
+        first = y.ravel()[0].item() if y.size else ""
         raise DataError(
             f"{what} must be integer class indices; got text ({first!r}): map the names to "
             "0..K-1 first"
@@ -156,8 +156,8 @@ def check_labels(labels: Any, *, what: str = "labels") -> None:
     if y.dtype.kind == "f":
         bad = y[~np.isfinite(y) | (y != np.round(y))]
         if bad.size:
-            raise DataError(f"{what} must be integer class indices; got {bad.ravel()[0]!r}")
-    lo, hi = y.min(), y.max()
+            raise DataError(f"{what} must be integer class indices; got {bad.ravel()[0].item()!r}")
+    lo, hi = y.min().item(), y.max().item()
     if lo < -1 or hi > INT32_MAX:
         value = lo if lo < -1 else hi
         raise DataError(

@@ -427,11 +427,15 @@ def _read_arrays(path: pathlib.Path, kind: str) -> dict[str, np.ndarray]:
         raise DataError(f"npz: {path} is a single .npy array; read it as npy:{path}")
     with loaded as z:
         try:
-            return {k: z[k] for k in z.files}
+            found = {k: z[k] for k in z.files}
         except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
             raise DataError(
                 f"npz: cannot read {path}: a member is not a NumPy array ({e})"
             ) from None
+    odd = [k for k, v in found.items() if not isinstance(v, np.ndarray)]
+    if odd:
+        raise DataError(f"npz: cannot read {path}: a member is not a NumPy array ({odd[0]})")
+    return found
 
 
 def _own_split_labels(found: dict, path) -> np.ndarray | None:

@@ -494,11 +494,11 @@ def _probe_note(results: dict[str, Any]) -> str:
 
 
 SUMMARY_KEYS = (
-    "test/loss",
+    "{split}/loss",
     "disentanglement/mig",
     "disentanglement/factor_vae_score",
-    "test/elbo",
-    "test/nll_is",
+    "{split}/elbo",
+    "{split}/nll_is",
     "active_units",
     "probe/logreg_acc",
     "probe/knn_acc",
@@ -507,11 +507,12 @@ SUMMARY_KEYS = (
 
 def summary_line(results: dict[str, Any]) -> str:
     """The headline numbers of an evaluation, on one line (of a multi-seed run: each group's
-    means)."""
+    means); the split's own keys (``val/loss`` for ``--split val``)."""
     if "groups" in results:
         return "; ".join(f"{g['group']}: {summary_line(g['mean'])}" for g in results["groups"])
+    keys = [k.format(split=results.get("split", "test")) for k in SUMMARY_KEYS]
     return ", ".join(
         f"{k} {results[k]:.3f}" if isinstance(results[k], float) else f"{k} {results[k]}"
-        for k in SUMMARY_KEYS
+        for k in keys
         if k in results
     )

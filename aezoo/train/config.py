@@ -216,6 +216,8 @@ class TrainConfig:
             object.__setattr__(self, "sweep", _normal_sweep(self.sweep))
         check_fields(self)
         data.parse_image_size(self.image_size)
+        if self.center_crop and self.image_size is None:
+            raise ConfigError("center_crop crops to the aspect ratio of image_size: give both")
         byte_size("device_memory", self.device_memory)
         self._check_optimizer()
 

@@ -93,6 +93,8 @@ class LoadedModel:
                 f"codes must have shape [B, {', '.join(map(str, width))}] (B >= 1); "
                 f"got {tuple(z.shape)}"
             )
+        if not bool(jax.numpy.isfinite(z).all()):
+            raise ShapeError("codes must be finite; got NaN or infinite values")
         return self._apply("decode", z.reshape(z.shape[0], *width), label)
 
     def reconstruct(self, images: Any, *, label: Any = None) -> dict[str, jax.Array]:
