@@ -227,6 +227,30 @@ def output_file(
     return p
 
 
+def output_dir(
+    path: str | os.PathLike,
+    what: str,
+    *,
+    datasets: Sequence[str | os.PathLike] = (),
+    runs: bool = True,
+) -> pathlib.Path:
+    """``path`` as a folder for a command's outputs, else a one-line :class:`ConfigError`:
+    never inside a dataset in ``datasets`` (the next read would take the outputs for data),
+    and (``runs``) never inside a run folder."""
+    p = writable_dir(path, what)
+    target = p.resolve()
+    for source in datasets:
+        root = pathlib.Path(source).expanduser().resolve()
+        if target == root or root in target.parents:
+            raise ConfigError(
+                f"{what} {p} is inside the dataset {root}; its outputs would be read as data"
+            )
+    run = enclosing_run(target / "output")
+    if runs and run is not None:
+        raise ConfigError(f"{what} {p} is inside the run folder {run}; write outside it")
+    return p
+
+
 def enclosing_run(path: pathlib.Path) -> pathlib.Path | None:
     """The aezoo run folder (``config.json`` beside ``checkpoints/``, ``params.msgpack`` or
     ``metrics.jsonl``) that holds ``path``, if any."""

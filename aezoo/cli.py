@@ -266,7 +266,8 @@ def _cmd_list() -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     import jax
 
-    from aezoo._validate import writable_dir
+    from aezoo import data
+    from aezoo._validate import output_dir
     from aezoo.models import get_spec
     from aezoo.train import TrainConfig, fit, sharding
     from aezoo.train.records import resolve_settings
@@ -280,7 +281,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
         args.coordinator, args.num_processes, args.process_id, detect=args.distributed
     )
     default_dir = f"runs/{args.model}-{given.get('dataset', 'digits')}"
-    workdir = writable_dir(default_dir if args.workdir is None else args.workdir, "--workdir")
+    workdir = output_dir(
+        default_dir if args.workdir is None else args.workdir,
+        "--workdir",
+        datasets=data.source_paths(given.get("dataset")),
+        runs=False,  # a run folder is what --resume and --overwrite take
+    )
     config, model_config = resolve_settings(
         spec, workdir, given, given_flags(args, spec.config_cls), resume=args.resume
     )

@@ -530,3 +530,17 @@ def test_decode_refuses_nan_codes_as_encode_does(vae_run):
     m = aezoo.load(vae_run)
     with pytest.raises(aezoo.ShapeError, match="codes must be finite"):
         m.decode(np.full((2, 2), np.nan, np.float32))
+
+
+def test_output_folders_never_land_in_the_data_or_a_run(npz_run, tmp_path, capsys):
+    run, npz = npz_run
+    images = _folder(tmp_path / "images", n=20)
+    argv = ["train", "vae", "--dataset", f"folder:{images}", "--workdir", str(images / "run")]
+    assert "is inside the dataset" in _one_line(argv, capsys)
+    assert not (images / "run").exists()
+    argv = ["task", "clustering", str(run), "--out", str(run / "tasks")]
+    assert "is inside the run folder" in _one_line(argv, capsys)
+    argv = ["bench", "--quick", "--out", str(run / "bench")]
+    assert "is inside the run folder" in _one_line(argv, capsys)
+    argv = ["task", "anomaly", "vae", "--dataset", f"folder:{images}", "--out", str(images)]
+    assert "is inside the dataset" in _one_line(argv, capsys)

@@ -30,7 +30,7 @@ import numpy as np
 import optax
 
 from aezoo import data
-from aezoo._validate import one_of, positive_int, writable_dir
+from aezoo._validate import one_of, output_dir, positive_int
 from aezoo.bench import torch_baseline
 from aezoo.models import get_spec
 from aezoo.nn import ARCHS
@@ -514,7 +514,7 @@ def run_and_write(
     if quick:
         models, batch_sizes = ["vae"], [128]
         options.update(seeds=2, repeats=3, examples_per_epoch=1280, mesh_devices=2)
-    out = writable_dir(out, "--out")  # before the timing, so that a bad --out costs nothing
+    out = output_dir(out, "--out")  # before the timing, so that a bad --out costs nothing
     for arch in options.get("archs", ()):
         one_of("arch", arch, ARCHS)
     result = run_suite(models, batch_sizes, modes, **options)

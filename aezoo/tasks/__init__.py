@@ -16,7 +16,8 @@ import pathlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from aezoo._validate import one_of, writable_dir
+from aezoo import data
+from aezoo._validate import one_of, output_dir
 from aezoo.eval import Context, Evaluator, register_evaluator
 from aezoo.tasks import anomaly, clustering, manifold, metrics, retrieval, semisupervised
 
@@ -137,7 +138,8 @@ def run_task(
     ``out`` (default ``runs/task-NAME``). Returns the result also written as JSON."""
     task = TASKS[one_of("task", name, tuple(TASKS))]
     opts = task.options_cls(**options)
-    target = writable_dir(out if out is not None else f"runs/task-{name}", "--out")
+    datasets = data.source_paths(opts.dataset) if name == "anomaly" else ()
+    target = output_dir(out if out is not None else f"runs/task-{name}", "--out", datasets=datasets)
     return task.run(
         [str(r) for r in runs],
         opts,

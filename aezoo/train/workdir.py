@@ -19,7 +19,8 @@ from typing import Any
 import flax.serialization
 import jax
 
-from aezoo._validate import writable_dir
+from aezoo import data
+from aezoo._validate import output_dir
 from aezoo.errors import CheckpointError, ConfigError
 from aezoo.train import records
 
@@ -60,7 +61,7 @@ def prepare(
     out_dir = pathlib.Path(workdir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"workdir {out_dir} exists and is not a directory")
-    writable_dir(out_dir, "workdir")
+    output_dir(out_dir, "workdir", datasets=data.source_paths(run["train"]["dataset"]), runs=False)
     config_path = out_dir / "config.json"
     if resume and overwrite:
         raise ConfigError("--resume and --overwrite exclude each other")
