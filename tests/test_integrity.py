@@ -544,3 +544,13 @@ def test_output_folders_never_land_in_the_data_or_a_run(npz_run, tmp_path, capsy
     assert "is inside the run folder" in _one_line(argv, capsys)
     argv = ["task", "anomaly", "vae", "--dataset", f"folder:{images}", "--out", str(images)]
     assert "is inside the dataset" in _one_line(argv, capsys)
+
+
+def test_an_edited_config_json_is_named_not_called_corrupt(vae_run_copy):
+    path = vae_run_copy / "config.json"
+    record = json.loads(path.read_text())
+    record["model_config"]["latent_dim"] = 3
+    path.write_text(json.dumps(record))
+    with pytest.raises(aezoo.CheckpointError) as e:
+        aezoo.load(vae_run_copy)
+    assert "says latent_dim=3, but the checkpoints were written with latent_dim=2" in str(e.value)

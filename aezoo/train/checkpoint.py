@@ -86,6 +86,17 @@ class Checkpointer:
                 warnings.warn(f"{e}; trying an older one", stacklevel=2)
         return None
 
+    def meta(self, epoch: int) -> dict[str, Any] | None:
+        """The run record saved with ``epoch`` (None when it cannot be read)."""
+        ocp = _ocp()
+        try:
+            restored = self._manager.restore(
+                epoch, args=ocp.args.Composite(meta=ocp.args.JsonRestore())
+            )
+        except Exception:  # any unreadable checkpoint: None, as documented
+            return None
+        return restored.meta if isinstance(restored.meta, dict) else None
+
     def restore(
         self, epoch: int, abstract_state: Any, *, model: str | None = None
     ) -> tuple[Any, dict[str, Any]]:

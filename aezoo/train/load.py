@@ -245,5 +245,26 @@ def _restore(ckpt_dir: pathlib.Path, abstract: Any, epoch: int | None, model: st
     finally:
         ckpt.close()
     if restored is None:
-        raise CheckpointError(f"every checkpoint in {ckpt_dir} is corrupt or truncated")
+        raise CheckpointError(_why_none_restored(ckpt_dir))
     return restored[0], restored[1]
+
+
+def _why_none_restored(ckpt_dir: pathlib.Path) -> str:
+    """Corrupt checkpoints, or a config.json edited after training (its model settings no
+    longer those the checkpoints were written with): which one, in words."""
+    run = json.loads((ckpt_dir.parent / "config.json").read_text())
+    ckpt = Checkpointer(ckpt_dir, keep=10**6)
+    try:
+        saved = next((m for e in reversed(ckpt.epochs()) if (m := ckpt.meta(e))), None)
+    finally:
+        ckpt.close()
+    was, now = (saved or {}).get("model_config") or {}, run.get("model_config") or {}
+    changed = [k for k in sorted(set(was) | set(now)) if was.get(k) != now.get(k)]
+    if saved is None or not changed:
+        return f"every checkpoint in {ckpt_dir} is corrupt or truncated"
+    k = changed[0]
+    return (
+        f"config.json in {ckpt_dir.parent} says {k}={now.get(k)!r}, but the checkpoints were "
+        f"written with {k}={was.get(k)!r}: config.json was changed after training; put the "
+        "training settings back"
+    )
