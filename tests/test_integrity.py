@@ -533,7 +533,7 @@ def test_decode_refuses_nan_codes_as_encode_does(vae_run):
 
 
 def test_output_folders_never_land_in_the_data_or_a_run(npz_run, tmp_path, capsys):
-    run, npz = npz_run
+    run, _ = npz_run
     images = _folder(tmp_path / "images", n=20)
     argv = ["train", "vae", "--dataset", f"folder:{images}", "--workdir", str(images / "run")]
     assert "is inside the dataset" in _one_line(argv, capsys)
@@ -554,3 +554,31 @@ def test_an_edited_config_json_is_named_not_called_corrupt(vae_run_copy):
     with pytest.raises(aezoo.CheckpointError) as e:
         aezoo.load(vae_run_copy)
     assert "says latent_dim=3, but the checkpoints were written with latent_dim=2" in str(e.value)
+
+
+def test_an_input_error_is_one_line_without_the_settings_banner(tmp_path, capsys):
+    argv = ["train", "vae", "--dataset", f"npz:{tmp_path / 'missing.npz'}"]
+    assert main([*argv, "--workdir", str(tmp_path / "w")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "does not exist" in err[0]
+
+
+def test_anomaly_on_tables_advises_a_flag_it_has(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 6)).astype(np.float32)
+    np.savez(tmp_path / "tab.npz", x=x, y=np.arange(200) % 2)
+    argv = ["task", "anomaly", "vae", "--dataset", f"npz:{tmp_path / 'tab.npz'}"]
+    argv += ["--epochs", "1", "--batch-size", "16", "--hidden-dims", "8", "--latent-dim", "2"]
+    argv += ["--nll-samples", "2", "--no-progress", "--out"]
+    line = _one_line([*argv, str(tmp_path / "a")], capsys)
+    assert "--likelihood gaussian" in line
+    assert main([*argv, str(tmp_path / "b"), "--likelihood", "gaussian"]) == 0
+
+
+def test_the_summary_of_a_val_evaluation_has_its_loss(tmp_path, capsys):
+    argv = ["train", "vae", "--dataset", "digits", "--val-fraction", "0.2", "--epochs", "1"]
+    argv += ["--hidden-dims", "16", "--latent-dim", "2", "--no-progress"]
+    assert main([*argv, "--workdir", str(tmp_path / "w")]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(tmp_path / "w"), "--split", "val", "--nll-samples", "0"]) == 0
+    assert "done: val/loss" in capsys.readouterr().out
