@@ -20,7 +20,7 @@ def markdown(recipe: Recipe, result: dict[str, Any] | None) -> str:
         lines += [f"**{table.title}**", "", *_table(table, result["outputs"]), ""]
     if recipe.quoted:
         lines += ["Quoted from the literature, not measured here:", ""]
-        lines += [f"- {q.what}: {q.value:g} ({q.source})" for q in recipe.quoted]
+        lines += [f"- {q.what}: {q.value:g}; {q.source}" for q in recipe.quoted]
         lines.append("")
     if recipe.notes:
         lines += [recipe.notes, ""]
