@@ -24,6 +24,7 @@ from aezoo.models import (
     m2,
     sparse_ae,
     vae,
+    vamp,
     vqvae,
 )
 from aezoo.models._spec import CAPABILITIES, BaseConfig, ModelSpec, Phase
@@ -48,6 +49,7 @@ MODELS: dict[str, ModelSpec] = {
         m2.SPEC,
         cat_aae.SPEC,
         gmvae.SPEC,
+        vamp.SPEC,
     )
 }
 

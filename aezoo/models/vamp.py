@@ -1,0 +1,96 @@
+"""VAE with a VampPrior (Tomczak & Welling, 2018): the prior is the mixture of the posteriors
+of K learned pseudo-inputs.
+
+``p(z) = (1/K) sum_k q(z | u_k)``, where the pseudo-inputs ``u_k`` are images (parameters,
+kept in [0, 1] by a hard clip as in the paper, initialized near 0.05 +/- 0.01) encoded by the
+model's own encoder, so the prior works for any encoder architecture and follows the
+encoder as it learns. The loss is the negative ELBO with the KL estimated on the
+reparameterized sample and the pseudo-input summed out exactly (log-sum-exp):
+``-ELBO = -log p(x|z) + log q(z|x) - log p(z)``. ``log_prior`` is exact, so the
+importance-sampled NLL is too; ``sample`` draws a pseudo-input uniformly, then a code from
+its posterior. The pseudo-inputs themselves are images: :meth:`VampVAE.pseudo_inputs`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import jax
+import jax.numpy as jnp
+
+from aezoo.losses import gaussian_log_prob
+from aezoo.models._spec import Metrics, ModelSpec, option
+from aezoo.models.vae import VAE, VAEConfig, elbo_outputs, log_importance_weights
+from aezoo.nn import reparameterize
+
+PSEUDO_INIT_MEAN, PSEUDO_INIT_STD = 0.05, 0.01  # Tomczak & Welling's initialization
+
+
+@dataclasses.dataclass(frozen=True)
+class VampConfig(VAEConfig):
+    """VampPrior settings: the number of pseudo-inputs (mixture components of the prior)."""
+
+    pseudo_inputs: int = option(
+        500, "K: learned pseudo-inputs whose posteriors are the prior", low=1
+    )
+
+
+def _pseudo_init(key: jax.Array, shape: tuple[int, ...], dtype=jnp.float32) -> jax.Array:
+    return PSEUDO_INIT_MEAN + PSEUDO_INIT_STD * jax.random.normal(key, shape, dtype)
+
+
+class VampVAE(VAE):
+    """The VAE's encoder and decoder with the VampPrior."""
+
+    config: VampConfig
+
+    def setup(self) -> None:
+        super().setup()
+        shape = (self.config.pseudo_inputs, *self.config.image_shape)
+        self.pseudo = self.param("pseudo_inputs", _pseudo_init, shape)
+
+    def pseudo_inputs(self) -> jax.Array:
+        """``[K, H, W, C]`` the pseudo-inputs as images in [0, 1]."""
+        return jnp.clip(self.pseudo, 0.0, 1.0)
+
+    def prior_components(self) -> tuple[jax.Array, jax.Array]:
+        """``([K, D], [K, D])``: the mean and log-variance of ``q(z | u_k)`` per pseudo-input."""
+        q = self.encode(self.pseudo_inputs())
+        return q["z_mean"], q["z_logvar"]
+
+    def log_prior(self, z: jax.Array) -> jax.Array:
+        """``log p(z) = logsumexp_k log q(z | u_k) - log K`` of ``[..., D]`` codes: ``[...]``."""
+        mean, logvar = self.prior_components()
+        flat = z.reshape(-1, 1, z.shape[-1])  # [N, 1, D] against [1, K, D]
+        log_q = jnp.sum(gaussian_log_prob(flat, mean[None], logvar[None]), axis=-1)
+        log_p = jax.nn.logsumexp(log_q, axis=-1) - math.log(self.config.pseudo_inputs)
+        return log_p.reshape(z.shape[:-1])
+
+    def sample(self, n: int, rng: jax.Array, *, label: jax.Array | None = None) -> dict:
+        """Decode ``n`` draws from the VampPrior (a uniform pseudo-input, then its posterior)."""
+        k_key, z_key = jax.random.split(rng)
+        mean, logvar = self.prior_components()
+        k = jax.random.randint(k_key, (n,), 0, self.config.pseudo_inputs)
+        return self.decode(reparameterize(z_key, mean[k], logvar[k]))
+
+
+def loss_fn(params, batch, rng, *, module: VampVAE) -> tuple[jax.Array, Metrics]:
+    """Negative ELBO (nats per example): NLL + ``log q(z|x) - log p(z)`` at one sample."""
+    out, nll, _ = elbo_outputs(params, batch, rng, module=module)  # its N(0, I) KL unused
+    log_q = jnp.sum(gaussian_log_prob(out["z"], out["z_mean"], out["z_logvar"]), axis=-1)
+    log_p = module.apply({"params": params}, out["z"], method="log_prior")
+    kl = log_q - log_p
+    loss = jnp.mean(nll + kl)
+    return loss, {"loss": loss, "nll": jnp.mean(nll), "kl": jnp.mean(kl), "nll_bound": loss}
+
+
+SPEC = ModelSpec(
+    name="vamp",
+    description="VAE with a VampPrior: the mixture of the posteriors of K learned pseudo-inputs",
+    config_cls=VampConfig,
+    module_cls=VampVAE,
+    loss_fn=loss_fn,
+    generative=True,
+    log_weights=log_importance_weights,
+)
