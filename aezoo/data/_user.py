@@ -72,7 +72,11 @@ def source_paths(name: Any) -> list[pathlib.Path]:
     never be written into."""
     if not is_user_source(name):
         return []
-    return [pathlib.Path(name.partition(":")[2]).expanduser()]
+    kind, _, text = name.partition(":")
+    path = pathlib.Path(text).expanduser()
+    if kind != "folder" and path.is_dir():  # not a usable source: its reader says so
+        return []
+    return [path]
 
 
 def parse_image_size(text: str | None) -> tuple[int, int] | None:
