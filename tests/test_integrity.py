@@ -582,3 +582,19 @@ def test_the_summary_of_a_val_evaluation_has_its_loss(tmp_path, capsys):
     capsys.readouterr()
     assert main(["eval", str(tmp_path / "w"), "--split", "val", "--nll-samples", "0"]) == 0
     assert "done: val/loss" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_a_checkpoint_write_is_one_line_and_the_run_resumes(tmp_path):
+    argv = [sys.executable, "-m", "aezoo.cli", "train", "vae", "--dataset", "digits"]
+    argv += ["--epochs", "4", "--hidden-dims", "16", "--latent-dim", "2", "--no-progress"]
+    argv += ["--workdir", str(tmp_path / "w")]
+    env = {**os.environ, "AEZOO_TEST_KILL_DURING_SAVE": "2:INT"}  # SIGINT right after saving
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 130, proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines()[-1] == "aezoo: interrupted"
+    assert "Traceback" not in proc.stderr
+    resumed = subprocess.run([*argv, "--resume"], capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    epochs = [json.loads(line)["epoch"] for line in (tmp_path / "w" / "metrics.jsonl").open()]
+    assert epochs == [1, 2, 3, 4]

@@ -203,8 +203,14 @@ def _npz(tmp_path: pathlib.Path, **arrays) -> str:
 
 
 BAD = [
-    (lambda t: _bad_folder(t, "empty"), "no images (.png, .jpg, .jpeg, .bmp, .tif, .tiff, .webp) in"),
-    (lambda t: _bad_folder(t, "notes"), "no images (.png, .jpg, .jpeg, .bmp, .tif, .tiff, .webp) in"),
+    (
+        lambda t: _bad_folder(t, "empty"),
+        "no images (.png, .jpg, .jpeg, .bmp, .tif, .tiff, .webp) in",
+    ),
+    (
+        lambda t: _bad_folder(t, "notes"),
+        "no images (.png, .jpg, .jpeg, .bmp, .tif, .tiff, .webp) in",
+    ),
     (lambda t: _bad_folder(t, "corrupt"), "cannot decode"),
     (lambda t: _npz(t, labels=np.zeros(3)), "has no image array; name it one of image, images"),
     (lambda t: _npz(t, x=np.array([[0.5, np.nan]] * 4)), "NaN or infinite"),
