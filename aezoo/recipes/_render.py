@@ -29,9 +29,13 @@ def markdown(recipe: Recipe, result: dict[str, Any] | None) -> str:
         f"Measured {result['date'][:10]} at commit `{result['commit'][:12]}` on "
         f"{machine['cpu']} ({machine['cpu_count']} cores, fp32 matmul "
         f"{machine['matmul_gflops']:.0f} GFLOP/s, {machine['platform']}): "
-        f"{result['seconds'] / 60:.1f} minutes in all, "
-        f"{result['train_seconds'] / 60:.1f} of them training "
-        f"(file `results/recipes/{recipe.name}.json`).",
+        f"{result['seconds'] / 60:.1f} minutes in all"
+        + (
+            f", {result['train_seconds'] / 60:.1f} of them in `aezoo train`"
+            if result["train_seconds"]
+            else ""
+        )
+        + f" (file `results/recipes/{recipe.name}.json`).",
         "",
     ]
     return "\n".join(lines)
