@@ -139,6 +139,10 @@ def test_an_image_added_to_the_training_folder_is_refused_then_allowed(tmp_path,
     assert "changed since the run was trained" in _one_line(
         ["task", "clustering", str(run), "--out", str(tmp_path / "t")], capsys
     )
+    with pytest.raises(aezoo.DataError, match="changed since the run was trained"):
+        aezoo.load(run).dataset("test[:5]")
+    x_now, y_now = aezoo.load(run).dataset("test", allow_changed_data=True)
+    assert len(x_now) == len(y_now) > 0
     argv = ["eval", str(run), "--nll-samples", "0", "--allow-changed-data", "--no-progress"]
     assert main(argv) == 0
     changed = json.loads((run / "eval.json").read_text())["data_changed"]

@@ -73,4 +73,28 @@ def check(
     return why
 
 
-__all__ = ["changed", "check", "fingerprint"]
+def load_checked(
+    dataset: str,
+    split: str,
+    recorded: Mapping[str, Any] | None,
+    *,
+    allow: bool = False,
+    **load: Any,
+) -> tuple[np.ndarray, np.ndarray, str | None]:
+    """``split`` of ``dataset`` (``load``: the keyword arguments of :func:`aezoo.data.load`),
+    checked against the fingerprint a run ``recorded`` for its whole split (a slice like
+    ``test[:100]`` checks ``test``): ``(images, int32 labels, what changed or None)``; a
+    one-line DataError for changed data unless ``allow``."""
+    from aezoo.data._sources import load as load_split
+
+    x, y = load_split(dataset, split, **load)
+    x, y = np.asarray(x), np.asarray(y, np.int32)
+    whole = split.split("[")[0].strip()
+    why = None
+    if recorded and whole in recorded:
+        full = (x, y) if whole == split.strip() else load_split(dataset, whole, **load)
+        why = check(recorded, dataset, whole, *full, allow=allow)
+    return x, y, why
+
+
+__all__ = ["changed", "check", "fingerprint", "load_checked"]

@@ -278,18 +278,16 @@ def load_split(m: LoadedModel, split: str, source: dict) -> tuple[np.ndarray, np
     against the data fingerprint the run recorded: a one-line DataError when the data behind
     the name changed, unless ``source["allow_changed_data"]`` (then the change is noted in
     ``source["changed"]``, which evaluation records)."""
-    dataset = m.run["train"]["dataset"]
     options = {k: v for k, v in source.items() if k in ("data_dir", "cache_dir", "options")}
-    x, y = data.load(dataset, split, **options)
-    x, y = np.asarray(x), np.asarray(y, np.int32)
-    whole = split.split("[")[0].strip()
-    recorded = m.run.get("data_fingerprint")
-    if recorded and whole in recorded:
-        full = (x, y) if whole == split.strip() else data.load(dataset, whole, **options)
-        allow = bool(source.get("allow_changed_data"))
-        why = data.fingerprints.check(recorded, dataset, whole, *full, allow=allow)
-        if why is not None:
-            source.setdefault("changed", {})[whole] = why
+    x, y, why = data.fingerprints.load_checked(
+        m.run["train"]["dataset"],
+        split,
+        m.run.get("data_fingerprint"),
+        allow=bool(source.get("allow_changed_data")),
+        **options,
+    )
+    if why is not None:
+        source.setdefault("changed", {})[split.split("[")[0].strip()] = why
     return x, y
 
 

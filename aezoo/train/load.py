@@ -78,6 +78,28 @@ class LoadedModel:
         )
         return tuple(q["z"].shape[1:])
 
+    def dataset(
+        self,
+        split: str = "test",
+        *,
+        data_dir: str | None = None,
+        cache_dir: str | None = None,
+        allow_changed_data: bool = False,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(images, labels)`` of ``split`` of the run's dataset, read as for training and
+        checked against the data fingerprint the run recorded (one-line DataError when it
+        changed, unless ``allow_changed_data``)."""
+        x, y, _ = data.fingerprints.load_checked(
+            self.run["train"]["dataset"],
+            split,
+            self.run.get("data_fingerprint"),
+            allow=allow_changed_data,
+            data_dir=data_dir,
+            cache_dir=cache_dir,
+            options=TrainConfig.from_record(self.run["train"]).data_options(),
+        )
+        return x, y
+
     def encode(self, images: Any, *, label: Any = None) -> dict[str, jax.Array]:
         return self._apply("encode", self._images(images), label)
 
