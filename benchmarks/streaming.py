@@ -25,9 +25,15 @@ import aezoo
 
 def run(split, test, device_memory, args):
     result = aezoo.fit(
-        "vae", split, test, dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size,
-        device_memory=device_memory, progress=False,
-    )  # fmt: skip
+        "vae",
+        split,
+        test,
+        dataset=args.dataset,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        device_memory=device_memory,
+        progress=False,
+    )
     rates = [r["examples_per_sec"] for r in result.history[1:]]
     return statistics.median(rates), result
 
@@ -56,17 +62,27 @@ def main() -> None:
                 )
                 identical &= all(jax.tree.leaves(same))
                 identical &= ref.history[-1]["test/loss"] == result.history[-1]["test/loss"]
-            print(f"round {i + 1} {name}: {rate:.0f} ex/s, test/loss "
-                  f"{result.history[-1]['test/loss']:.4f}", flush=True)  # fmt: skip
+            print(
+                f"round {i + 1} {name}: {rate:.0f} ex/s, test/loss "
+                f"{result.history[-1]['test/loss']:.4f}",
+                flush=True,
+            )
     res, st = statistics.median(rows["resident"]), statistics.median(rows["streamed"])
     device = jax.devices()[0].device_kind.replace(" ", "-").lower()
     out = {
-        "dataset": args.dataset, "epochs": args.epochs, "batch_size": args.batch_size,
-        "device_memory": args.device_memory, "train_bytes": int(train[0].nbytes),
-        "device": jax.devices()[0].device_kind, "cpu": platform.processor(),
-        "resident_ex_s": rows["resident"], "streamed_ex_s": rows["streamed"],
-        "ratio": st / res, "bit_identical": identical, "jax": jax.__version__,
-    }  # fmt: skip
+        "dataset": args.dataset,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "device_memory": args.device_memory,
+        "train_bytes": int(train[0].nbytes),
+        "device": jax.devices()[0].device_kind,
+        "cpu": platform.processor(),
+        "resident_ex_s": rows["resident"],
+        "streamed_ex_s": rows["streamed"],
+        "ratio": st / res,
+        "bit_identical": identical,
+        "jax": jax.__version__,
+    }
     path = pathlib.Path(args.out)
     path.mkdir(parents=True, exist_ok=True)
     (path / f"streaming-{device}.json").write_text(json.dumps(out, indent=2) + "\n")
