@@ -1,8 +1,8 @@
 """Data fingerprints: what a run was trained and tested on, so that a reader can tell when
 the data behind a name has changed (an image added to a folder, an npz replaced).
 
-``config.json`` records, per split, the rows, the array shape and dtype and a BLAKE2b hash
-of the images' and labels' bytes as training saw them; :func:`check` recomputes it for a
+``config.json`` records, per split of a user source given whole, the rows, the array shape
+and dtype and a BLAKE2b hash of the images' and labels' bytes as training saw them; :func:`check` recomputes it for a
 split read again and says in one line what changed.
 """
 

@@ -36,7 +36,7 @@ import optax
 
 from aezoo import data
 from aezoo._validate import byte_size
-from aezoo.errors import ConfigError, ShapeError
+from aezoo.errors import AezooError, ConfigError, ShapeError
 from aezoo.models import BaseConfig, ModelSpec
 from aezoo.models._spec import sweepable
 from aezoo.train import members as members_io
@@ -482,7 +482,7 @@ def make_program(
     if val is not None:
         train, val, _ = check_splits(train, val, what="validation")
     train, test, image_shape = check_splits(train, test)
-    fingerprints = _fingerprints({"train": train, "test": test, "val": val})
+    fingerprints = _fingerprints(train_config, {"train": train, "test": test, "val": val})
     if isinstance(model_config, BaseConfig):
         config = dataclasses.replace(model_config, image_shape=image_shape)
     else:
@@ -505,13 +505,32 @@ def make_program(
     return program
 
 
-def _fingerprints(splits: Mapping[str, Split | None]) -> dict[str, dict[str, Any]]:
-    """The data fingerprint of every split given whole (a process's rows are not a split)."""
+def _fingerprints(
+    train_config: TrainConfig, splits: Mapping[str, Split | None]
+) -> dict[str, dict[str, Any]]:
+    """The data fingerprint of every split of a user source (``folder:`` / ``npz:`` /
+    ``npy:``, the data that can change behind its name; named datasets are versioned or
+    drawn in code) given whole: a part of a split, or one process's rows, is not the split a
+    reader will load by name."""
+    name = train_config.dataset
+    if not data.is_user_source(name):
+        return {}
+    options = train_config.data_options()
     return {
-        name: data.fingerprints.fingerprint(*split)
-        for name, split in splits.items()
-        if split is not None and not isinstance(split, LocalRows)
+        split: data.fingerprints.fingerprint(*arrays)
+        for split, arrays in splits.items()
+        if arrays is not None
+        and not isinstance(arrays, LocalRows)
+        and len(arrays[0]) == _rows_by_name(name, split, options)
     }
+
+
+def _rows_by_name(name: str, split: str, options: data.DataOptions) -> int | None:
+    """How many rows ``split`` of ``name`` holds when read by name (None: it cannot be)."""
+    try:
+        return data.num_examples(name, split, options=options)
+    except AezooError:
+        return None
 
 
 def check_splits(
