@@ -2,8 +2,8 @@
 the data behind a name has changed (an image added to a folder, an npz replaced).
 
 ``config.json`` records, per split of a user source given whole, the rows, the array shape
-and dtype and a BLAKE2b hash of the images' and labels' bytes as training saw them; :func:`check` recomputes it for a
-split read again and says in one line what changed.
+and dtype and a BLAKE2b hash of the images' and labels' bytes as training saw them;
+:func:`check` recomputes it for a split read again and says in one line what changed.
 """
 
 from __future__ import annotations

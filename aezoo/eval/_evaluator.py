@@ -108,8 +108,13 @@ def choose(
     """The evaluators to run, with their options (``given`` over their defaults) put in
     ``context.options``: the named ones (a one-line error for an unknown name, one the run
     cannot serve or a bad option), else every default one the run can serve."""
+    given = dict(given or {})
     if names is None:
         chosen = [e for e in registry.values() if e.default and e.unserved(context) is None]
+        skipped = [e for e in registry.values() if e.default and e not in chosen]
+        # The default set's options stay harmless for a run that cannot serve their
+        # evaluator (nll_samples for an AE); another evaluator's option is still an error.
+        given = {k: v for k, v in given.items() if not any(k in e.options for e in skipped)}
     else:
         unknown = [n for n in names if n not in registry]
         if unknown:
@@ -117,7 +122,7 @@ def choose(
                 f"unknown evaluator {unknown[0]!r}; available: {', '.join(sorted(registry))}"
             )
         chosen = [registry[n] for n in dict.fromkeys(names)]
-    context.options.update(settings(registry, chosen, given or {}))
+    context.options.update(settings(registry, chosen, given))
     for evaluator in chosen:
         why = evaluator.refusal(context)
         if why is not None:
