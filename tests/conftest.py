@@ -82,6 +82,18 @@ def vae_run_copy(vae_run, tmp_path):
 
 
 @pytest.fixture
+def fresh_data_cache(tmp_path, monkeypatch):
+    """No in-memory copy of a user source and a disk cache of this test's own, before and
+    after it (tests that write files a source reads use it)."""
+    from aezoo import data
+
+    monkeypatch.setenv("AEZOO_CACHE_DIR", str(tmp_path / "cache"))
+    data.clear_cache()
+    yield
+    data.clear_cache()
+
+
+@pytest.fixture
 def rng():
     return jax.random.key(0)
 

@@ -42,7 +42,7 @@ def test_loss_equals_the_vae_loss_when_every_component_is_the_standard_normal():
     _, vae_module = aezoo.get("vae", image_shape=SHAPE, latent_dim=2, hidden_dims=(16,))
     batch = {"image": jax.random.uniform(jax.random.key(1), (6, *SHAPE))}
     rng = jax.random.key(2)
-    loss, _ = gmvae.loss_fn(params, batch, rng, module=module)
+    loss, _ = gmvae.SPEC.loss_fn(params, batch, rng, module=module)
     shared = {k: v for k, v in params.items() if not k.startswith("prior")}
     vae_loss, _ = vae.loss_fn(shared, batch, rng, module=vae_module)
     # the same sample z: log q(z|x) - log N(z; 0, I) is a one-sample estimate of the VAE's KL

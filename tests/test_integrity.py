@@ -28,12 +28,8 @@ pytestmark = pytest.mark.optax  # the rows that train run Optax's update
 
 
 @pytest.fixture(autouse=True)
-def fresh(tmp_path, monkeypatch):
+def fresh(fresh_data_cache):
     """Each test starts with no in-memory copy of a source and its own disk cache."""
-    monkeypatch.setenv("AEZOO_CACHE_DIR", str(tmp_path / "cache"))
-    data.clear_cache()
-    yield
-    data.clear_cache()
 
 
 def _folder(root: pathlib.Path, n: int = 40, top: str = "") -> pathlib.Path:

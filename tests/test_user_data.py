@@ -16,12 +16,8 @@ from aezoo.data import _user
 
 
 @pytest.fixture(autouse=True)
-def fresh(tmp_path, monkeypatch):
-    """Each test starts with no in-memory copy and its own disk cache."""
-    monkeypatch.setenv("AEZOO_CACHE_DIR", str(tmp_path / "cache"))
-    data.clear_cache()
-    yield
-    data.clear_cache()
+def fresh(fresh_data_cache):
+    """Each test starts with no in-memory copy of a source and its own disk cache."""
 
 
 def _digits_folder(root: pathlib.Path, n: int = 60, layout: str = "classes") -> pathlib.Path:

@@ -18,8 +18,8 @@ import jax
 import jax.numpy as jnp
 
 from aezoo.losses import gaussian_log_prob
-from aezoo.models._spec import Metrics, ModelSpec, option
-from aezoo.models.vae import VAE, VAEConfig, elbo_outputs, log_importance_weights
+from aezoo.models._spec import ModelSpec, option
+from aezoo.models.vae import VAE, VAEConfig, learned_prior_loss_fn, log_importance_weights
 from aezoo.nn import reparameterize
 
 
@@ -62,22 +62,12 @@ class GMVAE(VAE):
         return self.decode(reparameterize(z_key, self.prior_mean[c], self.prior_logvar[c]))
 
 
-def loss_fn(params, batch, rng, *, module: GMVAE) -> tuple[jax.Array, Metrics]:
-    """Negative ELBO (nats per example): NLL + ``log q(z|x) - log p(z)`` at one sample."""
-    out, nll, _ = elbo_outputs(params, batch, rng, module=module)  # its N(0, I) KL unused
-    log_q = jnp.sum(gaussian_log_prob(out["z"], out["z_mean"], out["z_logvar"]), axis=-1)
-    log_p = module.apply({"params": params}, out["z"], method="log_prior")
-    kl = log_q - log_p
-    loss = jnp.mean(nll + kl)
-    return loss, {"loss": loss, "nll": jnp.mean(nll), "kl": jnp.mean(kl), "nll_bound": loss}
-
-
 SPEC = ModelSpec(
     name="gmvae",
     description="VAE with a learned Gaussian-mixture prior; its components are the clusters",
     config_cls=GMVAEConfig,
     module_cls=GMVAE,
-    loss_fn=loss_fn,
+    loss_fn=learned_prior_loss_fn,
     generative=True,
     log_weights=log_importance_weights,
     clusters=True,

@@ -160,6 +160,20 @@ def iw_bound(log_w: jax.Array) -> jax.Array:
     return jax.nn.logsumexp(log_w, axis=0) - math.log(log_w.shape[0])
 
 
+def learned_prior_loss_fn(
+    params, batch: dict[str, jax.Array], rng: jax.Array, *, module: VAE
+) -> tuple[jax.Array, Metrics]:
+    """Negative ELBO (nats per example) under the module's own ``log_prior`` (a learned prior
+    with no closed-form KL: ``gmvae``, ``vamp``): NLL + ``log q(z|x) - log p(z)`` at the one
+    reparameterized sample, the prior's mixture summed out exactly by its ``log_prior``."""
+    out, nll, _ = elbo_outputs(params, batch, rng, module=module)  # its N(0, I) KL unused
+    log_q = jnp.sum(gaussian_log_prob(out["z"], out["z_mean"], out["z_logvar"]), axis=-1)
+    log_p = module.apply({"params": params}, out["z"], method="log_prior")
+    kl = log_q - log_p
+    loss = jnp.mean(nll + kl)
+    return loss, {"loss": loss, "nll": jnp.mean(nll), "kl": jnp.mean(kl), "nll_bound": loss}
+
+
 def loss_fn(
     params, batch: dict[str, jax.Array], rng: jax.Array, *, module: VAE
 ) -> tuple[jax.Array, Metrics]:

@@ -20,8 +20,8 @@ import jax
 import jax.numpy as jnp
 
 from aezoo.losses import gaussian_log_prob
-from aezoo.models._spec import Metrics, ModelSpec, option
-from aezoo.models.vae import VAE, VAEConfig, elbo_outputs, log_importance_weights
+from aezoo.models._spec import ModelSpec, option
+from aezoo.models.vae import VAE, VAEConfig, learned_prior_loss_fn, log_importance_weights
 from aezoo.nn import reparameterize
 
 PSEUDO_INIT_MEAN, PSEUDO_INIT_STD = 0.05, 0.01  # Tomczak & Welling's initialization
@@ -75,22 +75,12 @@ class VampVAE(VAE):
         return self.decode(reparameterize(z_key, mean[k], logvar[k]))
 
 
-def loss_fn(params, batch, rng, *, module: VampVAE) -> tuple[jax.Array, Metrics]:
-    """Negative ELBO (nats per example): NLL + ``log q(z|x) - log p(z)`` at one sample."""
-    out, nll, _ = elbo_outputs(params, batch, rng, module=module)  # its N(0, I) KL unused
-    log_q = jnp.sum(gaussian_log_prob(out["z"], out["z_mean"], out["z_logvar"]), axis=-1)
-    log_p = module.apply({"params": params}, out["z"], method="log_prior")
-    kl = log_q - log_p
-    loss = jnp.mean(nll + kl)
-    return loss, {"loss": loss, "nll": jnp.mean(nll), "kl": jnp.mean(kl), "nll_bound": loss}
-
-
 SPEC = ModelSpec(
     name="vamp",
     description="VAE with a VampPrior: the mixture of the posteriors of K learned pseudo-inputs",
     config_cls=VampConfig,
     module_cls=VampVAE,
-    loss_fn=loss_fn,
+    loss_fn=learned_prior_loss_fn,
     generative=True,
     log_weights=log_importance_weights,
 )
