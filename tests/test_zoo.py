@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 
 import chex
 import jax
@@ -299,34 +298,6 @@ def test_cli_help_lists_the_model_options(name, capsys):
     for f in dataclasses.fields(spec.config_cls):
         if f.metadata.get("cli", True):
             assert "--" + f.name.replace("_", "-") in out
-
-
-@pytest.mark.parametrize("name", sorted(aezoo.MODELS))
-@pytest.mark.slow
-def test_every_model_trains_two_epochs_from_the_cli(name, tmp_path, capsys):
-    from aezoo.cli import main
-
-    code = main(
-        [
-            "train",
-            name,
-            "--epochs",
-            "2",
-            "--hidden-dims",
-            "32",
-            "--latent-dim",
-            "2",
-            "--workdir",
-            str(tmp_path),
-            "--no-progress",
-        ]
-    )
-    assert code == 0, capsys.readouterr().err
-    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
-    assert len(records) == 2
-    assert all(np.isfinite(v) for r in records for v in r.values())
-    assert (tmp_path / "reconstructions.png").exists()
-    assert (tmp_path / "samples.png").exists() == aezoo.MODELS[name].generative
 
 
 def test_aae_gaussian_encoder_samples_with_a_key_and_trains():
