@@ -14,6 +14,7 @@ from aezoo.models import (
     beta_tcvae,
     beta_vae,
     cat_aae,
+    ciwae,
     contractive_ae,
     cvae,
     denoising_ae,
@@ -22,6 +23,8 @@ from aezoo.models import (
     gmvae,
     iwae,
     m2,
+    miwae,
+    piwae,
     sparse_ae,
     vae,
     vamp,
@@ -50,6 +53,9 @@ MODELS: dict[str, ModelSpec] = {
         cat_aae.SPEC,
         gmvae.SPEC,
         vamp.SPEC,
+        miwae.SPEC,
+        ciwae.SPEC,
+        piwae.SPEC,
     )
 }
 

@@ -126,22 +126,40 @@ def elbo_terms(
     return nll, kl
 
 
-def log_importance_weights(
+def posterior_samples(
     params, batch: dict[str, jax.Array], rng: jax.Array, *, module: VAE, num_samples: int
-) -> jax.Array:
-    """``log p(x|z_k) + log p(z_k) - log q(z_k|x)`` for ``k < num_samples``: ``[K, B]``.
-
-    ``logsumexp`` over K minus ``log K`` is the importance-weighted bound (IWAE), the
-    estimator of ``log p(x)`` that evaluation uses too. ``p(z)`` is the module's
-    ``log_prior`` (a mixture for ``gmvae``), or N(0, I) for a module without one.
-    """
-    x = batch["image"]
-    label = _label(batch, module)
-    variables = {"params": params}
-    q = module.apply(variables, x, label=label, method="encode")
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """``num_samples`` reparameterized codes per example and the posterior they come from:
+    ``(z [K, B, D], mean [B, D], logvar [B, D])`` (the encoder runs once per example)."""
+    q = module.apply(
+        {"params": params}, batch["image"], label=_label(batch, module), method="encode"
+    )
     mean, logvar = q["z_mean"], q["z_logvar"]
     eps = jax.random.normal(rng, (num_samples, *mean.shape), mean.dtype)
     z = mean[None] + jnp.exp(0.5 * logvar)[None] * eps  # [K, B, D]
+    return z, mean, logvar
+
+
+def log_weights_at(
+    params,
+    batch: dict[str, jax.Array],
+    z: jax.Array,
+    mean: jax.Array,
+    logvar: jax.Array,
+    *,
+    module: VAE,
+) -> jax.Array:
+    """``log p(x|z_k) + log p(z_k) - log q(z_k|x)`` at given codes ``z [K, B, D]`` of the
+    posterior ``N(mean, exp(logvar))``: ``[K, B]``. Estimators that route gradients their
+    own way (DReG, PIWAE) call it with some inputs behind ``stop_gradient``.
+
+    ``p(z)`` is the module's ``log_prior`` (a mixture for ``gmvae``), or N(0, I) for a
+    module without one.
+    """
+    x = batch["image"]
+    label = _label(batch, module)
+    num_samples = z.shape[0]
+    variables = {"params": params}
     flat = z.reshape(-1, z.shape[-1])
     rep_label = None if label is None else jnp.tile(label, num_samples)
     out = module.apply(variables, flat, label=rep_label, method="decode")
@@ -153,6 +171,18 @@ def log_importance_weights(
         log_pz = standard_normal_log_prob(z)
     log_qz = jnp.sum(gaussian_log_prob(z, mean[None], logvar[None]), axis=-1)
     return log_px + log_pz - log_qz
+
+
+def log_importance_weights(
+    params, batch: dict[str, jax.Array], rng: jax.Array, *, module: VAE, num_samples: int
+) -> jax.Array:
+    """``log p(x|z_k) + log p(z_k) - log q(z_k|x)`` for ``k < num_samples``: ``[K, B]``.
+
+    ``logsumexp`` over K minus ``log K`` is the importance-weighted bound (IWAE), the
+    estimator of ``log p(x)`` that evaluation uses too.
+    """
+    z, mean, logvar = posterior_samples(params, batch, rng, module=module, num_samples=num_samples)
+    return log_weights_at(params, batch, z, mean, logvar, module=module)
 
 
 def iw_bound(log_w: jax.Array) -> jax.Array:
