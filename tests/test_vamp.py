@@ -72,3 +72,24 @@ def test_vamp_trains_and_learns_its_pseudo_inputs(digits):
     assert np.abs(moved - vamp.PSEUDO_INIT_MEAN).max() > 0.02  # the prior learned
     samples = result.module.apply({"params": result.params}, 6, jax.random.key(0), method="sample")
     assert samples["mean"].shape == (6, 8, 8, 1)
+
+
+@pytest.mark.unit
+def test_kl_warmup_weighs_the_kl_in_training_only():
+    spec, module = aezoo.get(
+        "vamp",
+        image_shape=SHAPE,
+        latent_dim=3,
+        hidden_dims=(16,),
+        pseudo_inputs=5,
+        kl_warmup_steps=10,
+    )
+    params = module.init({"params": jax.random.key(0)}, jnp.zeros((2, *SHAPE)))["params"]
+    batch = {"image": jnp.full((4, *SHAPE), 0.5)}
+    key = jax.random.key(3)
+    for step, weight in ((0, 0.0), (5, 0.5), (20, 1.0), (None, 1.0)):
+        b = batch if step is None else {**batch, "step": jnp.int32(step)}
+        loss, m = spec.loss_fn(params, b, key, module=module)
+        np.testing.assert_allclose(loss, m["nll"] + weight * m["kl"], rtol=1e-6)
+        np.testing.assert_allclose(m["nll_bound"], m["nll"] + m["kl"], rtol=1e-6)
+        assert float(m["kl_weight"]) == weight

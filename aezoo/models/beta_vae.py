@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 
 from aezoo.models._spec import Metrics, ModelSpec, option
-from aezoo.models.vae import VAE, VAEConfig, elbo_terms, log_importance_weights
+from aezoo.models.vae import VAE, VAEConfig, elbo_terms, linear_warmup, log_importance_weights
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,10 +26,7 @@ class BetaVAEConfig(VAEConfig):
 
 def kl_weight(config: BetaVAEConfig, step: jax.Array | None) -> jax.Array:
     """``beta * min(1, step / warmup)``; the full beta without a step (evaluation)."""
-    if step is None or config.kl_warmup_steps == 0:
-        return jnp.float32(config.beta)
-    ramp = jnp.minimum(1.0, step.astype(jnp.float32) / config.kl_warmup_steps)
-    return config.beta * ramp
+    return config.beta * linear_warmup(step, config.kl_warmup_steps)
 
 
 def loss_fn(params, batch, rng, *, module: VAE) -> tuple[jax.Array, Metrics]:

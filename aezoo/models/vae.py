@@ -190,18 +190,33 @@ def iw_bound(log_w: jax.Array) -> jax.Array:
     return jax.nn.logsumexp(log_w, axis=0) - math.log(log_w.shape[0])
 
 
+def linear_warmup(step: jax.Array | None, steps: int) -> jax.Array:
+    """``min(1, step / steps)``: a KL weight that grows linearly from 0 (Bowman et al. 2016,
+    Sønderby et al. 2016); 1 without a step (evaluation) or with ``steps = 0``."""
+    if step is None or steps == 0:
+        return jnp.float32(1.0)
+    return jnp.minimum(1.0, step.astype(jnp.float32) / steps)
+
+
 def learned_prior_loss_fn(
-    params, batch: dict[str, jax.Array], rng: jax.Array, *, module: VAE
+    params,
+    batch: dict[str, jax.Array],
+    rng: jax.Array,
+    *,
+    module: VAE,
+    kl_weight: jax.Array | float = 1.0,
 ) -> tuple[jax.Array, Metrics]:
     """Negative ELBO (nats per example) under the module's own ``log_prior`` (a learned prior
     with no closed-form KL: ``gmvae``, ``vamp``): NLL + ``log q(z|x) - log p(z)`` at the one
-    reparameterized sample, the prior's mixture summed out exactly by its ``log_prior``."""
+    reparameterized sample, the prior's mixture summed out exactly by its ``log_prior``.
+    ``kl_weight`` < 1 (a warm-up) weighs the KL term of the loss; ``nll_bound`` stays the
+    true negative ELBO."""
     out, nll, _ = elbo_outputs(params, batch, rng, module=module)  # its N(0, I) KL unused
     log_q = jnp.sum(gaussian_log_prob(out["z"], out["z_mean"], out["z_logvar"]), axis=-1)
     log_p = module.apply({"params": params}, out["z"], method="log_prior")
-    kl = log_q - log_p
-    loss = jnp.mean(nll + kl)
-    return loss, {"loss": loss, "nll": jnp.mean(nll), "kl": jnp.mean(kl), "nll_bound": loss}
+    nll, kl = jnp.mean(nll), jnp.mean(log_q - log_p)
+    loss = nll + kl_weight * kl
+    return loss, {"loss": loss, "nll": nll, "kl": kl, "nll_bound": nll + kl}
 
 
 def loss_fn(

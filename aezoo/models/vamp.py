@@ -9,6 +9,8 @@ reparameterized sample and the pseudo-input summed out exactly (log-sum-exp):
 ``-ELBO = -log p(x|z) + log q(z|x) - log p(z)``. ``log_prior`` is exact, so the
 importance-sampled NLL is too; ``sample`` draws a pseudo-input uniformly, then a code from
 its posterior. The pseudo-inputs themselves are images: :meth:`VampVAE.pseudo_inputs`.
+``--kl-warmup-steps`` weighs the KL by ``min(1, step / N)`` in training, as the paper does
+over its first 100 epochs; ``nll_bound`` and evaluation use the full KL.
 """
 
 from __future__ import annotations
@@ -20,8 +22,14 @@ import jax
 import jax.numpy as jnp
 
 from aezoo.losses import gaussian_log_prob
-from aezoo.models._spec import ModelSpec, option
-from aezoo.models.vae import VAE, VAEConfig, learned_prior_loss_fn, log_importance_weights
+from aezoo.models._spec import Metrics, ModelSpec, option
+from aezoo.models.vae import (
+    VAE,
+    VAEConfig,
+    learned_prior_loss_fn,
+    linear_warmup,
+    log_importance_weights,
+)
 from aezoo.nn import reparameterize
 
 PSEUDO_INIT_MEAN, PSEUDO_INIT_STD = 0.05, 0.01  # Tomczak & Welling's initialization
@@ -33,6 +41,9 @@ class VampConfig(VAEConfig):
 
     pseudo_inputs: int = option(
         500, "K: learned pseudo-inputs whose posteriors are the prior", low=1
+    )
+    kl_warmup_steps: int = option(
+        0, "steps of linear KL warm-up from 0 to 1 (0 = none; the paper: 100 epochs)", low=0
     )
 
 
@@ -75,12 +86,19 @@ class VampVAE(VAE):
         return self.decode(reparameterize(z_key, mean[k], logvar[k]))
 
 
+def loss_fn(params, batch, rng, *, module: VampVAE) -> tuple[jax.Array, Metrics]:
+    """Negative ELBO under the VampPrior (nats per example), the KL warmed up if asked."""
+    weight = linear_warmup(batch.get("step"), module.config.kl_warmup_steps)
+    loss, metrics = learned_prior_loss_fn(params, batch, rng, module=module, kl_weight=weight)
+    return loss, {**metrics, "kl_weight": weight}
+
+
 SPEC = ModelSpec(
     name="vamp",
     description="VAE with a VampPrior: the mixture of the posteriors of K learned pseudo-inputs",
     config_cls=VampConfig,
     module_cls=VampVAE,
-    loss_fn=learned_prior_loss_fn,
+    loss_fn=loss_fn,
     generative=True,
     log_weights=log_importance_weights,
 )
