@@ -89,6 +89,9 @@ EVALUATOR_FLAGS = (
     ("--num-eval", int, "disentanglement: the sample each metric scores (5000)"),
     ("--metric-seed", int, "disentanglement: the samples' seed (0)"),
     ("--metrics", str, "disentanglement: subset of beta_vae,factor_vae,mig,sap,dci,modularity"),
+    ("--quality-samples", int, "sample_quality: samples and data images compared (10000)"),
+    ("--quality-draws", int, "sample_quality: independent sample draws, mean +/- std (3)"),
+    ("--quality-k", int, "sample_quality: k of the k-NN balls of precision/recall (3)"),
     (
         "--export-codes",
         str,
@@ -102,6 +105,11 @@ def _add_evaluator_options(add) -> None:
     for flag, kind, text in EVALUATOR_FLAGS:
         add(flag, type=kind, default=None, help=text)
     add("--overwrite", action="store_true", help="export: replace an existing --export-codes file")
+    add(
+        "--rebuild-features",
+        action="store_true",
+        help="sample_quality: retrain the feature network instead of reading its cache",
+    )
 
 
 def _add_task(sub) -> None:
@@ -219,6 +227,19 @@ def _add_reproduce(sub) -> None:
     p.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
 
 
+def _add_features(sub) -> None:
+    p = sub.add_parser(
+        "features",
+        help="train (or show the cached) feature network of a dataset for sample quality",
+        description="The classifier whose features the sample_quality evaluator compares "
+        "samples in: trained on DATASET's train split with a fixed recipe, cached by content "
+        "under $AEZOO_CACHE_DIR/features (or --cache-dir); prints its test accuracy.",
+    )
+    p.add_argument("dataset", help="a dataset with labels (mnist, digits, a folder, ...)")
+    p.add_argument("--rebuild", action="store_true", help="retrain even if it is cached")
+    _add_source_flags(p.add_argument)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from aezoo.models import MODELS
     from aezoo.train import TrainConfig
@@ -233,6 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data(sub)
     _add_task(sub)
     _add_reproduce(sub)
+    _add_features(sub)
     train = sub.add_parser(
         "train",
         help="train a model (aezoo train MODEL --help for its options)",
@@ -335,11 +357,20 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         for flag, _, _ in EVALUATOR_FLAGS
     }
     options = {k: v for k, v in options.items() if v is not None}
-    for key, low in (("nll_samples", 0), ("probe_train", 1), ("num_train", 1), ("num_eval", 1)):
+    for key, low in (
+        ("nll_samples", 0),
+        ("probe_train", 1),
+        ("num_train", 1),
+        ("num_eval", 1),
+        ("quality_samples", 4),
+        ("quality_draws", 1),
+        ("quality_k", 1),
+    ):
         if key in options:  # the flags' ranges, before a run is read
             int_in(f"--{key.replace('_', '-')}", options[key], low)
-    if args.overwrite:
-        options["overwrite"] = True
+    for flag in ("overwrite", "rebuild_features"):
+        if getattr(args, flag):
+            options[flag] = True
     names = args.evaluators
     if names is None and "export_codes" in options:
         names = ["export"]
@@ -425,6 +456,20 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_features(args: argparse.Namespace) -> int:
+    from aezoo.eval import features
+
+    net = features.for_dataset(
+        args.dataset,
+        data_dir=args.data_dir,
+        cache_dir=args.cache_dir,
+        rebuild=args.rebuild,
+        say=lambda msg: print(msg, file=sys.stderr, flush=True),
+    )
+    print(f"{net.name}: test accuracy {net.test_accuracy:.4f} ({net.path})")
+    return 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from aezoo.bench import run_and_write
 
@@ -449,6 +494,7 @@ COMMANDS = {
     "data": _cmd_data,
     "task": _cmd_task,
     "reproduce": _cmd_reproduce,
+    "features": _cmd_features,
 }
 
 

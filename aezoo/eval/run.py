@@ -508,7 +508,9 @@ def summary_line(results: dict[str, Any]) -> str:
     means); the split's own keys (``val/loss`` for ``--split val``)."""
     if "groups" in results:
         return "; ".join(f"{g['group']}: {summary_line(g['mean'])}" for g in results["groups"])
-    keys = [k.format(split=results.get("split", "test")) for k in SUMMARY_KEYS]
+    split = results.get("split", "test")
+    keys = [k.format(split=split) for k in SUMMARY_KEYS]
+    keys += [k for k in results if k.startswith(f"{split}/fd_") and k.endswith("_cnn")]
     return ", ".join(
         f"{k} {results[k]:.3f}" if isinstance(results[k], float) else f"{k} {results[k]}"
         for k in keys

@@ -129,12 +129,11 @@ def class_statistics(logits: np.ndarray, min_share: float = 0.01) -> dict[str, f
         "class_score": float(np.exp(np.mean(kl))),
         "class_kl_uniform": float(np.sum(hist[nonzero] * np.log(hist[nonzero] * classes))),
         "modes": int(np.sum(hist >= min_share)),
-        "modes_of": classes,
     }
 
 
 def mean_std(draws: list[dict[str, float]]) -> dict[str, float]:
-    """``{key: mean, key_std: std}`` over repeated draws (std 0 for one draw)."""
+    """``{key: mean, key_std: std}`` over repeated draws (sample std; 0 for one draw)."""
     out: dict[str, float] = {}
     for key in draws[0]:
         values = np.asarray([d[key] for d in draws], np.float64)

@@ -1,0 +1,117 @@
+"""The ``sample_quality`` evaluator: the model's samples against the evaluated split in the
+feature space of the dataset's own classifier (:mod:`aezoo.eval.features`).
+
+``aezoo eval RUN --evaluators sample_quality [--quality-samples N --quality-draws D
+--quality-k K --rebuild-features]``. N samples (the decoder's mean of N prior draws,
+clipped to [0, 1]) against the split's first N images (their grey levels, as the
+classifier was trained on them), D times with fresh sample keys: mean and std of the
+Fréchet distance ``fd_<dataset>_cnn``, precision, recall, density, coverage (k-NN balls of
+size K), the class score and mode coverage of the classifier's predictions. The reference
+``fd_<dataset>_cnn_train`` is the same distance from N training images, the floor a
+perfect sampler reaches at this N.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import numpy as np
+
+from aezoo.eval import features as feature_nets
+from aezoo.eval import sample_quality as sq
+from aezoo.eval._evaluator import Context, Evaluator
+from aezoo.eval.run import load_split
+
+SAMPLE_SEED = 20_240  # the sample draws' keys: fold_in(key(SAMPLE_SEED), draw)
+SAMPLE_BATCH = 1000
+
+
+def samples(context: Context, n: int, draw: int) -> np.ndarray:
+    """``n`` samples of the model (decoder means in [0, 1]), ``[n, H, W, C]`` float32."""
+    key = jax.random.fold_in(jax.random.key(SAMPLE_SEED), draw)
+    out = []
+    for i, start in enumerate(range(0, n, SAMPLE_BATCH)):
+        size = min(SAMPLE_BATCH, n - start)
+        drawn = context.m.sample(size, jax.random.fold_in(key, i))
+        out.append(np.clip(np.asarray(drawn["mean"], np.float32), 0.0, 1.0))
+    return np.concatenate(out)
+
+
+def _net(context: Context) -> feature_nets.Features:
+    if "feature_net" not in context.shared:
+        dataset = context.m.run["train"]["dataset"]
+        train_split = load_split(context.m, "train", context.source)
+        test_split = load_split(context.m, "test", context.source)
+        context.shared["feature_net"] = feature_nets.load(
+            dataset,
+            train_split,
+            test_split,
+            cache_dir=context.source.get("cache_dir"),
+            rebuild=context.options["rebuild_features"],
+            say=context.say,
+        )
+    return context.shared["feature_net"]
+
+
+def _one_draw(real: np.ndarray, fake_images: np.ndarray, net, k: int) -> dict[str, float]:
+    fake = net.features(fake_images)
+    scores = {"fd": sq.frechet_distance(real, fake), **sq.precision_recall(real, fake, k)}
+    return {**scores, **sq.class_statistics(net.logits(fake_images))}
+
+
+def run(context: Context) -> dict[str, Any]:
+    opts = context.options
+    net = _net(context)
+    raw, _ = load_split(context.m, context.split, context.source)
+    n = min(opts["quality_samples"], len(raw))
+    context.say(
+        f"sample_quality: {n} samples x {opts['quality_draws']} draws against {n} "
+        f"{context.split} images in the features of {net.name} (test accuracy "
+        f"{net.test_accuracy:.4f})"
+    )
+    real = net.features(raw[:n])
+    draws = []
+    for draw in range(opts["quality_draws"]):
+        draws.append(_one_draw(real, samples(context, n, draw), net, opts["quality_k"]))
+        context.say(f"sample_quality: draw {draw + 1}: FD {draws[-1]['fd']:.3f}")
+    train_x, _ = load_split(context.m, "train", context.source)
+    named = [{f"{key}_{net.name}": v for key, v in d.items()} for d in draws]
+    out = sq.mean_std(named)
+    out[f"fd_{net.name}_train"] = sq.frechet_distance(real, net.features(train_x[:n]))
+    out[f"modes_of_{net.name}"] = net.module.classes
+    out[f"features_{net.name}_test_accuracy"] = net.test_accuracy
+    out["quality_samples"] = n
+    return {context.prefix + key: value for key, value in out.items()}
+
+
+def _check(context: Context) -> str | None:
+    opts = context.options
+    for name, low in (("quality_samples", 4), ("quality_draws", 1), ("quality_k", 1)):
+        value = opts[name]
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            return f"--{name.replace('_', '-')} must be an integer >= {low}; got {value!r}"
+    if opts["quality_k"] >= opts["quality_samples"]:
+        return "--quality-k must be smaller than --quality-samples"
+    return None
+
+
+EVALUATOR = Evaluator(
+    "sample_quality",
+    "samples vs data in the dataset's own classifier features: Fréchet distance, precision, "
+    "recall, density, coverage, class score and mode coverage",
+    run,
+    needs=("sample",),
+    images=True,
+    labels=True,
+    default=False,
+    options={
+        "quality_samples": 10_000,
+        "quality_draws": 3,
+        "quality_k": 3,
+        "rebuild_features": False,
+    },
+    check=_check,
+)
+
+__all__ = ["EVALUATOR", "samples"]
