@@ -89,6 +89,7 @@ EVALUATOR_FLAGS = (
     ("--num-eval", int, "disentanglement: the sample each metric scores (5000)"),
     ("--metric-seed", int, "disentanglement: the samples' seed (0)"),
     ("--metrics", str, "disentanglement: subset of beta_vae,factor_vae,mig,sap,dci,modularity"),
+    ("--sampler", str, "sample_quality: prior (the model's own) or an ex-post sampler: gmm"),
     ("--quality-samples", int, "sample_quality: samples and data images compared (10000)"),
     ("--quality-draws", int, "sample_quality: independent sample draws, mean +/- std (3)"),
     ("--quality-k", int, "sample_quality: k of the k-NN balls of precision/recall (3)"),
@@ -240,6 +241,26 @@ def _add_features(sub) -> None:
     _add_source_flags(p.add_argument)
 
 
+def _add_sample(sub) -> None:
+    p = sub.add_parser(
+        "sample",
+        help="draw samples of a trained run: its prior, or an ex-post sampler on its codes",
+        description="Decode N draws of a sampler into a PNG grid. prior: the model's own; "
+        "gmm: a Gaussian mixture fitted once to the run's training codes and saved in "
+        "RUN/samplers/ (refitted when the checkpoint changed, or with --refit).",
+    )
+    add = p.add_argument
+    add("workdir", help="a directory written by `aezoo train`")
+    add("--sampler", default="prior", help="prior (default) or gmm")
+    add("--n", type=int, default=64, help="how many samples (64)")
+    add("--seed", type=int, default=0, help="the draws' seed (0)")
+    add("--out", required=True, help="the PNG grid to write")
+    add("--overwrite", action="store_true", help="replace an existing --out file")
+    add("--refit", action="store_true", help="fit the sampler again even if it is saved")
+    add("--components", type=int, default=None, help="gmm: mixture components (10)")
+    _add_source_flags(add)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from aezoo.models import MODELS
     from aezoo.train import TrainConfig
@@ -255,6 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_task(sub)
     _add_reproduce(sub)
     _add_features(sub)
+    _add_sample(sub)
     train = sub.add_parser(
         "train",
         help="train a model (aezoo train MODEL --help for its options)",
@@ -470,6 +492,31 @@ def _cmd_features(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sample(args: argparse.Namespace) -> int:
+    import jax
+    import numpy as np
+
+    from aezoo import samplers, viz
+    from aezoo._validate import int_in, output_file
+
+    int_in("--n", args.n, 1)
+    out = output_file(args.out, "--out", overwrite=args.overwrite, owned=viz.drawn_by_aezoo)
+    options = {} if args.components is None else {"components": args.components}
+    sampler = samplers.get(
+        args.workdir,
+        args.sampler,
+        refit=args.refit,
+        data_dir=args.data_dir,
+        cache_dir=args.cache_dir,
+        say=lambda msg: print(msg, file=sys.stderr, flush=True),
+        **options,
+    )
+    images = np.clip(np.asarray(sampler.sample(args.n, jax.random.key(args.seed))["mean"]), 0, 1)
+    title = f"{sampler.model.spec.name}: {args.n} samples ({args.sampler})"
+    print(f"wrote {viz.save_image_grid(out, images, title=title)}")
+    return 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from aezoo.bench import run_and_write
 
@@ -495,6 +542,7 @@ COMMANDS = {
     "task": _cmd_task,
     "reproduce": _cmd_reproduce,
     "features": _cmd_features,
+    "sample": _cmd_sample,
 }
 
 

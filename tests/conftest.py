@@ -75,6 +75,19 @@ def vae_run(tmp_path_factory, digits):
     return workdir
 
 
+@pytest.fixture(scope="session")
+def digits_net(digits, tmp_path_factory):
+    """The digits feature network of the sample-quality metrics, trained once per session
+    into a cache of its own: ``(features, cache_dir, progress lines)``. Tests that evaluate
+    sample quality pass ``cache_dir`` so that they read it instead of training again."""
+    from aezoo.eval import features
+
+    cache = tmp_path_factory.mktemp("features-cache")
+    lines = []
+    net = features.load("digits", *digits, cache_dir=cache, say=lines.append)
+    return net, cache, lines
+
+
 @pytest.fixture
 def vae_run_copy(vae_run, tmp_path):
     """A copy of :func:`vae_run` this test may change."""

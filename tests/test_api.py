@@ -27,6 +27,7 @@ FLOORS = {
     "aezoo.models": 2,
     "aezoo.train": 3,
     "aezoo.eval": 4,
+    "aezoo.samplers": 4,
     "aezoo.tasks": 4,
     "aezoo.bench": 5,
     "aezoo.cli": 6,

@@ -15,15 +15,6 @@ from aezoo.eval import features
 from aezoo.eval import sample_quality as sq
 
 
-@pytest.fixture(scope="session")
-def digits_net(digits, tmp_path_factory):
-    """The digits feature network, trained once per session into a cache of its own."""
-    cache = tmp_path_factory.mktemp("features-cache")
-    lines = []
-    net = features.load("digits", *digits, cache_dir=cache, say=lines.append)
-    return net, cache, lines
-
-
 def test_it_learns_the_classes_and_reports_its_progress(digits_net):
     net, _, lines = digits_net
     assert net.test_accuracy >= 0.97

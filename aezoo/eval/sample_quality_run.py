@@ -1,14 +1,17 @@
 """The ``sample_quality`` evaluator: the model's samples against the evaluated split in the
 feature space of the dataset's own classifier (:mod:`aezoo.eval.features`).
 
-``aezoo eval RUN --evaluators sample_quality [--quality-samples N --quality-draws D
---quality-k K --rebuild-features]``. N samples (the decoder's mean of N prior draws,
-clipped to [0, 1]) against the split's first N images (their grey levels, as the
-classifier was trained on them), D times with fresh sample keys: mean and std of the
-Fréchet distance ``fd_<dataset>_cnn``, precision, recall, density, coverage (k-NN balls of
-size K), the class score and mode coverage of the classifier's predictions. The reference
-``fd_<dataset>_cnn_train`` is the same distance from N training images, the floor a
-perfect sampler reaches at this N.
+``aezoo eval RUN --evaluators sample_quality [--sampler prior|gmm --quality-samples N
+--quality-draws D --quality-k K --rebuild-features]``. N samples (decoder means in [0, 1]
+of N draws of the sampler: the model's own prior by default, or an ex-post density on its
+training codes, :mod:`aezoo.samplers`) against the split's first N images (their grey
+levels, as the classifier was trained on them), D times with fresh sample keys: mean and
+std of the Fréchet distance ``fd_<dataset>_cnn``, precision, recall, density, coverage
+(k-NN balls of size K), the class score and mode coverage of the classifier's predictions.
+The reference ``fd_<dataset>_cnn_train`` is the same distance from N training images, the
+floor a perfect sampler reaches at this N. Keys of an ex-post sampler end in its name
+(``fd_mnist_cnn_gmm``), so one ``eval.json`` holds the prior's and the sampler's side by
+side.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from aezoo import samplers
 from aezoo.eval import features as feature_nets
 from aezoo.eval import sample_quality as sq
 from aezoo.eval._evaluator import Context, Evaluator
@@ -27,15 +31,21 @@ SAMPLE_SEED = 20_240  # the sample draws' keys: fold_in(key(SAMPLE_SEED), draw)
 SAMPLE_BATCH = 1000
 
 
-def samples(context: Context, n: int, draw: int) -> np.ndarray:
-    """``n`` samples of the model (decoder means in [0, 1]), ``[n, H, W, C]`` float32."""
+def samples(sampler: samplers.Sampler, n: int, draw: int) -> np.ndarray:
+    """``n`` samples (decoder means in [0, 1]), ``[n, H, W, C]`` float32."""
     key = jax.random.fold_in(jax.random.key(SAMPLE_SEED), draw)
     out = []
     for i, start in enumerate(range(0, n, SAMPLE_BATCH)):
         size = min(SAMPLE_BATCH, n - start)
-        drawn = context.m.sample(size, jax.random.fold_in(key, i))
+        drawn = sampler.sample(size, jax.random.fold_in(key, i))
         out.append(np.clip(np.asarray(drawn["mean"], np.float32), 0.0, 1.0))
     return np.concatenate(out)
+
+
+def _sampler(context: Context) -> samplers.Sampler:
+    source = {k: context.source.get(k) for k in ("data_dir", "cache_dir")}
+    name = context.options["sampler"]
+    return samplers.get(context.workdir, name, model=context.m, say=context.say, **source)
 
 
 def _net(context: Context) -> feature_nets.Features:
@@ -63,21 +73,22 @@ def _one_draw(real: np.ndarray, fake_images: np.ndarray, net, k: int) -> dict[st
 def run(context: Context) -> dict[str, Any]:
     opts = context.options
     net = _net(context)
+    sampler = _sampler(context)
     raw, _ = load_split(context.m, context.split, context.source)
     n = min(opts["quality_samples"], len(raw))
     context.say(
-        f"sample_quality: {n} samples x {opts['quality_draws']} draws against {n} "
+        f"sample_quality: {n} samples ({sampler.name}) x {opts['quality_draws']} draws against {n} "
         f"{context.split} images in the features of {net.name} (test accuracy "
         f"{net.test_accuracy:.4f})"
     )
     real = net.features(raw[:n])
     draws = []
     for draw in range(opts["quality_draws"]):
-        draws.append(_one_draw(real, samples(context, n, draw), net, opts["quality_k"]))
+        draws.append(_one_draw(real, samples(sampler, n, draw), net, opts["quality_k"]))
         context.say(f"sample_quality: draw {draw + 1}: FD {draws[-1]['fd']:.3f}")
     train_x, _ = load_split(context.m, "train", context.source)
-    named = [{f"{key}_{net.name}": v for key, v in d.items()} for d in draws]
-    out = sq.mean_std(named)
+    tag = net.name if sampler.name == "prior" else f"{net.name}_{sampler.name}"
+    out = sq.mean_std([{f"{key}_{tag}": v for key, v in d.items()} for d in draws])
     out[f"fd_{net.name}_train"] = sq.frechet_distance(real, net.features(train_x[:n]))
     out[f"modes_of_{net.name}"] = net.module.classes
     out[f"features_{net.name}_test_accuracy"] = net.test_accuracy
@@ -93,6 +104,13 @@ def _check(context: Context) -> str | None:
             return f"--{name.replace('_', '-')} must be an integer >= {low}; got {value!r}"
     if opts["quality_k"] >= opts["quality_samples"]:
         return "--quality-k must be smaller than --quality-samples"
+    if opts["sampler"] not in samplers.NAMES:
+        return f"unknown sampler {opts['sampler']!r}; available: {', '.join(samplers.NAMES)}"
+    if opts["sampler"] == "prior" and "sample" not in context.m.spec.capabilities:
+        return (
+            f"{context.m.spec.name} has no prior to sample: score an ex-post sampler "
+            f"(--sampler {', '.join(samplers.SAMPLERS)})"
+        )
     return None
 
 
@@ -101,11 +119,12 @@ EVALUATOR = Evaluator(
     "samples vs data in the dataset's own classifier features: Fréchet distance, precision, "
     "recall, density, coverage, class score and mode coverage",
     run,
-    needs=("sample",),
+    needs=("encode",),
     images=True,
     labels=True,
     default=False,
     options={
+        "sampler": "prior",
         "quality_samples": 10_000,
         "quality_draws": 3,
         "quality_k": 3,
