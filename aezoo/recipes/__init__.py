@@ -10,6 +10,7 @@ from aezoo.recipes import (
     anomaly_mnist,
     disentanglement_dsprites,
     gmvae_clustering_mnist,
+    sample_quality_mnist,
     seeds_mnist,
     semisupervised_mnist,
     tasks_mnist,
@@ -32,6 +33,7 @@ RECIPES: dict[str, Recipe] = {
         gmvae_clustering_mnist.RECIPE,
         semisupervised_mnist.RECIPE,
         disentanglement_dsprites.RECIPE,
+        sample_quality_mnist.RECIPE,
     )
 }
 
