@@ -21,6 +21,7 @@ from aezoo.models import (
     dip_vae,
     factor_vae,
     gmvae,
+    hvae2,
     iwae,
     m2,
     miwae,
@@ -56,6 +57,7 @@ MODELS: dict[str, ModelSpec] = {
         miwae.SPEC,
         ciwae.SPEC,
         piwae.SPEC,
+        hvae2.SPEC,
     )
 }
 

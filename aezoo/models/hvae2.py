@@ -1,0 +1,194 @@
+"""A VAE with two stochastic layers (Burda et al., 2016, section 5; the bottom-up
+hierarchy of Rezende et al., 2014).
+
+Generative model ``p(z2) p(z1 | z2) p(x | z1)``: ``z2 ~ N(0, I)`` (``top_latent_dim``),
+``z1 | z2`` a diagonal Gaussian from an MLP (``top_hidden_dims``), ``x | z1`` the zoo's
+decoder. Inference ``q(z1 | x) q(z2 | z1)``: the zoo's Gaussian encoder (any arch), then an
+MLP. The log-weight of one joint sample is
+``log p(x|z1) + log p(z1|z2) + log p(z2) - log q(z1|x) - log q(z2|z1)``: with
+``num_samples = 1`` the loss is the negative ELBO (every term by Monte Carlo), with K > 1 the
+K-sample importance-weighted bound (Burda's 2-layer IWAE), and the importance-sampled NLL
+uses the same log-weights over both layers. ``encode`` gives ``z1`` (its posterior mean;
+``z2`` beside it), ``decode`` maps ``z1`` to images, ``sample`` draws down the hierarchy.
+``--kl-warmup-steps`` (one sample only) weighs the latent terms by ``min(1, step / N)``
+(Sønderby et al., 2016); ``nll_bound`` stays the true bound.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from aezoo.errors import ConfigError
+from aezoo.losses import gaussian_log_prob, image_nll
+from aezoo.models._spec import BaseConfig, Metrics, ModelSpec, option
+from aezoo.models.vae import iw_bound, linear_warmup, standard_normal_log_prob
+from aezoo.nn import MLP, check_images, make_decoder, make_encoder, reparameterize
+
+
+@dataclasses.dataclass(frozen=True)
+class HVAE2Config(BaseConfig):
+    """Two stochastic layers: ``latent_dim`` (z1) under ``hidden_dims``, ``top_latent_dim``
+    (z2) under ``top_hidden_dims``; Burda et al.'s sizes are the defaults."""
+
+    latent_dim: int = option(100, "size of z1, the lower stochastic layer", low=1)
+    hidden_dims: tuple[int, ...] = option(
+        (200, 200), "widths between x and z1 (the decoder mirrors them)"
+    )
+    top_latent_dim: int = option(50, "size of z2, the top stochastic layer", low=1)
+    top_hidden_dims: tuple[int, ...] = option((100, 100), "widths between z1 and z2, each way")
+    num_samples: int = option(1, "K: 1 = the ELBO, K > 1 = the K-sample IWAE bound", low=1)
+    kl_warmup_steps: int = option(
+        0, "steps of linear warm-up of the latent terms (one sample only; 0 = none)", low=0
+    )
+
+    def validate(self) -> None:
+        super().validate()
+        if self.kl_warmup_steps and self.num_samples > 1:
+            raise ConfigError(
+                "--kl-warmup-steps weighs the ELBO's terms: use it with --num-samples 1"
+            )
+
+
+class GaussianMLP(nn.Module):
+    """``[..., D_in]`` -> a diagonal Gaussian ``(mean, logvar)`` of ``out_dim``."""
+
+    hidden_dims: Sequence[int]
+    out_dim: int
+
+    @nn.compact
+    def __call__(self, h: jax.Array) -> tuple[jax.Array, jax.Array]:
+        out = MLP((*self.hidden_dims, 2 * self.out_dim), name="mlp")(h)
+        mean, logvar = jnp.split(out, 2, axis=-1)
+        return mean, logvar
+
+
+class HVAE2(nn.Module):
+    """Two-layer VAE; ``__call__(x, rng=key)`` returns both layers' posteriors, a joint
+    sample (``z``, ``z2``), ``p(z1 | z2)`` at it and the decoder's outputs."""
+
+    config: HVAE2Config
+
+    def setup(self) -> None:
+        cfg = self.config
+        self.encoder = make_encoder(cfg, cfg.latent_dim, gaussian=True)
+        self.decoder = make_decoder(cfg)
+        self.q_top = GaussianMLP(cfg.top_hidden_dims, cfg.top_latent_dim)
+        self.p_mid = GaussianMLP(tuple(reversed(cfg.top_hidden_dims)), cfg.latent_dim)
+
+    def __call__(
+        self, x: jax.Array, *, rng: jax.Array | None = None, train: bool = True, label=None
+    ) -> dict[str, jax.Array]:
+        q = self.encode(x)
+        if rng is None:
+            z1, z2 = q["z_mean"], q["z2_mean"]
+        else:
+            k1, k2 = jax.random.split(rng)
+            z1 = reparameterize(k1, q["z_mean"], q["z_logvar"])
+            z2 = reparameterize(k2, *self.q_top(z1))
+        prior_mean, prior_logvar = self.p_mid(z2)  # p(z1 | z2) (and its params at init)
+        out = {**q, "z": z1, "z2": z2, "z1_prior_mean": prior_mean}
+        return {**out, "z1_prior_logvar": prior_logvar, **self.decode(z1)}
+
+    def encode(self, x: jax.Array, *, label=None) -> dict[str, jax.Array]:
+        """``{"z", "z_mean", "z_logvar"}`` of z1 (``z`` its mean) and ``z2_mean``,
+        ``z2_logvar`` of ``q(z2 | z1)`` at that mean."""
+        check_images(x, self.config.image_shape)
+        mean, logvar = self.encoder(x, None)
+        top_mean, top_logvar = self.q_top(mean)
+        return {
+            "z": mean,
+            "z_mean": mean,
+            "z_logvar": logvar,
+            "z2_mean": top_mean,
+            "z2_logvar": top_logvar,
+        }
+
+    def decode(self, z: jax.Array, *, label=None) -> dict[str, jax.Array]:
+        """``[B, latent_dim]`` z1 -> decoder distribution parameters ``[B, H, W, C]``."""
+        return self.decoder(z, None)
+
+    def reconstruct(self, x: jax.Array, *, label=None) -> dict[str, jax.Array]:
+        return self.decode(self.encode(x)["z_mean"])
+
+    def prior_mid(self, z2: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """``p(z1 | z2)``: its mean and log-variance."""
+        return self.p_mid(z2)
+
+    def posterior_top(self, z1: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """``q(z2 | z1)``: its mean and log-variance."""
+        return self.q_top(z1)
+
+    def sample(self, n: int, rng: jax.Array, *, label=None) -> dict[str, jax.Array]:
+        """Decode ``n`` draws down the hierarchy: ``z2 ~ N(0, I)``, ``z1 ~ p(z1 | z2)``."""
+        k2, k1 = jax.random.split(rng)
+        z2 = jax.random.normal(k2, (n, self.config.top_latent_dim))
+        z1 = reparameterize(k1, *self.p_mid(z2))
+        return self.decode(z1)
+
+
+def log_weight_terms(
+    params, batch: dict[str, jax.Array], rng: jax.Array, *, module: HVAE2, num_samples: int
+) -> tuple[jax.Array, jax.Array]:
+    """For K joint samples ``(z1, z2) ~ q``: ``log p(x | z1)`` and the latent terms
+    ``log p(z1|z2) + log p(z2) - log q(z1|x) - log q(z2|z1)``, each ``[K, B]``."""
+    x = batch["image"]
+    variables = {"params": params}
+    q = module.apply(variables, x, method="encode")
+    mean, logvar = q["z_mean"], q["z_logvar"]
+    k1, k2 = jax.random.split(rng)
+    eps1 = jax.random.normal(k1, (num_samples, *mean.shape), mean.dtype)
+    z1 = mean[None] + jnp.exp(0.5 * logvar)[None] * eps1  # [K, B, D1]
+    top_mean, top_logvar = module.apply(variables, z1, method="posterior_top")
+    eps2 = jax.random.normal(k2, top_mean.shape, top_mean.dtype)
+    z2 = top_mean + jnp.exp(0.5 * top_logvar) * eps2  # [K, B, D2]
+    mid_mean, mid_logvar = module.apply(variables, z2, method="prior_mid")
+    out = module.apply(variables, z1.reshape(-1, z1.shape[-1]), method="decode")
+    x_rep = jnp.broadcast_to(x[None], (num_samples, *x.shape)).reshape(-1, *x.shape[1:])
+    log_px = -image_nll(module.config.likelihood, out, x_rep).reshape(num_samples, -1)
+    log_p = jnp.sum(gaussian_log_prob(z1, mid_mean, mid_logvar), axis=-1)
+    log_p += standard_normal_log_prob(z2)
+    log_q = jnp.sum(gaussian_log_prob(z1, mean[None], logvar[None]), axis=-1)
+    log_q += jnp.sum(gaussian_log_prob(z2, top_mean, top_logvar), axis=-1)
+    return log_px, log_p - log_q
+
+
+def log_importance_weights(
+    params, batch: dict[str, jax.Array], rng: jax.Array, *, module: HVAE2, num_samples: int
+) -> jax.Array:
+    """``log p(x, z1, z2) - log q(z1, z2 | x)`` of K joint posterior samples: ``[K, B]``."""
+    log_px, latent = log_weight_terms(params, batch, rng, module=module, num_samples=num_samples)
+    return log_px + latent
+
+
+def loss_fn(params, batch, rng, *, module: HVAE2) -> tuple[jax.Array, Metrics]:
+    """The negative ELBO (K = 1) or K-sample bound over both layers, nats per example."""
+    cfg = module.config
+    log_px, latent = log_weight_terms(
+        params, batch, rng, module=module, num_samples=cfg.num_samples
+    )
+    bound = -jnp.mean(iw_bound(log_px + latent))
+    weight = linear_warmup(batch.get("step"), cfg.kl_warmup_steps)
+    loss = bound if cfg.num_samples > 1 else -jnp.mean(log_px + weight * latent)
+    return loss, {
+        "loss": loss,
+        "nll_bound": bound,
+        "nll": -jnp.mean(log_px),
+        "kl": -jnp.mean(latent),
+        "kl_weight": weight,
+    }
+
+
+SPEC = ModelSpec(
+    name="hvae2",
+    description="VAE with two stochastic layers (z2 -> z1 -> x); ELBO or K-sample bound",
+    config_cls=HVAE2Config,
+    module_cls=HVAE2,
+    loss_fn=loss_fn,
+    generative=True,
+    log_weights=log_importance_weights,
+)
