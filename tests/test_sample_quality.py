@@ -98,3 +98,11 @@ def test_bad_features_are_one_line_errors():
 def test_mean_std_over_draws():
     out = sq.mean_std([{"fd": 1.0}, {"fd": 3.0}])
     assert out == {"fd": 2.0, "fd_std": pytest.approx(np.sqrt(2.0))}
+
+
+def test_the_summary_line_names_each_samplers_distance():
+    from aezoo.eval.run import summary_line
+
+    results = {"split": "test", "test/fd_mnist_cnn": 1.0, "test/fd_mnist_cnn_std": 2.0}
+    results.update({"test/fd_mnist_cnn_gmm": 3.0, "test/fd_mnist_cnn_train": 4.0})
+    assert summary_line(results) == "test/fd_mnist_cnn 1.000, test/fd_mnist_cnn_gmm 3.000"

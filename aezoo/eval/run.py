@@ -510,7 +510,9 @@ def summary_line(results: dict[str, Any]) -> str:
         return "; ".join(f"{g['group']}: {summary_line(g['mean'])}" for g in results["groups"])
     split = results.get("split", "test")
     keys = [k.format(split=split) for k in SUMMARY_KEYS]
-    keys += [k for k in results if k.startswith(f"{split}/fd_") and k.endswith("_cnn")]
+    keys += [  # sample quality: the Fréchet distance of each sampler scored
+        k for k in results if k.startswith(f"{split}/fd_") and not k.endswith(("_std", "_train"))
+    ]
     return ", ".join(
         f"{k} {results[k]:.3f}" if isinstance(results[k], float) else f"{k} {results[k]}"
         for k in keys
