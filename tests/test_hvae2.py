@@ -41,7 +41,6 @@ def _identity_gaussian(log_var: float) -> dict:
     }
 
 
-@pytest.mark.unit
 def test_an_identity_top_layer_gives_the_one_layer_importance_weights():
     _, module, params, batch = _model(top_hidden_dims=(2 * D,))
     top = _identity_gaussian(log_var=2 * np.log(1e-4))  # z2 = z1 + 1e-4 eps, and back
@@ -56,7 +55,6 @@ def test_an_identity_top_layer_gives_the_one_layer_importance_weights():
     np.testing.assert_allclose(iw_bound(two), iw_bound(one), atol=1e-3)
 
 
-@pytest.mark.unit
 @pytest.mark.parametrize("k", [1, 4])
 def test_the_loss_is_minus_the_elbo_or_the_k_sample_bound(k):
     spec, module, params, batch = _model(num_samples=k)
@@ -70,7 +68,6 @@ def test_the_loss_is_minus_the_elbo_or_the_k_sample_bound(k):
     np.testing.assert_allclose(metrics["nll"] + metrics["kl"], -jnp.mean(log_w), rtol=1e-5)
 
 
-@pytest.mark.unit
 def test_warmup_weighs_the_latent_terms_and_needs_one_sample():
     spec, module, params, batch = _model(kl_warmup_steps=10)
     loss, m = spec.loss_fn(

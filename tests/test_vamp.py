@@ -74,7 +74,6 @@ def test_vamp_trains_and_learns_its_pseudo_inputs(digits):
     assert samples["mean"].shape == (6, 8, 8, 1)
 
 
-@pytest.mark.unit
 def test_kl_warmup_weighs_the_kl_in_training_only():
     spec, module = aezoo.get(
         "vamp",

@@ -8,6 +8,7 @@ from __future__ import annotations
 from aezoo.errors import ConfigError
 from aezoo.recipes import (
     anomaly_mnist,
+    bounds_mnist,
     disentanglement_dsprites,
     gmvae_clustering_mnist,
     sample_quality_mnist,
@@ -34,6 +35,7 @@ RECIPES: dict[str, Recipe] = {
         semisupervised_mnist.RECIPE,
         disentanglement_dsprites.RECIPE,
         sample_quality_mnist.RECIPE,
+        bounds_mnist.RECIPE,
     )
 }
 
