@@ -44,6 +44,18 @@ SMALL_NET = {"hidden_dims": (32,), "latent_dim": 4}  # runs that must learn some
 TINY_RUN = {"dataset": "digits", "batch_size": 64, "progress": False}  # fit() settings
 
 
+# The fast tier runs the registry-wide contract tests on one model of each kind (a plain
+# code, a density with a prior, adversarial phases, a discrete code, a conditional decoder);
+# the full suite runs them on every registered model, and each model's own test file runs
+# in the fast tier. So the development loop does not grow with the zoo.
+FAST_MODELS = ("ae", "vae", "aae", "vqvae", "cvae")
+
+
+def every_model(names) -> list:
+    """``names`` as pytest params, those outside :data:`FAST_MODELS` in the full suite only."""
+    return [n if n in FAST_MODELS else pytest.param(n, marks=pytest.mark.slow) for n in names]
+
+
 def net_flags(net: dict) -> list[str]:
     """A network's settings as ``aezoo train`` flags."""
     dims = ",".join(map(str, net["hidden_dims"]))

@@ -120,6 +120,7 @@ def test_export_replaces_a_file_only_with_overwrite(npz_run, tmp_path, capsys):
 # --- 2: changed data is never scored silently ----------------------------------------------
 
 
+@pytest.mark.slow
 def test_an_image_added_to_the_training_folder_is_refused_then_allowed(tmp_path, capsys):
     images = _folder(tmp_path / "images", n=40)
     run = _train_on(f"folder:{images}", tmp_path / "run")
@@ -487,6 +488,7 @@ def test_fit_refuses_unusable_arrays_in_one_line(what, make, message, digits):
     assert message in str(e.value) and "\n" not in str(e.value)
 
 
+@pytest.mark.slow
 def test_tasks_refuse_unlabelled_data_in_one_line(tmp_path, capsys):
     x, _ = data.load("digits", "train")
     np.save(tmp_path / "x.npy", np.asarray(x)[:200, ..., 0])
@@ -563,6 +565,7 @@ def test_an_input_error_is_one_line_without_the_settings_banner(tmp_path, capsys
     assert len(err) == 1 and "does not exist" in err[0]
 
 
+@pytest.mark.slow
 def test_anomaly_on_tables_advises_a_flag_it_has(tmp_path, capsys):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(200, 6)).astype(np.float32)
@@ -575,6 +578,7 @@ def test_anomaly_on_tables_advises_a_flag_it_has(tmp_path, capsys):
     assert main([*argv, str(tmp_path / "b"), "--likelihood", "gaussian"]) == 0
 
 
+@pytest.mark.slow
 def test_the_summary_of_a_val_evaluation_has_its_loss(tmp_path, capsys):
     argv = ["train", "vae", "--dataset", "digits", "--val-fraction", "0.2", "--epochs", "1"]
     argv += ["--hidden-dims", "16", "--latent-dim", "2", "--no-progress"]

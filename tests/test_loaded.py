@@ -11,6 +11,7 @@ import pytest
 
 import aezoo
 from aezoo.train.load import LoadedModel
+from tests.conftest import every_model
 
 
 def _loaded(name: str) -> LoadedModel:
@@ -29,11 +30,7 @@ def _label(m: LoadedModel, n=4):
     return np.arange(n) % 10 if m.spec.conditional else None
 
 
-# the classifying models (m2, cat_aae, gmvae) in the full suite: the fast tier stays < 2 min
-NAMES = [
-    pytest.param(n, marks=pytest.mark.slow) if s.classifies else n
-    for n, s in sorted(aezoo.MODELS.items())
-]
+NAMES = every_model(sorted(aezoo.MODELS))  # FAST_MODELS in the fast tier
 
 
 @pytest.mark.parametrize("name", NAMES)

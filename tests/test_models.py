@@ -15,7 +15,7 @@ import pytest
 import aezoo
 from aezoo.models import MODELS
 from aezoo.train import create_train_state, make_train_step
-from tests.conftest import SMALL_NET, net_flags
+from tests.conftest import FAST_MODELS, SMALL_NET, every_model, net_flags
 
 ALL = sorted(MODELS)
 # Models that reuse the VAE module and differ from it only in their loss (beta_vae, iwae,
@@ -25,13 +25,9 @@ ALL = sorted(MODELS)
 MODULES = [
     n for n in ALL if MODELS[n].module_cls is not MODELS["vae"].module_cls or n in ("vae", "cvae")
 ]
-# The loss-level tests of those variants, and of the semi-supervised and clustering models
-# (whose losses tests/test_semisupervised.py and tests/test_gmvae.py check term by term in the
-# fast tier), run in the full suite (the fast tier stays < 2 min).
-LOSSES = [
-    pytest.param(n, marks=pytest.mark.slow) if n not in MODULES or MODELS[n].classifies else n
-    for n in ALL
-]
+# The loss-level tests run on every model in the full suite, on FAST_MODELS in the fast tier
+# (each model's own test file checks its loss term by term there).
+LOSSES = every_model(ALL)
 SHAPE = (8, 8, 1)
 
 
@@ -39,12 +35,9 @@ def _make(name, **overrides):
     return aezoo.get(name, image_shape=SHAPE, latent_dim=3, hidden_dims=(16,), **overrides)
 
 
-# The classifying models' decoders are the zoo's shared ones: their Gaussian-decoder shapes
-# in the full suite only.
+# Module-level shapes: every module in the full suite, FAST_MODELS in the fast tier.
 OUTPUTS = [
-    pytest.param(n, lik, marks=pytest.mark.slow)
-    if lik == "gaussian" and MODELS[n].classifies
-    else (n, lik)
+    (n, lik) if n in FAST_MODELS else pytest.param(n, lik, marks=pytest.mark.slow)
     for n in MODULES
     for lik in ("bernoulli", "gaussian")
 ]
@@ -97,9 +90,14 @@ def test_loss_is_finite_scalar_and_every_parameter_gets_gradient(name, small_bat
         assert float(g.sum()) > 0, f"no gradient reaches {jax.tree_util.keystr(path)}"
 
 
-@pytest.mark.parametrize("name", MODULES)
-# conv on MNIST's shape, resnet on CIFAR's (other sizes: tests/test_nn.py).
-@pytest.mark.parametrize(("arch", "shape"), [("conv", (28, 28, 1)), ("resnet", (32, 32, 3))])
+# Every module wires its encoder and decoder through make_encoder / make_decoder, which
+# build the arch: conv on MNIST's shape for every module checks each module's wiring of a
+# convolutional net; resnet (the same wiring, deeper nets) on CIFAR's shape once, on the
+# VAE (other sizes, colour training and figures: tests/test_nn.py).
+ARCH_CASES = [(n, "conv", (28, 28, 1)) for n in MODULES] + [("vae", "resnet", (32, 32, 3))]
+
+
+@pytest.mark.parametrize(("name", "arch", "shape"), ARCH_CASES)
 @pytest.mark.slow
 def test_conv_arch_runs_on_mnist_and_cifar_shapes(name, shape, arch, rng):
     spec, module = aezoo.get(name, image_shape=shape, latent_dim=2, hidden_dims=(16,), arch=arch)
@@ -112,8 +110,8 @@ def test_conv_arch_runs_on_mnist_and_cifar_shapes(name, shape, arch, rng):
     assert ("conv_0" if arch == "conv" else "res_2") in str(jax.tree_util.tree_structure(params))
 
 
-# factor_vae's two phases in the full suite: aae's three keep the multi-phase step in the fast tier
-COMPILES = [pytest.param(n, marks=pytest.mark.slow) if n == "factor_vae" else n for n in LOSSES]
+# aae's three phases keep the multi-phase step in the fast tier.
+COMPILES = LOSSES
 
 
 @pytest.mark.optax
@@ -206,7 +204,7 @@ def test_bad_model_settings_are_one_line_errors(overrides, message):
     assert "\n" not in str(info.value)
 
 
-@pytest.mark.parametrize("name", MODULES)
+@pytest.mark.parametrize("name", every_model(MODULES))
 def test_images_of_wrong_rank_or_dtype_are_clear_errors(name, rng):
     _, module = _make(name)
     params = aezoo.train.init_params(module, rng)

@@ -16,6 +16,7 @@ from aezoo.eval.likelihood import make_log_px_fn
 from aezoo.models import CAPABILITIES, MODELS, having, register, require
 from aezoo.models._few_labels import FewLabelsConfig, hide_labels
 from aezoo.train.load import LoadedModel
+from tests.conftest import FAST_MODELS
 
 # capability -> the module methods it promises
 METHODS = {
@@ -75,7 +76,7 @@ def _refusal(name: str, capability: str):
 @pytest.mark.parametrize(
     ("name", "capability"),
     [
-        (n, c)
+        (n, c) if n in FAST_MODELS else pytest.param(n, c, marks=pytest.mark.slow)
         for n, s in sorted(MODELS.items())
         for c in ("sample", "classify", "density")
         if c not in s.capabilities

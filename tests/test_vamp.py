@@ -24,7 +24,6 @@ def _model(k: int = 5):
     return spec, module, params
 
 
-@pytest.mark.unit
 def test_log_prior_is_the_brute_force_mixture_of_the_pseudo_posteriors():
     _, module, params = _model(k=5)
     mean, logvar = (
@@ -42,7 +41,6 @@ def test_log_prior_is_the_brute_force_mixture_of_the_pseudo_posteriors():
     assert batched.shape == (7, 1)  # [..., D] -> [...], as the IS-NLL calls it with [K, B, D]
 
 
-@pytest.mark.unit
 def test_pseudo_inputs_are_images_initialized_near_zero():
     _, module, params = _model(k=4)
     u = np.asarray(module.apply({"params": params}, method="pseudo_inputs"))
@@ -50,7 +48,6 @@ def test_pseudo_inputs_are_images_initialized_near_zero():
     assert abs(u.mean() - vamp.PSEUDO_INIT_MEAN) < 0.01
 
 
-@pytest.mark.unit
 def test_one_pseudo_input_makes_the_prior_its_posterior():
     _, module, params = _model(k=1)
     mean, logvar = module.apply({"params": params}, method="prior_components")
