@@ -23,6 +23,7 @@ from aezoo import (
     losses,
     models,
     nn,
+    samplers,
     tasks,  # registers the run-scoring tasks as evaluators
 )
 from aezoo.errors import (
@@ -58,5 +59,6 @@ __all__ = [
     "losses",
     "models",
     "nn",
+    "samplers",
     "tasks",
 ]

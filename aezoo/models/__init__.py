@@ -26,6 +26,7 @@ from aezoo.models import (
     m2,
     miwae,
     piwae,
+    rae,
     sparse_ae,
     vae,
     vamp,
@@ -58,6 +59,7 @@ MODELS: dict[str, ModelSpec] = {
         ciwae.SPEC,
         piwae.SPEC,
         hvae2.SPEC,
+        rae.SPEC,
     )
 }
 

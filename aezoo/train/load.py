@@ -14,7 +14,7 @@ import jax
 import numpy as np
 
 from aezoo import data
-from aezoo.errors import CheckpointError, ConfigError, ShapeError
+from aezoo.errors import CheckpointError, ConfigError, DataError, ShapeError
 from aezoo.models import BaseConfig, ModelSpec, get_spec, require
 from aezoo.train.checkpoint import Checkpointer
 from aezoo.train.config import TrainConfig
@@ -89,6 +89,11 @@ class LoadedModel:
         """``(images, labels)`` of ``split`` of the run's dataset, read as for training and
         checked against the data fingerprint the run recorded (one-line DataError when it
         changed, unless ``allow_changed_data``)."""
+        if self.run["train"]["dataset"] == TrainConfig().dataset:
+            raise DataError(
+                "this run was trained on arrays passed to fit: its data cannot be reloaded by "
+                "name; set TrainConfig(dataset=NAME) when training"
+            )
         x, y, _ = data.fingerprints.load_checked(
             self.run["train"]["dataset"],
             split,
