@@ -37,10 +37,13 @@ def test_training_is_deterministic_and_the_cache_is_keyed_by_content(digits, dig
     assert other != features.cache_key("digits", digits[0], features.RECIPE)
     seed1 = dataclasses.replace(features.RECIPE, seed=1)
     assert features.cache_key("digits", digits[0], seed1) != other
-    net.path.write_bytes(b"not msgpack")
-    rebuilt = features.load("digits", *digits, cache_dir=cache, say=said.append)
-    assert any("epoch" in line for line in said)
-    assert flax.serialization.to_bytes(rebuilt.params) == flax.serialization.to_bytes(net.params)
+    for damaged in (net.path, net.path.with_suffix(".json")):
+        damaged.write_bytes(b"not msgpack, not json")
+        said.clear()
+        rebuilt = features.load("digits", *digits, cache_dir=cache, say=said.append)
+        assert any("epoch" in line for line in said)
+        params = flax.serialization.to_bytes(rebuilt.params)
+        assert params == flax.serialization.to_bytes(net.params)
 
 
 def test_features_rank_corruptions_of_real_images(digits, digits_net):

@@ -284,6 +284,14 @@ def _read_cached(path: pathlib.Path, module: FeatureNet, shape: tuple[int, ...])
         return None
 
 
+def _cached_accuracy(meta_path: pathlib.Path) -> float | None:
+    """The test accuracy recorded beside cached params (None: missing or unreadable)."""
+    try:
+        return float(json.loads(meta_path.read_text())["test_accuracy"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def load(
     dataset: str,
     train_split: tuple[np.ndarray, np.ndarray],
@@ -303,9 +311,9 @@ def load(
     classes = _classes(np.asarray(train_split[1]), dataset)
     module = FeatureNet(classes=classes, channels=recipe.channels, width=recipe.features)
     params = None if rebuild else _read_cached(path, module, train_split[0].shape[1:])
-    if params is not None and meta_path.is_file():
-        meta = json.loads(meta_path.read_text())
-        return Features(dataset, module, params, float(meta["test_accuracy"]), path)
+    accuracy = None if params is None else _cached_accuracy(meta_path)
+    if accuracy is not None:
+        return Features(dataset, module, params, accuracy, path)
     net = train(dataset, train_split, test_split, recipe=recipe, say=say)
     _write_atomic(path, flax.serialization.to_bytes(net.params))
     meta = {
