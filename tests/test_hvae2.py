@@ -87,3 +87,36 @@ def test_samples_go_down_the_hierarchy_and_codes_are_z1():
     assert q["z"].shape == (5, D) and q["z2_mean"].shape == (5, D)
     out = module.apply({"params": params}, batch["image"], rng=jax.random.key(1))
     assert out["z2"].shape == (5, D) and not np.allclose(out["z"], q["z"])
+
+
+def test_a_vamp_top_prior_is_the_exact_mixture_and_samples_through_it():
+    from scipy.special import logsumexp
+    from scipy.stats import norm
+
+    _, module, params, _ = _model(top_prior="vamp", pseudo_inputs=4)
+    assert params["pseudo_inputs"].shape == (4, *SHAPE)
+    variables = {"params": params}
+    mean, logvar = (
+        np.asarray(a, np.float64) for a in module.apply(variables, method="top_components")
+    )
+    z2 = np.asarray(jax.random.normal(jax.random.key(5), (7, D)), np.float64)
+    per_k = norm.logpdf(z2[:, None], mean[None], np.exp(0.5 * logvar)[None]).sum(-1)
+    got = module.apply(variables, jnp.asarray(z2, jnp.float32), method="log_prior_top")
+    np.testing.assert_allclose(got, logsumexp(per_k, axis=1) - np.log(4), rtol=1e-5, atol=1e-4)
+    s = module.apply(variables, 5, jax.random.key(0), method="sample")
+    assert s["logits"].shape == (5, *SHAPE) and np.isfinite(s["logits"]).all()
+    batch = {"image": jnp.full((3, *SHAPE), 0.5)}
+    log_w = hvae2.log_importance_weights(
+        params, batch, jax.random.key(1), module=module, num_samples=3
+    )
+    assert log_w.shape == (3, 3) and np.isfinite(log_w).all()
+
+
+def test_the_loss_trains_the_pseudo_inputs_of_a_vamp_top_prior():
+    spec, module, params, batch = _model(top_prior="vamp", pseudo_inputs=4)
+    grads = jax.jit(
+        jax.grad(lambda p: spec.loss_fn(p, batch, jax.random.key(0), module=module)[0])
+    )(params)
+    for name in ("pseudo_inputs", "encoder", "decoder", "q_top", "p_mid"):
+        total = sum(float(jnp.abs(g).sum()) for g in jax.tree.leaves(grads[name]))
+        assert np.isfinite(total) and total > 0, name

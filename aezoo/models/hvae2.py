@@ -11,12 +11,15 @@ K-sample importance-weighted bound (Burda's 2-layer IWAE), and the importance-sa
 uses the same log-weights over both layers. ``encode`` gives ``z1`` (its posterior mean;
 ``z2`` beside it), ``decode`` maps ``z1`` to images, ``sample`` draws down the hierarchy.
 ``--kl-warmup-steps`` (one sample only) weighs the latent terms by ``min(1, step / N)``
-(Sønderby et al., 2016); ``nll_bound`` stays the true bound.
+(Sønderby et al., 2016); ``nll_bound`` stays the true bound. ``--top-prior vamp`` puts a
+VampPrior on z2 (Tomczak & Welling's HVAE + VampPrior): the mixture of
+``q(z2 | z1 = mean of q(z1 | u_k))`` over K learned pseudo-inputs, exact in the IS-NLL.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 
 import flax.linen as nn
@@ -27,7 +30,10 @@ from aezoo.errors import ConfigError
 from aezoo.losses import gaussian_log_prob, image_nll
 from aezoo.models._spec import BaseConfig, Metrics, ModelSpec, option
 from aezoo.models.vae import iw_bound, linear_warmup, standard_normal_log_prob
+from aezoo.models.vamp import pseudo_init
 from aezoo.nn import MLP, check_images, make_decoder, make_encoder, reparameterize
+
+TOP_PRIORS = ("normal", "vamp")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +48,13 @@ class HVAE2Config(BaseConfig):
     top_latent_dim: int = option(50, "size of z2, the top stochastic layer", low=1)
     top_hidden_dims: tuple[int, ...] = option((100, 100), "widths between z1 and z2, each way")
     num_samples: int = option(1, "K: 1 = the ELBO, K > 1 = the K-sample IWAE bound", low=1)
+    top_prior: str = option(
+        "normal",
+        "p(z2): normal (N(0, I)) or vamp (a VampPrior: the mixture of q(z2 | u_k) over learned "
+        "pseudo-inputs u_k, Tomczak & Welling's HVAE + VampPrior)",
+        choices=TOP_PRIORS,
+    )
+    pseudo_inputs: int = option(500, "K pseudo-inputs of the vamp top prior", low=1)
     kl_warmup_steps: int = option(
         0, "steps of linear warm-up of the latent terms (one sample only; 0 = none)", low=0
     )
@@ -79,6 +92,9 @@ class HVAE2(nn.Module):
         self.decoder = make_decoder(cfg)
         self.q_top = GaussianMLP(cfg.top_hidden_dims, cfg.top_latent_dim)
         self.p_mid = GaussianMLP(tuple(reversed(cfg.top_hidden_dims)), cfg.latent_dim)
+        if cfg.top_prior == "vamp":
+            shape = (cfg.pseudo_inputs, *cfg.image_shape)
+            self.pseudo = self.param("pseudo_inputs", pseudo_init, shape)
 
     def __call__(
         self, x: jax.Array, *, rng: jax.Array | None = None, train: bool = True, label=None
@@ -123,10 +139,32 @@ class HVAE2(nn.Module):
         """``q(z2 | z1)``: its mean and log-variance."""
         return self.q_top(z1)
 
+    def top_components(self) -> tuple[jax.Array, jax.Array]:
+        """The vamp top prior's components ``q(z2 | z1 = mean of q(z1 | u_k))``: means and
+        log-variances ``[K, top_latent_dim]``."""
+        mean, _ = self.encoder(jnp.clip(self.pseudo, 0.0, 1.0), None)
+        return self.q_top(mean)
+
+    def log_prior_top(self, z2: jax.Array) -> jax.Array:
+        """``log p(z2)`` of ``[..., D2]`` codes: ``[...]`` (exact for either prior)."""
+        if self.config.top_prior == "normal":
+            return standard_normal_log_prob(z2)
+        mean, logvar = self.top_components()
+        flat = z2.reshape(-1, 1, z2.shape[-1])
+        log_q = jnp.sum(gaussian_log_prob(flat, mean[None], logvar[None]), axis=-1)
+        log_p = jax.nn.logsumexp(log_q, axis=-1) - math.log(self.config.pseudo_inputs)
+        return log_p.reshape(z2.shape[:-1])
+
     def sample(self, n: int, rng: jax.Array, *, label=None) -> dict[str, jax.Array]:
-        """Decode ``n`` draws down the hierarchy: ``z2 ~ N(0, I)``, ``z1 ~ p(z1 | z2)``."""
-        k2, k1 = jax.random.split(rng)
-        z2 = jax.random.normal(k2, (n, self.config.top_latent_dim))
+        """Decode ``n`` draws down the hierarchy: ``z2`` from the top prior, then
+        ``z1 ~ p(z1 | z2)``."""
+        k2, k1, kc = jax.random.split(rng, 3)
+        if self.config.top_prior == "normal":
+            z2 = jax.random.normal(k2, (n, self.config.top_latent_dim))
+        else:
+            mean, logvar = self.top_components()
+            k = jax.random.randint(kc, (n,), 0, self.config.pseudo_inputs)
+            z2 = reparameterize(k2, mean[k], logvar[k])
         z1 = reparameterize(k1, *self.p_mid(z2))
         return self.decode(z1)
 
@@ -151,7 +189,7 @@ def log_weight_terms(
     x_rep = jnp.broadcast_to(x[None], (num_samples, *x.shape)).reshape(-1, *x.shape[1:])
     log_px = -image_nll(module.config.likelihood, out, x_rep).reshape(num_samples, -1)
     log_p = jnp.sum(gaussian_log_prob(z1, mid_mean, mid_logvar), axis=-1)
-    log_p += standard_normal_log_prob(z2)
+    log_p += module.apply(variables, z2, method="log_prior_top")
     log_q = jnp.sum(gaussian_log_prob(z1, mean[None], logvar[None]), axis=-1)
     log_q += jnp.sum(gaussian_log_prob(z2, top_mean, top_logvar), axis=-1)
     return log_px, log_p - log_q

@@ -47,7 +47,8 @@ class VampConfig(VAEConfig):
     )
 
 
-def _pseudo_init(key: jax.Array, shape: tuple[int, ...], dtype=jnp.float32) -> jax.Array:
+def pseudo_init(key: jax.Array, shape: tuple[int, ...], dtype=jnp.float32) -> jax.Array:
+    """Pseudo-inputs near 0.05 +/- 0.01 (Tomczak & Welling's initialization)."""
     return PSEUDO_INIT_MEAN + PSEUDO_INIT_STD * jax.random.normal(key, shape, dtype)
 
 
@@ -59,7 +60,7 @@ class VampVAE(VAE):
     def setup(self) -> None:
         super().setup()
         shape = (self.config.pseudo_inputs, *self.config.image_shape)
-        self.pseudo = self.param("pseudo_inputs", _pseudo_init, shape)
+        self.pseudo = self.param("pseudo_inputs", pseudo_init, shape)
 
     def pseudo_inputs(self) -> jax.Array:
         """``[K, H, W, C]`` the pseudo-inputs as images in [0, 1]."""
