@@ -30,7 +30,7 @@ from aezoo.data._sources import (
     load,
     num_examples,
 )
-from aezoo.data._user import DataOptions, is_user_source, parse_image_size, source_paths
+from aezoo.data._user import DataOptions, cache_root, is_user_source, parse_image_size, source_paths
 
 __all__ = [
     "DataOptions",
@@ -46,6 +46,7 @@ __all__ = [
     "binarize",
     "binarize_once",
     "check_dataset",
+    "cache_root",
     "check_labels",
     "clear_cache",
     "dataset_lines",

@@ -180,7 +180,7 @@ def _images_below(d: pathlib.Path):
 
 def _cached_folder(root: pathlib.Path, options: DataOptions, cache_dir) -> dict[str, Any]:
     files, classes = _scan(root)
-    cache = _cache_root(cache_dir)
+    cache = cache_root(cache_dir)
     contents = _content_hashes(root, [f for f, *_ in files], cache)
     layout = [(h, label, split) for h, (_, label, split) in zip(contents, files, strict=True)]
     key = json.dumps([layout, dataclasses.asdict(options)])
@@ -508,7 +508,9 @@ def val_mask(n: int, fraction: float) -> np.ndarray:
     return _test_mask(n, fraction, VAL_SEED)
 
 
-def _cache_root(cache_dir) -> pathlib.Path:
+def cache_root(cache_dir=None) -> pathlib.Path:
+    """Where aezoo keeps what it can rebuild: ``cache_dir``, ``$AEZOO_CACHE_DIR`` or
+    ``~/.cache/aezoo``."""
     if cache_dir is None:
         cache_dir = os.environ.get("AEZOO_CACHE_DIR") or (
             pathlib.Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")).expanduser() / "aezoo"

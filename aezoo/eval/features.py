@@ -19,7 +19,6 @@ import json
 import os
 import pathlib
 import re
-import tempfile
 import time
 from collections.abc import Callable
 from typing import Any
@@ -34,6 +33,7 @@ import optax
 from aezoo import data
 from aezoo.errors import ConfigError
 from aezoo.nn import Conv
+from aezoo.train.workdir import atomic_write
 
 VERSION = 1  # bump when the network or its training changes: the cache key changes with it
 
@@ -261,18 +261,13 @@ def cache_key(
 
 
 def cache_root(cache_dir: str | os.PathLike | None = None) -> pathlib.Path:
-    """``cache_dir``, ``$AEZOO_CACHE_DIR`` or ``~/.cache/aezoo``, then ``features/``."""
-    root = cache_dir or os.environ.get("AEZOO_CACHE_DIR")
-    if not root:
-        root = pathlib.Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")).expanduser() / "aezoo"
-    return pathlib.Path(root) / "features"
+    """The data cache's root (:func:`aezoo.data.cache_root`), then ``features/``."""
+    return data.cache_root(cache_dir) / "features"
 
 
 def _write_atomic(path: pathlib.Path, payload: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as f:
-        f.write(payload)
-    os.replace(f.name, path)
+    atomic_write(path, payload)
 
 
 def _read_cached(path: pathlib.Path, module: FeatureNet, shape: tuple[int, ...]) -> Any | None:

@@ -19,7 +19,6 @@ VampPrior on z2 (Tomczak & Welling's HVAE + VampPrior): the mixture of
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Sequence
 
 import flax.linen as nn
@@ -27,10 +26,10 @@ import jax
 import jax.numpy as jnp
 
 from aezoo.errors import ConfigError
-from aezoo.losses import gaussian_log_prob, image_nll
+from aezoo.losses import gaussian_log_prob
 from aezoo.models._spec import BaseConfig, Metrics, ModelSpec, option
-from aezoo.models.vae import iw_bound, linear_warmup, standard_normal_log_prob
-from aezoo.models.vamp import pseudo_init
+from aezoo.models.vae import decoded_log_px, iw_bound, linear_warmup, standard_normal_log_prob
+from aezoo.models.vamp import mixture_log_prob, pseudo_init
 from aezoo.nn import MLP, check_images, make_decoder, make_encoder, reparameterize
 
 TOP_PRIORS = ("normal", "vamp")
@@ -149,11 +148,7 @@ class HVAE2(nn.Module):
         """``log p(z2)`` of ``[..., D2]`` codes: ``[...]`` (exact for either prior)."""
         if self.config.top_prior == "normal":
             return standard_normal_log_prob(z2)
-        mean, logvar = self.top_components()
-        flat = z2.reshape(-1, 1, z2.shape[-1])
-        log_q = jnp.sum(gaussian_log_prob(flat, mean[None], logvar[None]), axis=-1)
-        log_p = jax.nn.logsumexp(log_q, axis=-1) - math.log(self.config.pseudo_inputs)
-        return log_p.reshape(z2.shape[:-1])
+        return mixture_log_prob(z2, *self.top_components())
 
     def sample(self, n: int, rng: jax.Array, *, label=None) -> dict[str, jax.Array]:
         """Decode ``n`` draws down the hierarchy: ``z2`` from the top prior, then
@@ -185,9 +180,7 @@ def log_weight_terms(
     eps2 = jax.random.normal(k2, top_mean.shape, top_mean.dtype)
     z2 = top_mean + jnp.exp(0.5 * top_logvar) * eps2  # [K, B, D2]
     mid_mean, mid_logvar = module.apply(variables, z2, method="prior_mid")
-    out = module.apply(variables, z1.reshape(-1, z1.shape[-1]), method="decode")
-    x_rep = jnp.broadcast_to(x[None], (num_samples, *x.shape)).reshape(-1, *x.shape[1:])
-    log_px = -image_nll(module.config.likelihood, out, x_rep).reshape(num_samples, -1)
+    log_px = decoded_log_px(params, x, z1, module=module)
     log_p = jnp.sum(gaussian_log_prob(z1, mid_mean, mid_logvar), axis=-1)
     log_p += module.apply(variables, z2, method="log_prior_top")
     log_q = jnp.sum(gaussian_log_prob(z1, mean[None], logvar[None]), axis=-1)

@@ -140,6 +140,19 @@ def posterior_samples(
     return z, mean, logvar
 
 
+def decoded_log_px(
+    params, x: jax.Array, z: jax.Array, *, module, label: jax.Array | None = None
+) -> jax.Array:
+    """``log p(x | z_k)`` of the images ``x [B, ...]`` decoded from K codes each
+    (``z [K, B, D]``; labels repeated per code for a conditional decoder): ``[K, B]``."""
+    num_samples = z.shape[0]
+    rep_label = None if label is None else jnp.tile(label, num_samples)
+    cond = {} if rep_label is None else {"label": rep_label}
+    out = module.apply({"params": params}, z.reshape(-1, z.shape[-1]), method="decode", **cond)
+    x_rep = jnp.broadcast_to(x[None], (num_samples, *x.shape)).reshape(-1, *x.shape[1:])
+    return -image_nll(module.config.likelihood, out, x_rep).reshape(num_samples, -1)
+
+
 def log_weights_at(
     params,
     batch: dict[str, jax.Array],
@@ -156,15 +169,8 @@ def log_weights_at(
     ``p(z)`` is the module's ``log_prior`` (a mixture for ``gmvae``), or N(0, I) for a
     module without one.
     """
-    x = batch["image"]
-    label = _label(batch, module)
-    num_samples = z.shape[0]
     variables = {"params": params}
-    flat = z.reshape(-1, z.shape[-1])
-    rep_label = None if label is None else jnp.tile(label, num_samples)
-    out = module.apply(variables, flat, label=rep_label, method="decode")
-    x_rep = jnp.broadcast_to(x[None], (num_samples, *x.shape)).reshape(-1, *x.shape[1:])
-    log_px = -image_nll(module.config.likelihood, out, x_rep).reshape(num_samples, -1)
+    log_px = decoded_log_px(params, batch["image"], z, module=module, label=_label(batch, module))
     if hasattr(module, "log_prior"):  # the module's own prior (a mixture for gmvae)
         log_pz = module.apply(variables, z, method="log_prior")
     else:  # a module of your own with encode/decode only: N(0, I)

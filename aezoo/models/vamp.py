@@ -47,6 +47,15 @@ class VampConfig(VAEConfig):
     )
 
 
+def mixture_log_prob(z: jax.Array, means: jax.Array, logvars: jax.Array) -> jax.Array:
+    """``log (1/K) sum_k N(z; means_k, exp(logvars_k))`` of ``[..., D]`` codes against K
+    diagonal Gaussians ``[K, D]``: ``[...]`` (log-sum-exp over the components)."""
+    flat = z.reshape(-1, 1, z.shape[-1])  # [N, 1, D] against [1, K, D]
+    log_q = jnp.sum(gaussian_log_prob(flat, means[None], logvars[None]), axis=-1)
+    log_p = jax.nn.logsumexp(log_q, axis=-1) - math.log(means.shape[0])
+    return log_p.reshape(z.shape[:-1])
+
+
 def pseudo_init(key: jax.Array, shape: tuple[int, ...], dtype=jnp.float32) -> jax.Array:
     """Pseudo-inputs near 0.05 +/- 0.01 (Tomczak & Welling's initialization)."""
     return PSEUDO_INIT_MEAN + PSEUDO_INIT_STD * jax.random.normal(key, shape, dtype)
@@ -73,11 +82,7 @@ class VampVAE(VAE):
 
     def log_prior(self, z: jax.Array) -> jax.Array:
         """``log p(z) = logsumexp_k log q(z | u_k) - log K`` of ``[..., D]`` codes: ``[...]``."""
-        mean, logvar = self.prior_components()
-        flat = z.reshape(-1, 1, z.shape[-1])  # [N, 1, D] against [1, K, D]
-        log_q = jnp.sum(gaussian_log_prob(flat, mean[None], logvar[None]), axis=-1)
-        log_p = jax.nn.logsumexp(log_q, axis=-1) - math.log(self.config.pseudo_inputs)
-        return log_p.reshape(z.shape[:-1])
+        return mixture_log_prob(z, *self.prior_components())
 
     def sample(self, n: int, rng: jax.Array, *, label: jax.Array | None = None) -> dict:
         """Decode ``n`` draws from the VampPrior (a uniform pseudo-input, then its posterior)."""
