@@ -89,7 +89,12 @@ EVALUATOR_FLAGS = (
     ("--num-eval", int, "disentanglement: the sample each metric scores (5000)"),
     ("--metric-seed", int, "disentanglement: the samples' seed (0)"),
     ("--metrics", str, "disentanglement: subset of beta_vae,factor_vae,mig,sap,dci,modularity"),
-    ("--sampler", str, "sample_quality: prior (the model's own) or an ex-post sampler: gmm"),
+    (
+        "--sampler",
+        str,
+        "sample_quality: prior (the model's own) or an ex-post sampler: gmm, two_stage, flow "
+        "(continuous codes), autoregressive, uniform (vqvae's discrete code)",
+    ),
     ("--quality-samples", int, "sample_quality: samples and data images compared (10000)"),
     ("--quality-draws", int, "sample_quality: independent sample draws, mean +/- std (3)"),
     ("--quality-k", int, "sample_quality: k of the k-NN balls of precision/recall (3)"),
@@ -245,19 +250,31 @@ def _add_sample(sub) -> None:
     p = sub.add_parser(
         "sample",
         help="draw samples of a trained run: its prior, or an ex-post sampler on its codes",
-        description="Decode N draws of a sampler into a PNG grid. prior: the model's own; "
-        "gmm: a Gaussian mixture fitted once to the run's training codes and saved in "
-        "RUN/samplers/ (refitted when the checkpoint changed, or with --refit).",
+        description="Decode N draws of a sampler into a PNG grid. prior: the model's own; the "
+        "others are fitted once to the run's training codes and saved in RUN/samplers/ "
+        "(refitted when the checkpoint changed, or with --refit): gmm (a Gaussian mixture), "
+        "two_stage (a second VAE), flow (RealNVP); for a discrete code (vqvae) "
+        "autoregressive (a causal Transformer prior) or uniform.",
     )
     add = p.add_argument
     add("workdir", help="a directory written by `aezoo train`")
-    add("--sampler", default="prior", help="prior (default) or gmm")
+    add(
+        "--sampler",
+        default="prior",
+        help="prior (default), gmm, two_stage, flow, autoregressive or uniform",
+    )
     add("--n", type=int, default=64, help="how many samples (64)")
     add("--seed", type=int, default=0, help="the draws' seed (0)")
     add("--out", required=True, help="the PNG grid to write")
     add("--overwrite", action="store_true", help="replace an existing --out file")
     add("--refit", action="store_true", help="fit the sampler again even if it is saved")
     add("--components", type=int, default=None, help="gmm: mixture components (10)")
+    add(
+        "--sampler-epochs",
+        type=int,
+        default=None,
+        help="two_stage, flow, autoregressive: training epochs (30, 30, 20)",
+    )
     _add_source_flags(add)
 
 
@@ -501,7 +518,8 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
     int_in("--n", args.n, 1)
     out = output_file(args.out, "--out", overwrite=args.overwrite, owned=viz.drawn_by_aezoo)
-    options = {} if args.components is None else {"components": args.components}
+    given = {"components": args.components, "epochs": args.sampler_epochs}
+    options = {k: v for k, v in given.items() if v is not None}
     sampler = samplers.get(
         args.workdir,
         args.sampler,

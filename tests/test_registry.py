@@ -27,6 +27,7 @@ METHODS = {
     "semi_supervised": ("classify",),
     "density": (),
     "conditional": ("encode", "decode"),
+    "discrete": ("encode", "decode_codes"),
 }
 
 
@@ -44,6 +45,9 @@ def test_declared_capabilities_have_their_methods(name):
             assert callable(getattr(spec.module_cls, method, None)), (capability, method)
     if "density" in spec.capabilities:
         assert callable(spec.log_weights)
+    if "discrete" in spec.capabilities:
+        positions, vocabulary = spec.code_grid(spec.make_config(image_shape=(8, 8, 1)))
+        assert positions >= 1 and vocabulary >= 2
     if "conditional" in spec.capabilities:
         takes = inspect.signature(spec.module_cls.decode).parameters
         assert "label" in takes or any(p.kind is p.VAR_KEYWORD for p in takes.values())
@@ -69,6 +73,7 @@ def _refusal(name: str, capability: str):
         "sample": lambda m: m.sample(2, jax.random.key(0)),
         "classify": lambda m: m.classify(images),
         "density": lambda m: make_log_px_fn(m.spec, m.module, num_samples=2, batch_size=2),
+        "discrete": lambda m: m.decode_codes(np.zeros((2, 2), np.int32)),
     }
     return calls[capability], _loaded(name)
 
@@ -78,7 +83,7 @@ def _refusal(name: str, capability: str):
     [
         (n, c) if n in FAST_MODELS else pytest.param(n, c, marks=pytest.mark.slow)
         for n, s in sorted(MODELS.items())
-        for c in ("sample", "classify", "density")
+        for c in ("sample", "classify", "density", "discrete")
         if c not in s.capabilities
     ],
 )

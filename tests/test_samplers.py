@@ -1,22 +1,29 @@
-"""Ex-post samplers: the GMM recovers a known mixture; a sampler is fitted once, saved in
-the run folder, reloaded, refitted when the params or options change; refusals are one
-line; `aezoo sample` and the sample_quality evaluator take them."""
+"""Ex-post samplers: the GMM recovers a known mixture and scikit-learn's density; the flow is
+a normalized density that beats one Gaussian and inverts exactly; the two-stage VAE draws
+codes near the training codes; the autoregressive prior learns a Markov chain's known
+likelihood and is causal; uniform codes have the closed form; a sampler is fitted once,
+saved in the run folder, reloaded, refitted when the params or options change; refusals
+are one line; `aezoo sample` and the sample_quality evaluator take them, and VQ-VAE samples
+through a prior fitted on its codes."""
 
 from __future__ import annotations
 
 import json
+import math
 import types
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from scipy.stats import multivariate_normal
 
 import aezoo
 from aezoo import samplers
 from aezoo.eval import sample_quality_run
-from aezoo.samplers import gmm
+from aezoo.samplers import autoregressive, flow, gmm, two_stage, uniform
 from aezoo.train.load import LoadedModel
+from tests.conftest import TINY_NET, TINY_RUN
 
 
 @pytest.mark.unit
@@ -78,9 +85,16 @@ def _in_memory(name: str) -> LoadedModel:
 
 def test_refusals_are_one_line(tmp_path):
     cases = (
-        ("vae", "flow", {}, "unknown sampler 'flow'; available: prior, gmm"),
-        ("ae", "prior", {}, "--sampler prior needs a model that can sample from a prior"),
-        ("cvae", "gmm", {}, "--sampler gmm fits codes without their labels"),
+        (
+            "vae",
+            "pixelcnn",
+            {},
+            "unknown sampler 'pixelcnn'; available: prior, gmm, two_stage, flow, "
+            "autoregressive, uniform",
+        ),
+        ("ae", "prior", {}, "^--sampler prior: ae has no prior of its own; its samplers: gmm,"),
+        ("cvae", "gmm", {}, "^--sampler gmm: cvae decodes with a label"),
+        ("vae", "autoregressive", {}, "vae has no discrete code \\(models with one: vqvae\\)"),
         ("vae", "gmm", {"comps": 3}, "unknown option\\(s\\) of --sampler gmm: comps"),
     )
     for model, name, options, message in cases:
@@ -90,8 +104,8 @@ def test_refusals_are_one_line(tmp_path):
         m=_in_memory("ae"),
         options={"sampler": "prior", "quality_samples": 10, "quality_draws": 1, "quality_k": 3},
     )
-    assert "ae has no prior to sample: score an ex-post sampler (--sampler gmm)" in (
-        sample_quality_run.EVALUATOR.check(context)
+    assert sample_quality_run.EVALUATOR.check(context) == (
+        "--sampler prior: ae has no prior of its own; its samplers: gmm, two_stage, flow"
     )
 
 
@@ -119,3 +133,144 @@ def test_cli_sample_writes_a_grid_and_eval_scores_the_sampler(
     )
     assert r["test/fd_digits_cnn_gmm"] > r["test/fd_digits_cnn_train"] > 0
     assert "test/fd_digits_cnn" not in r  # the prior's keys are its own
+
+
+@pytest.mark.unit
+def test_gmm_log_prob_matches_scikit_learn():
+    from sklearn.mixture import GaussianMixture
+
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(size=(300, 3)), rng.normal(3.0, 0.5, size=(200, 3))])
+    fitted = gmm.fit(x, seed=0, components=2)
+    reference = GaussianMixture(2, covariance_type="full", reg_covar=1e-6, random_state=0)
+    expected = reference.fit(x).score_samples(x[:50])
+    np.testing.assert_allclose(gmm.log_prob(fitted, x[:50]), expected, rtol=1e-4, atol=1e-4)
+
+
+def _correlated_codes(n: int = 4000) -> np.ndarray:
+    """Two clusters in 4-D with a nonlinear (banana) dependence: not one Gaussian."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, 4))
+    x[: n // 2, 0] += 4.0
+    x[:, 1] += 0.5 * x[:, 0] ** 2
+    return (3.0 * x + 1.0).astype(np.float32)  # off the unit scale: standardizing matters
+
+
+@pytest.mark.optax
+def test_flow_is_a_normalized_density_that_learns_and_samples_the_codes():
+    codes = _correlated_codes()
+    options = {"flow_steps": 4, "hidden": 32}
+    fitted = flow.fit(codes, seed=0, say=lambda _: None, epochs=8, **options)
+    log_p = np.asarray(flow.log_prob(fitted, codes[:1000], **options))
+    one_gaussian = multivariate_normal(codes.mean(0), np.cov(codes.T)).logpdf(codes[:1000])
+    assert np.isfinite(log_p).all() and log_p.mean() > one_gaussian.mean() + 0.3
+    z = np.asarray(flow.draw(fitted, 4000, jax.random.key(1), **options))
+    np.testing.assert_allclose(z.mean(0), codes.mean(0), atol=0.15 * codes.std(0).max())
+    assert np.mean(z[:, 0] > codes[:, 0].mean()) == pytest.approx(0.5, abs=0.06)
+    # Exact density: on a 2-D flow, it integrates to one over a grid that holds the mass.
+    two = codes[:, 1:3]
+    fitted2 = flow.fit(two, seed=0, say=lambda _: None, epochs=3, **options)
+    lo, hi = two.min(0) - 3 * two.std(0), two.max(0) + 3 * two.std(0)
+    g0, g1 = np.linspace(lo[0], hi[0], 300), np.linspace(lo[1], hi[1], 300)
+    grid = np.stack(np.meshgrid(g0, g1, indexing="ij"), -1).reshape(-1, 2)
+    density = np.exp(np.asarray(flow.log_prob(fitted2, grid, **options), np.float64))
+    mass = density.sum() * (g0[1] - g0[0]) * (g1[1] - g1[0])
+    assert mass == pytest.approx(1.0, abs=0.03)
+
+
+def test_flow_inverse_undoes_the_forward_pass():
+    spec_module = flow._module(4, 4, 16)
+    params = spec_module.init(jax.random.key(0), jnp.zeros((1, 1, 1, 4)))["params"]
+    params = jax.tree.map(lambda p: p + 0.3 * jax.random.normal(jax.random.key(1), p.shape), params)
+    x = jax.random.normal(jax.random.key(2), (16, 4))
+
+    def forward(module, x):
+        for layer in module.layers:
+            x, _ = layer(x)
+        return x
+
+    y = spec_module.apply({"params": params}, x, method=forward)
+    back = y
+    for i in reversed(range(4)):
+        back = spec_module.apply(
+            {"params": params}, back, method=lambda m, v, i=i: m.layers[i].inverse(v)
+        )
+    np.testing.assert_allclose(back, x, atol=1e-5)
+
+
+@pytest.mark.optax
+def test_two_stage_vae_draws_codes_near_the_training_codes():
+    codes = _correlated_codes(3000)
+    options = {"hidden": 64, "layers": 2}
+    fitted = two_stage.fit(codes, seed=0, say=lambda _: None, epochs=10, **options)
+    z = np.asarray(two_stage.draw(fitted, 3000, jax.random.key(0), **options))
+    assert z.shape == codes.shape and np.isfinite(z).all()
+    np.testing.assert_allclose(z.mean(0), codes.mean(0), atol=0.25 * codes.std(0).max())
+    np.testing.assert_allclose(z.std(0), codes.std(0), rtol=0.35)
+
+
+def _markov_codes(n: int, positions: int = 6, vocabulary: int = 8) -> np.ndarray:
+    """Each code is the previous one plus 0 or 1 (mod V): log p = -log V - (L - 1) log 2."""
+    rng = np.random.default_rng(0)
+    steps = rng.integers(0, 2, (n, positions))
+    steps[:, 0] = rng.integers(0, vocabulary, n)
+    return np.cumsum(steps, axis=1) % vocabulary
+
+
+@pytest.mark.optax
+def test_autoregressive_prior_learns_a_markov_chain_and_is_causal():
+    codes = _markov_codes(3000)
+    options = {"width": 32, "layers": 1}
+    fitted = autoregressive.fit(
+        codes, seed=0, vocabulary=8, say=lambda _: None, epochs=6, **options
+    )
+    nll = -float(np.mean(autoregressive.log_prob(fitted, codes[:500], **options)))
+    exact = math.log(8) + 5 * math.log(2)
+    assert exact <= nll + 0.05 and nll < exact + 0.6 < 6 * math.log(8)
+    drawn = np.asarray(autoregressive.draw(fitted, 500, jax.random.key(0), **options))
+    assert drawn.shape == (500, 6) and drawn.dtype == np.int32
+    assert np.mean(np.diff(drawn, axis=1) % 8 <= 1) > 0.95
+    # Position i's logits do not change when later codes change.
+    module = autoregressive._prior(fitted, options)
+    params = samplers._density.params_of(fitted)
+    a, b = codes[:4].copy(), codes[:4].copy()
+    b[:, 3:] = (b[:, 3:] + 5) % 8
+    la, lb = (module.apply({"params": params}, c, method="logits") for c in (a, b))
+    np.testing.assert_allclose(la[:, :4], lb[:, :4], atol=1e-5)
+    assert not np.allclose(la[:, 4:], lb[:, 4:])
+
+
+@pytest.mark.unit
+def test_uniform_codes_have_the_closed_form_likelihood():
+    fitted = uniform.fit(np.zeros((5, 20), np.int32), seed=0, vocabulary=64)
+    np.testing.assert_allclose(uniform.log_prob(fitted, np.zeros((3, 20))), -20 * math.log(64))
+    drawn = np.asarray(uniform.draw(fitted, 4000, jax.random.key(0)))
+    assert drawn.shape == (4000, 20) and drawn.min() == 0 and drawn.max() == 63
+
+
+@pytest.mark.optax
+def test_vqvae_samples_through_a_prior_fitted_on_its_codes(digits, tmp_path, digits_net):
+    run = tmp_path / "vq"
+    aezoo.fit("vqvae", *digits, workdir=run, epochs=2, model_config=TINY_NET, **TINY_RUN)
+    m = aezoo.load(run)
+    with pytest.raises(aezoo.ConfigError, match=r"^--sampler prior: vqvae has no prior of its own"):
+        samplers.get(run, "prior", model=m)
+    s = samplers.get(run, "autoregressive", model=m, say=lambda _: None, epochs=1, width=16)
+    out = s.sample(6, jax.random.key(0))
+    assert out["mean"].shape == (6, 8, 8, 1) and np.isfinite(out["mean"]).all()
+    codes = s.codes(6, jax.random.key(0))
+    np.testing.assert_array_equal(m.decode_codes(codes)["mean"], out["mean"])
+    assert np.all(np.asarray(s.log_prob(codes)) < 0)
+    with pytest.raises(aezoo.ShapeError, match=r"codes must lie in 0\.\.63"):
+        m.decode_codes(np.full((1, 2), 64))
+    r = aezoo.evaluate(
+        run,
+        evaluators=["sample_quality"],
+        sampler="uniform",
+        quality_samples=50,
+        quality_draws=1,
+        progress=False,
+        cache_dir=str(digits_net[1]),
+    )
+    assert r["test/code_nll_uniform"] == pytest.approx(2 * math.log(64))
+    assert r["test/fd_digits_cnn_uniform"] > r["test/fd_digits_cnn_train"] > 0

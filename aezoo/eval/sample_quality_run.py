@@ -1,7 +1,7 @@
 """The ``sample_quality`` evaluator: the model's samples against the evaluated split in the
 feature space of the dataset's own classifier (:mod:`aezoo.eval.features`).
 
-``aezoo eval RUN --evaluators sample_quality [--sampler prior|gmm --quality-samples N
+``aezoo eval RUN --evaluators sample_quality [--sampler prior|gmm|... --quality-samples N
 --quality-draws D --quality-k K --rebuild-features]``. N samples (decoder means in [0, 1]
 of N draws of the sampler: the model's own prior by default, or an ex-post density on its
 training codes, :mod:`aezoo.samplers`) against the split's first N images (their grey
@@ -11,7 +11,9 @@ std of the Fréchet distance ``fd_<dataset>_cnn``, precision, recall, density, c
 The reference ``fd_<dataset>_cnn_train`` is the same distance from N training images, the
 floor a perfect sampler reaches at this N. Keys of an ex-post sampler end in its name
 (``fd_mnist_cnn_gmm``), so one ``eval.json`` holds the prior's and the sampler's side by
-side.
+side. A sampler with an exact density (``gmm``, ``flow``, ``autoregressive``, ``uniform``)
+also reports ``code_nll_<sampler>``: the mean negative log-density (nats) of the N split
+images' codes under it (for ``vqvae``, the exact likelihood of its discrete codes).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import jax
 import numpy as np
 
 from aezoo import samplers
+from aezoo.errors import ConfigError
 from aezoo.eval import features as feature_nets
 from aezoo.eval import sample_quality as sq
 from aezoo.eval._evaluator import Context, Evaluator
@@ -40,6 +43,17 @@ def samples(sampler: samplers.Sampler, n: int, draw: int) -> np.ndarray:
         drawn = sampler.sample(size, jax.random.fold_in(key, i))
         out.append(np.clip(np.asarray(drawn["mean"], np.float32), 0.0, 1.0))
     return np.concatenate(out)
+
+
+def code_nll(sampler: samplers.Sampler, images: np.ndarray) -> float:
+    """The mean negative log-density (nats) of the images' codes under the sampler: how well
+    the fitted density models held-out codes (exact for ``flow``, ``gmm``, ``autoregressive``)."""
+    codes = samplers.codes_of(sampler.model, images, discrete=sampler.kind.discrete)
+    parts = [
+        np.asarray(sampler.log_prob(codes[i : i + SAMPLE_BATCH]), np.float64)
+        for i in range(0, len(codes), SAMPLE_BATCH)
+    ]
+    return float(-np.mean(np.concatenate(parts)))
 
 
 def _sampler(context: Context) -> samplers.Sampler:
@@ -93,6 +107,8 @@ def run(context: Context) -> dict[str, Any]:
     out[f"modes_of_{net.name}"] = net.module.classes
     out[f"features_{net.name}_test_accuracy"] = net.test_accuracy
     out["quality_samples"] = n
+    if sampler.arrays is not None and sampler.kind.log_prob is not None:
+        out[f"code_nll_{sampler.name}"] = code_nll(sampler, raw[:n])
     return {context.prefix + key: value for key, value in out.items()}
 
 
@@ -104,13 +120,10 @@ def _check(context: Context) -> str | None:
             return f"--{name.replace('_', '-')} must be an integer >= {low}; got {value!r}"
     if opts["quality_k"] >= opts["quality_samples"]:
         return "--quality-k must be smaller than --quality-samples"
-    if opts["sampler"] not in samplers.NAMES:
-        return f"unknown sampler {opts['sampler']!r}; available: {', '.join(samplers.NAMES)}"
-    if opts["sampler"] == "prior" and "sample" not in context.m.spec.capabilities:
-        return (
-            f"{context.m.spec.name} has no prior to sample: score an ex-post sampler "
-            f"(--sampler {', '.join(samplers.SAMPLERS)})"
-        )
+    try:
+        samplers.check_usable(context.m.spec, opts["sampler"])
+    except ConfigError as err:
+        return str(err)
     return None
 
 

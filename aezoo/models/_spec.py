@@ -108,6 +108,7 @@ CAPABILITIES = {
     "clusters": "cluster without labels",
     "semi_supervised": "learn from a few labels",
     "conditional": "condition on a label",
+    "discrete": "encode to a discrete code (codebook indices) and decode one",
 }
 
 
@@ -162,6 +163,10 @@ class ModelSpec:
       training_split: ``(config, images, labels) -> (images, labels)``: how the model
         prepares its training split before it goes to the devices (``m2``, ``cat_aae``:
         all but ``--labels N`` labels hidden); ``None`` = as given.
+      code_grid: for models whose code is discrete: ``config -> (positions, vocabulary)``,
+        ``encode`` returning ``codes`` (ints ``[B, positions]`` in ``0 .. vocabulary - 1``)
+        and a ``decode_codes`` method (``vqvae``); an autoregressive prior
+        (:mod:`aezoo.samplers`) is fitted on them.
 
     What a model can do is :attr:`capabilities`; callers ask for one with
     :func:`aezoo.models.require` instead of branching on the model's name.
@@ -182,6 +187,7 @@ class ModelSpec:
     num_classes: Callable[[Any], int] | None = None
     encodes: bool = True
     training_split: Callable[..., tuple[Any, Any]] | None = None
+    code_grid: Callable[[Any], tuple[int, int]] | None = None
 
     @property
     def classifies(self) -> bool:
@@ -199,6 +205,7 @@ class ModelSpec:
             "clusters": self.clusters,
             "semi_supervised": self.semi_supervised,
             "conditional": self.conditional,
+            "discrete": self.code_grid is not None,
         }
         return frozenset(name for name, yes in has.items() if yes)
 

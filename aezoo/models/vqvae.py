@@ -49,16 +49,22 @@ class Codebook(nn.Module):
     size: int
     dim: int
 
-    @nn.compact
-    def __call__(self, z_e: jax.Array) -> tuple[jax.Array, jax.Array]:
-        """``[..., dim]`` -> (nearest codebook vectors ``[..., dim]``, indices ``[...]``)."""
+    def setup(self) -> None:
         # Small initial codes (std 0.1), inside the cloud of initial encoder outputs: with
         # std 1 most codes were never nearest and stayed dead (27% used on digits vs 100%).
-        codebook = self.param("embedding", nn.initializers.normal(0.1), (self.size, self.dim))
+        self.embedding = self.param("embedding", nn.initializers.normal(0.1), (self.size, self.dim))
+
+    def __call__(self, z_e: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """``[..., dim]`` -> (nearest codebook vectors ``[..., dim]``, indices ``[...]``)."""
+        codebook = self.embedding
         code_sq = jnp.sum(jnp.square(codebook), axis=-1).reshape((1,) * (z_e.ndim - 1) + (-1,))
         dist = jnp.sum(jnp.square(z_e), axis=-1, keepdims=True) - 2.0 * z_e @ codebook.T + code_sq
         idx = jnp.argmin(dist, axis=-1)
         return codebook[idx], idx
+
+    def lookup(self, idx: jax.Array) -> jax.Array:
+        """Indices ``[...]`` -> their codebook vectors ``[..., dim]``."""
+        return self.embedding[idx]
 
 
 class VQVAE(nn.Module):
@@ -92,6 +98,10 @@ class VQVAE(nn.Module):
     def decode(self, z: jax.Array, **cond) -> dict[str, jax.Array]:
         """``[B, latent_dim, code_dim]`` or flattened codes -> image distribution."""
         return self.decoder(z.reshape(z.shape[0], -1))
+
+    def decode_codes(self, codes: jax.Array, **cond) -> dict[str, jax.Array]:
+        """Codebook indices ``[B, latent_dim]`` -> image distribution."""
+        return self.decode(self.codebook.lookup(codes))
 
     def reconstruct(self, x: jax.Array, **cond) -> dict[str, jax.Array]:
         return self.decode(self.encode(x)["z_q"])
@@ -162,4 +172,5 @@ SPEC = ModelSpec(
     module_cls=VQVAE,
     loss_fn=loss_fn,
     phases=phases,
+    code_grid=lambda config: (config.latent_dim, config.codebook_size),
 )

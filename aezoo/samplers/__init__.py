@@ -2,14 +2,21 @@
 model, so that any model that encodes and decodes can generate, and a VAE can sample from
 its aggregate posterior instead of its prior.
 
-``aezoo sample RUN --sampler prior|gmm --n 64 --out samples.png``; in Python
-``aezoo.samplers.get(RUN, "gmm").sample(64, jax.random.key(0))``. A sampler is fitted once,
-on the codes of the run's training split (``encode(x)["z"]``: a VAE's posterior mean), with a
-fixed seed, and saved in ``RUN/samplers/NAME.npz`` (arrays only, read without pickle) with
+``aezoo sample RUN --sampler prior|gmm|two_stage|flow|autoregressive|uniform --n 64 --out
+samples.png``; in Python ``aezoo.samplers.get(RUN, "gmm").sample(64, jax.random.key(0))``.
+A sampler is fitted once, on the codes of the run's training split (``encode(x)["z"]``: a
+VAE's posterior mean; for a discrete code, its codebook indices ``encode(x)["codes"]``), with
+a fixed seed, and saved in ``RUN/samplers/NAME.npz`` (arrays only, read without pickle) with
 ``NAME.json`` (the checkpoint it was fitted on: epoch and a digest of the params; its
 options); a later call reloads it, and refits when the run's params or the options
 changed. ``prior`` is the model's own ``sample`` (no fitting). Each sampler is one file here
-with ``fit`` and ``draw``.
+with ``fit`` and ``draw`` (and ``log_prob`` where its density is exact); the trained ones
+(``two_stage``, ``flow``, ``autoregressive``) are Flax modules trained by :func:`aezoo.fit`,
+the same jitted step as every model.
+
+Continuous codes: ``gmm`` (full-covariance mixture, Ghosh et al. 2020), ``two_stage`` (a
+second VAE, Dai & Wipf 2019), ``flow`` (RealNVP). Discrete codes (``vqvae``):
+``autoregressive`` (a causal Transformer prior) and ``uniform`` (the baseline).
 """
 
 from __future__ import annotations
@@ -30,8 +37,8 @@ import numpy as np
 
 from aezoo import data
 from aezoo.errors import ConfigError
-from aezoo.models import require
-from aezoo.samplers import gmm
+from aezoo.models import ModelSpec, having
+from aezoo.samplers import autoregressive, flow, gmm, two_stage, uniform
 from aezoo.train.load import LoadedModel, load
 from aezoo.train.workdir import atomic_write
 
@@ -41,26 +48,81 @@ ENCODE_BATCH = 1000
 
 @dataclasses.dataclass(frozen=True)
 class SamplerKind:
-    """One ex-post sampler: ``fit(codes [N, D], *, seed, **options) -> arrays`` and
-    ``draw(arrays, n, key) -> codes [n, D]``, with its options and their defaults."""
+    """One ex-post sampler: ``fit(codes, *, seed, say, **options) -> arrays`` and
+    ``draw(arrays, n, key, **options) -> codes``, with its options and their defaults.
+
+    ``discrete``: it models codebook indices ``[N, positions]`` (``fit`` also receives
+    ``vocabulary=``) instead of continuous codes ``[N, D]``. ``log_prob(arrays, codes,
+    **options) -> [B]``: the exact log-density (nats) where the sampler has one.
+    """
 
     name: str
     description: str
     fit: Callable[..., dict[str, np.ndarray]]
-    draw: Callable[[dict[str, np.ndarray], int, jax.Array], jax.Array]
+    draw: Callable[..., jax.Array]
     options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    discrete: bool = False
+    log_prob: Callable[..., jax.Array] | None = None
 
 
-SAMPLERS: dict[str, SamplerKind] = {
-    "gmm": SamplerKind(
+_KINDS = (
+    SamplerKind(
         "gmm",
         "Gaussian mixture, full covariances, on the training codes (Ghosh et al. 2020)",
         gmm.fit,
         gmm.draw,
         {"components": 10},
+        log_prob=gmm.log_prob,
     ),
-}
+    SamplerKind(
+        "two_stage",
+        "a second VAE on the training codes, learned decoder variance (Dai & Wipf 2019)",
+        two_stage.fit,
+        two_stage.draw,
+        {"hidden": 512, "layers": 2, "epochs": 30, "learning_rate": 1e-3},
+    ),
+    SamplerKind(
+        "flow",
+        "RealNVP affine-coupling flow on the training codes, exact density",
+        flow.fit,
+        flow.draw,
+        {"flow_steps": 8, "hidden": 256, "epochs": 30, "learning_rate": 1e-3},
+        log_prob=flow.log_prob,
+    ),
+    SamplerKind(
+        "autoregressive",
+        "causal Transformer prior over a discrete code's indices, exact likelihood",
+        autoregressive.fit,
+        autoregressive.draw,
+        {"width": 64, "layers": 2, "epochs": 20, "learning_rate": 1e-3},
+        discrete=True,
+        log_prob=autoregressive.log_prob,
+    ),
+    SamplerKind(
+        "uniform",
+        "every code position uniform over the codebook (the baseline of a discrete code)",
+        uniform.fit,
+        uniform.draw,
+        discrete=True,
+        log_prob=uniform.log_prob,
+    ),
+)
+SAMPLERS: dict[str, SamplerKind] = {kind.name: kind for kind in _KINDS}
 NAMES = ("prior", *SAMPLERS)
+
+
+def available(spec: ModelSpec) -> tuple[str, ...]:
+    """The samplers a model can use: ``prior`` if it samples; the continuous ones if it
+    encodes (and decodes without a label); the discrete ones if its code is discrete."""
+    names = ["prior"] if "sample" in spec.capabilities else []
+    for kind in _KINDS:
+        if kind.discrete:
+            usable = "discrete" in spec.capabilities
+        else:
+            usable = "encode" in spec.capabilities and not spec.conditional
+        if usable:
+            names.append(kind.name)
+    return tuple(names)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,15 +136,29 @@ class Sampler:
     meta: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def codes(self, n: int, key: jax.Array) -> jax.Array:
+        """``n`` codes: ``[n, D]`` floats, or ``[n, positions]`` indices (discrete)."""
         if self.arrays is None:
             raise ConfigError("the prior sampler draws inside the model: use sample()")
-        return SAMPLERS[self.name].draw(self.arrays, n, key)
+        return self.kind.draw(self.arrays, n, key, **self.meta["options"])
 
     def sample(self, n: int, key: jax.Array) -> dict[str, jax.Array]:
         if self.arrays is None:
             return self.model.sample(n, key)
+        if self.kind.discrete:
+            return self.model.decode_codes(self.codes(n, key))
         z = self.codes(n, key).reshape(n, *self.model.code_shape())
         return self.model.decode(z)
+
+    @property
+    def kind(self) -> SamplerKind:
+        return SAMPLERS[self.name]
+
+    def log_prob(self, codes: Any) -> jax.Array:
+        """``[B]`` exact log-densities (nats) of codes under the fitted sampler (``gmm``,
+        ``flow``, ``autoregressive``, ``uniform``); the codes as :meth:`codes` returns them."""
+        if self.arrays is None or self.kind.log_prob is None:
+            raise ConfigError(f"the {self.name} sampler has no exact density")
+        return self.kind.log_prob(self.arrays, codes, **self.meta["options"])
 
 
 def get(
@@ -100,16 +176,10 @@ def get(
     read from ``RUN/samplers/`` when it was fitted on this checkpoint with these options,
     else fitted on the training codes and saved there."""
     m = model if model is not None else load(workdir)
-    if name == "prior":
-        require(m.spec, "sample", "--sampler prior")
+    kind = None if name == "prior" else _kind(name)
+    check_usable(m.spec, name)
+    if kind is None:
         return Sampler("prior", m)
-    kind = _kind(name)
-    require(m.spec, "encode", f"--sampler {name}")
-    if m.spec.conditional:
-        raise ConfigError(
-            f"--sampler {name} fits codes without their labels; {m.spec.name} decodes with a "
-            "label: use its own prior (--sampler prior)"
-        )
     unknown = sorted(set(options) - set(kind.options))
     if unknown:
         raise ConfigError(f"unknown option(s) of --sampler {name}: {', '.join(unknown)}")
@@ -139,6 +209,24 @@ def _kind(name: str) -> SamplerKind:
     return SAMPLERS[name]
 
 
+def check_usable(spec: ModelSpec, name: str) -> None:
+    """A one-line :class:`ConfigError` unless ``spec`` can use sampler ``name``."""
+    if name != "prior":
+        _kind(name)
+    if name in available(spec):
+        return
+    usable = ", ".join(available(spec)) or "none"
+    if name == "prior":
+        why = "has no prior of its own"
+    elif SAMPLERS[name].discrete:
+        why = f"has no discrete code (models with one: {', '.join(having('discrete'))})"
+    elif spec.conditional:
+        why = "decodes with a label, which codes fitted without their labels cannot give"
+    else:
+        why = "does not encode"
+    raise ConfigError(f"--sampler {name}: {spec.name} {why}; its samplers: {usable}")
+
+
 def _read(folder: pathlib.Path, name: str, wanted: dict) -> tuple[dict, dict] | None:
     """The saved arrays and record, when they were fitted as ``wanted`` says."""
     try:
@@ -151,12 +239,19 @@ def _read(folder: pathlib.Path, name: str, wanted: dict) -> tuple[dict, dict] | 
         return None
 
 
-def train_codes(m: LoadedModel, source: dict) -> np.ndarray:
-    """The codes of the run's training split (binarized as the run binarizes), ``[N, D]``."""
+def train_codes(m: LoadedModel, source: dict, *, discrete: bool = False) -> np.ndarray:
+    """The codes of the run's training split: see :func:`codes_of`."""
     x, _ = m.dataset("train", **source)
-    x = data.binarize_once(np.asarray(x), m.run["train"]["binarize"])
+    return codes_of(m, x, discrete=discrete)
+
+
+def codes_of(m: LoadedModel, images: np.ndarray, *, discrete: bool = False) -> np.ndarray:
+    """The codes of ``images`` (binarized as the run binarizes): ``[N, D]`` floats, or with
+    ``discrete`` the codebook indices ``[N, positions]``."""
+    x = data.binarize_once(np.asarray(images), m.run["train"]["binarize"])
+    key, dtype = ("codes", np.int32) if discrete else ("z", np.float32)
     parts = [
-        np.asarray(m.encode(x[i : i + ENCODE_BATCH])["z"], np.float32)
+        np.asarray(m.encode(x[i : i + ENCODE_BATCH])[key], dtype)
         for i in range(0, len(x), ENCODE_BATCH)
     ]
     codes = np.concatenate(parts)
@@ -165,9 +260,11 @@ def train_codes(m: LoadedModel, source: dict) -> np.ndarray:
 
 def _fit_and_save(m, kind: SamplerKind, folder, wanted: dict, source: dict, say) -> Sampler:
     start = time.perf_counter()
-    codes = train_codes(m, source)
-    say(f"fitting the {kind.name} sampler on {len(codes)} training codes of {codes.shape[1]} dims")
-    arrays = kind.fit(codes, seed=FIT_SEED, **wanted["options"])
+    codes = train_codes(m, source, discrete=kind.discrete)
+    what = "discrete codes of" if kind.discrete else "codes of"
+    say(f"fitting the {kind.name} sampler on {len(codes)} training {what} {codes.shape[1]} dims")
+    extra = {"vocabulary": m.spec.code_grid(m.config)[1]} if kind.discrete else {}
+    arrays = kind.fit(codes, seed=FIT_SEED, say=say, **extra, **wanted["options"])
     meta = {**wanted, "rows": len(codes), "seconds": time.perf_counter() - start}
     folder.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
@@ -178,4 +275,14 @@ def _fit_and_save(m, kind: SamplerKind, folder, wanted: dict, source: dict, say)
     return Sampler(kind.name, m, arrays, meta)
 
 
-__all__ = ["NAMES", "SAMPLERS", "Sampler", "SamplerKind", "get", "train_codes"]
+__all__ = [
+    "NAMES",
+    "SAMPLERS",
+    "Sampler",
+    "SamplerKind",
+    "available",
+    "check_usable",
+    "codes_of",
+    "get",
+    "train_codes",
+]

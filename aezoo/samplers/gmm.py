@@ -4,6 +4,9 @@ and often beats a VAE's own N(0, I) prior, whose aggregate posterior it does not
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -11,7 +14,13 @@ import numpy as np
 from aezoo.errors import ConfigError
 
 
-def fit(codes: np.ndarray, *, seed: int, components: int = 10) -> dict[str, np.ndarray]:
+def fit(
+    codes: np.ndarray,
+    *,
+    seed: int,
+    say: Callable[[str], None] = print,
+    components: int = 10,
+) -> dict[str, np.ndarray]:
     """EM (scikit-learn, k-means initialization, ``reg_covar`` 1e-6) on ``[N, D]`` codes:
     ``{"log_weights" [K], "means" [K, D], "chol" [K, D, D]}`` (covariance Cholesky factors)."""
     from sklearn.mixture import GaussianMixture
@@ -31,10 +40,29 @@ def fit(codes: np.ndarray, *, seed: int, components: int = 10) -> dict[str, np.n
     }
 
 
-def draw(arrays: dict[str, np.ndarray], n: int, key: jax.Array) -> jax.Array:
+def draw(arrays: dict[str, np.ndarray], n: int, key: jax.Array, **options) -> jax.Array:
     """``n`` codes ``[n, D]``: a component by its weight, then its Gaussian."""
     k_key, z_key = jax.random.split(key)
     comp = jax.random.categorical(k_key, jnp.asarray(arrays["log_weights"]), shape=(n,))
     eps = jax.random.normal(z_key, (n, arrays["means"].shape[1]))
     chol = jnp.asarray(arrays["chol"])[comp]
     return jnp.asarray(arrays["means"])[comp] + jnp.einsum("nij,nj->ni", chol, eps)
+
+
+def log_prob(arrays: dict[str, np.ndarray], codes: jax.Array, **options) -> jax.Array:
+    """``[B]`` log-densities (nats) of codes ``[B, D]`` under the mixture."""
+    z = jnp.asarray(codes, jnp.float32)
+    chol = jnp.asarray(arrays["chol"])  # [K, D, D]
+    diff = z[:, None, :] - jnp.asarray(arrays["means"])[None]  # [B, K, D]
+    solve = jax.vmap(
+        lambda c, d: jax.scipy.linalg.solve_triangular(c, d.T, lower=True).T,
+        in_axes=(0, 1),
+        out_axes=1,
+    )
+    white = solve(chol, diff)  # [B, K, D]
+    log_det = jnp.sum(jnp.log(jnp.diagonal(chol, axis1=1, axis2=2)), axis=-1)  # [K]
+    dim = z.shape[1]
+    log_n = (
+        -0.5 * jnp.sum(jnp.square(white), -1) - log_det[None] - 0.5 * dim * math.log(2 * math.pi)
+    )
+    return jax.nn.logsumexp(log_n + jnp.asarray(arrays["log_weights"])[None], axis=-1)

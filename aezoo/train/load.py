@@ -38,6 +38,8 @@ class LoadedModel:
       ``{"mean": [B, H, W, C], ...}`` (distribution parameters: ``logits`` or ``mean``).
     - ``reconstruct(images, label=None)``: decode the code of ``images``.
     - ``sample(n, rng, label=None)``: ``n`` decodes of prior draws (generative models).
+    - ``decode_codes(codes)``: codebook indices ``[B, positions]`` -> ``{"mean": ...}``
+      (models with a discrete code: ``vqvae``).
     - ``classify(images)``: ``[B, classes]`` logits (semi-supervised models: ``m2``;
       clustering ones: ``gmvae``).
     """
@@ -123,6 +125,22 @@ class LoadedModel:
         if not bool(jax.numpy.isfinite(z).all()):
             raise ShapeError("codes must be finite; got NaN or infinite values")
         return self._apply("decode", z.reshape(z.shape[0], *width), label)
+
+    def decode_codes(self, codes: Any) -> dict[str, jax.Array]:
+        """Decode integer codebook indices ``[B, positions]`` (models with a discrete code)."""
+        require(self.spec, "discrete", "decode_codes")
+        positions, vocabulary = self.spec.code_grid(self.config)
+        codes = np.asarray(codes)
+        if codes.ndim != 2 or codes.shape[1] != positions or codes.shape[0] == 0:
+            raise ShapeError(f"codes must have shape [B, {positions}]; got {codes.shape}")
+        if not np.issubdtype(codes.dtype, np.integer):
+            raise ShapeError(f"codes must be integer codebook indices; got dtype {codes.dtype}")
+        if codes.min() < 0 or codes.max() >= vocabulary:
+            raise ShapeError(
+                f"codes must lie in 0..{vocabulary - 1}; got {codes.min()}..{codes.max()}"
+            )
+        codes = jax.numpy.asarray(codes, jax.numpy.int32)
+        return _jitted(self.module, "decode_codes")({"params": self.params}, codes)
 
     def reconstruct(self, images: Any, *, label: Any = None) -> dict[str, jax.Array]:
         return self._apply("reconstruct", self._images(images), label)
