@@ -15,6 +15,7 @@ import numpy as np
 from aezoo._validate import positive_int
 from aezoo.errors import ConfigError
 from aezoo.models import ModelSpec
+from aezoo.train.loop import fit
 
 PARAM_PREFIX = "param/"
 
@@ -40,8 +41,6 @@ def train(
     say: Callable[[str], None],
 ) -> dict[str, np.ndarray]:
     """Fit ``spec`` on ``vectors`` ``[N, D]`` with the shared step; its params as flat arrays."""
-    from aezoo.train.loop import fit  # the trainer sits above the samplers' arrays
-
     epochs = positive_int("epochs", epochs)
     rows = len(vectors)
     if rows < 2:
