@@ -10,7 +10,14 @@ from aezoo.losses._likelihoods import (
     gaussian_nll,
     image_nll,
 )
-from aezoo.losses._penalties import kl_bernoulli_rate, l1_activity, mmd_rbf
+from aezoo.losses._penalties import (
+    MMD_KERNELS,
+    kl_bernoulli_rate,
+    l1_activity,
+    mmd,
+    mmd_kernel,
+    mmd_rbf,
+)
 
 __all__ = [
     "LIKELIHOODS",
@@ -24,6 +31,9 @@ __all__ = [
     "kl_normal",
     "kl_normal_std",
     "l1_activity",
+    "MMD_KERNELS",
+    "mmd",
+    "mmd_kernel",
     "mmd_rbf",
     "total_correlation",
 ]

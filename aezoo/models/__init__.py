@@ -22,6 +22,7 @@ from aezoo.models import (
     factor_vae,
     gmvae,
     hvae2,
+    info_vae,
     iwae,
     m2,
     miwae,
@@ -31,6 +32,7 @@ from aezoo.models import (
     vae,
     vamp,
     vqvae,
+    wae,
 )
 from aezoo.models._spec import CAPABILITIES, BaseConfig, ModelSpec, Phase
 
@@ -60,6 +62,8 @@ MODELS: dict[str, ModelSpec] = {
         piwae.SPEC,
         hvae2.SPEC,
         rae.SPEC,
+        wae.SPEC,
+        info_vae.SPEC,
     )
 }
 
