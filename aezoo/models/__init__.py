@@ -22,6 +22,7 @@ from aezoo.models import (
     factor_vae,
     gmvae,
     hvae2,
+    iaf,
     info_vae,
     iwae,
     m2,
@@ -64,6 +65,7 @@ MODELS: dict[str, ModelSpec] = {
         rae.SPEC,
         wae.SPEC,
         info_vae.SPEC,
+        iaf.SPEC,
     )
 }
 
