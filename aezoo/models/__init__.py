@@ -13,6 +13,7 @@ from aezoo.models import (
     annealed_vae,
     beta_tcvae,
     beta_vae,
+    binary_vae,
     cat_aae,
     ciwae,
     contractive_ae,
@@ -21,6 +22,7 @@ from aezoo.models import (
     dip_vae,
     factor_vae,
     gmvae,
+    gumbel_vae,
     hvae2,
     iaf,
     info_vae,
@@ -66,6 +68,8 @@ MODELS: dict[str, ModelSpec] = {
         wae.SPEC,
         info_vae.SPEC,
         iaf.SPEC,
+        gumbel_vae.SPEC,
+        binary_vae.SPEC,
     )
 }
 
