@@ -11,6 +11,7 @@ from aezoo.recipes import (
     bounds_mnist,
     disentanglement_dsprites,
     gmvae_clustering_mnist,
+    hashing_mnist,
     sample_quality_mnist,
     seeds_mnist,
     semisupervised_mnist,
@@ -36,6 +37,7 @@ RECIPES: dict[str, Recipe] = {
         disentanglement_dsprites.RECIPE,
         sample_quality_mnist.RECIPE,
         bounds_mnist.RECIPE,
+        hashing_mnist.RECIPE,
     )
 }
 
