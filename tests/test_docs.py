@@ -35,9 +35,12 @@ def test_readme_is_a_front_page_of_at_most_250_lines():
     assert len(README.read_text().splitlines()) <= 250
 
 
-def test_readme_model_table_lists_every_registered_model():
-    rows = re.findall(r"^\| `([a-z0-9_]+)` \|", README.read_text(), flags=re.M)
-    assert sorted(rows) == sorted(aezoo.MODELS)
+def test_readme_model_table_lists_every_registered_model_and_what_it_can_do():
+    rows = re.findall(r"^\| `([a-z0-9_]+)` \|.*\| ([a-z_, -]+) \|$", README.read_text(), flags=re.M)
+    assert sorted(name for name, _ in rows) == sorted(aezoo.MODELS)
+    for name, can in rows:
+        declared = aezoo.MODELS[name].capabilities - {"encode"}
+        assert set(can.split(", ")) - {"-"} == declared, name
 
 
 def test_readme_links_point_at_docs_pages_that_exist():
