@@ -202,9 +202,17 @@ def loss_fn(params, batch, rng, *, module: HVAE2) -> tuple[jax.Array, Metrics]:
     log_px, latent = log_weight_terms(
         params, batch, rng, module=module, num_samples=cfg.num_samples
     )
+    return bound_loss(log_px, latent, cfg, batch.get("step"))
+
+
+def bound_loss(
+    log_px: jax.Array, latent: jax.Array, config: HVAE2Config, step: jax.Array | None
+) -> tuple[jax.Array, Metrics]:
+    """The loss from ``log p(x|z1)`` and the latent terms (``[K, B]``): the K-sample bound,
+    or for K = 1 the ELBO with the latent terms warmed up; ``nll_bound`` the true bound."""
     bound = -jnp.mean(iw_bound(log_px + latent))
-    weight = linear_warmup(batch.get("step"), cfg.kl_warmup_steps)
-    loss = bound if cfg.num_samples > 1 else -jnp.mean(log_px + weight * latent)
+    weight = linear_warmup(step, config.kl_warmup_steps)
+    loss = bound if config.num_samples > 1 else -jnp.mean(log_px + weight * latent)
     return loss, {
         "loss": loss,
         "nll_bound": bound,
