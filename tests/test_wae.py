@@ -66,6 +66,15 @@ def test_imq_kernel_and_the_estimator_are_unbiased_on_a_small_case():
     np.testing.assert_allclose(mmd(x, y, kernel="imq"), kxx + kyy - 2 * kxy, rtol=1e-5)
 
 
+@pytest.mark.unit
+@pytest.mark.parametrize("kernel", ["imq", "rbf"])
+def test_mmd_of_a_sample_with_itself_is_zero_and_grows_with_a_shift(kernel):
+    x = jax.random.normal(jax.random.key(0), (200, 4))
+    assert float(mmd(x, x, kernel=kernel)) == pytest.approx(0.0, abs=1e-6)
+    shifted = [float(mmd(x, x + s, kernel=kernel)) for s in (0.1, 0.3, 1.0, 3.0)]
+    assert 0 < shifted[0] < shifted[1] < shifted[2] < shifted[3]
+
+
 def _batch():
     x = jax.random.bernoulli(jax.random.key(1), 0.3, (16, *SHAPE)).astype(jnp.float32)
     return {"image": x}

@@ -56,8 +56,10 @@ def mmd_kernel(sq_dist: jax.Array, dim: int, kernel: str) -> jax.Array:
 
 def mmd(x: jax.Array, y: jax.Array, *, kernel: str = "imq") -> jax.Array:
     """Unbiased (U-statistic) squared MMD between samples ``x [N, D]`` and ``y [M, D]``
-    with :func:`mmd_kernel`: its expectation is the population MMD^2 (it can be < 0 on a
-    batch); a batch statistic, so it is reduced. ``N, M >= 2``."""
+    with :func:`mmd_kernel` (Gretton et al. 2012, eq. 3): the kernel means over pairs
+    ``i != j`` (the cross term too when ``N == M``, so ``mmd(x, x) == 0``). Its expectation
+    is the population MMD^2 (it can be < 0 on a batch); a batch statistic, so it is
+    reduced. ``N, M >= 2``."""
     n, m, dim = x.shape[0], y.shape[0], x.shape[-1]
 
     def gram(a, b):
@@ -69,4 +71,5 @@ def mmd(x: jax.Array, y: jax.Array, *, kernel: str = "imq") -> jax.Array:
 
     kxx = off_diagonal_mean(gram(x, x), n)
     kyy = off_diagonal_mean(gram(y, y), m)
-    return kxx + kyy - 2.0 * jnp.mean(gram(x, y))
+    kxy = off_diagonal_mean(gram(x, y), n) if n == m else jnp.mean(gram(x, y))
+    return kxx + kyy - 2.0 * kxy
