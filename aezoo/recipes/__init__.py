@@ -10,6 +10,7 @@ from aezoo.recipes import (
     anomaly_mnist,
     bounds_mnist,
     disentanglement_dsprites,
+    flows_mnist,
     gmvae_clustering_mnist,
     hashing_mnist,
     sample_quality_mnist,
@@ -38,6 +39,7 @@ RECIPES: dict[str, Recipe] = {
         sample_quality_mnist.RECIPE,
         bounds_mnist.RECIPE,
         hashing_mnist.RECIPE,
+        flows_mnist.RECIPE,
     )
 }
 
