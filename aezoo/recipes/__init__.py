@@ -14,6 +14,7 @@ from aezoo.recipes import (
     gmvae_clustering_mnist,
     hashing_mnist,
     sample_quality_mnist,
+    sample_quality_zoo_mnist,
     seeds_mnist,
     semisupervised_mnist,
     tasks_mnist,
@@ -40,6 +41,7 @@ RECIPES: dict[str, Recipe] = {
         bounds_mnist.RECIPE,
         hashing_mnist.RECIPE,
         flows_mnist.RECIPE,
+        sample_quality_zoo_mnist.RECIPE,
     )
 }
 
