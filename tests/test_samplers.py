@@ -75,6 +75,12 @@ def test_a_sampler_is_fitted_once_saved_reloaded_and_refitted(vae_run_copy):
     (vae_run_copy / "samplers" / "gmm.npz").write_bytes(b"PK\x03\x04 not an npz")
     samplers.get(vae_run_copy, "gmm", components=2, say=said.append)
     assert any("fitting" in line for line in said)
+    said.clear()
+    fitted = dict(np.load(vae_run_copy / "samplers" / "gmm.npz"))
+    fitted["means"] = fitted["means"][:, :1]  # a valid npz with other arrays: refitted
+    np.savez(vae_run_copy / "samplers" / "gmm.npz", **fitted)
+    again = samplers.get(vae_run_copy, "gmm", components=2, say=said.append)
+    assert any("fitting" in line for line in said) and again.arrays["means"].shape[1] == 2
 
 
 def _in_memory(name: str) -> LoadedModel:

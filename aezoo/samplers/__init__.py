@@ -228,15 +228,27 @@ def check_usable(spec: ModelSpec, name: str) -> None:
 
 
 def _read(folder: pathlib.Path, name: str, wanted: dict) -> tuple[dict, dict] | None:
-    """The saved arrays and record, when they were fitted as ``wanted`` says."""
+    """The saved arrays and record, when they were fitted as ``wanted`` says and the arrays
+    are the bytes that were saved (a damaged or edited file is refitted, never applied)."""
     try:
         meta = json.loads((folder / f"{name}.json").read_text())
         if any(meta.get(k) != v for k, v in wanted.items()):
             return None
         with np.load(folder / f"{name}.npz", allow_pickle=False) as f:
-            return {k: f[k] for k in f.files}, meta
+            arrays = {k: f[k] for k in f.files}
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         return None
+    return (arrays, meta) if meta.get("arrays") == arrays_hash(arrays) else None
+
+
+def arrays_hash(arrays: dict[str, np.ndarray]) -> str:
+    """A digest of named arrays (names, dtypes, shapes and bytes)."""
+    h = hashlib.blake2b(digest_size=12)
+    for name in sorted(arrays):
+        value = np.ascontiguousarray(arrays[name])
+        h.update(f"{name}:{value.dtype.str}:{value.shape}".encode())
+        h.update(value.tobytes())
+    return h.hexdigest()
 
 
 def train_codes(m: LoadedModel, source: dict, *, discrete: bool = False) -> np.ndarray:
@@ -266,6 +278,7 @@ def _fit_and_save(m, kind: SamplerKind, folder, wanted: dict, source: dict, say)
     extra = {"vocabulary": m.spec.code_grid(m.config)[1]} if kind.discrete else {}
     arrays = kind.fit(codes, seed=FIT_SEED, say=say, **extra, **wanted["options"])
     meta = {**wanted, "rows": len(codes), "seconds": time.perf_counter() - start}
+    meta["arrays"] = arrays_hash(arrays)
     folder.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)

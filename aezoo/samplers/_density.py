@@ -39,13 +39,16 @@ def train(
     batch_size: int,
     learning_rate: float,
     say: Callable[[str], None],
+    progress: bool = True,
 ) -> dict[str, np.ndarray]:
-    """Fit ``spec`` on ``vectors`` ``[N, D]`` with the shared step; its params as flat arrays."""
+    """Fit ``spec`` on ``vectors`` ``[N, D]`` with the shared step (its progress bar and
+    epoch lines on stderr with ``progress``); its params as flat arrays."""
     epochs = positive_int("epochs", epochs)
     rows = len(vectors)
     if rows < 2:
         raise ConfigError(f"{rows} training code(s) cannot fit a density")
     batch = min(positive_int("batch_size", batch_size), rows)
+    say(f"  training the {spec.name} on {rows} codes: {epochs} epochs of batch {batch}")
     result = fit(
         spec,
         (np.asarray(vectors, np.float32)[:, None, None, :], None),
@@ -55,7 +58,7 @@ def train(
         learning_rate=learning_rate,
         binarize="none",
         seed=seed,
-        progress=False,
+        progress=progress,
         figures=False,
     )
     last = result.history[-1]
