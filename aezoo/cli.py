@@ -309,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_list() -> int:
-    from aezoo import data
+    from aezoo import data, samplers
     from aezoo.models import MODELS
     from aezoo.models._spec import sweepable
 
@@ -320,6 +320,10 @@ def _cmd_list() -> int:
         can = ", ".join(sorted(spec.capabilities - {"encode"})) or "-"
         sweep = ", ".join(("lr", *sweepable(spec.config_cls)))
         print(f"  {'':<{width}}  (can also: {can}; --sweep: {sweep})")
+    print("samplers (aezoo sample RUN --sampler NAME; --evaluators sample_quality --sampler NAME):")
+    print(f"  {'prior':<{width}}  the model's own prior (models that can sample)")
+    for kind in samplers.SAMPLERS.values():
+        print(f"  {kind.name:<{width}}  {kind.description}")
     print("datasets:", *data.dataset_lines(), sep="\n")
     return 0
 

@@ -11,11 +11,15 @@ import pytest
 from aezoo.cli import main
 
 
-def test_list_shows_models_and_datasets(capsys):
+def test_list_shows_models_samplers_and_datasets(capsys):
+    from aezoo.samplers import NAMES
+
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     for word in ("ae", "vae", "digits", "mnist", "cifar10"):
         assert word in out
+    listed = out.split("samplers")[1].split("datasets:")[0]
+    assert [line.split()[0] for line in listed.splitlines()[1:]] == list(NAMES)
     assert "(can also: classify, conditional, sample, semi_supervised; --sweep: lr, alpha)" in out
 
 
