@@ -133,6 +133,40 @@ def test_chunking_keeps_memory_bounded_and_the_estimate_unchanged():
     assert float(jnp.mean(jnp.abs(va - vb))) < 0.2  # different draws, same target
 
 
+@pytest.mark.parametrize("kind", ["bernoulli", "gaussian", "logistic"])
+def test_the_is_nll_is_the_estimate_written_out_by_hand(kind):
+    """Pins the estimator and its random stream: the K codes of chunk 0 are drawn from
+    ``fold_in(key, 0)`` as ``[K, B, D]``; the images' NLL under each decode, summed over
+    pixels, plus log p(z) - log q(z|x), log-mean-exp'd over K."""
+    spec, module = aezoo.get(
+        "vae", image_shape=(8, 8, 1), latent_dim=3, hidden_dims=(16,), likelihood=kind
+    )
+    params = aezoo.train.init_params(module, jax.random.key(0))
+    x = jax.random.uniform(jax.random.key(1), (6, 8, 8, 1))
+    if kind == "bernoulli":
+        x = jnp.round(x)
+    key, k = jax.random.key(2), 20
+    fn = likelihood.make_log_px_fn(spec, module, num_samples=k, batch_size=6)
+    estimate = np.asarray(fn(params, {"image": x}, key), np.float64)
+    q = module.apply({"params": params}, x, method="encode")
+    eps = jax.random.normal(jax.random.fold_in(key, 0), (k, 6, 3))
+    z = q["z_mean"][None] + np.exp(0.5 * q["z_logvar"])[None] * eps
+    log_w = []
+    for i in range(k):  # one decode per code, the images as they are: no broadcasting
+        out = module.apply({"params": params}, z[i], method="decode")
+        log_px = -aezoo.losses.image_nll(kind, out, x)
+        log_pz = np.sum(-0.5 * (np.square(z[i]) + np.log(2 * np.pi)), axis=-1)
+        var = np.exp(q["z_logvar"])
+        log_qz = np.sum(
+            -0.5 * (np.square(z[i] - q["z_mean"]) / var + np.log(2 * np.pi * var)), axis=-1
+        )
+        log_w.append(np.asarray(log_px, np.float64) + log_pz - log_qz)
+    log_w = np.stack(log_w)
+    top = log_w.max(0)
+    expected = top + np.log(np.mean(np.exp(log_w - top), axis=0))
+    np.testing.assert_allclose(estimate, expected, rtol=2e-6, atol=1e-4)
+
+
 def test_active_units_counts_dimensions_with_varying_means():
     means = np.stack(
         [

@@ -9,6 +9,7 @@ from aezoo.losses._likelihoods import (
     gaussian_log_prob,
     gaussian_nll,
     image_nll,
+    pixel_nll,
 )
 from aezoo.losses._penalties import (
     MMD_KERNELS,
@@ -31,6 +32,7 @@ __all__ = [
     "kl_normal",
     "kl_normal_std",
     "l1_activity",
+    "pixel_nll",
     "MMD_KERNELS",
     "mmd",
     "mmd_kernel",

@@ -101,12 +101,18 @@ def image_nll(likelihood: str, decoded: dict[str, jax.Array], x: jax.Array) -> j
     Returns:
       ``[B]``: the NLL summed over pixels, in nats.
     """
-    if likelihood == "bernoulli":
-        nll = bernoulli_nll(decoded["logits"], x)
-    elif likelihood in ("gaussian", "gaussian_pixel"):
-        nll = gaussian_nll(x, decoded["mean"], decoded["logvar"])
-    elif likelihood == "logistic":
-        nll = discretized_logistic_nll(x, decoded["loc"], decoded["log_scale"])
-    else:
-        raise ValueError(f"unknown likelihood {likelihood!r}; expected one of {LIKELIHOODS}")
+    nll = pixel_nll(likelihood, decoded, x)
     return jnp.sum(nll.reshape(nll.shape[0], -1), axis=-1)
+
+
+def pixel_nll(likelihood: str, decoded: dict[str, jax.Array], x: jax.Array) -> jax.Array:
+    """The NLL of each pixel (unreduced), ``decoded``'s arrays and ``x`` broadcast against
+    each other: ``[K, B, H, W, C]`` decodes of K codes per image score ``x[None]`` without
+    a K-fold copy of the images (the importance-sampled NLL's layout)."""
+    if likelihood == "bernoulli":
+        return bernoulli_nll(decoded["logits"], x)
+    if likelihood in ("gaussian", "gaussian_pixel"):
+        return gaussian_nll(x, decoded["mean"], decoded["logvar"])
+    if likelihood == "logistic":
+        return discretized_logistic_nll(x, decoded["loc"], decoded["log_scale"])
+    raise ValueError(f"unknown likelihood {likelihood!r}; expected one of {LIKELIHOODS}")

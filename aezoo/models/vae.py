@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 
 from aezoo.errors import ConfigError
-from aezoo.losses import gaussian_log_prob, image_nll, kl_normal_std
+from aezoo.losses import gaussian_log_prob, image_nll, kl_normal_std, pixel_nll
 from aezoo.models._spec import BaseConfig, Metrics, ModelSpec, option
 from aezoo.nn import check_images, make_decoder, make_encoder, reparameterize
 
@@ -144,13 +144,18 @@ def decoded_log_px(
     params, x: jax.Array, z: jax.Array, *, module, label: jax.Array | None = None
 ) -> jax.Array:
     """``log p(x | z_k)`` of the images ``x [B, ...]`` decoded from K codes each
-    (``z [K, B, D]``; labels repeated per code for a conditional decoder): ``[K, B]``."""
+    (``z [K, B, D]``; labels repeated per code for a conditional decoder): ``[K, B]``.
+
+    The decodes, as ``[K, B, pixels]``, score the images ``[1, B, pixels]`` by broadcasting:
+    a K-fold copy of the images laid out as ``[K * B, H, W, C]`` made this 1.7x slower on
+    XLA:CPU (K = 500, B = 100; the same values to the bit)."""
     num_samples = z.shape[0]
     rep_label = None if label is None else jnp.tile(label, num_samples)
     cond = {} if rep_label is None else {"label": rep_label}
     out = module.apply({"params": params}, z.reshape(-1, z.shape[-1]), method="decode", **cond)
-    x_rep = jnp.broadcast_to(x[None], (num_samples, *x.shape)).reshape(-1, *x.shape[1:])
-    return -image_nll(module.config.likelihood, out, x_rep).reshape(num_samples, -1)
+    flat = {k: v.reshape(num_samples, x.shape[0], -1) for k, v in out.items()}
+    nll = pixel_nll(module.config.likelihood, flat, x.reshape(1, x.shape[0], -1))
+    return -jnp.sum(nll, axis=-1)
 
 
 def log_weights_at(
