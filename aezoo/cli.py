@@ -92,8 +92,8 @@ EVALUATOR_FLAGS = (
     (
         "--sampler",
         str,
-        "sample_quality: prior (the model's own) or an ex-post sampler: gmm, two_stage, flow "
-        "(continuous codes), autoregressive, uniform (vqvae's discrete code)",
+        "sample_quality: prior (the model's own) or an ex-post sampler: normal, gmm, "
+        "two_stage, flow (continuous codes), autoregressive, uniform (vqvae's discrete code)",
     ),
     ("--quality-samples", int, "sample_quality: samples and data images compared (10000)"),
     ("--quality-draws", int, "sample_quality: independent sample draws, mean +/- std (3)"),
@@ -252,7 +252,8 @@ def _add_sample(sub) -> None:
         help="draw samples of a trained run: its prior, or an ex-post sampler on its codes",
         description="Decode N draws of a sampler into a PNG grid. prior: the model's own; the "
         "others are fitted once to the run's training codes and saved in RUN/samplers/ "
-        "(refitted when the checkpoint changed, or with --refit): gmm (a Gaussian mixture), "
+        "(refitted when the checkpoint changed, or with --refit): normal (N(0, I)), gmm (a "
+        "Gaussian mixture), "
         "two_stage (a second VAE), flow (RealNVP); for a discrete code (vqvae) "
         "autoregressive (a causal Transformer prior) or uniform.",
     )
@@ -261,7 +262,7 @@ def _add_sample(sub) -> None:
     add(
         "--sampler",
         default="prior",
-        help="prior (default), gmm, two_stage, flow, autoregressive or uniform",
+        help="prior (default), normal, gmm, two_stage, flow, autoregressive or uniform",
     )
     add("--n", type=int, default=64, help="how many samples (64)")
     add("--seed", type=int, default=0, help="the draws' seed (0)")

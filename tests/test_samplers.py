@@ -95,10 +95,10 @@ def test_refusals_are_one_line(tmp_path):
             "vae",
             "pixelcnn",
             {},
-            "unknown sampler 'pixelcnn'; available: prior, gmm, two_stage, flow, "
+            "unknown sampler 'pixelcnn'; available: prior, normal, gmm, two_stage, flow, "
             "autoregressive, uniform",
         ),
-        ("ae", "prior", {}, "^--sampler prior: ae has no prior of its own; its samplers: gmm,"),
+        ("ae", "prior", {}, "^--sampler prior: ae has no prior of its own; its samplers: normal,"),
         ("cvae", "gmm", {}, "^--sampler gmm: cvae decodes with a label"),
         ("vae", "autoregressive", {}, "vae has no discrete code \\(models with one: vqvae\\)"),
         ("vae", "gmm", {"comps": 3}, "unknown option\\(s\\) of --sampler gmm: comps"),
@@ -111,7 +111,7 @@ def test_refusals_are_one_line(tmp_path):
         options={"sampler": "prior", "quality_samples": 10, "quality_draws": 1, "quality_k": 3},
     )
     assert sample_quality_run.EVALUATOR.check(context) == (
-        "--sampler prior: ae has no prior of its own; its samplers: gmm, two_stage, flow"
+        "--sampler prior: ae has no prior of its own; its samplers: normal, gmm, two_stage, flow"
     )
 
 
@@ -244,6 +244,17 @@ def test_autoregressive_prior_learns_a_markov_chain_and_is_causal():
     la, lb = (module.apply({"params": params}, c, method="logits") for c in (a, b))
     np.testing.assert_allclose(la[:, :4], lb[:, :4], atol=1e-5)
     assert not np.allclose(la[:, 4:], lb[:, 4:])
+
+
+@pytest.mark.unit
+def test_the_normal_sampler_draws_standard_normal_codes_with_their_density():
+    fitted = samplers.normal.fit(np.zeros((5, 3), np.float32), seed=0)
+    z = np.asarray(samplers.normal.draw(fitted, 20_000, jax.random.key(0)))
+    assert z.shape == (20_000, 3)
+    np.testing.assert_allclose(z.mean(0), 0, atol=0.03)
+    np.testing.assert_allclose(z.std(0), 1, atol=0.03)
+    expected = multivariate_normal(np.zeros(3), np.eye(3)).logpdf(z[:5])
+    np.testing.assert_allclose(samplers.normal.log_prob(fitted, z[:5]), expected, rtol=1e-5)
 
 
 @pytest.mark.unit

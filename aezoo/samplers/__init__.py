@@ -2,8 +2,8 @@
 model, so that any model that encodes and decodes can generate, and a VAE can sample from
 its aggregate posterior instead of its prior.
 
-``aezoo sample RUN --sampler prior|gmm|two_stage|flow|autoregressive|uniform --n 64 --out
-samples.png``; in Python ``aezoo.samplers.get(RUN, "gmm").sample(64, jax.random.key(0))``.
+``aezoo sample RUN --sampler prior|normal|gmm|two_stage|flow|autoregressive|uniform --n 64
+--out samples.png``; in Python ``aezoo.samplers.get(RUN, "gmm").sample(64, jax.random.key(0))``.
 A sampler is fitted once, on the codes of the run's training split (``encode(x)["z"]``: a
 VAE's posterior mean; for a discrete code, its codebook indices ``encode(x)["codes"]``), with
 a fixed seed, and saved in ``RUN/samplers/NAME.npz`` (arrays only, read without pickle) with
@@ -14,7 +14,8 @@ with ``fit`` and ``draw`` (and ``log_prob`` where its density is exact); the tra
 (``two_stage``, ``flow``, ``autoregressive``) are Flax modules trained by :func:`aezoo.fit`,
 the same jitted step as every model.
 
-Continuous codes: ``gmm`` (full-covariance mixture, Ghosh et al. 2020), ``two_stage`` (a
+Continuous codes: ``normal`` (N(0, I), nothing fitted), ``gmm`` (full-covariance mixture,
+Ghosh et al. 2020), ``two_stage`` (a
 second VAE, Dai & Wipf 2019), ``flow`` (RealNVP). Discrete codes (``vqvae``):
 ``autoregressive`` (a causal Transformer prior) and ``uniform`` (the baseline).
 """
@@ -38,7 +39,7 @@ import numpy as np
 from aezoo import data
 from aezoo.errors import ConfigError
 from aezoo.models import ModelSpec, having
-from aezoo.samplers import autoregressive, flow, gmm, two_stage, uniform
+from aezoo.samplers import autoregressive, flow, gmm, normal, two_stage, uniform
 from aezoo.train.load import LoadedModel, load
 from aezoo.train.workdir import atomic_write
 
@@ -66,6 +67,13 @@ class SamplerKind:
 
 
 _KINDS = (
+    SamplerKind(
+        "normal",
+        "N(0, I) on the code, decoded (a VAE's assumed prior, for any model that encodes)",
+        normal.fit,
+        normal.draw,
+        log_prob=normal.log_prob,
+    ),
     SamplerKind(
         "gmm",
         "Gaussian mixture, full covariances, on the training codes (Ghosh et al. 2020)",
