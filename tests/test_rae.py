@@ -73,5 +73,5 @@ def test_the_penalties_shrink_the_codes_and_the_model_samples_through_a_gmm(digi
     assert code_norm(strong) < 0.5 * code_norm(plain)
     s = aezoo.samplers.get(tmp_path, "gmm", components=2, say=lambda _: None)
     assert s.sample(3, jax.random.key(0))["mean"].shape == (3, *SHAPE)
-    with pytest.raises(aezoo.ConfigError, match="--sampler prior needs a model that can sample"):
+    with pytest.raises(aezoo.ConfigError, match="--sampler prior: rae has no prior of its own"):
         aezoo.samplers.get(tmp_path, "prior")
