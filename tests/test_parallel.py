@@ -81,7 +81,7 @@ def test_every_sweepable_field_traces(digits, model, field):
     train, _ = digits
     spec = MODELS[model]
     default = getattr(spec.config_cls(), field)
-    values = [default, default * 0.5]
+    values = [default, default * 0.5] if default else [0.0, 0.5]
     extra = {"penalty": "kl"} if field in ("rho", "kl_weight") else {}
     if field == "ema_decay":
         extra = {"codebook_update": "ema"}

@@ -116,21 +116,22 @@ class FlowVAE(nn.Module):
 
     def __call__(self, x: jax.Array, *, rng: jax.Array | None = None, **_) -> dict[str, jax.Array]:
         q = self.encode(x)
-        z0 = q["z_mean"]
+        z0 = q["z0_mean"]
         if rng is not None:
-            z0 = z0 + jnp.exp(0.5 * q["z_logvar"]) * jax.random.normal(rng, z0.shape)
+            z0 = z0 + jnp.exp(0.5 * q["z0_logvar"]) * jax.random.normal(rng, z0.shape)
         z, log_det = self.flow(z0, q["context"])
         return {**q, "z0": z0, "z": z, "log_det": log_det, **self.decode(z)}
 
     def encode(self, x: jax.Array, **_) -> dict[str, jax.Array]:
-        """``z_mean``, ``z_logvar`` (of ``z_0``), ``context`` and the code ``z``: the flow
-        applied to the posterior mean."""
+        """``z0_mean``, ``z0_logvar`` (the Gaussian of ``z_0``), ``context`` and the code
+        ``z``: the flow applied to ``z0_mean`` (not the mean of q(z_T|x), which has no closed
+        form; hence no ``z_mean`` key)."""
         check_images(x, self.config.image_shape)
         d = self.config.latent_dim
         h = self.encoder(x)
         mean, logvar, context = h[:, :d], h[:, d : 2 * d], h[:, 2 * d :]
         z, _ = self.flow(mean, context)
-        return {"z": z, "z_mean": mean, "z_logvar": logvar, "context": context}
+        return {"z": z, "z0_mean": mean, "z0_logvar": logvar, "context": context}
 
     def flow(self, z: jax.Array, context: jax.Array) -> tuple[jax.Array, jax.Array]:
         """``z_0 [B, D]`` -> ``(z_T, log|det dz_T/dz_0| [B])``."""
@@ -166,7 +167,7 @@ def log_terms(
     variables = {"params": params}
     x = batch["image"]
     q = module.apply(variables, x, method="encode")
-    mean, logvar = q["z_mean"], q["z_logvar"]
+    mean, logvar = q["z0_mean"], q["z0_logvar"]
     eps = jax.random.normal(rng, (num_samples, *mean.shape), mean.dtype)
     z0 = mean[None] + jnp.exp(0.5 * logvar)[None] * eps  # [K, B, D]
     context = jnp.broadcast_to(q["context"][None], (num_samples, *q["context"].shape))
