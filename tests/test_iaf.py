@@ -78,12 +78,11 @@ def test_planar_steps_stay_invertible_whatever_u():
     _, log_det = planar_step(z, params)
     assert np.isfinite(log_det).all()
     # Along w the map is 1-D: a + (w.u') tanh(a) with w.u' > -1, strictly increasing.
-    u, w, b = params[0, :3], params[0, 3:6], params[0, 6]
+    w, b = params[0, 3:6], params[0, 6]
     line = jnp.linspace(-5, 5, 401)[:, None] * w[None] / jnp.sum(w**2)
     out, _ = planar_step(line, jnp.broadcast_to(params[0], (401, 7)))
     proj = out @ w + b
     assert np.all(np.diff(np.asarray(proj)) > 0)
-    assert np.isfinite(u).all()
 
 
 @pytest.mark.parametrize("flow", ["iaf", "planar"])

@@ -19,7 +19,7 @@ VampPrior on z2 (Tomczak & Welling's HVAE + VampPrior): the mixture of
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import flax.linen as nn
 import jax
@@ -188,21 +188,23 @@ def log_weight_terms(
     return log_px, log_p - log_q
 
 
-def log_importance_weights(
-    params, batch: dict[str, jax.Array], rng: jax.Array, *, module: HVAE2, num_samples: int
-) -> jax.Array:
-    """``log p(x, z1, z2) - log q(z1, z2 | x)`` of K joint posterior samples: ``[K, B]``."""
-    log_px, latent = log_weight_terms(params, batch, rng, module=module, num_samples=num_samples)
-    return log_px + latent
+def bound_functions(terms: Callable[..., tuple[jax.Array, jax.Array]]) -> tuple[Callable, Callable]:
+    """``(log_importance_weights, loss_fn)`` of a two-layer model from its ``terms(params,
+    batch, rng, *, module, num_samples) -> (log p(x|z1), latent terms)``, each ``[K, B]``:
+    the log-weights are their sum; the loss the ELBO (K = 1) or K-sample bound."""
 
+    def log_importance_weights(params, batch, rng, *, module, num_samples: int) -> jax.Array:
+        """``log p(x, z1, z2) - log q(z1, z2 | x)`` of K joint posterior samples: ``[K, B]``."""
+        log_px, latent = terms(params, batch, rng, module=module, num_samples=num_samples)
+        return log_px + latent
 
-def loss_fn(params, batch, rng, *, module: HVAE2) -> tuple[jax.Array, Metrics]:
-    """The negative ELBO (K = 1) or K-sample bound over both layers, nats per example."""
-    cfg = module.config
-    log_px, latent = log_weight_terms(
-        params, batch, rng, module=module, num_samples=cfg.num_samples
-    )
-    return bound_loss(log_px, latent, cfg, batch.get("step"))
+    def loss_fn(params, batch, rng, *, module) -> tuple[jax.Array, Metrics]:
+        """The negative ELBO (K = 1) or K-sample bound over both layers, nats per example."""
+        cfg = module.config
+        log_px, latent = terms(params, batch, rng, module=module, num_samples=cfg.num_samples)
+        return bound_loss(log_px, latent, cfg, batch.get("step"))
+
+    return log_importance_weights, loss_fn
 
 
 def bound_loss(
@@ -221,6 +223,8 @@ def bound_loss(
         "kl_weight": weight,
     }
 
+
+log_importance_weights, loss_fn = bound_functions(log_weight_terms)
 
 SPEC = ModelSpec(
     name="hvae2",

@@ -18,8 +18,8 @@ import jax
 import jax.numpy as jnp
 
 from aezoo.losses import gaussian_log_prob
-from aezoo.models._spec import Metrics, ModelSpec
-from aezoo.models.hvae2 import HVAE2, HVAE2Config, bound_loss
+from aezoo.models._spec import ModelSpec
+from aezoo.models.hvae2 import HVAE2, HVAE2Config, bound_functions
 from aezoo.models.vae import decoded_log_px
 from aezoo.nn import check_images, reparameterize
 
@@ -94,19 +94,7 @@ def log_weight_terms(
     return log_px, log_p - log_q
 
 
-def log_importance_weights(params, batch, rng, *, module: LVAE, num_samples: int) -> jax.Array:
-    """``log p(x, z1, z2) - log q(z1, z2 | x)`` of K top-down samples: ``[K, B]``."""
-    log_px, latent = log_weight_terms(params, batch, rng, module=module, num_samples=num_samples)
-    return log_px + latent
-
-
-def loss_fn(params, batch, rng, *, module: LVAE) -> tuple[jax.Array, Metrics]:
-    """The negative ELBO (K = 1) or K-sample bound over both layers, nats per example."""
-    cfg = module.config
-    log_px, latent = log_weight_terms(
-        params, batch, rng, module=module, num_samples=cfg.num_samples
-    )
-    return bound_loss(log_px, latent, cfg, batch.get("step"))
+log_importance_weights, loss_fn = bound_functions(log_weight_terms)
 
 
 SPEC = ModelSpec(
