@@ -187,7 +187,7 @@ DATA_FIELDS = (
 
 
 def _add_bench(sub) -> None:
-    from aezoo.bench.suite import MODES
+    from aezoo.bench.suite import ALL_MODES, MODES
 
     be = sub.add_parser(
         "bench",
@@ -200,7 +200,13 @@ def _add_bench(sub) -> None:
     add = be.add_argument
     add("--models", nargs="+", default=["vae"], metavar="MODEL", help="models, or 'all'")
     add("--batch-sizes", nargs="+", type=int, default=[128, 1024], metavar="B", help="batches")
-    add("--modes", nargs="+", choices=MODES, default=list(MODES), help="(default: all)")
+    add(
+        "--modes",
+        nargs="+",
+        choices=ALL_MODES,
+        default=list(MODES),
+        help="training modes (default: all four); eval: the IS-NLL of `aezoo eval`",
+    )
     add("--arch", nargs="+", default=["mlp"], help="mlp, conv and/or resnet (default: mlp)")
     add("--seeds", type=int, default=8, help="models in the vmap mode (default: 8)")
     add(
@@ -212,6 +218,7 @@ def _add_bench(sub) -> None:
     )
     add("--repeats", type=int, default=5, help="timed epochs per row; median reported (5)")
     add("--examples", type=int, default=12_800, help="examples per timed epoch (12800)")
+    add("--nll-samples", type=int, default=5000, help="K of the eval mode's IS-NLL (5000)")
     add("--quick", action="store_true", help="smoke test: vae, batch 128, small (< 2 minutes)")
     add("--no-torch", action="store_true", help="skip the PyTorch baselines")
     add("--out", default="benchmarks/out", help="output directory (default: benchmarks/out)")
@@ -549,6 +556,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         args.batch_sizes,
         args.modes,
         examples_per_epoch=args.examples,
+        nll_samples=args.nll_samples,
         archs=args.arch,
         torch=not args.no_torch,
         **kw,

@@ -27,11 +27,18 @@ def _bench_command(result: dict[str, Any]) -> str:
     def values(key: str, default: Any = None) -> list[str]:
         return sorted({str(r.get(key, default)) for r in rows}, key=lambda v: (len(v), v))
 
-    modes = [m for m in ("fused", "step", "vmap", "mesh") if m in values("mode")]
-    return (
+    from aezoo.bench.suite import ALL_MODES, EVAL_MODE
+
+    modes = [m for m in ALL_MODES if m in values("mode")]
+    batches = sorted({r["batch_size"] for r in rows if r["mode"] != EVAL_MODE})
+    command = (
         f"aezoo bench --models {' '.join(values('model'))} --arch {' '.join(values('arch', 'mlp'))}"
-        f" --batch-sizes {' '.join(values('batch_size'))} --modes {' '.join(modes)}"
+        + (f" --batch-sizes {' '.join(map(str, batches))}" if batches else "")
+        + f" --modes {' '.join(modes)}"
     )
+    if EVAL_MODE in modes:
+        command += f" --nll-samples {max(r['num_samples'] for r in rows if 'num_samples' in r)}"
+    return command
 
 
 def _bench_section(name: str, result: dict[str, Any]) -> list[str]:

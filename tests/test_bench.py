@@ -72,3 +72,25 @@ def test_pooled_baseline_is_the_median_over_both_passes():
     assert got["examples_per_sec"] == 17.0  # median of all six, not of either pass
     assert (got["examples_per_sec_min"], got["examples_per_sec_max"]) == (10.0, 24.0)
     assert got["passes"] == 2 and len(got["rates"]) == 6
+
+
+def test_eval_row_times_the_is_nll_and_counts_its_flops():
+    from aezoo.bench import bench_is_nll
+
+    # K = 20 samples for 100 images: one chunk; the 784-512-256-(2x20) encoder runs once per
+    # image and the 20-256-512-784 decoder once per sample.
+    row = bench_is_nll("vae", num_samples=20, repeats=2)
+    enc = 2 * (784 * 512 + 512 * 256 + 256 * 40)
+    dec = 2 * (20 * 256 + 256 * 512 + 512 * 784)
+    assert row["mode"] == "eval" and row["batch_size"] == 100 and row["chunk"] == 20
+    assert row["flops_per_example"] == pytest.approx(enc + 20 * dec, rel=0.05)
+    assert row["examples_per_sec_min"] <= row["examples_per_sec"] <= row["examples_per_sec_max"]
+    assert row["gflops_per_sec"] > 0 and row["compile_seconds"] > 0
+
+
+def test_eval_rows_skip_models_without_a_density():
+    from aezoo.bench.suite import QUICK, _eval_rows
+
+    said = []
+    assert _eval_rows(["ae"], QUICK, 100.0, said.append, arch="mlp") == []
+    assert said == ["            ae eval: skipped (no tractable density for the IS-NLL)"]

@@ -122,13 +122,13 @@ def test_is_estimate_is_above_the_elbo_and_grows_with_k():
 
 
 def test_chunking_keeps_memory_bounded_and_the_estimate_unchanged():
-    assert likelihood._chunk_size(5000, 100) == 500
-    assert likelihood._chunk_size(7, 100) == 7
-    assert likelihood._chunk_size(5000, 1000) == 50
+    assert likelihood.chunk_size(5000, 100) == 500
+    assert likelihood.chunk_size(7, 100) == 7
+    assert likelihood.chunk_size(5000, 1000) == 50
     spec, module, batch, _ = _setup(mean_shift=0.3, logvar_shift=0.5)
     a = likelihood.make_log_px_fn(spec, module, num_samples=200, batch_size=40)
     b = likelihood.make_log_px_fn(spec, module, num_samples=200, batch_size=4000)  # 1 chunk..
-    assert likelihood._chunk_size(200, 4000) == 10  # .. of 10 samples each time
+    assert likelihood.chunk_size(200, 4000) == 10  # .. of 10 samples each time
     va, vb = a({}, batch, jax.random.key(0)), b({}, batch, jax.random.key(0))
     assert float(jnp.mean(jnp.abs(va - vb))) < 0.2  # different draws, same target
 

@@ -32,6 +32,8 @@ import optax
 from aezoo import data
 from aezoo._validate import one_of, output_dir, positive_int
 from aezoo.bench import torch_baseline
+from aezoo.bench._common import IMAGE_SHAPE, cost_flops, median_rate
+from aezoo.bench.is_nll import bench_is_nll
 from aezoo.models import get_spec
 from aezoo.nn import ARCHS
 from aezoo.train import (
@@ -46,8 +48,6 @@ from aezoo.train.optim import make_optimizer
 from aezoo.train.parallel import create_train_states, make_vmapped_train_epoch
 from aezoo.train.programs import make_program
 from aezoo.train.step import epoch_batches
-
-IMAGE_SHAPE = (28, 28, 1)
 
 
 def device_info() -> dict[str, Any]:
@@ -75,34 +75,13 @@ def device_info() -> dict[str, Any]:
     }
 
 
-def _median_rate(fn, work: int, repeats: int) -> dict[str, float]:
-    fn()  # warm-up
-    rates = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        rates.append(work / (time.perf_counter() - t0))
-    return {
-        "examples_per_sec": float(np.median(rates)),
-        "examples_per_sec_min": float(np.min(rates)),
-        "examples_per_sec_max": float(np.max(rates)),
-    }
-
-
 def matmul_peak(n: int = 2048, repeats: int = 10) -> float:
     """Measured fp32 GFLOP/s of an ``n x n`` by ``n x n`` jitted matmul (median)."""
     a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
     b = jax.random.normal(jax.random.key(1), (n, n), jnp.float32)
     f = jax.jit(jnp.matmul)
-    rate = _median_rate(lambda: f(a, b).block_until_ready(), 2 * n**3, repeats)
+    rate = median_rate(lambda: f(a, b).block_until_ready(), 2 * n**3, repeats)
     return rate["examples_per_sec"] / 1e9
-
-
-def _flops(compiled) -> float:
-    cost = compiled.cost_analysis()
-    if isinstance(cost, list | tuple):
-        cost = cost[0] if cost else {}
-    return float((cost or {}).get("flops", 0.0))
 
 
 def matmul_only(
@@ -147,7 +126,7 @@ def matmul_only(
                 out.append((dy @ w.T)[0, 0])
         return sum(out)
 
-    rate = _median_rate(lambda: matmuls(kernels, act).block_until_ready(), flops, repeats)
+    rate = median_rate(lambda: matmuls(kernels, act).block_until_ready(), flops, repeats)
     gflops = rate["examples_per_sec"] / 1e9
     return {"gflops_per_sec": gflops, "ms_per_step": flops / gflops / 1e6, "flops": flops}
 
@@ -244,6 +223,10 @@ def _mesh(s: _Setup) -> tuple[float, Callable[[], None], int, dict[str, Any]]:
 # Each mode: setup -> (compile seconds, one timed epoch, models per epoch, extra row fields).
 MODE_RUNNERS = {"fused": _fused, "step": _step, "vmap": _vmap, "mesh": _mesh}
 MODES = tuple(MODE_RUNNERS)
+# Not a training mode: the importance-sampled NLL of `aezoo eval` (aezoo.bench.is_nll), one
+# row per density model at eval's batch, run only when asked for.
+EVAL_MODE = "eval"
+ALL_MODES = (*MODES, EVAL_MODE)
 
 
 def bench_aezoo(
@@ -291,7 +274,7 @@ def bench_aezoo(
         seeds,
         mesh_devices,
     )
-    step_flops = _flops(compiled_step)
+    step_flops = cost_flops(compiled_step)
     compile_seconds, run, models, extra = MODE_RUNNERS[mode](setup)
     row: dict[str, Any] = {
         "model": model,
@@ -303,7 +286,7 @@ def bench_aezoo(
         **extra,
     }
     row["compile_seconds"] = compile_seconds
-    rate = _median_rate(run, n * models, repeats)
+    rate = median_rate(run, n * models, repeats)
     row.update(rate)
     seconds = n * models / rate["examples_per_sec"]
     row["gflops_per_sec"] = step_flops * steps * models / seconds / 1e9
@@ -335,20 +318,34 @@ def bench_in_subprocess(
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+@dataclasses.dataclass(frozen=True)
+class Sizes:
+    """How much each row times: ``repeats`` timed epochs (or IS-NLL batches) per row, the
+    examples of a timed epoch, the models of the vmap mode, the devices of the mesh mode
+    and the eval mode's samples per image."""
+
+    repeats: int = 5
+    examples_per_epoch: int = 12_800
+    seeds: int = 8
+    mesh_devices: int = 4
+    nll_samples: int = 5000
+
+
+QUICK = Sizes(repeats=3, examples_per_epoch=1280, seeds=2, mesh_devices=2, nll_samples=500)
+
+
 def run_suite(
     models: Sequence[str] = ("vae",),
     batch_sizes: Sequence[int] = (128, 1024),
     modes: Sequence[str] = MODES,
     *,
     archs: Sequence[str] = ("mlp",),
-    seeds: int = 8,
-    mesh_devices: int = 4,
-    repeats: int = 5,
-    examples_per_epoch: int = 12_800,
+    sizes: Sizes = Sizes(),
     torch: bool = True,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """All rows plus the device info, the measured matmul peak and the PyTorch baselines."""
+    """All rows plus the device info, the measured matmul peak and the PyTorch baselines
+    (``modes`` may add :data:`EVAL_MODE`: the IS-NLL at ``sizes.nll_samples`` per image)."""
     say = print if progress else (lambda *a, **k: None)
     info = device_info()
     say(f"device: {info['device_kind']} x{info['num_devices']} ({info['cpu']})")
@@ -365,17 +362,27 @@ def run_suite(
     torch_kw = {
         "archs": archs,
         "batch_sizes": batch_sizes,
-        "examples": examples_per_epoch,
-        "repeats": repeats,
+        "examples": sizes.examples_per_epoch,
+        "repeats": sizes.repeats,
     }
     if use_torch:
         _torch_pass(passes, "before", info, say, **torch_kw)
-    kw = {"seeds": seeds, "mesh_devices": mesh_devices, "repeats": repeats}
+    kw = {"seeds": sizes.seeds, "mesh_devices": sizes.mesh_devices, "repeats": sizes.repeats}
     rows = []
+    train_modes = [m for m in modes if m != EVAL_MODE]
     for arch in archs:
         rows += _aezoo_rows(
-            models, batch_sizes, modes, examples_per_epoch, peaks[0], say, arch=arch, **kw
+            models,
+            batch_sizes,
+            train_modes,
+            sizes.examples_per_epoch,
+            peaks[0],
+            say,
+            arch=arch,
+            **kw,
         )
+        if EVAL_MODE in modes:
+            rows += _eval_rows(models, sizes, peaks[0], say, arch=arch)
     peaks.append(matmul_peak())
     peak = max(peaks)
     say(f"measured fp32 matmul peak at the end: {peaks[-1]:.1f} GFLOP/s (using {peak:.1f})")
@@ -443,6 +450,20 @@ def _aezoo_rows(models, batch_sizes, modes, examples: int, peak: float, say, **k
     return rows
 
 
+def _eval_rows(models, sizes: Sizes, peak: float, say, *, arch: str):
+    """One IS-NLL row per model that has a density (others are named and skipped)."""
+    rows = []
+    for model in models:
+        if "density" not in get_spec(model).capabilities:
+            say(f"{model:>14} eval: skipped (no tractable density for the IS-NLL)")
+            continue
+        row = bench_is_nll(model, num_samples=sizes.nll_samples, repeats=sizes.repeats, arch=arch)
+        _set_fractions([row], peak)
+        rows.append(row)
+        say(_row_line(row))
+    return rows
+
+
 def _aezoo_row(model, b, mode, examples: int, say, *, seeds, mesh_devices, repeats, arch):
     """One row; the mesh mode on a CPU with too few devices runs in a subprocess."""
     steps = max(5, examples // b)
@@ -475,7 +496,7 @@ def _set_fractions(rows: list[dict[str, Any]], peak: float) -> None:
 def _set_ratios(rows: list[dict[str, Any]], baselines: dict[int, dict[str, Any]], say) -> None:
     """PyTorch columns and ratios on the VAE rows (the reference is the VAE)."""
     for row in rows:
-        if row["model"] != "vae":
+        if row["model"] != "vae" or row["mode"] == EVAL_MODE:
             continue
         for name, res in baselines.get(f"{row['arch']}/{row['batch_size']}", {}).items():
             row[f"torch_{name}_examples_per_sec"] = res["examples_per_sec"]
@@ -499,8 +520,7 @@ def run_and_write(
     """``aezoo bench``: check the options, run the suite, write ``bench.json`` and
     ``bench.md`` into ``out`` (``models=["all"]``: every model; ``quick``: a smoke test of
     the VAE at batch 128, small epochs, < 2 minutes). ``options``: :func:`run_suite`'s
-    (``archs``, ``examples_per_epoch``, ``seeds``, ``repeats``, ``mesh_devices``,
-    ``torch``)."""
+    ``archs`` and ``torch``, and :class:`Sizes`' fields."""
     from aezoo.models import MODELS
 
     models = list(MODELS) if list(models) == ["all"] else list(models)
@@ -508,16 +528,17 @@ def run_and_write(
         get_spec(name)  # one-line error for an unknown model
     for b in batch_sizes:
         positive_int("--batch-sizes", b)
-    for flag in ("seeds", "repeats", "examples_per_epoch", "mesh_devices"):
-        if flag in options:
-            positive_int(f"--{flag.replace('_', '-')}", options[flag])
+    fields = {f.name for f in dataclasses.fields(Sizes)}
+    sizes = Sizes(**{k: options.pop(k) for k in list(options) if k in fields})
+    for field in sorted(fields):  # named as the CLI's flags
+        flag = "--examples" if field == "examples_per_epoch" else f"--{field.replace('_', '-')}"
+        positive_int(flag, getattr(sizes, field))
     if quick:
-        models, batch_sizes = ["vae"], [128]
-        options.update(seeds=2, repeats=3, examples_per_epoch=1280, mesh_devices=2)
+        models, batch_sizes, sizes = ["vae"], [128], QUICK
     out = output_dir(out, "--out")  # before the timing, so that a bad --out costs nothing
     for arch in options.get("archs", ()):
         one_of("arch", arch, ARCHS)
-    result = run_suite(models, batch_sizes, modes, **options)
+    result = run_suite(models, batch_sizes, modes, sizes=sizes, **options)
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
     (out / "bench.md").write_text(to_markdown(result))
@@ -538,7 +559,19 @@ def _pooled(results: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _rate(v: float) -> str:
+    """A rate for the table: whole numbers, one decimal below 100 (IS-NLL images/s)."""
+    return f"{v:.0f}" if v >= 100 else f"{v:.1f}"
+
+
 def _row_line(r: dict[str, Any]) -> str:
+    if r["mode"] == EVAL_MODE:
+        return (
+            f"{r['model']:>14} {r.get('arch', 'mlp'):<4} b={r['batch_size']:<5} IS-NLL "
+            f"K={r['num_samples']} {r['examples_per_sec']:>9.1f} images/s  compile "
+            f"{r['compile_seconds']:.2f}s  {r['gflops_per_sec']:.0f} GFLOP/s "
+            f"({100 * r['frac_of_peak']:.0f}% of peak)"
+        )
     line = (
         f"{r['model']:>14} {r.get('arch', 'mlp'):<4} b={r['batch_size']:<5} {r['mode']:<5} "
         f"{r['examples_per_sec']:>9.0f} ex/s  compile {r['compile_seconds']:.2f}s  "
@@ -565,6 +598,8 @@ def to_markdown(result: dict[str, Any]) -> str:
     ]
     for r in result["rows"]:
         mode = r["mode"] + (f" x{r['seeds']}" if r["mode"] == "vmap" else "")
+        if r["mode"] == EVAL_MODE:
+            mode = f"eval: IS-NLL K={r['num_samples']}, images/s"
         if r["mode"] == "mesh":
             mode += f" {r['devices']} dev" + (
                 " (forced host)" if r.get("forced_host_devices") else ""
@@ -578,8 +613,8 @@ def to_markdown(result: dict[str, Any]) -> str:
 
         out.append(
             f"| {r['model']} | {r.get('arch', 'mlp')} | {r['batch_size']} | {mode} | "
-            f"{r['examples_per_sec']:.0f} | "
-            f"{r['examples_per_sec_min']:.0f}-{r['examples_per_sec_max']:.0f} | "
+            f"{_rate(r['examples_per_sec'])} | "
+            f"{_rate(r['examples_per_sec_min'])}-{_rate(r['examples_per_sec_max'])} | "
             f"{r['compile_seconds']:.2f} | {r['gflops_per_sec']:.0f} | "
             f"{100 * r['frac_of_peak']:.0f}% | {alone} | {ratio('ratio_vs_torch_eager')} | "
             f"{ratio('ratio_vs_torch_fused_adam')} |"
@@ -588,7 +623,9 @@ def to_markdown(result: dict[str, Any]) -> str:
         "",
         "Matmuls alone: the same layers' forward, weight-gradient and input-gradient matmuls "
         "of one step, timed on their own (MLP models only): the ceiling of the step's "
-        "fraction of peak.",
+        "fraction of peak. Eval rows: the importance-sampled NLL of `aezoo eval` (images/s "
+        "at K samples per image, batches of 100 images; FLOPs of one chunk of samples by "
+        "XLA's cost analysis times the number of chunks).",
     ]
     if result["torch_baselines"]:
         out.append("")

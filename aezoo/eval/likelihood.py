@@ -22,8 +22,10 @@ from aezoo.errors import ConfigError
 from aezoo.losses import image_nll, kl_normal_std
 from aezoo.models import ModelSpec, require
 
+IS_BATCH = 100  # images per call of the IS-NLL in `aezoo eval`
 
-def _chunk_size(num_samples: int, batch_size: int, budget: int = 50_000) -> int:
+
+def chunk_size(num_samples: int, batch_size: int, budget: int = 50_000) -> int:
     """The largest divisor of ``num_samples`` with ``chunk * batch_size <= budget``."""
     best = 1
     for c in range(1, num_samples + 1):
@@ -39,7 +41,7 @@ def make_log_px_fn(
     require(spec, "density", "nll_samples > 0")
     if num_samples < 1:
         raise ConfigError(f"nll_samples must be >= 1; got {num_samples}")
-    chunk = _chunk_size(num_samples, batch_size)
+    chunk = chunk_size(num_samples, batch_size)
     steps = num_samples // chunk
 
     @jax.jit

@@ -315,7 +315,7 @@ def _objective_and_codes(m: LoadedModel, x, y, prefix: str, results: dict) -> di
 
 
 def _is_nll(m: LoadedModel, x, y, k: int, prefix: str, progress: bool) -> dict[str, float]:
-    batch_size = 100
+    batch_size = likelihood.IS_BATCH
     log_px_fn = likelihood.make_log_px_fn(m.spec, m.module, num_samples=k, batch_size=batch_size)
     rng = jax.random.key(EVAL_SEED + 1)
     values = []
