@@ -13,6 +13,7 @@ from aezoo.recipes import (
     flows_mnist,
     gmvae_clustering_mnist,
     hashing_mnist,
+    info_vae_lambda_mnist,
     sample_quality_mnist,
     sample_quality_zoo_mnist,
     seeds_mnist,
@@ -42,6 +43,7 @@ RECIPES: dict[str, Recipe] = {
         hashing_mnist.RECIPE,
         flows_mnist.RECIPE,
         sample_quality_zoo_mnist.RECIPE,
+        info_vae_lambda_mnist.RECIPE,
     )
 }
 
