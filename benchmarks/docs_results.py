@@ -78,6 +78,30 @@ def _streaming_section(name: str, result: dict[str, Any]) -> list[str]:
     ]
 
 
+def _is_nll_section(name: str, result: dict[str, Any]) -> list[str]:
+    peaks = " and ".join(f"{p:.0f}" for p in result["matmul_peak_gflops_start_end"])
+    first = result["rows"][0]["revision"]
+    out = [
+        f"## `{name}`",
+        "",
+        f"Measured with `{result['command']}` (file `benchmarks/results/{name}.json`) on "
+        f"{result['cpu']}, fp32 matmul peak {peaks} GFLOP/s at the start and the end: the "
+        f"importance-sampled NLL of the default VAE at K = {result['samples']} on 100 images "
+        f"by each version of the code, each in its own process, alternating over "
+        f"{result['rounds']} rounds.",
+        "",
+        f"| version | commit | images/s (median) | x {first} | largest estimate difference "
+        "(nats) |",
+        "|---|---|---|---|---|",
+    ]
+    for r in result["rows"]:
+        out.append(
+            f"| {r['revision']} | {r['commit']} | {r['images_per_sec']:.2f} | "
+            f"{r['speedup']:.2f} | {r['max_abs_diff']:.1e} |"
+        )
+    return [*out, ""]
+
+
 def render(results_dir: pathlib.Path = RESULTS) -> str:
     """The whole page, one section per result file (sorted by name)."""
     out = [
@@ -90,7 +114,10 @@ def render(results_dir: pathlib.Path = RESULTS) -> str:
     ]
     for path in sorted(results_dir.glob("*.json")):
         result = json.loads(path.read_text())
-        section = _bench_section if "rows" in result else _streaming_section
+        if result.get("kind") == "is_nll_versions":
+            section = _is_nll_section
+        else:
+            section = _bench_section if "rows" in result else _streaming_section
         out += section(path.stem, result)
     return "\n".join(out)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import chex
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -165,6 +166,36 @@ def test_the_is_nll_is_the_estimate_written_out_by_hand(kind):
     top = log_w.max(0)
     expected = top + np.log(np.mean(np.exp(log_w - top), axis=0))
     np.testing.assert_allclose(estimate, expected, rtol=2e-6, atol=1e-4)
+
+
+@pytest.mark.parametrize("rows", [6, 12, 18])
+@pytest.mark.parametrize("name", ["vae", "cvae"])
+def test_decoding_in_blocks_changes_no_value(name, rows):
+    """The IS-NLL decodes its chunks in blocks of codes: 20 codes x 6 images in blocks of
+    1, 2, or 3 codes (6 full blocks and a remainder of 2) give the same [K, B] up to the
+    order of the pixel sum (float rounding)."""
+    from aezoo.models.vae import decode_in_blocks, decoded_log_px
+
+    _, module = aezoo.get(name, image_shape=(8, 8, 1), latent_dim=3, hidden_dims=(16,))
+    params = aezoo.train.init_params(module, jax.random.key(0))
+    x = jnp.round(jax.random.uniform(jax.random.key(1), (6, 8, 8, 1)))
+    z = jax.random.normal(jax.random.key(2), (20, 6, 3))
+    label = jnp.arange(6, dtype=jnp.int32) if name == "cvae" else None
+
+    def log_px(block_rows):  # the setting is read at trace time, as the IS-NLL's scan does
+        def fn():
+            if block_rows is None:
+                return decoded_log_px(params, x, z, module=module, label=label)
+            with decode_in_blocks(block_rows):
+                return decoded_log_px(params, x, z, module=module, label=label)
+
+        return jax.jit(fn)
+
+    assert "while" not in log_px(None).lower().as_text()
+    assert "while" in log_px(rows).lower().as_text()  # the blocks' lax.map
+    whole, blocked = log_px(None)(), log_px(rows)()
+    chex.assert_shape(blocked, (20, 6))
+    np.testing.assert_allclose(np.asarray(blocked), np.asarray(whole), rtol=1e-6)
 
 
 def test_active_units_counts_dimensions_with_varying_means():
