@@ -73,7 +73,8 @@ def test_outputs_have_documented_shapes_and_are_finite(name, likelihood, small_b
 def test_loss_is_finite_scalar_and_every_parameter_gets_gradient(name, small_batch, rng):
     spec, module = _make(name)
     params = aezoo.train.init_params(module, rng)
-    loss, metrics = spec.loss_fn(params, small_batch, rng, module=module)
+    # Jitted (as training runs them): one compile each instead of a dispatch per operation.
+    loss, metrics = jax.jit(lambda p: spec.loss_fn(p, small_batch, rng, module=module))(params)
     chex.assert_shape(loss, ())
     chex.assert_tree_all_finite((loss, metrics))
     assert float(metrics["loss"]) == pytest.approx(float(loss))
@@ -81,8 +82,8 @@ def test_loss_is_finite_scalar_and_every_parameter_gets_gradient(name, small_bat
     # Each training phase's loss has finite gradients; together they reach every parameter.
     reached = jax.tree.map(jnp.zeros_like, params)
     for phase in spec.phases_for(module.config):
-        grads = jax.grad(
-            lambda p, phase=phase: phase.loss_fn(p, small_batch, rng, module=module)[0]
+        grads = jax.jit(
+            jax.grad(lambda p, phase=phase: phase.loss_fn(p, small_batch, rng, module=module)[0])
         )(params)
         chex.assert_tree_all_finite(grads)
         reached = jax.tree.map(lambda r, g: r + jnp.abs(g), reached, grads)
@@ -103,9 +104,14 @@ def test_conv_arch_runs_on_mnist_and_cifar_shapes(name, shape, arch, rng):
     spec, module = aezoo.get(name, image_shape=shape, latent_dim=2, hidden_dims=(16,), arch=arch)
     params = aezoo.train.init_params(module, rng)
     batch = {"image": jnp.full((4, *shape), 0.5), "label": jnp.arange(4, dtype=jnp.int32)}
-    out = module.apply({"params": params}, batch["image"], rng=rng, label=batch["label"])
-    chex.assert_shape(out["mean"], (4, *shape))
-    loss, _ = spec.loss_fn(params, batch, rng, module=module)
+
+    @jax.jit
+    def forward_and_loss(params):
+        out = module.apply({"params": params}, batch["image"], rng=rng, label=batch["label"])
+        return out["mean"], spec.loss_fn(params, batch, rng, module=module)[0]
+
+    mean, loss = forward_and_loss(params)
+    chex.assert_shape(mean, (4, *shape))
     assert jnp.isfinite(loss)
     assert ("conv_0" if arch == "conv" else "res_2") in str(jax.tree_util.tree_structure(params))
 
