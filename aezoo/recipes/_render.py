@@ -60,11 +60,15 @@ def _table(table: Table, outputs: dict[str, Any]) -> list[str]:
 
 
 def _run_rows(label: str, output: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row of a run; of a multi-seed run, one per group (mean +/- std over its seeds)."""
+    """One row of a run; of a multi-member run, one per group (mean +/- std over its seeds,
+    or the one seed's numbers)."""
     if "groups" not in output:
         return [{"_label": label, **output}]
     rows = []
     for g in output["groups"]:
+        if g["seeds"] == 1:  # a swept value with one seed: its numbers, no spread
+            rows.append({**g["mean"], "_label": f"{label}: {g['group']}"})
+            continue
         row = {k: Spread(v, g["std"][k]) for k, v in g["mean"].items()}
         rows.append({**row, "_label": f"{label}: {g['group']} ({g['seeds']} seeds)"})
     return rows

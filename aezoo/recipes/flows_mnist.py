@@ -7,7 +7,7 @@ RUNS = (  # (row, model and its flags)
     ("vae", "vae"),
     ("iaf", "iaf --flow iaf --flow-steps 4"),
     ("planar", "iaf --flow planar --flow-steps 8"),
-    ("info_vae", "info_vae"),
+    ("info_vae", "info_vae --mmd-weight 1000"),
 )
 EPOCHS = 10
 NLL_SAMPLES = 1000
