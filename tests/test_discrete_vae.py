@@ -22,10 +22,10 @@ SHAPE = (8, 8, 1)
 def test_hard_draws_follow_q_and_the_relaxation_sharpens_as_tau_falls():
     logits = jnp.asarray([[1.0, -0.5, 0.0]])
     keys = jax.random.split(jax.random.key(0), 20_000)
-    _, bits = jax.vmap(lambda k: binary_vae.draw_bits(logits, k, 1.0, None))(keys)
+    _, bits = jax.jit(jax.vmap(lambda k: binary_vae.draw_bits(logits, k, 1.0, None)))(keys)
     np.testing.assert_allclose(bits.mean(0)[0], jax.nn.sigmoid(logits)[0], atol=0.01)
     cat = jnp.asarray([[[2.0, 0.0, -1.0]]])
-    _, hard = jax.vmap(lambda k: gumbel_vae.draw_codes(cat, k, 1.0, None))(keys)
+    _, hard = jax.jit(jax.vmap(lambda k: gumbel_vae.draw_codes(cat, k, 1.0, None)))(keys)
     np.testing.assert_allclose(hard.mean(0)[0, 0], jax.nn.softmax(cat)[0, 0], atol=0.01)
     key = jax.random.key(3)
     for tau, tol in ((1.0, 0.5), (0.01, 0.02)):
