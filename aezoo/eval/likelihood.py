@@ -26,9 +26,9 @@ from aezoo.models.vae import decode_in_blocks
 IS_BATCH = 100  # images per call of the IS-NLL in `aezoo eval`
 
 
-# Decodes per block inside a chunk (vae.decode_in_blocks): measured fastest on XLA:CPU by
-# the bench's eval mode (docs/benchmarks.md); the chunk's random draws unchanged, its values
-# up to float rounding.
+# Decodes per block inside a chunk (vae.decode_in_blocks): of 1,000-25,000 rows timed side by
+# side on XLA:CPU, 2,500-5,000 were fastest (docs/benchmarks.md); the chunk's random draws
+# are unchanged, its values up to float rounding.
 DECODE_ROWS = 5_000
 
 
