@@ -92,13 +92,16 @@ def test_the_loss_is_the_negative_elbo_of_the_flow_density(flow):
     x = jax.random.bernoulli(jax.random.key(1), 0.3, (5, *SHAPE)).astype(jnp.float32)
     batch, key = {"image": x}, jax.random.key(3)
     loss, m = jax.jit(functools.partial(spec.loss_fn, module=module))(params, batch, key)
-    out = module.apply({"params": params}, x, rng=jax.random.key(4))
+    out = jax.jit(lambda p: module.apply({"params": p}, x, rng=jax.random.key(4)))(params)
     assert out["z"].shape == (5, DIM) and np.isfinite(out["log_det"]).all()
-    log_w = spec.log_weights(params, batch, key, module=module, num_samples=1)
+    log_weights = jax.jit(
+        functools.partial(spec.log_weights, module=module), static_argnames="num_samples"
+    )
+    log_w = log_weights(params, batch, key, num_samples=1)
     np.testing.assert_allclose(loss, -np.mean(log_w), rtol=1e-5)
     np.testing.assert_allclose(loss, m["nll"] + m["kl"], rtol=1e-5)
     # Many draws: the importance-weighted bound is tighter than the ELBO.
-    log_w = spec.log_weights(params, batch, key, module=module, num_samples=200)
+    log_w = log_weights(params, batch, key, num_samples=200)
     iw = jax.nn.logsumexp(log_w, axis=0) - np.log(200)
     assert np.all(iw >= np.mean(log_w, axis=0))
 
