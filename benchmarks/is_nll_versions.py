@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import pathlib
-import platform
 import statistics
 import subprocess
 import sys
@@ -152,11 +151,9 @@ def _commit(rev: str) -> str:
 
 
 def _cpu() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
-    except (OSError, StopIteration):
-        return platform.processor() or platform.machine()
+    from aezoo.bench.suite import device_info
+
+    return device_info()["cpu"]
 
 
 if __name__ == "__main__":
