@@ -14,7 +14,7 @@ import optax
 from aezoo._validate import check_fields, option
 from aezoo.errors import ConfigError
 from aezoo.losses import LIKELIHOODS
-from aezoo.nn import ARCHS, CONV_IMPLS
+from aezoo.nn import ACTIVATIONS, ARCHS, CONV_IMPLS
 
 Metrics = dict[str, jax.Array]
 LossFn = Callable[..., tuple[jax.Array, Metrics]]
@@ -53,6 +53,12 @@ class BaseConfig:
     latent_dim: int = option(20, "size of the latent code", low=1)
     hidden_dims: tuple[int, ...] = option(
         (512, 256), "widths of the encoder's hidden layers (the decoder mirrors them)"
+    )
+    activation: str = option(
+        "relu",
+        "activation of the dense hidden layers of encoder and decoder (conv blocks keep "
+        "relu); tanh is Burda et al.'s",
+        choices=tuple(ACTIVATIONS),
     )
     likelihood: str = option(
         "bernoulli",

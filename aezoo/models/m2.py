@@ -29,7 +29,15 @@ from aezoo.losses import image_nll, kl_normal_std
 from aezoo.models._few_labels import FewLabelsConfig, hide_labels
 from aezoo.models._spec import Metrics, ModelSpec, Phase, option
 from aezoo.models.cvae import figures
-from aezoo.nn import MLP, Encoder, check_images, make_decoder, make_encoder, reparameterize
+from aezoo.nn import (
+    ACTIVATIONS,
+    MLP,
+    Encoder,
+    check_images,
+    make_decoder,
+    make_encoder,
+    reparameterize,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,9 +64,9 @@ class M2(nn.Module):
         first, *rest = cfg.hidden_dims
         self.classifier = make_encoder(cfg, cfg.num_classes)
         # q(z|x,y): Dense([x, onehot y]) = Dense(x) + Dense(onehot y), the x part once.
-        self.features = Encoder((), first, cfg.arch, cfg.conv_impl)
+        self.features = Encoder((), first, cfg.arch, cfg.conv_impl, cfg.activation)
         self.class_term = nn.Dense(first, use_bias=False)
-        self.posterior = MLP((*rest, 2 * cfg.latent_dim))
+        self.posterior = MLP((*rest, 2 * cfg.latent_dim), ACTIVATIONS[cfg.activation])
         self.decoder = make_decoder(cfg)
 
     def classify(self, x: jax.Array) -> jax.Array:
@@ -68,7 +76,8 @@ class M2(nn.Module):
 
     def _posterior(self, h: jax.Array, y: jax.Array) -> tuple[jax.Array, jax.Array]:
         onehot = jax.nn.one_hot(y, self.config.num_classes, dtype=h.dtype)
-        out = self.posterior(nn.relu(h + self.class_term(onehot)))
+        act = ACTIVATIONS[self.config.activation]
+        out = self.posterior(act(h + self.class_term(onehot)))
         mean, logvar = jnp.split(out, 2, axis=-1)
         return mean, logvar
 

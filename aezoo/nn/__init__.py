@@ -2,6 +2,7 @@
 
 from aezoo.nn._conv import CONV_IMPLS, Conv, ConvTranspose, resolve_impl
 from aezoo.nn._mlp import (
+    ACTIVATIONS,
     ARCHS,
     MLP,
     Decoder,
@@ -14,6 +15,7 @@ from aezoo.nn._mlp import (
 )
 
 __all__ = [
+    "ACTIVATIONS",
     "ARCHS",
     "CONV_IMPLS",
     "Conv",

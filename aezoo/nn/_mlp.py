@@ -14,6 +14,14 @@ from aezoo.losses import TWO_PARAMETER
 from aezoo.nn._conv import Conv, ConvTranspose
 
 ARCHS = ("mlp", "conv", "resnet")
+# Activations of the dense hidden layers (``--activation``); conv blocks keep ReLU.
+ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "relu": nn.relu,
+    "tanh": jnp.tanh,
+    "elu": nn.elu,
+    "softplus": nn.softplus,
+    "gelu": nn.gelu,
+}
 # Channels of the two stride-2 convolutions of the conv encoder (mirrored by the decoder);
 # the resnet arch works at these widths too (full resolution at the first).
 CONV_CHANNELS = (32, 64)
@@ -104,6 +112,7 @@ class Encoder(nn.Module):
     out_dim: int
     arch: str = "mlp"
     conv_impl: str = "auto"
+    activation: str = "relu"
 
     @nn.compact
     def __call__(self, x: jax.Array, cond: jax.Array | None = None) -> jax.Array:
@@ -116,7 +125,8 @@ class Encoder(nn.Module):
         h = x.reshape(x.shape[0], -1)
         if cond is not None:
             h = jnp.concatenate([h, cond.astype(h.dtype)], axis=-1)
-        return MLP((*self.hidden_dims, self.out_dim), name="mlp")(h)
+        act = ACTIVATIONS[self.activation]
+        return MLP((*self.hidden_dims, self.out_dim), act, name="mlp")(h)
 
 
 class GaussianEncoder(nn.Module):
@@ -126,11 +136,17 @@ class GaussianEncoder(nn.Module):
     latent_dim: int
     arch: str = "mlp"
     conv_impl: str = "auto"
+    activation: str = "relu"
 
     @nn.compact
     def __call__(self, x: jax.Array, cond: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
         encoder = Encoder(
-            self.hidden_dims, 2 * self.latent_dim, self.arch, self.conv_impl, name="encoder"
+            self.hidden_dims,
+            2 * self.latent_dim,
+            self.arch,
+            self.conv_impl,
+            self.activation,
+            name="encoder",
         )
         h = encoder(x, cond)
         mean, logvar = jnp.split(h, 2, axis=-1)
@@ -155,6 +171,7 @@ class Decoder(nn.Module):
     obs_logvar: float | None = None
     arch: str = "mlp"
     conv_impl: str = "auto"
+    activation: str = "relu"
 
     @nn.compact
     def __call__(self, z: jax.Array, cond: jax.Array | None = None) -> dict[str, jax.Array]:
@@ -162,10 +179,11 @@ class Decoder(nn.Module):
             z = jnp.concatenate([z, cond.astype(z.dtype)], axis=-1)
         h, w, c_img = self.image_shape
         c = c_img * (2 if self.likelihood in TWO_PARAMETER else 1)
+        act = ACTIVATIONS[self.activation]
         if self.arch in ("conv", "resnet"):
             gh, gw = _conv_grid(self.image_shape)
             top = CONV_CHANNELS[-1]
-            y = nn.relu(MLP((*self.hidden_dims, gh * gw * top), name="mlp")(z))
+            y = nn.relu(MLP((*self.hidden_dims, gh * gw * top), act, name="mlp")(z))
             y = y.reshape(z.shape[0], gh, gw, top)
             impl = self.conv_impl
             if self.arch == "resnet":
@@ -175,7 +193,7 @@ class Decoder(nn.Module):
                 y = ConvTranspose(c, (4, 4), (2, 2), impl=impl, name="deconv_1")(nn.relu(y))
             out = y[:, :h, :w, :]  # crop when H or W is not a multiple of 4
         else:
-            out = MLP((*self.hidden_dims, h * w * c), name="mlp")(z)
+            out = MLP((*self.hidden_dims, h * w * c), act, name="mlp")(z)
             out = out.reshape(z.shape[0], h, w, c)
         if self.likelihood == "bernoulli":
             return {"logits": out, "mean": nn.sigmoid(out)}
@@ -206,6 +224,7 @@ def make_decoder(config, name: str = "decoder") -> Decoder:
         config.obs_logvar,
         config.arch,
         config.conv_impl,
+        config.activation,
         name=name,
     )
 
@@ -214,4 +233,4 @@ def make_encoder(config, out_dim: int, *, gaussian: bool = False) -> Encoder | G
     """The encoder a model config describes: ``[B, out_dim]`` features, or with ``gaussian``
     a diagonal Gaussian ``(mean, logvar)`` of ``out_dim`` dimensions."""
     cls = GaussianEncoder if gaussian else Encoder
-    return cls(config.hidden_dims, out_dim, config.arch, config.conv_impl)
+    return cls(config.hidden_dims, out_dim, config.arch, config.conv_impl, config.activation)

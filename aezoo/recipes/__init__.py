@@ -9,6 +9,7 @@ from aezoo.errors import ConfigError
 from aezoo.recipes import (
     anomaly_mnist,
     bounds_mnist,
+    burda_vae_mnist,
     disentanglement_dsprites,
     flows_mnist,
     gmvae_clustering_mnist,
@@ -30,6 +31,7 @@ RECIPES: dict[str, Recipe] = {
     r.name: r
     for r in (
         vae_mnist.RECIPE,
+        burda_vae_mnist.RECIPE,
         vae_mnist_2d.RECIPE,
         zoo_mnist.RECIPE,
         seeds_mnist.RECIPE,

@@ -18,7 +18,7 @@ from aezoo.errors import ConfigError
 
 NONFINITE_POLICIES = ("stop", "skip")
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "lamb")
-LR_SCHEDULES = ("constant", "cosine", "warmup_cosine", "exponential")
+LR_SCHEDULES = ("constant", "cosine", "warmup_cosine", "exponential", "burda")
 LR_NAMES = ("lr", "learning_rate")  # the names a learning-rate sweep may use
 MAX_SEED = 2**32 - 1
 
@@ -125,14 +125,16 @@ class TrainConfig:
         "constant",
         "learning-rate schedule over the run's steps: constant, cosine (decays to 0; settles "
         "adversarial models, whose test metrics jump from epoch to epoch), warmup_cosine "
-        "(needs --warmup-steps) or exponential (decays to --lr-decay at the end)",
+        "(needs --warmup-steps), exponential (decays to --lr-decay at the end) or burda (Burda "
+        "et al. 2015's staircase: 8 stages, stage i lasting 3^i/3280 of the run at the factor "
+        "lr_decay^(i/7); theirs is --lr-decay 0.1)",
         choices=LR_SCHEDULES,
         what="lr schedule",
         group="optimizer",
     )
     lr_decay: float = option(
         0.01,
-        "with --lr-schedule exponential: the factor the learning rate reaches at the end",
+        "with --lr-schedule exponential or burda: the factor the learning rate reaches at the end",
         low=0.0,
         high=1.0,
         open="low",

@@ -83,6 +83,7 @@ def schedule_factor(config: TrainConfig, total_steps: int) -> optax.Schedule | N
         "constant": None,
         "cosine": lambda steps: optax.cosine_decay_schedule(1.0, steps),
         "exponential": lambda steps: optax.exponential_decay(1.0, steps, config.lr_decay),
+        "burda": lambda steps: burda_staircase(steps, config.lr_decay),
     }
     decay = decays[name]
     if not warmup:
@@ -92,4 +93,18 @@ def schedule_factor(config: TrainConfig, total_steps: int) -> optax.Schedule | N
     return optax.join_schedules([ramp, rest], [warmup])
 
 
-__all__ = ["decoupled_weight_decay", "make_optimizer", "schedule_factor"]
+def burda_staircase(total_steps: int, final: float, stages: int = 8) -> optax.Schedule:
+    """Burda et al. (2015)'s schedule over ``total_steps``: ``stages`` constant stages, stage
+    ``i`` lasting ``3^i / sum_j 3^j`` of the steps at the factor ``final^(i / (stages - 1))``
+    (theirs: 8 stages of 1, 3, ..., 2187 epochs, 3,280 in all, and ``final = 0.1``)."""
+    lengths = [3**i for i in range(stages)]
+    step_down = final ** (1 / (stages - 1))
+    boundaries, seen = {}, 0
+    for length in lengths[:-1]:
+        seen += length
+        at = round(total_steps * seen / sum(lengths))
+        boundaries[at] = boundaries.get(at, 1.0) * step_down  # short runs merge stages
+    return optax.piecewise_constant_schedule(1.0, boundaries)
+
+
+__all__ = ["burda_staircase", "decoupled_weight_decay", "make_optimizer", "schedule_factor"]
