@@ -12,7 +12,9 @@ import optax
 import pytest
 
 import aezoo
-from aezoo.nn import CONV_IMPLS, Conv, ConvTranspose, resolve_impl
+from aezoo.errors import ConfigError
+from aezoo.models import MODELS
+from aezoo.nn import ACTIVATIONS, CONV_IMPLS, Conv, ConvTranspose, Encoder, resolve_impl
 from aezoo.nn._mlp import ResBlock
 from aezoo.train import create_train_state, make_train_epoch
 
@@ -184,3 +186,88 @@ def test_colour_images_train_and_write_figures(arch, tmp_path):
     assert result.train_config.binarize == "none"
     for name in ("reconstructions.png", "samples.png"):
         assert (tmp_path / name).stat().st_size > 0
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("name", ["tanh", "elu"])
+def test_the_dense_hidden_layers_use_the_named_activation(name, rng):
+    x = jax.random.uniform(rng, (3, 4, 4, 1))
+    enc = Encoder((8, 6), 2, activation=name)
+    params = enc.init(rng, x)["params"]["mlp"]
+    h = x.reshape(3, -1)
+    for i in range(2):
+        h = ACTIVATIONS[name](
+            h @ params[f"dense_{i}"]["kernel"] + params[f"dense_{i}"]["bias"][None]
+        )
+    want = h @ params["dense_2"]["kernel"] + params["dense_2"]["bias"][None]
+    np.testing.assert_allclose(enc.apply({"params": {"mlp": params}}, x), want, rtol=1e-5)
+
+
+@pytest.mark.parametrize("model", ["hvae2", "m2"])
+def test_the_activation_reaches_every_dense_stack_of_a_model(model, rng):
+    # Same parameters, other activation: every output changes (the second layer of hvae2, the
+    # q(z|x,y) stack of m2 included), and nothing else about the model does.
+    spec = MODELS[model]
+    cfgs = [
+        spec.config_cls(image_shape=(4, 4, 1), hidden_dims=(8, 6), activation=a)
+        for a in ("relu", "tanh")
+    ]
+    x = jax.random.uniform(rng, (2, 4, 4, 1))
+    relu, tanh = (spec.module_cls(c) for c in cfgs)
+    params = relu.init(rng, x, rng=rng)
+    chex.assert_trees_all_equal_shapes(params, tanh.init(rng, x, rng=rng))
+    a, b = relu.apply(params, x, rng=rng), tanh.apply(params, x, rng=rng)
+    for key in ("z_mean", "logits"):
+        assert not np.allclose(a[key], b[key]), key
+
+
+@pytest.mark.unit
+def test_an_unknown_activation_is_a_one_line_error():
+    with pytest.raises(ConfigError, match="unknown activation 'sigmoid'; expected one of relu"):
+        MODELS["vae"].config_cls(activation="sigmoid")
+
+
+def test_bfloat16_compute_keeps_parameters_and_loss_in_float32(rng):
+    spec = MODELS["vae"]
+    x = jax.random.uniform(rng, (4, 8, 8, 1))
+    nets = {
+        d: spec.module_cls(
+            spec.config_cls(image_shape=(8, 8, 1), hidden_dims=(16,), compute_dtype=d)
+        )
+        for d in ("float32", "bfloat16")
+    }
+    params = nets["float32"].init(rng, x, rng=rng)["params"]
+    bf16_params = nets["bfloat16"].init(rng, x, rng=rng)["params"]
+    chex.assert_trees_all_equal_shapes_and_dtypes(params, bf16_params)
+    f32, bf16 = (
+        jax.jit(lambda p, d=d: spec.loss_fn(p, {"image": x}, rng, module=nets[d])[0]) for d in nets
+    )
+    loss, grads = jax.jit(jax.value_and_grad(bf16))(params)
+    assert loss.dtype == jnp.float32
+    np.testing.assert_allclose(loss, f32(params), rtol=2e-2)
+    chex.assert_trees_all_equal_dtypes(grads, params)
+    chex.assert_tree_all_finite(grads)
+    assert "bf16" in bf16.lower(params).as_text()
+    assert "bf16" not in f32.lower(params).as_text()
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("layer", [Conv, ConvTranspose])
+def test_conv_layers_compute_in_the_dtype_they_are_given(layer, rng):
+    x = jax.random.uniform(rng, (2, 6, 6, 3))
+    f32, bf16 = (
+        layer(4, (4, 4), (2, 2), impl="matmul"),
+        layer(4, (4, 4), (2, 2), "matmul", jnp.bfloat16),
+    )
+    params = f32.init(rng, x)
+    want = f32.apply(params, x)
+    got = bf16.apply(params, x)
+    assert got.dtype == jnp.bfloat16
+    np.testing.assert_allclose(got.astype(jnp.float32), want, atol=3e-2)
+    assert "bf16" in jax.jit(bf16.apply).lower(params, x).as_text()
+
+
+@pytest.mark.unit
+def test_an_unknown_compute_dtype_is_a_one_line_error():
+    with pytest.raises(ConfigError, match="unknown compute_dtype 'float16'; expected one of"):
+        MODELS["vae"].config_cls(compute_dtype="float16")

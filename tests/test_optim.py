@@ -97,6 +97,25 @@ def test_schedules_scale_the_updates_by_their_factor(settings, expected):
 
 
 @pytest.mark.unit
+def test_the_burda_staircase_steps_down_where_their_epochs_end():
+    # Burda et al.: 3^i epochs at 10^(-i/7), i = 0..7; one step per epoch of their 3,280.
+    factor = schedule_factor(TrainConfig(lr_schedule="burda", lr_decay=0.1), total_steps=3280)
+    starts = (0, 1, 4, 13, 40, 121, 364, 1093)
+    for i, start in enumerate(starts):
+        np.testing.assert_allclose(float(factor(start)), 10 ** (-i / 7), rtol=1e-5)
+        np.testing.assert_allclose(float(factor(start - 1)), 10 ** (-max(i - 1, 0) / 7), rtol=1e-5)
+    np.testing.assert_allclose(float(factor(3279)), 0.1, rtol=1e-5)
+
+
+@pytest.mark.unit
+def test_a_short_burda_staircase_merges_stages_and_still_ends_at_lr_decay():
+    factor = schedule_factor(TrainConfig(lr_schedule="burda", lr_decay=0.01), total_steps=20)
+    got = np.array([float(factor(s)) for s in range(20)])
+    assert np.all(np.diff(got) <= 0), got
+    np.testing.assert_allclose(got[-1], 0.01, rtol=1e-5)
+
+
+@pytest.mark.unit
 def test_a_scheduled_optimizer_keeps_its_count_in_the_state():
     adam, cosine = (
         make_optimizer(TrainConfig()),

@@ -14,7 +14,7 @@ import optax
 from aezoo._validate import check_fields, option
 from aezoo.errors import ConfigError
 from aezoo.losses import LIKELIHOODS
-from aezoo.nn import ACTIVATIONS, ARCHS, CONV_IMPLS
+from aezoo.nn import ACTIVATIONS, ARCHS, COMPUTE_DTYPES, CONV_IMPLS
 
 Metrics = dict[str, jax.Array]
 LossFn = Callable[..., tuple[jax.Array, Metrics]]
@@ -81,6 +81,14 @@ class BaseConfig:
         "auto: matmul on CPU, xla on GPU/TPU. Same parameters either way",
         choices=CONV_IMPLS,
         resumable=True,
+    )
+
+    compute_dtype: str = option(
+        "float32",
+        "dtype of the matmuls and convolutions of encoder and decoder (bfloat16 is for "
+        "accelerators with bf16 matrix units; the parameters, the network's outputs and the "
+        "loss stay float32)",
+        choices=tuple(COMPUTE_DTYPES),
     )
 
     def __post_init__(self) -> None:

@@ -30,7 +30,15 @@ from aezoo.losses import gaussian_log_prob
 from aezoo.models._spec import BaseConfig, Metrics, ModelSpec, option
 from aezoo.models.vae import decoded_log_px, iw_bound, linear_warmup, standard_normal_log_prob
 from aezoo.models.vamp import mixture_log_prob, pseudo_init
-from aezoo.nn import ACTIVATIONS, MLP, check_images, make_decoder, make_encoder, reparameterize
+from aezoo.nn import (
+    ACTIVATIONS,
+    COMPUTE_DTYPES,
+    MLP,
+    check_images,
+    make_decoder,
+    make_encoder,
+    reparameterize,
+)
 
 TOP_PRIORS = ("normal", "vamp")
 
@@ -72,11 +80,13 @@ class GaussianMLP(nn.Module):
     hidden_dims: Sequence[int]
     out_dim: int
     activation: str = "relu"
+    compute_dtype: str = "float32"
 
     @nn.compact
     def __call__(self, h: jax.Array) -> tuple[jax.Array, jax.Array]:
-        act = ACTIVATIONS[self.activation]
-        out = MLP((*self.hidden_dims, 2 * self.out_dim), act, name="mlp")(h)
+        act, dtype = ACTIVATIONS[self.activation], COMPUTE_DTYPES[self.compute_dtype]
+        out = MLP((*self.hidden_dims, 2 * self.out_dim), act, dtype=dtype, name="mlp")(h)
+        out = out.astype(jnp.float32)
         mean, logvar = jnp.split(out, 2, axis=-1)
         return mean, logvar
 
@@ -91,9 +101,9 @@ class HVAE2(nn.Module):
         cfg = self.config
         self.encoder = make_encoder(cfg, cfg.latent_dim, gaussian=True)
         self.decoder = make_decoder(cfg)
-        self.q_top = GaussianMLP(cfg.top_hidden_dims, cfg.top_latent_dim, cfg.activation)
-        top_down = tuple(reversed(cfg.top_hidden_dims))
-        self.p_mid = GaussianMLP(top_down, cfg.latent_dim, cfg.activation)
+        net = (cfg.activation, cfg.compute_dtype)
+        self.q_top = GaussianMLP(cfg.top_hidden_dims, cfg.top_latent_dim, *net)
+        self.p_mid = GaussianMLP(tuple(reversed(cfg.top_hidden_dims)), cfg.latent_dim, *net)
         if cfg.top_prior == "vamp":
             shape = (cfg.pseudo_inputs, *cfg.image_shape)
             self.pseudo = self.param("pseudo_inputs", pseudo_init, shape)

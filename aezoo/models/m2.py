@@ -31,6 +31,7 @@ from aezoo.models._spec import Metrics, ModelSpec, Phase, option
 from aezoo.models.cvae import figures
 from aezoo.nn import (
     ACTIVATIONS,
+    COMPUTE_DTYPES,
     MLP,
     Encoder,
     check_images,
@@ -64,9 +65,11 @@ class M2(nn.Module):
         first, *rest = cfg.hidden_dims
         self.classifier = make_encoder(cfg, cfg.num_classes)
         # q(z|x,y): Dense([x, onehot y]) = Dense(x) + Dense(onehot y), the x part once.
-        self.features = Encoder((), first, cfg.arch, cfg.conv_impl, cfg.activation)
+        net = (cfg.activation, cfg.compute_dtype)
+        self.features = Encoder((), first, cfg.arch, cfg.conv_impl, *net)
         self.class_term = nn.Dense(first, use_bias=False)
-        self.posterior = MLP((*rest, 2 * cfg.latent_dim), ACTIVATIONS[cfg.activation])
+        dtype = COMPUTE_DTYPES[cfg.compute_dtype]
+        self.posterior = MLP((*rest, 2 * cfg.latent_dim), ACTIVATIONS[cfg.activation], dtype=dtype)
         self.decoder = make_decoder(cfg)
 
     def classify(self, x: jax.Array) -> jax.Array:
@@ -77,7 +80,7 @@ class M2(nn.Module):
     def _posterior(self, h: jax.Array, y: jax.Array) -> tuple[jax.Array, jax.Array]:
         onehot = jax.nn.one_hot(y, self.config.num_classes, dtype=h.dtype)
         act = ACTIVATIONS[self.config.activation]
-        out = self.posterior(act(h + self.class_term(onehot)))
+        out = self.posterior(act(h + self.class_term(onehot))).astype(jnp.float32)
         mean, logvar = jnp.split(out, 2, axis=-1)
         return mean, logvar
 

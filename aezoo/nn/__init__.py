@@ -4,6 +4,7 @@ from aezoo.nn._conv import CONV_IMPLS, Conv, ConvTranspose, resolve_impl
 from aezoo.nn._mlp import (
     ACTIVATIONS,
     ARCHS,
+    COMPUTE_DTYPES,
     MLP,
     Decoder,
     Encoder,
@@ -17,6 +18,7 @@ from aezoo.nn._mlp import (
 __all__ = [
     "ACTIVATIONS",
     "ARCHS",
+    "COMPUTE_DTYPES",
     "CONV_IMPLS",
     "Conv",
     "ConvTranspose",

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import flax.linen as nn
 import jax
@@ -150,6 +150,7 @@ class _ConvLayer(nn.Module):
     kernel_size: Sequence[int]
     strides: Sequence[int] = (1, 1)
     impl: str = "auto"
+    dtype: Any = None  # of the computation (Flax's ``dtype``); the parameters stay float32
     OPS: ClassVar[dict[str, Callable[..., jax.Array]]] = {}
 
     @nn.compact
@@ -157,6 +158,8 @@ class _ConvLayer(nn.Module):
         shape = (*self.kernel_size, x.shape[-1], self.features)
         kernel = self.param("kernel", nn.initializers.lecun_normal(), shape)
         bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
+        if self.dtype is not None:
+            x, kernel, bias = (a.astype(self.dtype) for a in (x, kernel, bias))
         y = self.OPS[resolve_impl(self.impl)](x, kernel, self.strides)
         return y + bias.reshape(1, 1, 1, -1)  # explicit rank: no implicit promotion
 

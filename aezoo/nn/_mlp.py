@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -22,6 +23,9 @@ ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "softplus": nn.softplus,
     "gelu": nn.gelu,
 }
+# ``--compute-dtype``: the dtype of the matmuls and convolutions of encoder and decoder; the
+# parameters, the network's outputs and the loss stay float32.
+COMPUTE_DTYPES: dict[str, Any] = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 # Channels of the two stride-2 convolutions of the conv encoder (mirrored by the decoder);
 # the resnet arch works at these widths too (full resolution at the first).
 CONV_CHANNELS = (32, 64)
@@ -48,11 +52,12 @@ class MLP(nn.Module):
     features: Sequence[int]
     activation: Callable[[jax.Array], jax.Array] = nn.relu
     activate_final: bool = False
+    dtype: Any = None  # of the computation (Flax's ``dtype``); the parameters stay float32
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         for i, width in enumerate(self.features):
-            x = nn.Dense(width, name=f"dense_{i}")(x)
+            x = nn.Dense(width, dtype=self.dtype, name=f"dense_{i}")(x)
             if i < len(self.features) - 1 or self.activate_final:
                 x = self.activation(x)
         return x
@@ -69,35 +74,46 @@ class ResBlock(nn.Module):
 
     features: int
     impl: str = "auto"
+    dtype: Any = None
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        h = Conv(self.features, (3, 3), impl=self.impl, name="conv_a")(nn.relu(x))
-        return x + Conv(self.features, (3, 3), impl=self.impl, name="conv_b")(nn.relu(h))
+        conv = {"impl": self.impl, "dtype": self.dtype}
+        h = Conv(self.features, (3, 3), **conv, name="conv_a")(nn.relu(x))
+        return x + Conv(self.features, (3, 3), **conv, name="conv_b")(nn.relu(h))
 
 
-def _resnet_down(x: jax.Array, impl: str) -> jax.Array:
+def _resnet_down(x: jax.Array, conv: dict[str, Any]) -> jax.Array:
     """The resnet encoder's convolutions: a residual block at full (32 channels), half and
     quarter resolution (64), 4x4 stride-2 convolutions between them (called inside the
     encoder's compact scope, so the layers are the encoder's)."""
     full, top = CONV_CHANNELS
-    x = Conv(full, (3, 3), impl=impl, name="stem")(x)
+    x = Conv(full, (3, 3), **conv, name="stem")(x)
     for i, ch in enumerate((full, top, top)):
-        x = ResBlock(ch, impl, name=f"res_{i}")(x)
+        x = ResBlock(ch, **conv, name=f"res_{i}")(x)
         if i < 2:
-            x = Conv(top, (4, 4), (2, 2), impl=impl, name=f"down_{i}")(nn.relu(x))
+            x = Conv(top, (4, 4), (2, 2), **conv, name=f"down_{i}")(nn.relu(x))
     return nn.relu(x)
 
 
-def _resnet_up(y: jax.Array, channels: int, impl: str) -> jax.Array:
+def _resnet_up(y: jax.Array, channels: int, conv: dict[str, Any]) -> jax.Array:
     """The resnet decoder: the encoder mirrored (residual blocks at quarter, half and full
     resolution, transposed convolutions up), then a 3x3 convolution to the image channels."""
     full, top = CONV_CHANNELS
     for i, ch in enumerate((top, full)):
-        y = ResBlock(top, impl, name=f"res_{i}")(y)
-        y = ConvTranspose(ch, (4, 4), (2, 2), impl=impl, name=f"up_{i}")(nn.relu(y))
-    y = ResBlock(full, impl, name="res_2")(y)
-    return Conv(channels, (3, 3), impl=impl, name="head")(nn.relu(y))
+        y = ResBlock(top, **conv, name=f"res_{i}")(y)
+        y = ConvTranspose(ch, (4, 4), (2, 2), **conv, name=f"up_{i}")(nn.relu(y))
+    y = ResBlock(full, **conv, name="res_2")(y)
+    return Conv(channels, (3, 3), **conv, name="head")(nn.relu(y))
+
+
+def _conv_up(y: jax.Array, channels: int, arch: str, conv: dict[str, Any]) -> jax.Array:
+    """The conv decoders' upsampling from the quarter-resolution grid: the resnet's
+    (:func:`_resnet_up`) or the conv arch's two 4x4 stride-2 transposed convolutions."""
+    if arch == "resnet":
+        return _resnet_up(y, channels, conv)
+    y = ConvTranspose(CONV_CHANNELS[0], (4, 4), (2, 2), **conv, name="deconv_0")(y)
+    return ConvTranspose(channels, (4, 4), (2, 2), **conv, name="deconv_1")(nn.relu(y))
 
 
 class Encoder(nn.Module):
@@ -113,20 +129,23 @@ class Encoder(nn.Module):
     arch: str = "mlp"
     conv_impl: str = "auto"
     activation: str = "relu"
+    compute_dtype: str = "float32"
 
     @nn.compact
     def __call__(self, x: jax.Array, cond: jax.Array | None = None) -> jax.Array:
+        dtype = COMPUTE_DTYPES[self.compute_dtype]
+        conv = {"impl": self.conv_impl, "dtype": dtype}
         if self.arch == "conv":
             for i, ch in enumerate(CONV_CHANNELS):
-                conv = Conv(ch, (4, 4), (2, 2), impl=self.conv_impl, name=f"conv_{i}")
-                x = nn.relu(conv(x))
+                x = nn.relu(Conv(ch, (4, 4), (2, 2), **conv, name=f"conv_{i}")(x))
         elif self.arch == "resnet":
-            x = _resnet_down(x, self.conv_impl)
+            x = _resnet_down(x, conv)
         h = x.reshape(x.shape[0], -1)
         if cond is not None:
             h = jnp.concatenate([h, cond.astype(h.dtype)], axis=-1)
         act = ACTIVATIONS[self.activation]
-        return MLP((*self.hidden_dims, self.out_dim), act, name="mlp")(h)
+        out = MLP((*self.hidden_dims, self.out_dim), act, dtype=dtype, name="mlp")(h)
+        return out.astype(jnp.float32)
 
 
 class GaussianEncoder(nn.Module):
@@ -137,6 +156,7 @@ class GaussianEncoder(nn.Module):
     arch: str = "mlp"
     conv_impl: str = "auto"
     activation: str = "relu"
+    compute_dtype: str = "float32"
 
     @nn.compact
     def __call__(self, x: jax.Array, cond: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
@@ -146,6 +166,7 @@ class GaussianEncoder(nn.Module):
             self.arch,
             self.conv_impl,
             self.activation,
+            self.compute_dtype,
             name="encoder",
         )
         h = encoder(x, cond)
@@ -172,6 +193,7 @@ class Decoder(nn.Module):
     arch: str = "mlp"
     conv_impl: str = "auto"
     activation: str = "relu"
+    compute_dtype: str = "float32"
 
     @nn.compact
     def __call__(self, z: jax.Array, cond: jax.Array | None = None) -> dict[str, jax.Array]:
@@ -180,21 +202,22 @@ class Decoder(nn.Module):
         h, w, c_img = self.image_shape
         c = c_img * (2 if self.likelihood in TWO_PARAMETER else 1)
         act = ACTIVATIONS[self.activation]
+        dtype = COMPUTE_DTYPES[self.compute_dtype]
         if self.arch in ("conv", "resnet"):
             gh, gw = _conv_grid(self.image_shape)
             top = CONV_CHANNELS[-1]
-            y = nn.relu(MLP((*self.hidden_dims, gh * gw * top), act, name="mlp")(z))
-            y = y.reshape(z.shape[0], gh, gw, top)
-            impl = self.conv_impl
-            if self.arch == "resnet":
-                y = _resnet_up(y, c, impl)
-            else:
-                y = ConvTranspose(CONV_CHANNELS[0], (4, 4), (2, 2), impl=impl, name="deconv_0")(y)
-                y = ConvTranspose(c, (4, 4), (2, 2), impl=impl, name="deconv_1")(nn.relu(y))
-            out = y[:, :h, :w, :]  # crop when H or W is not a multiple of 4
+            y = MLP((*self.hidden_dims, gh * gw * top), act, dtype=dtype, name="mlp")(z)
+            y = nn.relu(y).reshape(z.shape[0], gh, gw, top)
+            out = _conv_up(y, c, self.arch, {"impl": self.conv_impl, "dtype": dtype})
+            out = out[:, :h, :w, :]  # crop when H or W is not a multiple of 4
         else:
-            out = MLP((*self.hidden_dims, h * w * c), act, name="mlp")(z)
+            out = MLP((*self.hidden_dims, h * w * c), act, dtype=dtype, name="mlp")(z)
             out = out.reshape(z.shape[0], h, w, c)
+        return self._distribution(out.astype(jnp.float32))
+
+    def _distribution(self, out: jax.Array) -> dict[str, jax.Array]:
+        """The network's float32 output -> the likelihood's parameters."""
+        c_img = self.image_shape[-1]
         if self.likelihood == "bernoulli":
             return {"logits": out, "mean": nn.sigmoid(out)}
         if self.likelihood == "logistic":
@@ -225,6 +248,7 @@ def make_decoder(config, name: str = "decoder") -> Decoder:
         config.arch,
         config.conv_impl,
         config.activation,
+        config.compute_dtype,
         name=name,
     )
 
@@ -233,4 +257,11 @@ def make_encoder(config, out_dim: int, *, gaussian: bool = False) -> Encoder | G
     """The encoder a model config describes: ``[B, out_dim]`` features, or with ``gaussian``
     a diagonal Gaussian ``(mean, logvar)`` of ``out_dim`` dimensions."""
     cls = GaussianEncoder if gaussian else Encoder
-    return cls(config.hidden_dims, out_dim, config.arch, config.conv_impl, config.activation)
+    return cls(
+        config.hidden_dims,
+        out_dim,
+        config.arch,
+        config.conv_impl,
+        config.activation,
+        config.compute_dtype,
+    )
