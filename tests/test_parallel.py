@@ -20,7 +20,7 @@ from aezoo.models import MODELS
 from aezoo.models._spec import sweepable
 from aezoo.train import fit, load_params
 from aezoo.train.config import parse_sweep
-from aezoo.train.members import summarize_members
+from aezoo.train.members import summarize_members, summary_markdown
 from aezoo.train.sharding import leaf_spec, make_mesh, row_layout
 
 SMALL = {"hidden_dims": (64,), "latent_dim": 4}
@@ -176,6 +176,10 @@ def test_summary_groups_by_value():
     rows = summarize_members(history, members, "beta")
     assert rows[0]["test/loss"]["mean"] == 2.0 and rows[0]["test/loss"]["std"] == np.sqrt(2)
     assert rows[1]["test/loss"] == {"mean": 5.0, "std": 0.0, "values": [5.0]}
+    rows[0]["epoch"] = rows[1]["epoch"] = 1
+    table = summary_markdown(rows, "beta").splitlines()
+    assert table[-2].endswith(f"| 2.000 +/- {np.sqrt(2):.3f} |")
+    assert table[-1].endswith("| 5.000 |")  # one seed: no spread
 
 
 def test_fsdp_rule_and_row_layout():

@@ -67,6 +67,13 @@ def summarize_members(
     return rows
 
 
+def _mean_std(stat: Mapping[str, Any]) -> str:
+    """``mean +/- std``; a lone value (one seed) without a spread it does not have."""
+    if len(stat["values"]) < 2:
+        return f"{stat['mean']:.3f}"
+    return f"{stat['mean']:.3f} +/- {stat['std']:.3f}"
+
+
 def summary_markdown(summary: Sequence[Mapping[str, Any]], sweep_name: str | None) -> str:
     """The summary as a Markdown table (mean +/- sample std over seeds)."""
     if not summary:
@@ -74,7 +81,7 @@ def summary_markdown(summary: Sequence[Mapping[str, Any]], sweep_name: str | Non
     keys = [k for k in SUMMARY_METRICS if k in summary[0]]
     head = ([sweep_name] if sweep_name else []) + ["seeds"] + keys
     lines = [
-        f"after epoch {summary[0]['epoch']}: mean +/- std over seeds",
+        f"after epoch {summary[0]['epoch']}: mean +/- std over seeds (one seed: its value)",
         "",
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),
@@ -82,7 +89,7 @@ def summary_markdown(summary: Sequence[Mapping[str, Any]], sweep_name: str | Non
     for row in summary:
         cells = [f"{row[sweep_name]:g}"] if sweep_name else []
         cells.append(str(row["members"]))
-        cells += [f"{row[k]['mean']:.3f} +/- {row[k]['std']:.3f}" for k in keys]
+        cells += [_mean_std(row[k]) for k in keys]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
