@@ -7,6 +7,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from aezoo._cores import limit_cores
 from aezoo._flags import add_config_flags
 from aezoo._flags import given as given_flags
 from aezoo.errors import AezooError, ConfigError, NonFiniteError
@@ -292,6 +293,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="aezoo", description="aezoo: the JAX model zoo for autoencoders."
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="run on N CPU cores (XLA's thread pool is that size): on a machine shared with "
+        "a busy process, fewer threads wait less for the slowest one (docs/benchmarks.md)",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("list", help="list models and datasets")
@@ -581,6 +589,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``aezoo`` console script. Returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
+        if args.threads is not None:
+            limit_cores(args.threads)
         return COMMANDS[args.command](args)
     except NonFiniteError as e:
         print(f"aezoo: error: {e}", file=sys.stderr)

@@ -102,6 +102,34 @@ def _is_nll_section(name: str, result: dict[str, Any]) -> list[str]:
     return [*out, ""]
 
 
+def _busy_neighbour_section(name: str, result: dict[str, Any]) -> list[str]:
+    info = result["device"]
+    out = [
+        f"## `{name}`",
+        "",
+        f"Measured with `{result['command']}` (file `benchmarks/results/{name}.json`) on "
+        f"{info['cpu']} ({info['cpu_count']} cores), torch {result['torch']}: the "
+        f"{result['arch']} VAE's training at batch {result['batch_size']}, each variant in its "
+        f"own process, quiet and with another process spinning on the last core, alternating "
+        f"over {result['rounds']} rounds (medians). Kept: the rate with the neighbour over the "
+        "quiet rate.",
+        "",
+        "| variant | quiet ex/s | with the neighbour ex/s | kept | x torch eager (same cores), "
+        "quiet | with the neighbour |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in result["rows"]:
+        ratios = [f"{r[k]:.2f}" if k in r else "-" for k in ("x_torch_quiet", "x_torch_neighbour")]
+        out.append(
+            f"| {r['variant']} | {r['quiet']:.0f} | {r['neighbour']:.0f} | {r['kept']:.2f} | "
+            f"{' | '.join(ratios)} |"
+        )
+    return [*out, ""]
+
+
+SECTIONS = {"is_nll_versions": _is_nll_section, "busy_neighbour": _busy_neighbour_section}
+
+
 def render(results_dir: pathlib.Path = RESULTS) -> str:
     """The whole page, one section per result file (sorted by name)."""
     out = [
@@ -114,8 +142,8 @@ def render(results_dir: pathlib.Path = RESULTS) -> str:
     ]
     for path in sorted(results_dir.glob("*.json")):
         result = json.loads(path.read_text())
-        if result.get("kind") == "is_nll_versions":
-            section = _is_nll_section
+        if result.get("kind") in SECTIONS:
+            section = SECTIONS[result["kind"]]
         else:
             section = _bench_section if "rows" in result else _streaming_section
         out += section(path.stem, result)

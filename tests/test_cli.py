@@ -127,3 +127,26 @@ def test_console_errors_print_no_traceback(tmp_path):
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert "aezoo: error: unknown dataset 'nope'" in proc.stderr
+
+
+@pytest.mark.unit
+def test_threads_pins_the_process_before_jax_starts():
+    code = (
+        "import os, jax; from aezoo._cores import limit_cores; print(limit_cores(1)); "
+        "jax.numpy.zeros(1).block_until_ready(); print(sorted(os.sched_getaffinity(0)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    first, after = out.stdout.split("\n")[:2]
+    assert first == after and len(json.loads(first)) == 1
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("threads", "message"), [("0", "--threads must be between 1 and"), ("1", "before JAX starts")]
+)
+def test_a_bad_or_late_threads_setting_is_a_one_line_error(threads, message, capsys):
+    import jax
+
+    jax.numpy.zeros(1).block_until_ready()  # this process's backend has started
+    assert main(["--threads", threads, "list"]) == 2
+    assert message in capsys.readouterr().err

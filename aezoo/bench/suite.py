@@ -15,6 +15,7 @@ actual dot/conv shapes), compared with a large fp32 matmul measured in the same 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import platform
@@ -227,6 +228,8 @@ MODES = tuple(MODE_RUNNERS)
 # row per density model at eval's batch, run only when asked for.
 EVAL_MODE = "eval"
 ALL_MODES = (*MODES, EVAL_MODE)
+# The PyTorch baselines of the same VAE (torch_baseline.VARIANTS), as the tables name them.
+TORCH_LABELS = {"eager": "eager", "fused_adam": "fused Adam", "compile": "torch.compile"}
 
 
 def bench_aezoo(
@@ -296,9 +299,16 @@ def bench_aezoo(
 
 
 def bench_in_subprocess(
-    model: str, batch_size: int, mode: str, *, forced_devices: int, **kw: Any
+    model: str,
+    batch_size: int,
+    mode: str,
+    *,
+    forced_devices: int = 1,
+    cores: Sequence[int] | None = None,
+    **kw: Any,
 ) -> dict[str, Any]:
-    """:func:`bench_aezoo` in a fresh CPU process that sees ``forced_devices`` host devices."""
+    """:func:`bench_aezoo` in a fresh CPU process that sees ``forced_devices`` host devices
+    and runs on ``cores`` (all this process may use by default; XLA sizes its pool by them)."""
     env = dict(os.environ)
     env["XLA_FLAGS"] = (
         env.get("XLA_FLAGS", "") + f" --xla_force_host_platform_device_count={forced_devices}"
@@ -310,7 +320,12 @@ def bench_in_subprocess(
     )
     arg = json.dumps({"args": [model, batch_size, mode], "kw": kw})
     out = subprocess.run(
-        [sys.executable, "-c", code, arg], env=env, capture_output=True, text=True, check=False
+        [sys.executable, "-c", code, arg],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        preexec_fn=None if cores is None else functools.partial(os.sched_setaffinity, 0, cores),
     )
     if out.returncode != 0:
         tail = out.stderr.strip().splitlines()[-1:] or ["no output"]
@@ -410,14 +425,24 @@ def _torch_pass(passes, label: str, info, say, *, archs, batch_sizes, examples, 
     ``passes`` (keyed ``"ARCH/BATCH"``)."""
     for arch, b in ((a, b) for a in archs for b in batch_sizes):
         kw = {"batch_size": b, "steps": max(5, examples // b), "repeats": repeats, "arch": arch}
-        got = passes.setdefault(f"{arch}/{b}", {"eager": [], "fused_adam": []})
-        got["eager"].append(torch_baseline.measure_in_subprocess(**kw))
-        got["fused_adam"].append(torch_baseline.measure_in_subprocess(**kw, fused_adam=True))
-        say(
-            f"torch {info['torch']} {arch} vae b={b} ({label}): eager "
-            f"{got['eager'][-1]['examples_per_sec']:.0f} ex/s, fused Adam "
-            f"{got['fused_adam'][-1]['examples_per_sec']:.0f} ex/s"
-        )
+        got = passes.setdefault(f"{arch}/{b}", {name: [] for name in TORCH_LABELS})
+        for name in TORCH_LABELS:
+            got[name].append(torch_baseline.measure_in_subprocess(**kw, variant=name))
+        say(f"torch {info['torch']} {arch} vae b={b} ({label}): {_torch_line(got, -1)}")
+
+
+def _torch_line(got: dict[str, Any], i: int | None = None) -> str:
+    """``eager N ex/s, fused Adam N ex/s, torch.compile N ex/s (compile S s)``: the pass
+    ``i`` of each variant, or (``None``) the pooled result."""
+    parts = []
+    for name, label in TORCH_LABELS.items():
+        if name in got:
+            res = got[name] if i is None else got[name][i]
+            part = f"{label} {res['examples_per_sec']:.0f} ex/s"
+            if name == "compile":
+                part += f" (compile {res.get('compile_seconds', float('nan')):.1f} s)"
+            parts.append(part)
+    return ", ".join(parts)
 
 
 def _aezoo_rows(models, batch_sizes, modes, examples: int, peak: float, say, **kw):
@@ -502,10 +527,7 @@ def _set_ratios(rows: list[dict[str, Any]], baselines: dict[int, dict[str, Any]]
             row[f"torch_{name}_examples_per_sec"] = res["examples_per_sec"]
             row[f"ratio_vs_torch_{name}"] = row["examples_per_sec"] / res["examples_per_sec"]
     for key, res in baselines.items():
-        say(
-            f"torch vae {key}, both passes: eager {res['eager']['examples_per_sec']:.0f} "
-            f"ex/s, fused Adam {res['fused_adam']['examples_per_sec']:.0f} ex/s"
-        )
+        say(f"torch vae {key}, both passes: {_torch_line(res)}")
 
 
 def run_and_write(
@@ -556,6 +578,7 @@ def _pooled(results: list[dict[str, Any]]) -> dict[str, Any]:
         "rates": rates,
         "passes": len(results),
         "threads": results[0].get("threads"),
+        "compile_seconds": float(np.median([r.get("compile_seconds", np.nan) for r in results])),
     }
 
 
@@ -593,8 +616,9 @@ def to_markdown(result: dict[str, Any]) -> str:
         "the higher of the medians at the start and at the end of the run).",
         "",
         "| model | arch | batch | mode | examples/s (median) | min-max | compile s | GFLOP/s | "
-        "% of peak | matmuls alone, % of peak | x torch eager | x torch fused Adam |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "% of peak | matmuls alone, % of peak | x torch eager | x torch fused Adam | "
+        "x torch.compile |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in result["rows"]:
         mode = r["mode"] + (f" x{r['seeds']}" if r["mode"] == "vmap" else "")
@@ -617,7 +641,7 @@ def to_markdown(result: dict[str, Any]) -> str:
             f"{_rate(r['examples_per_sec_min'])}-{_rate(r['examples_per_sec_max'])} | "
             f"{r['compile_seconds']:.2f} | {r['gflops_per_sec']:.0f} | "
             f"{100 * r['frac_of_peak']:.0f}% | {alone} | {ratio('ratio_vs_torch_eager')} | "
-            f"{ratio('ratio_vs_torch_fused_adam')} |"
+            f"{ratio('ratio_vs_torch_fused_adam')} | {ratio('ratio_vs_torch_compile')} |"
         )
     out += [
         "",
@@ -632,10 +656,10 @@ def to_markdown(result: dict[str, Any]) -> str:
         for key, res in result["torch_baselines"].items():
             arch, _, b = str(key).rpartition("/")
             out.append(
-                f"PyTorch reference (same {(arch or 'mlp').upper()} VAE, eager), batch {b}: "
-                f"{res['eager']['examples_per_sec']:.0f} ex/s with Adam, "
-                f"{res['fused_adam']['examples_per_sec']:.0f} ex/s with fused Adam "
-                f"(median of {len(res['eager'].get('rates', [])) or 'all'} timed epochs from "
-                f"{res['eager'].get('passes', 1)} passes, before and after the aezoo rows)."
+                f"PyTorch reference (same {(arch or 'mlp').upper()} VAE), batch {b}: "
+                f"{_torch_line(res)} (median of {len(res['eager'].get('rates', [])) or 'all'} "
+                f"timed epochs from {res['eager'].get('passes', 1)} passes, before and after "
+                "the aezoo rows; torch.compile's compile time is its first step, not in its "
+                "rate)."
             )
     return "\n".join(out) + "\n"

@@ -1,4 +1,5 @@
-"""The PyTorch reference a user would otherwise write: the same VAE / AE, eager mode.
+"""The PyTorch reference a user would otherwise write: the same VAE / AE, eager mode or
+``torch.compile`` (inductor; the loss's forward and backward compiled, the optimizer eager).
 
 ``arch="mlp"``: 784-512-256-20 (by default) with ReLU. ``arch="conv"``: aezoo's conv arch,
 two 4x4 stride-2 convolutions (32, 64 channels, padding 1 = XLA's SAME for these sizes)
@@ -17,6 +18,8 @@ import time
 from collections.abc import Sequence
 
 import numpy as np
+
+VARIANTS = ("eager", "fused_adam", "compile")
 
 
 def available() -> str | None:
@@ -120,26 +123,33 @@ def train_throughput(
     batch_size: int = 128,
     steps: int = 100,
     repeats: int = 5,
-    fused_adam: bool = False,
+    variant: str = "eager",
     hidden: Sequence[int] = (512, 256),
     latent: int = 20,
     arch: str = "mlp",
     image_shape: Sequence[int] = (28, 28, 1),
     seed: int = 0,
 ) -> dict[str, float]:
-    """Median (and min/max) examples/s of ``steps`` eager training steps, over ``repeats``
-    (each repeat's rate in ``rates``)."""
+    """Median (and min/max) examples/s of ``steps`` training steps, over ``repeats`` (each
+    repeat's rate in ``rates``). ``variant``: ``eager`` (Adam), ``fused_adam`` (eager, Adam's
+    fused kernel) or ``compile`` (``torch.compile``; its first step, the compilation, is timed
+    on its own as ``compile_seconds``)."""
     import torch
 
     torch.manual_seed(seed)
     variational = model == "vae"
     encoder, decoder = _model(torch, arch, image_shape, hidden, latent, variational)
     params = list(encoder.parameters()) + list(decoder.parameters())
-    opt = torch.optim.Adam(params, lr=1e-3, fused=fused_adam or None)
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}; expected one of {', '.join(VARIANTS)}")
+    opt = torch.optim.Adam(params, lr=1e-3, fused=(variant == "fused_adam") or None)
     rng = np.random.default_rng(seed)
     h, w, c = image_shape
     data = torch.from_numpy(rng.integers(0, 256, (steps * batch_size, c, h, w), np.uint8))
-    step = _train_step(torch, encoder, decoder, opt, variational)
+    step = _train_step(torch, encoder, decoder, opt, variational, variant == "compile")
+    t0 = time.perf_counter()
+    step(data[:batch_size])  # the first call compiles (torch.compile) or warms the allocator
+    compile_seconds = time.perf_counter() - t0
 
     def epoch():
         for i in range(steps):
@@ -159,14 +169,16 @@ def train_throughput(
         "examples_per_sec_max": float(np.max(rates)),
         "rates": [float(r) for r in rates],
         "threads": torch.get_num_threads(),
+        "compile_seconds": compile_seconds,
     }
 
 
-def _train_step(torch, encoder, decoder, opt, variational: bool):
-    """One eager step on a uint8 batch: dynamic binarization, (KL +) Bernoulli NLL, Adam."""
+def _train_step(torch, encoder, decoder, opt, variational: bool, compile: bool = False):
+    """One step on a uint8 batch: dynamic binarization, (KL +) Bernoulli NLL, Adam; with
+    ``compile`` the loss (forward and, through AOTAutograd, backward) by ``torch.compile``."""
     import torch.nn.functional as F
 
-    def step(x_u8):
+    def loss_of(x_u8):
         x = torch.bernoulli(x_u8.float() / 255.0)
         h = encoder(x)
         if variational:
@@ -177,7 +189,13 @@ def _train_step(torch, encoder, decoder, opt, variational: bool):
             z, kl = h, 0.0
         logits = decoder(z)
         nll = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(-1)
-        loss = (nll + kl).mean()
+        return (nll + kl).mean()
+
+    if compile:
+        loss_of = torch.compile(loss_of)
+
+    def step(x_u8):
+        loss = loss_of(x_u8)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -186,15 +204,19 @@ def _train_step(torch, encoder, decoder, opt, variational: bool):
     return step
 
 
-def measure_in_subprocess(**kwargs) -> dict[str, float]:
+def measure_in_subprocess(cores: Sequence[int] | None = None, **kwargs) -> dict[str, float]:
     """:func:`train_throughput` in a fresh process, so that neither JAX's thread pool nor
-    its memory shares the process with PyTorch's (the fair comparison)."""
+    its memory shares the process with PyTorch's (the fair comparison); on ``cores`` (all by
+    default), with one PyTorch thread per core it may use."""
+    import functools
     import json
+    import os
     import subprocess
     import sys
 
     code = (
-        "import json, sys\n"
+        "import json, os, sys, torch\n"
+        "torch.set_num_threads(len(os.sched_getaffinity(0)))\n"
         "from aezoo.bench.torch_baseline import train_throughput\n"
         "print(json.dumps(train_throughput(**json.loads(sys.argv[1]))))\n"
     )
@@ -203,6 +225,7 @@ def measure_in_subprocess(**kwargs) -> dict[str, float]:
         capture_output=True,
         text=True,
         timeout=1800,
+        preexec_fn=None if cores is None else functools.partial(os.sched_setaffinity, 0, cores),
     )
     if proc.returncode != 0:
         raise RuntimeError(f"PyTorch baseline failed: {proc.stderr.strip().splitlines()[-1:]}")
