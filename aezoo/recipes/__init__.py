@@ -9,6 +9,7 @@ from aezoo.errors import ConfigError
 from aezoo.recipes import (
     anomaly_mnist,
     bounds_mnist,
+    burda_batch_mnist,
     burda_iwae5_mnist,
     burda_vae_mnist,
     disentanglement_dsprites,
@@ -33,6 +34,7 @@ RECIPES: dict[str, Recipe] = {
     for r in (
         vae_mnist.RECIPE,
         burda_vae_mnist.RECIPE,
+        burda_batch_mnist.RECIPE,
         burda_iwae5_mnist.RECIPE,
         vae_mnist_2d.RECIPE,
         zoo_mnist.RECIPE,
