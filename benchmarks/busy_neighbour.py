@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import functools
 import json
 import os
 import pathlib
@@ -38,10 +37,8 @@ def neighbour(core: int | None) -> Iterator[None]:
     if core is None:
         yield
         return
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "while True: pass"],
-        preexec_fn=functools.partial(os.sched_setaffinity, 0, [core]),
-    )
+    spin = f"import os\nos.sched_setaffinity(0, [{core}])\nwhile True: pass"
+    proc = subprocess.Popen([sys.executable, "-c", spin])
     try:
         yield
     finally:

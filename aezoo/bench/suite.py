@@ -15,7 +15,6 @@ actual dot/conv shapes), compared with a large fp32 matmul measured in the same 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import os
 import platform
@@ -315,17 +314,18 @@ def bench_in_subprocess(
     ).strip()
     env["JAX_PLATFORMS"] = "cpu"
     code = (
-        "import json, sys; from aezoo.bench.suite import bench_aezoo; "
-        "a = json.loads(sys.argv[1]); print(json.dumps(bench_aezoo(*a['args'], **a['kw'])))"
+        "import json, os, sys\n"
+        "if sys.argv[2]: os.sched_setaffinity(0, [int(c) for c in sys.argv[2].split(',')])\n"
+        "from aezoo.bench.suite import bench_aezoo\n"
+        "a = json.loads(sys.argv[1]); print(json.dumps(bench_aezoo(*a['args'], **a['kw'])))\n"
     )
     arg = json.dumps({"args": [model, batch_size, mode], "kw": kw})
     out = subprocess.run(
-        [sys.executable, "-c", code, arg],
+        [sys.executable, "-c", code, arg, ",".join(map(str, cores or ()))],
         env=env,
         capture_output=True,
         text=True,
         check=False,
-        preexec_fn=None if cores is None else functools.partial(os.sched_setaffinity, 0, cores),
     )
     if out.returncode != 0:
         tail = out.stderr.strip().splitlines()[-1:] or ["no output"]

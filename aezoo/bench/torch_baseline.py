@@ -208,24 +208,23 @@ def measure_in_subprocess(cores: Sequence[int] | None = None, **kwargs) -> dict[
     """:func:`train_throughput` in a fresh process, so that neither JAX's thread pool nor
     its memory shares the process with PyTorch's (the fair comparison); on ``cores`` (all by
     default), with one PyTorch thread per core it may use."""
-    import functools
     import json
-    import os
     import subprocess
     import sys
 
     code = (
-        "import json, os, sys, torch\n"
+        "import json, os, sys\n"
+        "if sys.argv[2]: os.sched_setaffinity(0, [int(c) for c in sys.argv[2].split(',')])\n"
+        "import torch\n"
         "torch.set_num_threads(len(os.sched_getaffinity(0)))\n"
         "from aezoo.bench.torch_baseline import train_throughput\n"
         "print(json.dumps(train_throughput(**json.loads(sys.argv[1]))))\n"
     )
     proc = subprocess.run(
-        [sys.executable, "-c", code, json.dumps(kwargs)],
+        [sys.executable, "-c", code, json.dumps(kwargs), ",".join(map(str, cores or ()))],
         capture_output=True,
         text=True,
         timeout=1800,
-        preexec_fn=None if cores is None else functools.partial(os.sched_setaffinity, 0, cores),
     )
     if proc.returncode != 0:
         raise RuntimeError(f"PyTorch baseline failed: {proc.stderr.strip().splitlines()[-1:]}")
