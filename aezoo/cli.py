@@ -194,8 +194,8 @@ def _add_bench(sub) -> None:
         "bench",
         help="time training throughput and compile time (with PyTorch baselines if installed)",
         description="Time the shared step "
-        "per model x batch size x mode, and PyTorch's eager loop on the same MLP "
-        "VAE when torch is installed (pip install 'aezoo[bench]'). Writes "
+        "per model x batch size x mode, and PyTorch on the same VAE (eager with Adam and "
+        "fused Adam, torch.compile) when torch is installed (pip install 'aezoo[bench]'). Writes "
         "bench.json and bench.md into --out.",
     )
     add = be.add_argument
