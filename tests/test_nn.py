@@ -188,7 +188,6 @@ def test_colour_images_train_and_write_figures(arch, tmp_path):
         assert (tmp_path / name).stat().st_size > 0
 
 
-@pytest.mark.unit
 @pytest.mark.parametrize("name", ["tanh", "elu"])
 def test_the_dense_hidden_layers_use_the_named_activation(name, rng):
     x = jax.random.uniform(rng, (3, 4, 4, 1))
@@ -251,7 +250,6 @@ def test_bfloat16_compute_keeps_parameters_and_loss_in_float32(rng):
     assert "bf16" not in f32.lower(params).as_text()
 
 
-@pytest.mark.unit
 @pytest.mark.parametrize("layer", [Conv, ConvTranspose])
 def test_conv_layers_compute_in_the_dtype_they_are_given(layer, rng):
     x = jax.random.uniform(rng, (2, 6, 6, 3))
