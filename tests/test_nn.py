@@ -202,22 +202,38 @@ def test_the_dense_hidden_layers_use_the_named_activation(name, rng):
     np.testing.assert_allclose(enc.apply({"params": {"mlp": params}}, x), want, rtol=1e-5)
 
 
-@pytest.mark.parametrize("model", ["hvae2", "m2"])
-def test_the_activation_reaches_every_dense_stack_of_a_model(model, rng):
-    # Same parameters, other activation: every output changes (the second layer of hvae2, the
-    # q(z|x,y) stack of m2 included), and nothing else about the model does.
+# Each dense stack fed the same input under both activations: (model, what to call, the
+# config field giving its input width). Fed a shared input, a stack that ignored the
+# setting would give the same output.
+STACKS = [
+    pytest.param("vae", lambda m, v: m.encoder(v)[0], "image", id="vae-encoder"),
+    pytest.param("vae", lambda m, v: m.decoder(v)["logits"], "latent_dim", id="vae-decoder"),
+    pytest.param("hvae2", lambda m, v: m.q_top(v)[0], "latent_dim", id="hvae2-q_top"),
+    pytest.param("hvae2", lambda m, v: m.p_mid(v)[0], "top_latent_dim", id="hvae2-p_mid"),
+    pytest.param("m2", lambda m, v: m.posterior(v), "hidden_dims", id="m2-posterior"),
+]
+
+
+@pytest.mark.parametrize(
+    ("model", "stack", "width"), STACKS, ids=lambda v: getattr(v, "__name__", v)
+)
+def test_the_activation_reaches_every_dense_stack_of_a_model(model, stack, width, rng):
+    # Same parameters, other activation: the stack's output changes, its parameters do not.
     spec = MODELS[model]
-    cfgs = [
-        spec.config_cls(image_shape=(4, 4, 1), hidden_dims=(8, 6), activation=a)
+    relu, tanh = (
+        spec.module_cls(spec.config_cls(image_shape=(4, 4, 1), hidden_dims=(8, 6), activation=a))
         for a in ("relu", "tanh")
-    ]
+    )
     x = jax.random.uniform(rng, (2, 4, 4, 1))
-    relu, tanh = (spec.module_cls(c) for c in cfgs)
     params = relu.init(rng, x, rng=rng)
     chex.assert_trees_all_equal_shapes(params, tanh.init(rng, x, rng=rng))
-    a, b = relu.apply(params, x, rng=rng), tanh.apply(params, x, rng=rng)
-    for key in ("z_mean", "logits"):
-        assert not np.allclose(a[key], b[key]), key
+    if width == "image":
+        v = x
+    else:
+        size = getattr(relu.config, width)
+        v = jax.random.normal(rng, (2, size[0] if width == "hidden_dims" else size))
+    a, b = relu.apply(params, v, method=stack), tanh.apply(params, v, method=stack)
+    assert not np.allclose(a, b)
 
 
 @pytest.mark.unit
