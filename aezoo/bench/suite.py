@@ -227,8 +227,6 @@ MODES = tuple(MODE_RUNNERS)
 # row per density model at eval's batch, run only when asked for.
 EVAL_MODE = "eval"
 ALL_MODES = (*MODES, EVAL_MODE)
-# The PyTorch baselines of the same VAE (torch_baseline.VARIANTS), as the tables name them.
-TORCH_LABELS = {"eager": "eager", "fused_adam": "fused Adam", "compile": "torch.compile"}
 
 
 def bench_aezoo(
@@ -425,8 +423,8 @@ def _torch_pass(passes, label: str, info, say, *, archs, batch_sizes, examples, 
     ``passes`` (keyed ``"ARCH/BATCH"``)."""
     for arch, b in ((a, b) for a in archs for b in batch_sizes):
         kw = {"batch_size": b, "steps": max(5, examples // b), "repeats": repeats, "arch": arch}
-        got = passes.setdefault(f"{arch}/{b}", {name: [] for name in TORCH_LABELS})
-        for name in TORCH_LABELS:
+        got = passes.setdefault(f"{arch}/{b}", {name: [] for name in torch_baseline.VARIANTS})
+        for name in torch_baseline.VARIANTS:
             got[name].append(torch_baseline.measure_in_subprocess(**kw, variant=name))
         say(f"torch {info['torch']} {arch} vae b={b} ({label}): {_torch_line(got, -1)}")
 
@@ -435,7 +433,7 @@ def _torch_line(got: dict[str, Any], i: int | None = None) -> str:
     """``eager N ex/s, fused Adam N ex/s, torch.compile N ex/s (compile S s)``: the pass
     ``i`` of each variant, or (``None``) the pooled result."""
     parts = []
-    for name, label in TORCH_LABELS.items():
+    for name, label in torch_baseline.VARIANTS.items():
         if name in got:
             res = got[name] if i is None else got[name][i]
             part = f"{label} {res['examples_per_sec']:.0f} ex/s"
