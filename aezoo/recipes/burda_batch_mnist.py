@@ -33,5 +33,5 @@ RECIPE = Recipe(
             digits=2,
         ),
     ),
-    budget="about 4 minutes on the 2-core CPU",
+    budget="about 6 minutes on the 2-core CPU (beside another job)",
 )

@@ -14,8 +14,9 @@ RECIPE = Recipe(
     "of `burda_vae_mnist` (MLP 784-200-200 tanh to a 50-D Gaussian, mirrored Bernoulli "
     "decoder; batch 250, lr 2e-3, 8 stages with the factor 10^(-i/7)), trained on the "
     f"importance-weighted bound with k = 5 samples for {EPOCHS:,} epochs (the staircase "
-    f"spread over them) instead of 3,280: at about 9,000-11,000 examples/s here (2-epoch "
-    "runs) the full schedule would take 5 hours. Seed 0. Test NLL by importance sampling "
+    f"spread over them) instead of 3,280: at the 9,100-9,600 examples/s of a 2-epoch run "
+    "(beside another job) the full schedule would take about 6 hours. Seed 0. Test NLL by "
+    "importance sampling "
     f"with K = {NLL_SAMPLES} for each of the 10,000 test images.",
     steps=(
         f"train iwae --num-samples 5 --dataset mnist {NET} {SCHEDULE} --epochs {EPOCHS} "

@@ -39,5 +39,5 @@ RECIPE = Recipe(
             digits=2,
         ),
     ),
-    budget="about 4 minutes on the 2-core CPU",
+    budget="about 3 minutes on the 2-core CPU",
 )
