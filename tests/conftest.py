@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
+
+# Tests compile hundreds of small programs and run each for milliseconds: XLA's optimizing
+# passes cost more than they save there (the tiers run about a third faster without them).
+# Set before JAX starts, so that the subprocesses of the CLI and multi-process tests inherit
+# it; AEZOO_TEST_OPTIMIZED=1 runs the suite on the optimizing compiler that users get (the
+# benchmarks and recipes always do).
+if os.environ.get("AEZOO_TEST_OPTIMIZED") != "1":
+    os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")
 
 import jax
 import numpy as np
@@ -46,9 +55,19 @@ TINY_RUN = {"dataset": "digits", "batch_size": 64, "progress": False}  # fit() s
 
 # The fast tier runs the registry-wide contract tests on one model of each kind (a plain
 # code, a density with a prior, adversarial phases, a discrete code, a conditional decoder);
-# the full suite runs them on every registered model, and each model's own test file runs
-# in the fast tier. So the development loop does not grow with the zoo.
+# the full suite runs them on every registered model and each model's own test file (its
+# unit tests in every tier). So the development loop does not grow with the zoo.
 FAST_MODELS = ("ae", "vae", "aae", "vqvae", "cvae")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """A zoo model's own test file (``pytestmark = pytest.mark.model_file``) runs in the full
+    suite, its unit tests in every tier: the fast tier does not grow with the zoo. Working on
+    a model, run its file: ``pytest tests/test_iaf.py`` selects every test in it."""
+    for item in items:
+        if item.get_closest_marker("model_file") and not item.get_closest_marker("unit"):
+            item.add_marker(pytest.mark.slow)
 
 
 def every_model(names) -> list:
@@ -87,6 +106,17 @@ def vae_run(tmp_path_factory, digits):
     return workdir
 
 
+@contextlib.contextmanager
+def xla_optimized():
+    """Compile with XLA's optimizations, for a program that runs for seconds."""
+    before = jax.config.read("jax_disable_most_optimizations")
+    jax.config.update("jax_disable_most_optimizations", False)
+    try:
+        yield
+    finally:
+        jax.config.update("jax_disable_most_optimizations", before)
+
+
 @pytest.fixture(scope="session")
 def digits_net(digits, tmp_path_factory):
     """The digits feature network of the sample-quality metrics, trained once per session
@@ -96,7 +126,8 @@ def digits_net(digits, tmp_path_factory):
 
     cache = tmp_path_factory.mktemp("features-cache")
     lines = []
-    net = features.load("digits", *digits, cache_dir=cache, say=lines.append)
+    with xla_optimized():  # 1,500 steps: compiling it well pays
+        net = features.load("digits", *digits, cache_dir=cache, say=lines.append)
     return net, cache, lines
 
 

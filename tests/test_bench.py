@@ -90,6 +90,7 @@ def test_pooled_baseline_is_the_median_over_both_passes():
     assert got["passes"] == 2 and len(got["rates"]) == 6
 
 
+@pytest.mark.slow
 def test_eval_row_times_the_is_nll_and_counts_its_flops():
     from aezoo.bench import bench_is_nll
 

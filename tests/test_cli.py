@@ -129,7 +129,8 @@ def test_console_errors_print_no_traceback(tmp_path):
     assert "aezoo: error: unknown dataset 'nope'" in proc.stderr
 
 
-def test_threads_pins_the_process_before_jax_starts():  # a fresh process: not the unit tier
+@pytest.mark.slow  # a fresh process
+def test_threads_pins_the_process_before_jax_starts():
     code = (
         "import os, jax; from aezoo._cores import limit_cores; print(limit_cores(1)); "
         "jax.numpy.zeros(1).block_until_ready(); print(sorted(os.sched_getaffinity(0)))"

@@ -15,6 +15,8 @@ import pytest
 import aezoo
 from aezoo.models import binary_vae, gumbel_vae
 
+pytestmark = pytest.mark.model_file
+
 SHAPE = (8, 8, 1)
 
 

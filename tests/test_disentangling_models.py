@@ -16,7 +16,7 @@ import aezoo
 from aezoo.losses import total_correlation
 from aezoo.models import annealed_vae, beta_tcvae, dip_vae, factor_vae, vae
 
-pytestmark = pytest.mark.optax
+pytestmark = [pytest.mark.optax, pytest.mark.model_file]
 NET = {"latent_dim": 4, "hidden_dims": (32,), "image_shape": (8, 8, 1)}
 
 

@@ -134,7 +134,10 @@ def test_chunking_keeps_memory_bounded_and_the_estimate_unchanged():
     assert float(jnp.mean(jnp.abs(va - vb))) < 0.2  # different draws, same target
 
 
-@pytest.mark.parametrize("kind", ["bernoulli", "gaussian", "logistic"])
+@pytest.mark.parametrize(
+    "kind",
+    ["bernoulli", *(pytest.param(k, marks=pytest.mark.slow) for k in ("gaussian", "logistic"))],
+)
 def test_the_is_nll_is_the_estimate_written_out_by_hand(kind):
     """Pins the estimator and its random stream: the K codes of chunk 0 are drawn from
     ``fold_in(key, 0)`` as ``[K, B, D]``; the images' NLL under each decode, summed over

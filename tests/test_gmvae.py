@@ -14,6 +14,8 @@ from scipy.stats import multivariate_normal
 import aezoo
 from aezoo.models import gmvae, vae
 
+pytestmark = pytest.mark.model_file
+
 SHAPE = (8, 8, 1)
 
 

@@ -15,6 +15,8 @@ from aezoo.models import hvae2
 from aezoo.models.vae import iw_bound
 from aezoo.models.vae import log_importance_weights as vae_log_weights
 
+pytestmark = pytest.mark.model_file
+
 SHAPE = (8, 8, 1)
 D = 3
 

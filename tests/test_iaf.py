@@ -14,6 +14,8 @@ import pytest
 import aezoo
 from aezoo.models.iaf import made_masks, planar_step
 
+pytestmark = pytest.mark.model_file
+
 SHAPE = (8, 8, 1)
 DIM = 4
 

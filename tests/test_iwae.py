@@ -15,6 +15,8 @@ import aezoo
 from aezoo.models import iwae
 from aezoo.models.vae import iw_bound, log_importance_weights
 
+pytestmark = pytest.mark.model_file
+
 SHAPE = (8, 8, 1)
 NET = {"hidden_dims": (16,), "latent_dim": 2}
 

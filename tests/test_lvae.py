@@ -13,6 +13,8 @@ from scipy.stats import norm
 import aezoo
 from aezoo.models import lvae
 
+pytestmark = pytest.mark.model_file
+
 SHAPE = (8, 8, 1)
 NET = {"latent_dim": 3, "hidden_dims": (16,), "top_latent_dim": 2, "top_hidden_dims": (8,)}
 

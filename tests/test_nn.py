@@ -208,9 +208,14 @@ def test_the_dense_hidden_layers_use_the_named_activation(name, rng):
 STACKS = [
     pytest.param("vae", lambda m, v: m.encoder(v)[0], "image", id="vae-encoder"),
     pytest.param("vae", lambda m, v: m.decoder(v)["logits"], "latent_dim", id="vae-decoder"),
-    pytest.param("hvae2", lambda m, v: m.q_top(v)[0], "latent_dim", id="hvae2-q_top"),
-    pytest.param("hvae2", lambda m, v: m.p_mid(v)[0], "top_latent_dim", id="hvae2-p_mid"),
-    pytest.param("m2", lambda m, v: m.posterior(v), "hidden_dims", id="m2-posterior"),
+    *(
+        pytest.param(*case, id=case_id, marks=pytest.mark.slow)  # zoo models: full suite
+        for case_id, case in {
+            "hvae2-q_top": ("hvae2", lambda m, v: m.q_top(v)[0], "latent_dim"),
+            "hvae2-p_mid": ("hvae2", lambda m, v: m.p_mid(v)[0], "top_latent_dim"),
+            "m2-posterior": ("m2", lambda m, v: m.posterior(v), "hidden_dims"),
+        }.items()
+    ),
 ]
 
 
@@ -251,8 +256,7 @@ def test_bfloat16_compute_keeps_parameters_and_loss_in_float32(rng):
         )
         for d in ("float32", "bfloat16")
     }
-    params = nets["float32"].init(rng, x, rng=rng)["params"]
-    bf16_params = nets["bfloat16"].init(rng, x, rng=rng)["params"]
+    params, bf16_params = (jax.jit(nets[d].init)(rng, x, rng=rng)["params"] for d in nets)
     chex.assert_trees_all_equal_shapes_and_dtypes(params, bf16_params)
     f32, bf16 = (
         jax.jit(lambda p, d=d: spec.loss_fn(p, {"image": x}, rng, module=nets[d])[0]) for d in nets

@@ -11,6 +11,8 @@ import pytest
 
 import aezoo
 
+pytestmark = pytest.mark.model_file
+
 SHAPE = (8, 8, 1)
 
 

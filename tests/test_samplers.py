@@ -163,6 +163,7 @@ def _correlated_codes(n: int = 4000) -> np.ndarray:
 
 
 @pytest.mark.optax
+@pytest.mark.slow  # learned code densities: the fast tier fits the vqvae prior (below)
 def test_flow_is_a_normalized_density_that_learns_and_samples_the_codes():
     codes = _correlated_codes()
     options = {"flow_steps": 4, "hidden": 32}
@@ -184,6 +185,7 @@ def test_flow_is_a_normalized_density_that_learns_and_samples_the_codes():
     assert mass == pytest.approx(1.0, abs=0.03)
 
 
+@pytest.mark.slow
 def test_flow_inverse_undoes_the_forward_pass():
     spec_module = flow._module(4, 4, 16)
     params = spec_module.init(jax.random.key(0), jnp.zeros((1, 1, 1, 4)))["params"]
@@ -205,6 +207,7 @@ def test_flow_inverse_undoes_the_forward_pass():
 
 
 @pytest.mark.optax
+@pytest.mark.slow  # learned code densities: the fast tier fits the vqvae prior (below)
 def test_two_stage_vae_draws_codes_near_the_training_codes():
     codes = _correlated_codes(3000)
     options = {"hidden": 64, "layers": 2}
@@ -224,6 +227,7 @@ def _markov_codes(n: int, positions: int = 6, vocabulary: int = 8) -> np.ndarray
 
 
 @pytest.mark.optax
+@pytest.mark.slow  # learned code densities: the fast tier fits the vqvae prior (below)
 def test_autoregressive_prior_learns_a_markov_chain_and_is_causal():
     codes = _markov_codes(3000)
     options = {"width": 32, "layers": 1}

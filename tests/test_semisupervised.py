@@ -12,6 +12,8 @@ from aezoo import data
 from aezoo.errors import ConfigError
 from aezoo.models import m2
 
+pytestmark = pytest.mark.model_file
+
 SHAPE = (8, 8, 1)
 
 
@@ -25,6 +27,7 @@ def _batch(labels):
     return {"image": x, "label": jnp.asarray(labels, jnp.int32)}
 
 
+@pytest.mark.unit
 def test_few_labels_keeps_n_per_class_hides_the_rest_and_repeats_them_to_the_share():
     y = np.repeat(np.arange(10), 25)  # 250 rows: the row index fits a uint8 pixel
     x = np.arange(len(y))[:, None, None, None].astype(np.uint8)

@@ -12,6 +12,8 @@ from scipy.stats import norm
 import aezoo
 from aezoo.models import vamp
 
+pytestmark = pytest.mark.model_file
+
 SHAPE = (8, 8, 1)
 
 

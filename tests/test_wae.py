@@ -16,6 +16,8 @@ import aezoo
 from aezoo.losses import mmd, mmd_kernel
 from aezoo.losses._penalties import MMD_SCALES
 
+pytestmark = pytest.mark.model_file
+
 SHAPE = (8, 8, 1)
 
 

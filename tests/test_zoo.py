@@ -13,6 +13,7 @@ import pytest
 
 import aezoo
 from aezoo.models import aae, beta_vae, contractive_ae, denoising_ae, sparse_ae, vae, vqvae
+from tests.conftest import every_model
 
 pytestmark = pytest.mark.optax
 NET = {"latent_dim": 8, "hidden_dims": (64,)}
@@ -65,6 +66,7 @@ def test_contractive_ae_has_a_smaller_encoder_jacobian_than_plain_ae():
     assert norm(cae) < 0.5 * norm(ae), (norm(cae), norm(ae))
 
 
+@pytest.mark.slow  # a zoo model's own check: the full suite
 def test_jacobian_norm_matches_a_dense_jacobian():
     _, module = aezoo.get("contractive_ae", image_shape=(8, 8, 1), **NET)
     params = aezoo.train.init_params(module, jax.random.key(0))
@@ -118,6 +120,7 @@ def test_iwae_bound_is_above_the_elbo_and_grows_with_k():
     assert bounds[50] > bounds[5]
 
 
+@pytest.mark.slow  # a zoo model's own check: the full suite
 def test_iwae_loss_is_the_negative_k_sample_bound():
     spec, module = aezoo.get("iwae", image_shape=(8, 8, 1), num_samples=7, **NET)
     params = aezoo.train.init_params(module, jax.random.key(0))
@@ -131,6 +134,7 @@ def test_iwae_loss_is_the_negative_k_sample_bound():
     assert 1.0 <= float(metrics["ess"]) <= 7.0
 
 
+@pytest.mark.slow  # a zoo model's own check: the full suite
 def test_beta_vae_kl_warmup_is_linear_and_beta_one_is_the_vae():
     cfg = aezoo.models.MODELS["beta_vae"].make_config(beta=4.0, kl_warmup_steps=100)
     weights = [float(beta_vae.kl_weight(cfg, jnp.int32(s))) for s in (0, 50, 100, 1000)]
@@ -281,11 +285,11 @@ def test_vqvae_straight_through_passes_decoder_gradients_to_the_encoder():
     def nll_only(p):
         return vqvae.loss_fn(p, batch, None, module=module)[1]["nll"]
 
-    grads = jax.grad(nll_only)(params)
+    grads = jax.jit(jax.grad(nll_only))(params)
     assert float(optax.tree.norm(grads["encoder"])) > 0
 
 
-@pytest.mark.parametrize("name", sorted(aezoo.MODELS))
+@pytest.mark.parametrize("name", every_model(sorted(aezoo.MODELS)))
 def test_cli_help_lists_the_model_options(name, capsys):
     from aezoo.cli import main
 
