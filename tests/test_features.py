@@ -13,6 +13,7 @@ from scipy.ndimage import gaussian_filter
 import aezoo
 from aezoo.eval import features
 from aezoo.eval import sample_quality as sq
+from tests.conftest import xla_optimized
 
 
 def test_it_learns_the_classes_and_reports_its_progress(digits_net):
@@ -26,7 +27,8 @@ def test_it_learns_the_classes_and_reports_its_progress(digits_net):
 @pytest.mark.slow
 def test_training_is_deterministic_and_the_cache_is_keyed_by_content(digits, digits_net):
     net, cache, _ = digits_net
-    again = features.train("digits", *digits, say=lambda _: None)
+    with xla_optimized():  # the compiler the fixture trained with
+        again = features.train("digits", *digits, say=lambda _: None)
     assert flax.serialization.to_bytes(again.params) == flax.serialization.to_bytes(net.params)
     said = []
     cached = features.load("digits", *digits, cache_dir=cache, say=said.append)
@@ -40,7 +42,8 @@ def test_training_is_deterministic_and_the_cache_is_keyed_by_content(digits, dig
     for damaged in (net.path, net.path.with_suffix(".json")):
         damaged.write_bytes(b"not msgpack, not json")
         said.clear()
-        rebuilt = features.load("digits", *digits, cache_dir=cache, say=said.append)
+        with xla_optimized():
+            rebuilt = features.load("digits", *digits, cache_dir=cache, say=said.append)
         assert any("epoch" in line for line in said)
         params = flax.serialization.to_bytes(rebuilt.params)
         assert params == flax.serialization.to_bytes(net.params)
