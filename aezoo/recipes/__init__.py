@@ -19,6 +19,7 @@ from aezoo.recipes import (
     hashing_mnist,
     info_vae_lambda_mnist,
     sample_quality_mnist,
+    sample_quality_rest_mnist,
     sample_quality_vaes_mnist,
     sample_quality_zoo_mnist,
     seeds_mnist,
@@ -53,6 +54,7 @@ RECIPES: dict[str, Recipe] = {
         flows_mnist.RECIPE,
         sample_quality_zoo_mnist.RECIPE,
         sample_quality_vaes_mnist.RECIPE,
+        sample_quality_rest_mnist.RECIPE,
         info_vae_lambda_mnist.RECIPE,
     )
 }
