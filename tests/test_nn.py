@@ -3,6 +3,8 @@ by backend, and free of native convolutions inside the fused epoch."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import chex
 import flax.linen as nn
 import jax
@@ -200,6 +202,39 @@ def test_the_dense_hidden_layers_use_the_named_activation(name, rng):
         )
     want = h @ params["dense_2"]["kernel"] + params["dense_2"]["bias"][None]
     np.testing.assert_allclose(enc.apply({"params": {"mlp": params}}, x), want, rtol=1e-5)
+
+
+def test_a_gated_layer_is_twice_as_wide_and_gates_its_first_half(rng):
+    # Tomczak & Welling's gated dense unit: h = (W x + b) * sigmoid(V x + c), one kernel
+    # [in, 2 * width] holding W and V side by side.
+    x = jax.random.uniform(rng, (3, 4, 4, 1))
+    enc = Encoder((8, 6), 2, activation="gated")
+    params = enc.init(rng, x)["params"]["mlp"]
+    assert params["dense_0"]["kernel"].shape == (16, 16)
+    assert params["dense_1"]["kernel"].shape == (8, 12)
+    assert params["dense_2"]["kernel"].shape == (6, 2)  # the output layer is not gated
+    h = x.reshape(3, -1)
+    for i, width in enumerate((8, 6)):
+        pre = h @ params[f"dense_{i}"]["kernel"] + params[f"dense_{i}"]["bias"][None]
+        h = pre[:, :width] * jax.nn.sigmoid(pre[:, width:])
+    want = h @ params["dense_2"]["kernel"] + params["dense_2"]["bias"][None]
+    np.testing.assert_allclose(enc.apply({"params": {"mlp": params}}, x), want, rtol=1e-5)
+
+
+@pytest.mark.parametrize("model", ["vamp", pytest.param("m2", marks=pytest.mark.slow)])
+def test_a_model_with_gated_layers_has_finite_loss_and_gradients(model, rng):
+    spec = MODELS[model]
+    config = spec.config_cls(image_shape=(4, 4, 1), hidden_dims=(8, 6), activation="gated")
+    if model == "vamp":
+        config = dataclasses.replace(config, pseudo_inputs=3)
+    module = spec.module_cls(config)
+    batch = {"image": jax.random.uniform(rng, (2, 4, 4, 1)), "label": jnp.array([0, 1])}
+    params = module.init(rng, batch["image"], rng=rng)["params"]
+    loss, grads = jax.value_and_grad(lambda p: spec.loss_fn(p, batch, rng, module=module)[0])(
+        params
+    )
+    assert np.isfinite(loss)
+    assert all(np.all(np.isfinite(g)) for g in jax.tree.leaves(grads))
 
 
 # Each dense stack fed the same input under both activations: (model, what to call, the

@@ -57,7 +57,8 @@ class BaseConfig:
     activation: str = option(
         "relu",
         "activation of the dense hidden layers of encoder and decoder (conv blocks keep "
-        "relu); tanh is Burda et al.'s",
+        "relu); tanh is Burda et al.'s; gated (a layer twice as wide whose second half, "
+        "through a sigmoid, gates the first) is Tomczak & Welling's",
         choices=tuple(ACTIVATIONS),
     )
     likelihood: str = option(

@@ -33,6 +33,7 @@ from aezoo.nn import (
     ACTIVATIONS,
     COMPUTE_DTYPES,
     MLP,
+    WIDENING,
     Encoder,
     check_images,
     make_decoder,
@@ -63,6 +64,7 @@ class M2(nn.Module):
     def setup(self) -> None:
         cfg = self.config
         first, *rest = cfg.hidden_dims
+        first *= WIDENING.get(ACTIVATIONS[cfg.activation], 1)  # a gated layer: twice as wide
         self.classifier = make_encoder(cfg, cfg.num_classes)
         # q(z|x,y): Dense([x, onehot y]) = Dense(x) + Dense(onehot y), the x part once.
         net = (cfg.activation, cfg.compute_dtype)

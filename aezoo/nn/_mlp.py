@@ -15,6 +15,14 @@ from aezoo.losses import TWO_PARAMETER
 from aezoo.nn._conv import Conv, ConvTranspose
 
 ARCHS = ("mlp", "conv", "resnet")
+
+
+def gated(x: jax.Array) -> jax.Array:
+    """Tomczak & Welling's gated dense unit: the layer computes twice its width, and the
+    second half, through a sigmoid, gates the first (``h * sigmoid(g)``, a GLU)."""
+    return nn.glu(x, axis=-1)
+
+
 # Activations of the dense hidden layers (``--activation``); conv blocks keep ReLU.
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "relu": nn.relu,
@@ -22,7 +30,11 @@ ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "elu": nn.elu,
     "softplus": nn.softplus,
     "gelu": nn.gelu,
+    "gated": gated,
 }
+# Activations that consume more features than they return: their layer is that many
+# times wider (its kernel ``[in, 2 * width]`` for ``gated``).
+WIDENING: dict[Callable[[jax.Array], jax.Array], int] = {gated: 2}
 # ``--compute-dtype``: the dtype of the matmuls and convolutions of encoder and decoder; the
 # parameters, the network's outputs and the loss stay float32.
 COMPUTE_DTYPES: dict[str, Any] = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
@@ -47,7 +59,8 @@ def check_images(x: jax.Array, image_shape: Sequence[int]) -> None:
 
 
 class MLP(nn.Module):
-    """Dense layers with an activation between them (and after the last if asked)."""
+    """Dense layers with an activation between them (and after the last if asked); a layer
+    followed by a widening activation (``gated``) computes that many times its width."""
 
     features: Sequence[int]
     activation: Callable[[jax.Array], jax.Array] = nn.relu
@@ -56,9 +69,13 @@ class MLP(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
+        widen = WIDENING.get(self.activation, 1)
         for i, width in enumerate(self.features):
-            x = nn.Dense(width, dtype=self.dtype, name=f"dense_{i}")(x)
-            if i < len(self.features) - 1 or self.activate_final:
+            activated = i < len(self.features) - 1 or self.activate_final
+            x = nn.Dense(width * (widen if activated else 1), dtype=self.dtype, name=f"dense_{i}")(
+                x
+            )
+            if activated:
                 x = self.activation(x)
         return x
 
