@@ -235,6 +235,12 @@ def test_a_model_with_gated_layers_has_finite_loss_and_gradients(model, rng):
     )
     assert np.isfinite(loss)
     assert all(np.all(np.isfinite(g)) for g in jax.tree.leaves(grads))
+    # The first gated layer computes twice its width (m2: its class-conditioned layer too,
+    # which Flax would otherwise accept at half width without complaint).
+    first = (
+        params["class_term"] if model == "m2" else params["encoder"]["encoder"]["mlp"]["dense_0"]
+    )
+    assert first["kernel"].shape[-1] == 16
 
 
 # Each dense stack fed the same input under both activations: (model, what to call, the
