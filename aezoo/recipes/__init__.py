@@ -27,6 +27,7 @@ from aezoo.recipes import (
     tasks_mnist,
     vae_mnist,
     vae_mnist_2d,
+    vamp_mnist,
     zoo_mnist,
 )
 from aezoo.recipes._recipe import Quote, Recipe, Table, collect_outputs, run_recipe
@@ -56,6 +57,7 @@ RECIPES: dict[str, Recipe] = {
         sample_quality_vaes_mnist.RECIPE,
         sample_quality_rest_mnist.RECIPE,
         info_vae_lambda_mnist.RECIPE,
+        vamp_mnist.RECIPE,
     )
 }
 
