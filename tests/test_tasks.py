@@ -84,6 +84,16 @@ def test_median_bits_are_balanced():
     assert bq.dtype == bool and bq.shape == (10, 8)
 
 
+def test_inactive_units_give_constant_bits():
+    r = np.random.default_rng(0)
+    d = np.concatenate([r.random((1000, 3)), 0.5 + 0.01 * r.standard_normal((1000, 2))], axis=1)
+    bd, bq = retrieval.binarize_codes(d, d[:10], only_active=True)
+    assert not bd[:, 3:].any() and not bq[:, 3:].any()  # std 0.01: variance 1e-4 <= 0.01
+    np.testing.assert_allclose(bd[:, :3].mean(0), 0.5, atol=0.002)
+    all_bits, _ = retrieval.binarize_codes(d, d[:10])
+    np.testing.assert_allclose(all_bits.mean(0), 0.5, atol=0.002)  # the median split of noise
+
+
 def test_cluster_accuracies_known_answers():
     y = np.repeat(np.arange(4), 24)
     assert metrics.majority_accuracy(y, y) == 1.0

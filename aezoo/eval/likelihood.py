@@ -76,9 +76,18 @@ def reconstruction_stats(module, params, x: jax.Array, label) -> dict[str, jax.A
     return {"recon": nll, "mse": mse, "psnr": psnr}
 
 
-def active_units(means: np.ndarray, threshold: float = 0.01) -> int:
-    """Burda et al.: dimensions u with ``Cov_x(E_q[z_u | x]) > threshold``."""
-    return int(np.sum(np.var(np.asarray(means), axis=0) > threshold))
+ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. (2015)'s activity threshold
+
+
+def active_mask(means: np.ndarray, threshold: float = ACTIVE_UNIT_THRESHOLD) -> np.ndarray:
+    """``[D]`` Burda et al.'s active units: dimensions u with ``Cov_x(E_q[z_u | x]) >
+    threshold`` over the examples of ``[N, D]`` codes."""
+    return np.var(np.asarray(means), axis=0) > threshold
+
+
+def active_units(means: np.ndarray, threshold: float = ACTIVE_UNIT_THRESHOLD) -> int:
+    """How many of Burda et al.'s active units the ``[N, D]`` codes have."""
+    return int(np.sum(active_mask(means, threshold)))
 
 
 def bits_per_dim(nll_nats: float, num_dims: int) -> float:

@@ -28,7 +28,9 @@ RECIPE = Recipe(
     "queries against the 60,000 training images, relevant = same label, mAP over the whole "
     "ranking and precision@10/@100. Bits of every run: each code dimension thresholded at "
     "its database median (for `binary_vae`, the bits' posterior probabilities; for `vae`, "
-    "its posterior means), ranked by Hamming distance; PCA hashing and LSH of the pixels "
+    "its posterior means), a dimension that is not an active unit (variance over the "
+    "database <= 0.01, Burda et al.) a constant bit, ranked by Hamming distance; PCA "
+    "hashing and LSH of the pixels "
     "with as many bits in the same table.",
     steps=_steps(),
     tables=(Table("Retrieval: 1,000 test queries against the training set", task="retrieval"),),

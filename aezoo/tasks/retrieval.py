@@ -2,7 +2,11 @@
 
 For each run: its real-valued codes (Euclidean), then the same codes thresholded at their
 median over the database into bits (semantic hashing, Hamming distance; a run with a 16-,
-32- or 64-D code gives 16, 32 or 64 bits). Baselines of the same size in the same table:
+32- or 64-D code gives 16, 32 or 64 bits). A code dimension that is not one of Burda et
+al.'s active units (variance over the database at most 0.01: a posterior that stays at the
+prior, e.g. a binary latent whose probability is 0.5 for every image) gives a constant bit:
+it carries no information, and splitting its tiny variations at their median would add
+Hamming noise. Baselines of the same size in the same table:
 raw pixels, PCA to the code's dimension, and for bits PCA hashing (PCA projections
 thresholded at their medians) and random-projection LSH. mAP over the whole ranked database
 and precision@10 / @100, relevant = same label.
@@ -20,6 +24,7 @@ import numpy as np
 
 from aezoo import viz
 from aezoo._validate import check_fields, option
+from aezoo.eval.likelihood import ACTIVE_UNIT_THRESHOLD, active_mask
 from aezoo.tasks import _common as common
 from aezoo.tasks import metrics
 
@@ -27,6 +32,7 @@ COLUMNS = (
     ("representation", "name"),
     ("distance", "distance"),
     ("dims / bits", "dims"),
+    ("active", "active"),
     ("mAP", "map"),
     ("precision@10", "precision@10"),
     ("precision@100", "precision@100"),
@@ -47,19 +53,25 @@ class RetrievalOptions:
         check_fields(self)
 
 
-def binarize_codes(database: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Bits: each dimension thresholded at its median over the database (balanced bits)."""
+def binarize_codes(
+    database: np.ndarray, queries: np.ndarray, *, only_active: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bits: each dimension thresholded at its median over the database (balanced bits).
+    ``only_active``: a dimension that is not an active unit (:func:`active_mask` of the
+    database) gives a constant 0 bit."""
     median = np.median(database, axis=0)
-    return database > median, queries > median
+    keep = active_mask(database) if only_active else np.ones(database.shape[1], bool)
+    return (database > median) & keep, (queries > median) & keep
 
 
-def _rank(name, distance, q, qy, d, dy) -> dict[str, Any]:
+def _rank(name, distance, q, qy, d, dy, active: int | None = None) -> dict[str, Any]:
     t0 = time.perf_counter()
     scores = metrics.retrieval_scores(q, qy, d, dy, hamming=distance == "hamming")
     return {
         "name": name,
         "distance": distance,
         "dims": q.shape[1],
+        "active": q.shape[1] if active is None else active,
         **scores,
         "seconds": time.perf_counter() - t0,
     }
@@ -116,7 +128,9 @@ def run(
         name = common.run_name(m, path)
         q, d = common.codes(m, qx, qy), common.codes(m, dx, dy)
         rows.append(_rank(f"codes: {name}", "euclidean", q, qy, d, dy))
-        rows.append(_rank(f"bits: {name}", "hamming", *_bits(q, qy, d, dy)))
+        bd, bq = binarize_codes(d, q, only_active=True)
+        active = int(np.sum(active_mask(d)))
+        rows.append(_rank(f"bits: {name}", "hamming", bq, qy, bd, dy, active))
         say(f"retrieval: {name}: mAP {rows[-2]['map']:.3f} (codes), {rows[-1]['map']:.3f} (bits)")
         if m is models[0]:
             _figure(out / "retrieval.png", qx, qy, dx, dy, q, d, name)
@@ -161,7 +175,10 @@ def _markdown(result: dict[str, Any]) -> str:
                 f"{result['database']} training images",
                 "",
                 "Relevant = same label. mAP over the whole ranking; ties (Hamming) in a random "
-                "database order. Bits: each dimension thresholded at its database median.",
+                "database order. Bits: each dimension thresholded at its database median; a "
+                "learned code's inactive dimensions (variance <= "
+                f"{ACTIVE_UNIT_THRESHOLD:g}, Burda et al.) give "
+                "constant bits (the active column counts the others).",
                 "",
                 *common.table(result["rows"], COLUMNS),
                 "",
