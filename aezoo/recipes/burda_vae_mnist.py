@@ -9,6 +9,13 @@ LR = 2e-3
 NLL_SAMPLES = 5000
 NET = "--hidden-dims 200,200 --latent-dim 50 --activation tanh"
 SCHEDULE = f"--batch-size {BATCH} --lr {LR} --lr-schedule burda --lr-decay 0.1"
+NLL_COLUMNS = (  # the table of a one-layer likelihood recipe
+    (f"IS NLL (K = {NLL_SAMPLES})", "test/nll_is"),
+    ("std. error", "test/nll_is_stderr"),
+    ("-ELBO", "test/loss"),
+    ("KL", "test/kl"),
+    ("active units", "active_units"),
+)
 
 RECIPE = Recipe(
     name="burda_vae_mnist",
@@ -31,13 +38,7 @@ RECIPE = Recipe(
         Table(
             f"Test set after {EPOCHS:,} epochs",
             rows=(("`vae`, Burda's 1-layer network", "vae"),),
-            columns=(
-                (f"IS NLL (K = {NLL_SAMPLES})", "test/nll_is"),
-                ("std. error", "test/nll_is_stderr"),
-                ("-ELBO", "test/loss"),
-                ("KL", "test/kl"),
-                ("active units", "active_units"),
-            ),
+            columns=NLL_COLUMNS,
         ),
     ),
     quoted=(
