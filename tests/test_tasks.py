@@ -226,6 +226,7 @@ def test_retrieval_task_on_digits(runs, tmp_path, capsys):
     assert result["database"] > 1000 and result["num_queries"] == 100
     assert {"pixels", "PCA 8", "PCA hashing 8", "LSH 8", "PCA 2"} <= set(rows)
     assert rows["bits: ae (8-D, ae8)"]["distance"] == "hamming"
+    assert 0 < rows["bits: ae (8-D, ae8)"]["active"] == rows["codes: ae (8-D, ae8)"]["active"] <= 8
     # Anything better than chance (10 balanced classes) has learned something.
     assert rows["pixels"]["map"] > 0.3 and rows["codes: ae (8-D, ae8)"]["map"] > 0.15
     assert (tmp_path / "retrieval.png").exists()

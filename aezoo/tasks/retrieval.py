@@ -127,9 +127,9 @@ def run(
     for m, path in zip(models, runs, strict=True):
         name = common.run_name(m, path)
         q, d = common.codes(m, qx, qy), common.codes(m, dx, dy)
-        rows.append(_rank(f"codes: {name}", "euclidean", q, qy, d, dy))
-        bd, bq = binarize_codes(d, q, only_active=True)
         active = int(np.sum(active_mask(d)))
+        rows.append(_rank(f"codes: {name}", "euclidean", q, qy, d, dy, active))
+        bd, bq = binarize_codes(d, q, only_active=True)
         rows.append(_rank(f"bits: {name}", "hamming", bq, qy, bd, dy, active))
         say(f"retrieval: {name}: mAP {rows[-2]['map']:.3f} (codes), {rows[-1]['map']:.3f} (bits)")
         if m is models[0]:
@@ -178,7 +178,7 @@ def _markdown(result: dict[str, Any]) -> str:
                 "database order. Bits: each dimension thresholded at its database median; a "
                 "learned code's inactive dimensions (variance <= "
                 f"{ACTIVE_UNIT_THRESHOLD:g}, Burda et al.) give "
-                "constant bits (the active column counts the others).",
+                "constant bits (the active column counts a code's active dimensions).",
                 "",
                 *common.table(result["rows"], COLUMNS),
                 "",
