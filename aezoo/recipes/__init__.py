@@ -18,6 +18,7 @@ from aezoo.recipes import (
     flows_mnist,
     gmvae_clustering_mnist,
     hashing_mnist,
+    hvae2_vamp_mnist,
     info_vae_lambda_mnist,
     sample_quality_mnist,
     sample_quality_rest_mnist,
@@ -60,6 +61,7 @@ RECIPES: dict[str, Recipe] = {
         sample_quality_rest_mnist.RECIPE,
         info_vae_lambda_mnist.RECIPE,
         vamp_mnist.RECIPE,
+        hvae2_vamp_mnist.RECIPE,
     )
 }
 
