@@ -9,7 +9,7 @@ RUNS = (  # (row, model and its flags)
     ("planar", "iaf --flow planar --flow-steps 8"),
     ("info_vae", "info_vae --mmd-weight 1000"),
 )
-EPOCHS = 10
+EPOCHS = 30
 NLL_SAMPLES = 1000
 
 
