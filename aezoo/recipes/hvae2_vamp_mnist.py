@@ -4,8 +4,8 @@ VampPrior recipe's gated 2 x 300 network and schedule, a second 40-D stochastic 
 
 from aezoo.recipes._recipe import Quote, Recipe, Table
 from aezoo.recipes.burda_vae_mnist import NLL_COLUMNS, NLL_SAMPLES
-from aezoo.recipes.sample_quality_mnist import QUALITY, _columns
-from aezoo.recipes.vamp_mnist import BATCH, NET, SCHEDULE, WARMUP_EPOCHS
+from aezoo.recipes.sample_quality_mnist import FD_FLOOR, QUALITY, quality_columns
+from aezoo.recipes.vamp_mnist import BATCH, LR, NET, SCHEDULE, WARMUP_EPOCHS
 
 EPOCHS = 300
 TOP = "--top-prior vamp --top-latent-dim 40 --top-hidden-dims 300,300"
@@ -20,7 +20,7 @@ RECIPE = Recipe(
     "q(z2 | z1 = mean of q(z1 | u_k)) over 500 learned pseudo-inputs u_k. Inference is "
     "bottom-up, q(z1 | x) q(z2 | z1) (Burda et al.'s two-layer model; Tomczak & Welling "
     "condition z1 on both x and z2). Adam, the one-layer recipe's schedule: batch "
-    f"{BATCH}, lr 1e-3 with a cosine decay to 0, the latent terms warmed up over the first "
+    f"{BATCH}, lr {LR:g} with a cosine decay to 0, the latent terms warmed up over the first "
     f"{WARMUP_EPOCHS} epochs; {EPOCHS} epochs (13.4 s each here: the 2-hour limit holds "
     "training and the slower two-layer importance sampling). Seed 0. Test NLL by "
     f"importance sampling with K = {NLL_SAMPLES} joint samples (z1, z2) for each of the "
@@ -43,7 +43,7 @@ RECIPE = Recipe(
         Table(
             "Sample quality: 10,000 draws down the hierarchy from the VampPrior (3 draws)",
             rows=(("`hvae2`, its own prior", "hvae2"),),
-            columns=(*_columns("prior"), ("FD floor (train vs test)", "test/fd_mnist_cnn_train")),
+            columns=(*quality_columns("prior"), FD_FLOOR),
         ),
     ),
     quoted=(

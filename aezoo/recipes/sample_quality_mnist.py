@@ -8,6 +8,7 @@ CONTINUOUS = ("ae", "rae", "vae", "vamp")  # continuous codes: gmm, two_stage, f
 EX_POST = ("gmm", "two_stage", "flow")
 DISCRETE = ("autoregressive", "uniform")  # vqvae's codebook indices
 QUALITY = "--evaluators sample_quality"
+FD_FLOOR = ("FD floor (train vs test)", "test/fd_mnist_cnn_train")  # the column of real vs real
 
 
 def _steps() -> tuple[str, ...]:
@@ -24,7 +25,8 @@ def _key(metric: str, sampler: str) -> str:
     return f"test/{metric}_mnist_cnn{suffix}"
 
 
-def _columns(sampler: str) -> tuple[tuple[str, str], ...]:
+def quality_columns(sampler: str) -> tuple[tuple[str, str], ...]:
+    """The sample-quality table's columns for samples drawn by ``sampler``."""
     columns = (
         ("FD (mnist_cnn)", _key("fd", sampler)),
         ("std", _key("fd", sampler) + "_std"),
@@ -58,12 +60,16 @@ def _tables() -> tuple[Table, ...]:
         Table(
             "The model's own prior",
             rows=tuple((f"`{m}`", m) for m in PRIOR),
-            columns=(*_columns("prior"), ("FD floor (train vs test)", "test/fd_mnist_cnn_train")),
+            columns=(*quality_columns("prior"), FD_FLOOR),
         )
     ]
     for sampler, title in titles.items():
         tables.append(
-            Table(title, rows=tuple((f"`{m}`", m) for m in CONTINUOUS), columns=_columns(sampler))
+            Table(
+                title,
+                rows=tuple((f"`{m}`", m) for m in CONTINUOUS),
+                columns=quality_columns(sampler),
+            )
         )
     tables.append(
         Table(

@@ -4,7 +4,7 @@ protocol of ``sample_quality_mnist``; with it, ``sample_quality_zoo_mnist`` and
 ``sample_quality_vaes_mnist``, every model that can sample, or be sampled ex post)."""
 
 from aezoo.recipes._recipe import Recipe, Table
-from aezoo.recipes.sample_quality_mnist import QUALITY, _columns
+from aezoo.recipes.sample_quality_mnist import FD_FLOOR, QUALITY, quality_columns
 
 CONDITIONAL = ("cvae", "m2", "cat_aae")  # decode with a label: their own prior only
 DISCRETE = ("gumbel_vae", "binary_vae")  # a discrete prior of their own, and codes to fit
@@ -44,17 +44,17 @@ RECIPE = Recipe(
         Table(
             "The model's own prior (conditional models: uniform classes)",
             rows=tuple((f"`{m}`", m) for m in (*CONDITIONAL, *DISCRETE)),
-            columns=(*_columns("prior"), ("FD floor (train vs test)", "test/fd_mnist_cnn_train")),
+            columns=(*quality_columns("prior"), FD_FLOOR),
         ),
         Table(
             "N(0, I) on the codes of the models without a prior (`--sampler normal`)",
             rows=tuple((f"`{m}`", m) for m in NO_PRIOR),
-            columns=_columns("normal"),
+            columns=quality_columns("normal"),
         ),
         Table(
             "Ex-post GMM on the training codes (`--sampler gmm`)",
             rows=tuple((f"`{m}`", m) for m in (*DISCRETE, *NO_PRIOR)),
-            columns=_columns("gmm"),
+            columns=quality_columns("gmm"),
         ),
     ),
     budget="37 minutes on the 2-core CPU (17 of training)",

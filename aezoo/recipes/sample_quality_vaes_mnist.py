@@ -3,7 +3,7 @@ GMM on their codes (the protocol of ``sample_quality_mnist``; together with it a
 ``sample_quality_zoo_mnist`` every Gaussian-latent model of the zoo)."""
 
 from aezoo.recipes._recipe import Recipe, Table
-from aezoo.recipes.sample_quality_mnist import QUALITY, _columns
+from aezoo.recipes.sample_quality_mnist import FD_FLOOR, QUALITY, quality_columns
 
 MODELS = (
     "beta_vae",
@@ -44,12 +44,12 @@ RECIPE = Recipe(
         Table(
             "The model's own prior",
             rows=tuple((f"`{m}`", m) for m in MODELS),
-            columns=(*_columns("prior"), ("FD floor (train vs test)", "test/fd_mnist_cnn_train")),
+            columns=(*quality_columns("prior"), FD_FLOOR),
         ),
         Table(
             "Ex-post GMM on the training codes (`--sampler gmm`)",
             rows=tuple((f"`{m}`", m) for m in MODELS),
-            columns=_columns("gmm"),
+            columns=quality_columns("gmm"),
         ),
     ),
     budget="not run yet; estimated from `sample_quality_zoo_mnist` (about 6 minutes a model) "

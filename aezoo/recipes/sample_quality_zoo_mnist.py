@@ -2,7 +2,7 @@
 on their codes (the protocol of ``sample_quality_mnist``, whose runs it does not repeat)."""
 
 from aezoo.recipes._recipe import Recipe, Table
-from aezoo.recipes.sample_quality_mnist import QUALITY, _columns
+from aezoo.recipes.sample_quality_mnist import FD_FLOOR, QUALITY, quality_columns
 
 PRIOR = ("aae", "wae", "iaf", "hvae2", "gmvae")  # a prior of their own
 NO_PRIOR = ("ae", "rae")  # scored with N(0, I) on their codes instead
@@ -33,17 +33,17 @@ RECIPE = Recipe(
         Table(
             "N(0, I) on the codes of the models without a prior (`--sampler normal`)",
             rows=tuple((f"`{m}`", m) for m in NO_PRIOR),
-            columns=_columns("normal"),
+            columns=quality_columns("normal"),
         ),
         Table(
             "The model's own prior",
             rows=tuple((f"`{m}`", m) for m in PRIOR),
-            columns=(*_columns("prior"), ("FD floor (train vs test)", "test/fd_mnist_cnn_train")),
+            columns=(*quality_columns("prior"), FD_FLOOR),
         ),
         Table(
             "Ex-post GMM on the training codes (`--sampler gmm`)",
             rows=tuple((f"`{m}`", m) for m in MODELS),
-            columns=_columns("gmm"),
+            columns=quality_columns("gmm"),
         ),
     ),
     budget="about 35 minutes on the 2-core CPU",
