@@ -10,7 +10,7 @@ RUNS = (  # (row, model and its flags)
     ("info_vae", "info_vae --mmd-weight 1000"),
 )
 EPOCHS = 30
-NLL_SAMPLES = 1000
+NLL_SAMPLES = 5000
 
 
 def _steps() -> tuple[str, ...]:
