@@ -19,7 +19,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from aezoo.models._spec import Metrics, ModelSpec
+from aezoo.models._spec import Metrics, ModelSpec, option
 from aezoo.models.gumbel_vae import RelaxedConfig, straight_through, temperature
 from aezoo.models.vae import decoded_log_px
 from aezoo.nn import check_images, make_decoder, make_encoder
@@ -27,7 +27,14 @@ from aezoo.nn import check_images, make_decoder, make_encoder
 
 @dataclasses.dataclass(frozen=True)
 class BinaryVAEConfig(RelaxedConfig):
-    """``latent_dim`` bits; the relaxation's settings."""
+    """``latent_dim`` bits; the relaxation's settings; the KL weight."""
+
+    beta: float = option(
+        1.0,
+        "weight of the KL to fair coins in training (1 = the ELBO; > 1 buys fewer, coarser bits)",
+        sweep=True,
+        low=0.0,
+    )
 
 
 class BinaryVAE(nn.Module):
@@ -87,8 +94,9 @@ def loss_fn(params, batch, rng, *, module: BinaryVAE) -> tuple[jax.Array, Metric
     code, _ = draw_bits(logits, rng, tau, None if step is None else cfg.estimator)
     nll = -jnp.mean(decoded_log_px(params, batch["image"], code[None], module=module)[0])
     kl = jnp.mean(kl_to_fair_coins(logits))
-    loss = nll + kl
-    return loss, {"loss": loss, "nll": nll, "kl": kl, "temperature": tau, "nll_bound": loss}
+    loss = nll + cfg.beta * kl
+    metrics = {"loss": loss, "nll": nll, "kl": kl, "temperature": tau, "nll_bound": nll + kl}
+    return loss, metrics
 
 
 def log_importance_weights(params, batch, rng, *, module: BinaryVAE, num_samples: int):
