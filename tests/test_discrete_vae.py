@@ -114,7 +114,7 @@ def test_the_importance_sampled_nll_matches_the_exact_sum_over_codes(name):
 
 
 @pytest.mark.unit
-def test_binary_vae_beta_weights_the_kl_in_training_only():
+def test_binary_vae_beta_weights_the_kl_in_the_loss_not_in_the_bound():
     x = jax.random.bernoulli(jax.random.key(1), 0.3, (4, *SHAPE)).astype(jnp.float32)
     batch = {"image": x, "step": jnp.asarray(0)}
     out = {}
