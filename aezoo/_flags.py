@@ -20,11 +20,14 @@ GROUPS = {
 
 
 def parse_int_tuple(text: str) -> tuple[int, ...]:
+    """``512,256`` (or ``512 256``) -> ``(512, 256)``; ``none`` -> ``()``."""
+    if text.strip().lower() == "none":
+        return ()
     try:
         values = tuple(int(v) for v in text.replace(" ", ",").split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"expected comma-separated integers like 512,256; got {text!r}"
+            f"expected comma-separated integers like 512,256 (or none); got {text!r}"
         ) from None
     return values
 

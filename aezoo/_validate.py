@@ -29,7 +29,8 @@ def option(default: Any, help: str, **metadata: Any) -> Any:
 
     Metadata read by :func:`check_fields`: ``choices`` (accepted names), ``low`` / ``high``
     (inclusive bounds of a number), ``open`` (``"low"``, ``"high"`` or ``"both"``: those
-    bounds exclusive). Others: ``cli=False`` (no flag), ``sweep=True`` (vmappable),
+    bounds exclusive), ``empty=True`` (a tuple of ints that may be empty: ``--flag none``).
+    Others: ``cli=False`` (no flag), ``sweep=True`` (vmappable),
     ``resumable=True`` (may change when a run is resumed), ``flag`` (the flag's name).
     """
     if isinstance(default, list | dict | set):
@@ -82,10 +83,11 @@ def one_of(name: str, value: Any, choices: Sequence[Any]) -> Any:
     return value
 
 
-def positive_ints(name: str, value: Any) -> tuple[int, ...]:
-    """A non-empty tuple of positive ints (layer widths)."""
-    if not isinstance(value, tuple | list) or not value:
-        raise ConfigError(f"{name} must be a non-empty list of positive integers; got {value!r}")
+def positive_ints(name: str, value: Any, *, empty: bool = False) -> tuple[int, ...]:
+    """A tuple of positive ints (layer widths), non-empty unless ``empty``."""
+    if not isinstance(value, tuple | list) or not (value or empty):
+        what = "a list" if empty else "a non-empty list"
+        raise ConfigError(f"{name} must be {what} of positive integers; got {value!r}")
     return tuple(positive_int(f"{name} entries", v) for v in value)
 
 
@@ -112,7 +114,7 @@ def check_value(name: str, value: Any, hint: Any, meta: typing.Mapping[str, Any]
     elif hint is float:
         finite(name, value, meta.get("low"), meta.get("high"), open=meta.get("open", ""))
     elif typing.get_origin(hint) is tuple:
-        positive_ints(name, value)
+        positive_ints(name, value, empty=meta.get("empty", False))
     elif hint is str and not isinstance(value, str):
         raise ConfigError(f"{name} must be a string; got {value!r}")
 

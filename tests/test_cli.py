@@ -80,6 +80,8 @@ def test_train_writes_outputs(tmp_path, capsys):
         (["train", "ae", "--epochs", "-2"], "epochs must be an integer >= 0"),
         (["train", "ae", "--lr", "-1"], "learning_rate must be a finite number > 0"),
         (["train", "ae", "--lr", "nan"], "learning_rate must be a finite number > 0"),
+        (["train", "m2", "--hidden-dims", "none"], "m2 needs at least one hidden layer"),
+        (["train", "hvae2", "--hidden-dims", "none"], "hidden_dims must be a non-empty list"),
     ],
 )
 def test_usage_errors_are_one_line_with_status_2(argv, message, capsys, tmp_path):

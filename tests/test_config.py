@@ -101,6 +101,7 @@ class _Example:
     shift: float | None = _validate.option(None, "anything finite or unset")
     name: str = _validate.option("a", "a name", choices=("a", "b"))
     widths: tuple[int, ...] = _validate.option((4,), "widths")
+    layers: tuple[int, ...] = _validate.option((), "widths, none allowed", empty=True)
 
 
 @pytest.mark.unit
@@ -115,6 +116,8 @@ class _Example:
         ("name", "c", "unknown name 'c'; expected one of a, b"),
         ("widths", (4, 0), "widths entries must be a positive integer; got 0"),
         ("widths", (), "widths must be a non-empty list of positive integers; got ()"),
+        ("layers", (2, -1), "layers entries must be a positive integer; got -1"),
+        ("layers", 3, "layers must be a list of positive integers; got 3"),
     ],
 )
 def test_check_fields_reads_each_fields_metadata(field, value, message):

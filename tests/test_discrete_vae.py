@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import aezoo
+from aezoo._flags import parse_int_tuple
 from aezoo.models import binary_vae, gumbel_vae
 
 pytestmark = pytest.mark.model_file
@@ -128,3 +129,18 @@ def test_binary_vae_beta_weights_the_kl_in_the_loss_not_in_the_bound():
     # The reported bound is the ELBO's whatever beta is: same params, same draw.
     np.testing.assert_allclose(m3["nll_bound"], m1["nll_bound"], rtol=1e-6)
     assert float(m1["kl"]) > 0
+
+
+@pytest.mark.optax
+def test_hidden_dims_none_makes_a_linear_binary_vae_that_learns(digits):
+    """``--hidden-dims none``: one Dense each way (linear hashing); the loss still falls."""
+    args = {"hidden_dims": parse_int_tuple("none"), "latent_dim": 16}
+    assert args["hidden_dims"] == ()
+    train, test = digits
+    config = aezoo.TrainConfig(epochs=3, batch_size=64)
+    result = aezoo.fit("binary_vae", train, test, config=config, progress=False, model_config=args)
+    layers = jax.tree_util.tree_map(jnp.shape, result.state.params)
+    assert layers["encoder"] == {"mlp": {"dense_0": {"bias": (16,), "kernel": (64, 16)}}}
+    assert layers["decoder"] == {"mlp": {"dense_0": {"bias": (64,), "kernel": (16, 64)}}}
+    losses = [h["train/loss"] for h in result.history]
+    assert losses[-1] < losses[0]

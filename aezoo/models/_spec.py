@@ -52,7 +52,10 @@ class BaseConfig:
     )
     latent_dim: int = option(20, "size of the latent code", low=1)
     hidden_dims: tuple[int, ...] = option(
-        (512, 256), "widths of the encoder's hidden layers (the decoder mirrors them)"
+        (512, 256),
+        "widths of the encoder's hidden layers (the decoder mirrors them); none: no hidden "
+        "layer, a linear encoder and decoder (linear hashing for binary_vae)",
+        empty=True,
     )
     activation: str = option(
         "relu",

@@ -55,6 +55,11 @@ class M2Config(FewLabelsConfig):
         sweep=True,
     )
 
+    def validate(self) -> None:
+        super().validate()
+        if not self.hidden_dims:  # q(z|x,y) joins the label at the first hidden layer
+            raise ConfigError("m2 needs at least one hidden layer; got hidden_dims ()")
+
 
 class M2(nn.Module):
     """Classifier ``q(y|x)``, encoder ``q(z|x,y)`` and decoder ``p(x|y,z)``."""
