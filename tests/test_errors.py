@@ -167,7 +167,7 @@ def _images(shape=(10, 8, 8, 1), dtype=np.uint8, fill=0):
 API_CASES = [
     (lambda d: aezoo.get("vea"), aezoo.ConfigError, "unknown model 'vea'"),
     (lambda d: aezoo.get("vae", latent_dim=0), aezoo.ConfigError, "latent_dim must be"),
-    (lambda d: aezoo.get("vae", hidden_dims=()), aezoo.ConfigError, "hidden_dims must be"),
+    (lambda d: aezoo.get("m2", hidden_dims=()), aezoo.ConfigError, "m2 needs at least one"),
     (lambda d: aezoo.get("vae", image_shape=(28, 28)), aezoo.ConfigError, "image_shape must be"),
     (lambda d: aezoo.get("vae", latent=3), aezoo.ConfigError, "unknown option(s) latent"),
     (lambda d: aezoo.data.load("digits", "valid"), aezoo.DataError, "unknown split 'valid'"),

@@ -231,7 +231,7 @@ def test_unknown_model_is_a_clear_error():
     [
         ({"latent_dim": 0}, "latent_dim must be a positive integer; got 0"),
         ({"latent_dim": -3}, "latent_dim must be a positive integer"),
-        ({"hidden_dims": ()}, "hidden_dims must be a non-empty list"),
+        ({"hidden_dims": 64}, "hidden_dims must be a list of positive integers"),
         ({"hidden_dims": (64, 0)}, "hidden_dims entries must be a positive integer"),
         ({"likelihood": "laplace"}, "unknown likelihood 'laplace'"),
         ({"latnet_dim": 4}, "unknown option.*latnet_dim.*accepted"),
