@@ -127,7 +127,55 @@ def _busy_neighbour_section(name: str, result: dict[str, Any]) -> list[str]:
     return [*out, ""]
 
 
-SECTIONS = {"is_nll_versions": _is_nll_section, "busy_neighbour": _busy_neighbour_section}
+def _conv_layers_section(name: str, result: dict[str, Any]) -> list[str]:
+    info, variants = result["device"], result["variants"]
+    out = [
+        f"## `{name}`",
+        "",
+        f"Measured with `{result['command']}` (file `benchmarks/results/{name}.json`) on "
+        f"{info['cpu']} ({info['cpu_count']} cores), fp32 matmul peak "
+        f"{result['matmul_peak_gflops']:.0f} GFLOP/s: each convolution of the conv and ResNet "
+        f"nets at batch {result['batch_size']}, forward and backward, ms per step (median over "
+        f"{result['rounds']} alternating rounds) and GFLOP/s in brackets. Uses: how often the "
+        "layer runs in one step of its net.",
+        "",
+        f"| layer | uses | MFLOP | {' | '.join(variants)} | aezoo / torch |",
+        "|---|---|---|" + "---|" * (len(variants) + 1),
+    ]
+    for r in result["rows"]:
+        cells = [
+            f"{r['ms'][v]:.2f} ({r['gflops'][v]:.0f})" if v in r["ms"] else "-" for v in variants
+        ]
+        ratio = _time_ratio(r["ms"], variants[-1], variants[0])
+        out.append(
+            f"| {r['layer']} | {r['uses']} | {r['flops'] / 1e6:.0f} | {' | '.join(cells)} | "
+            f"{ratio} |"
+        )
+    for net in ("conv", "resnet"):
+        rows = [r for r in result["rows"] if r["layer"].startswith(net + " ")]
+        totals = {
+            v: sum(r["uses"] * r["ms"][v] for r in rows)
+            for v in variants
+            if all(v in r["ms"] for r in rows)
+        }
+        cells = [f"{totals[v]:.1f}" if v in totals else "-" for v in variants]
+        ratio = _time_ratio(totals, variants[-1], variants[0])
+        out.append(
+            f"| **all of the {net} net's convolutions** | | | {' | '.join(cells)} | {ratio} |"
+        )
+    return [*out, ""]
+
+
+def _time_ratio(ms: dict[str, float], baseline: str, ours: str) -> str:
+    """How much faster ``ours`` is than ``baseline`` (their time over ours), or ``-``."""
+    return f"{ms[baseline] / ms[ours]:.2f}" if baseline in ms and ours in ms else "-"
+
+
+SECTIONS = {
+    "is_nll_versions": _is_nll_section,
+    "busy_neighbour": _busy_neighbour_section,
+    "conv_layers": _conv_layers_section,
+}
 
 
 def render(results_dir: pathlib.Path = RESULTS) -> str:

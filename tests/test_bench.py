@@ -111,3 +111,60 @@ def test_eval_rows_skip_models_without_a_density():
     said = []
     assert _eval_rows(["ae"], QUICK, 100.0, said.append, arch="mlp") == []
     assert said == ["            ae eval: skipped (no tractable density for the IS-NLL)"]
+
+
+def _load(name: str):
+    """A script of ``benchmarks/`` as a module."""
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parent.parent / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.unit
+def test_conv_layer_flops_count_the_forward_and_both_gradients():
+    layers = _load("conv_layers")
+    # 4x4 stride-2 convolution 14x14x32 -> 7x7x64 at batch 128: 49 pixels x 16 taps x 32 x 64.
+    conv = layers.layer_flops(False, (14, 14, 32), (4, 4, 32, 64), 2)
+    assert conv == 6 * 128 * 49 * 16 * 32 * 64
+    # Its transpose (7x7x64 -> 14x14x32) does the same multiply-adds.
+    assert layers.layer_flops(True, (7, 7, 64), (4, 4, 64, 32), 2) == conv
+    assert layers.layer_flops(False, (28, 28, 32), (3, 3, 32, 1), 1) == 6 * 128 * 784 * 9 * 32
+    # Every layer of the nets is listed with its uses (a resnet block: 4 convolutions a step).
+    assert layers.USES["resnet block 28x28 (3x3, 32->32)"] == 4
+    assert layers.USES["conv enc 2 (4x4/2, 32->64)"] == 1
+
+
+@pytest.mark.unit
+def test_conv_layers_page_sums_each_nets_convolutions():
+    docs = _load("docs_results")
+    variants = ["aezoo, in scan", "torch eager"]
+    rows = [
+        {"layer": "conv a", "uses": 1, "flops": 2e6, "ms": {"aezoo, in scan": 2.0}},
+        {
+            "layer": "resnet b",
+            "uses": 4,
+            "flops": 1e6,
+            "ms": {"aezoo, in scan": 1.0, "torch eager": 3.0},
+        },
+    ]
+    for r in rows:
+        r["gflops"] = {v: r["flops"] / (m * 1e6) for v, m in r["ms"].items()}
+    result = {
+        "command": "python benchmarks/conv_layers.py",
+        "device": {"cpu": "test CPU", "cpu_count": 2},
+        "matmul_peak_gflops": 100.0,
+        "batch_size": 128,
+        "rounds": 1,
+        "variants": variants,
+        "rows": rows,
+    }
+    page = "\n".join(docs._conv_layers_section("conv-layers", result))
+    assert "| conv a | 1 | 2 | 2.00 (1) | - | - |" in page
+    assert "| resnet b | 4 | 1 | 1.00 (1) | 3.00 (0) | 3.00 |" in page
+    assert "| **all of the conv net's convolutions** | | | 2.0 | - | - |" in page
+    assert "| **all of the resnet net's convolutions** | | | 4.0 | 12.0 | 3.00 |" in page
