@@ -137,9 +137,9 @@ def _conv_layers_section(name: str, result: dict[str, Any]) -> list[str]:
         f"{result['matmul_peak_gflops']:.0f} GFLOP/s: each convolution of the conv and ResNet "
         f"nets at batch {result['batch_size']}, forward and backward, ms per step (median over "
         f"{result['rounds']} alternating rounds) and GFLOP/s in brackets. Uses: how often the "
-        "layer runs in one step of its net.",
+        "layer runs in one step of its net; aezoo x torch eager: PyTorch's time over aezoo's.",
         "",
-        f"| layer | uses | MFLOP | {' | '.join(variants)} | aezoo / torch |",
+        f"| layer | uses | MFLOP | {' | '.join(variants)} | aezoo x torch eager |",
         "|---|---|---|" + "---|" * (len(variants) + 1),
     ]
     for r in result["rows"]:
