@@ -38,6 +38,10 @@ def option(default: Any, help: str, **metadata: Any) -> Any:
     return dataclasses.field(default=default, metadata={"help": help, **metadata})
 
 
+INT32_MAX = 2**31 - 1  # the largest count, step or seed the device programs hold
+NAME_MAX = 255  # bytes in one file name (Linux, macOS and Windows file systems alike)
+
+
 def positive_int(name: str, value: Any) -> int:
     """``value`` as an int >= 1, else a one-line :class:`ConfigError`."""
     return int_in(name, value, 1)
@@ -109,8 +113,8 @@ def check_value(name: str, value: Any, hint: Any, meta: typing.Mapping[str, Any]
     elif hint is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{name} must be true or false; got {value!r}")
-    elif hint is int:
-        int_in(name, value, meta.get("low"), meta.get("high"))
+    elif hint is int:  # every count the step takes is an int32 on the device
+        int_in(name, value, meta.get("low"), meta.get("high", INT32_MAX))
     elif hint is float:
         finite(name, value, meta.get("low"), meta.get("high"), open=meta.get("open", ""))
     elif typing.get_origin(hint) is tuple:
@@ -134,6 +138,8 @@ def _unwrap_optional(hint: Any) -> tuple[Any, bool]:
 
 
 def _int_range(low: int | None, high: int | None) -> str:
+    if high == INT32_MAX:
+        return _int_range(low, None) + f" (at most {INT32_MAX})"
     if low == 1 and high is None:
         return "a positive integer"
     if high is None:
@@ -172,6 +178,12 @@ def writable_dir(path: str | os.PathLike, what: str) -> pathlib.Path:
     if not str(path).strip():
         raise ConfigError(f"{what} is empty; give a directory")
     p = pathlib.Path(path)
+    for part in p.parts:
+        if len(os.fsencode(part)) > NAME_MAX:
+            raise ConfigError(
+                f"cannot write to {what} {str(p)[:60]}...: file name too long "
+                f"({len(os.fsencode(part))} bytes in one name; the limit is {NAME_MAX})"
+            )
     probe = p
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
@@ -210,8 +222,13 @@ def output_file(
     """``path`` as a new output file, else a one-line :class:`ConfigError`: never inside a
     run folder (its config, params and checkpoints are not outputs), never inside or onto a
     dataset in ``datasets``, never over an existing file unless ``overwrite`` (or ``owned``
-    says the file is one this command wrote before). Every command that writes a file a user
-    names goes through here."""
+    says the file is one this command wrote before), never through a symbolic link. Every
+    command that writes a file a user names goes through here."""
+    if pathlib.Path(path).is_symlink():
+        raise ConfigError(
+            f"{what} {path} is a symbolic link; aezoo never writes through one: name the "
+            "file itself"
+        )
     p = writable_file(path, what)
     target = p.resolve()
     for source in datasets:

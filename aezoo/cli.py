@@ -4,8 +4,11 @@ do the work. Training and model flags are generated from the config dataclasses'
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 
 from aezoo._cores import limit_cores
 from aezoo._flags import add_config_flags
@@ -16,6 +19,12 @@ from aezoo.errors import AezooError, ConfigError, NonFiniteError
 def _add_source_flags(add) -> None:
     add("--data-dir", help="TFDS data directory (default: $TFDS_DATA_DIR)")
     add("--cache-dir", help="keep decoded arrays here as .npy (default: $AEZOO_CACHE_DIR)")
+
+
+ALLOW_CHANGED_HELP = (
+    "go on with data whose fingerprint differs from the one the run recorded (recorded as "
+    "data_changed); without it such data is refused"
+)
 
 
 def _add_run_flags(p: argparse.ArgumentParser) -> None:
@@ -31,6 +40,7 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
         "error; --epochs may extend the run)",
     )
     add("--overwrite", action="store_true", help="start afresh in a --workdir holding a run")
+    add("--allow-changed-data", action="store_true", help=ALLOW_CHANGED_HELP)
     add("--no-progress", action="store_true", help="no progress bar or epoch lines")
     add("--coordinator", metavar="HOST:PORT", help="multi-host: process 0's address")
     add("--num-processes", type=int, help="multi-host: number of processes")
@@ -70,12 +80,7 @@ def _add_eval(sub) -> None:
     add("--split", default="test", help="split to evaluate (default: test)")
     _add_source_flags(add)
     add("--best", action="store_true", help="evaluate the params kept by --keep-best")
-    add(
-        "--allow-changed-data",
-        action="store_true",
-        help="score data whose fingerprint differs from the one the run recorded (recorded "
-        "in eval.json as data_changed); without it such data is refused",
-    )
+    add("--allow-changed-data", action="store_true", help=ALLOW_CHANGED_HELP)
     _add_evaluator_options(add)
     add("--no-progress", action="store_true", help="no progress output")
     add("--disentanglement", action="store_true", help=argparse.SUPPRESS)
@@ -140,6 +145,7 @@ def _add_task(sub) -> None:
 def _add_task_flags(t: argparse.ArgumentParser, name: str, task) -> None:
     add_config_flags(t, task.options_cls, f"options ({name})")
     t.add_argument("--out", help=f"output directory (default: runs/task-{name})")
+    t.add_argument("--allow-changed-data", action="store_true", help=ALLOW_CHANGED_HELP)
     _add_source_flags(t.add_argument)
     t.add_argument("--no-progress", action="store_true", help="no progress output")
 
@@ -183,6 +189,7 @@ DATA_FIELDS = (
     "alpha_background",
     "test_fraction",
     "skip_bad_images",
+    "follow_outside_links",
     "val_fraction",
 )
 
@@ -238,6 +245,11 @@ def _add_reproduce(sub) -> None:
     p.add_argument("--runs", help="folder of the recipe's runs (default: runs/recipes/NAME)")
     p.add_argument("--results", default="results/recipes", help="where NAME.json goes")
     p.add_argument("--overwrite", action="store_true", help="redo a recipe whose runs exist")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue a stopped recipe at its first unfinished step",
+    )
     p.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
 
 
@@ -392,6 +404,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         resume=args.resume,
         overwrite=args.overwrite,
         progress=progress,
+        allow_changed_data=args.allow_changed_data,
     )
     if jax.process_index() == 0:
         print(result.report())
@@ -482,6 +495,7 @@ def _cmd_task(args: argparse.Namespace) -> int:
         getattr(args, "runs", ()),
         out=args.out,
         progress=not args.no_progress,
+        allow_changed_data=args.allow_changed_data,
         **source,
         **options,
     )
@@ -508,6 +522,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
         runs=runs,
         results=args.results,
         overwrite=args.overwrite,
+        resume=args.resume,
         say=lambda msg: print(msg, file=sys.stderr, flush=True),
     )
     minutes = result["seconds"] / 60
@@ -533,11 +548,18 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     import jax
     import numpy as np
 
-    from aezoo import samplers, viz
+    from aezoo import data, samplers, viz
     from aezoo._validate import int_in, output_file
+    from aezoo.train.records import dataset_of
 
     int_in("--n", args.n, 1)
-    out = output_file(args.out, "--out", overwrite=args.overwrite, owned=viz.drawn_by_aezoo)
+    out = output_file(
+        args.out,
+        "--out",
+        overwrite=args.overwrite,
+        datasets=data.source_paths(dataset_of(args.workdir)),
+        owned=viz.drawn_by_aezoo,
+    )
     given = {"components": args.components, "epochs": args.sampler_epochs}
     options = {k: v for k, v in given.items() if v is not None}
     sampler = samplers.get(
@@ -588,6 +610,32 @@ COMMANDS = {
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``aezoo`` console script. Returns the exit status."""
     args = build_parser().parse_args(argv)
+    with _sigterm_as_interrupt():
+        return _run(args)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what SLURM preemption and `kill` send), stopping a command the way Ctrl-C
+    does: checkpoints finish writing, the lock is released, the run resumes."""
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum, frame):
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         if args.threads is not None:
             limit_cores(args.threads)
@@ -598,9 +646,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AezooError as e:
         print(f"aezoo: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # disk full, read-only, permission, name too long: where and why
+        print(f"aezoo: error: {os_error_line(e)}", file=sys.stderr)
+        return 2
+    except Terminated:
+        print("aezoo: interrupted (SIGTERM)", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("aezoo: interrupted", file=sys.stderr)
         return 130
+
+
+def os_error_line(e: OSError) -> str:
+    """An operating-system error in one line: what failed, on which path."""
+    where = f" {e.filename}" if e.filename else ""
+    return f"cannot use{where}: {e.strerror or e}"
 
 
 if __name__ == "__main__":

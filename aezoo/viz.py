@@ -14,23 +14,30 @@ matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt
 import numpy as np
 
+from aezoo._files import atomic_save
+
 
 def _save(fig, path: str | os.PathLike, rect=(0.0, 0.0, 1.0, 1.0)) -> pathlib.Path:
     """Lay out (within ``rect`` of the figure), write as PNG and close ``fig``."""
     fig.tight_layout(rect=rect)
     path = pathlib.Path(path)
-    fig.savefig(path, dpi=100, metadata={"Software": SOFTWARE})
-    plt.close(fig)
+    try:  # through a temporary file: never torn, never written through a symlink
+        atomic_save(path, lambda f: fig.savefig(f, format="png", dpi=100, metadata=_METADATA))
+    finally:
+        plt.close(fig)
     return path
 
 
 SOFTWARE = "aezoo figure (matplotlib)"  # the PNG text chunk that marks a figure aezoo drew
+_METADATA = {"Software": SOFTWARE}
 
 
 def drawn_by_aezoo(path: str | os.PathLike) -> bool:
     """Whether ``path`` is a PNG figure aezoo wrote (which a later command may replace)."""
     from PIL import Image
 
+    if pathlib.Path(path).is_symlink():  # a link is never aezoo's own output
+        return False
     try:
         with Image.open(path) as im:
             return im.format == "PNG" and im.info.get("Software") == SOFTWARE

@@ -454,7 +454,7 @@ ARRAY_CASES = [
     ),
     ("npz", lambda p: _npz_as(p, x=IMG, y=np.array(["cat"] * 20)), "got text ('cat')"),
     ("npz", lambda p: _npz_as(p, x=IMG, y=np.full(20, 4.9)), "got 4.9"),
-    ("npz", lambda p: _npz_as(p, x=IMG, y=np.full(20, 2**31, np.int64)), "must lie in -1"),
+    ("npz", lambda p: _npz_as(p, x=IMG, y=np.full(20, 2**31, np.int64)), "must be at most 2147483647"),
 ]
 
 
@@ -476,7 +476,7 @@ FIT_CASES = [
     ("a list of images", lambda x, y: (x.tolist(), y), "got list (np.asarray(x) makes one)"),
     ("fractional labels", lambda x, y: (x, y + 0.5), "must be integer class indices; got"),
     ("text labels", lambda x, y: (x, y.astype(str)), "got text ('"),
-    ("labels past int32", lambda x, y: (x, y.astype(np.int64) + 2**31), "must lie in -1"),
+    ("labels past int32", lambda x, y: (x, y.astype(np.int64) + 2**31), "must be at most 2147483647"),
 ]
 
 

@@ -68,7 +68,7 @@ def test_a_recipe_runs_into_its_result_json_and_renders(tmp_path):
     k10 = next(r for r in saved["outputs"]["task-clustering"]["rows"] if r["clusters"] == 10)
     assert f"{k10['nmi']:.3f}" in page
     assert "Quoted from the literature, not measured here" in page
-    with pytest.raises(ConfigError, match="holds an earlier reproduction; pass --overwrite"):
+    with pytest.raises(ConfigError, match="holds an earlier reproduction; pass --resume"):
         run_recipe(TINY, runs=tmp_path / "runs", results=tmp_path / "results")
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "thesis.tex").write_text("x")

@@ -30,7 +30,14 @@ from aezoo.data._sources import (
     load,
     num_examples,
 )
-from aezoo.data._user import DataOptions, cache_root, is_user_source, parse_image_size, source_paths
+from aezoo.data._user import (
+    DataOptions,
+    absolute_source,
+    cache_root,
+    is_user_source,
+    parse_image_size,
+    source_paths,
+)
 
 __all__ = [
     "DataOptions",
@@ -58,6 +65,7 @@ __all__ = [
     "fingerprints",
     "for_device",
     "has_own_val",
+    "absolute_source",
     "is_user_source",
     "is_vectors",
     "load",

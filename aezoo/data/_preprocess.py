@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from aezoo._validate import INT32_MAX
 from aezoo.errors import DataError, ShapeError
 
 BINARIZE_MODES = ("dynamic", "static", "none")
@@ -136,19 +137,15 @@ def check_dataset(images, labels=None, *, what: str = "images") -> None:
         check_labels(labels, what=f"labels of the {what}")
 
 
-INT32_MAX = 2**31 - 1
-
-
 def check_labels(labels: Any, *, what: str = "labels") -> None:
     """One-line errors for labels that are not class indices: text, fractional floats, or
-    values outside -1 (unlabelled) .. 2^31 - 1 (they are kept as int32)."""
+    values outside -1 (unlabelled) .. 2^31 - 1 (they are kept as int32). Integer-like
+    objects (a pandas column of ints) are accepted."""
     y = np.asarray(labels)
-    if y.dtype.kind in "USO":
-        first = y.ravel()[0].item() if y.size else ""
-        raise DataError(
-            f"{what} must be integer class indices; got text ({first!r}): map the names to "
-            "0..K-1 first"
-        )
+    if y.dtype.kind == "O":
+        y = _integers_of(y, what)
+    if y.dtype.kind in "US":
+        raise DataError(_text_labels(what, y))
     if y.dtype.kind not in "iufb":
         raise DataError(f"{what} must be integer class indices; got dtype {y.dtype}")
     if y.size == 0:
@@ -158,11 +155,31 @@ def check_labels(labels: Any, *, what: str = "labels") -> None:
         if bad.size:
             raise DataError(f"{what} must be integer class indices; got {bad.ravel()[0].item()!r}")
     lo, hi = y.min().item(), y.max().item()
-    if lo < -1 or hi > INT32_MAX:
-        value = lo if lo < -1 else hi
-        raise DataError(
-            f"{what} must lie in -1 (unlabelled) .. {INT32_MAX}; got {value} (int32 would wrap it)"
-        )
+    if lo < -1:
+        raise DataError(f"{what} must be class indices 0..K-1, or -1 for unlabelled; got {lo}")
+    if hi > INT32_MAX:
+        raise DataError(f"{what} must be at most {INT32_MAX} (kept as int32); got {hi}")
+
+
+def _integers_of(y: np.ndarray, what: str) -> np.ndarray:
+    """Object labels as int64 when every one is an integer (Python's, NumPy's or a float
+    with no fraction), else a one-line error naming the first that is not."""
+    for value in y.ravel():
+        if isinstance(value, str | bytes):
+            raise DataError(_text_labels(what, y))
+        integral = isinstance(value, int | np.integer) and not isinstance(value, bool)
+        if not integral and not (isinstance(value, float) and value.is_integer()):
+            raise DataError(f"{what} must be integer class indices; got {value!r}")
+    return np.asarray(y.tolist(), np.int64).reshape(y.shape) if y.size else np.zeros(0, np.int64)
+
+
+def _text_labels(what: str, y: np.ndarray) -> str:
+    text = (v for v in y.ravel() if isinstance(v, str | bytes))
+    first = next(text, y.ravel()[0] if y.size else "")
+    return (
+        f"{what} must be integer class indices; got text ({str(first)!r}): map the names to "
+        "0..K-1 first"
+    )
 
 
 def for_device(images: Any) -> np.ndarray:

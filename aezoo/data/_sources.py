@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
+import json
 import os
 import pathlib
 import re
@@ -56,7 +58,9 @@ def default_epochs(name: str) -> int:
     return _DEFAULT_EPOCHS.get(name, 10)
 
 
-_SPLIT_RE = re.compile(r"^(train|test|val)(\[[0-9:%-]*\])?$")
+# A split, optionally sliced the TFDS way: [a:b] with integers or percentages; a step
+# ([::2]) is refused (TFDS has none, and a cache or a fingerprint would take it for [:2]).
+_SPLIT_RE = re.compile(r"^(train|test|val)(\[(-?\d+%?)?:(-?\d+%?)?\])?$")
 _MEMORY: dict[tuple, Any] = {}
 _LOCK = threading.Lock()
 
@@ -227,6 +231,8 @@ def describe_source(
     }
     if val is not None:
         record["num_val"] = int(val.sum())
+    if source.get("outside_links"):
+        record["outside_links"] = source["outside_links"]
     if source["stats"] is not None:
         record["standardization"] = source["stats"]
     return record
@@ -249,7 +255,7 @@ def _check_request(name, split, data_dir, rows) -> str | None:
     if not isinstance(split, str) or not _SPLIT_RE.match(split):
         raise DataError(
             f"unknown split {split!r}; expected 'train', 'test' or 'val', optionally sliced "
-            "like 'train[:1000]' or 'test[:10%]'"
+            "like 'train[:1000]' or 'test[:10%]' (no step)"
         )
     if rows is not None:
         ok = isinstance(rows, tuple) and len(rows) == 2 and all(type(r) is int for r in rows)
@@ -263,7 +269,7 @@ def _check_request(name, split, data_dir, rows) -> str | None:
 def _read(name, split, data_dir, cache_dir, rows) -> tuple[np.ndarray, np.ndarray]:
     """Decoded arrays from the disk cache, or from the source (then cached on disk)."""
     cache_dir = cache_dir if cache_dir is not None else os.environ.get("AEZOO_CACHE_DIR")
-    cache_name = split if rows is None else f"{split}-rows{rows[0]}-{rows[1]}"
+    cache_name = _cache_key(name, split, data_dir, rows)
     arrays = _read_disk_cache(cache_dir, name, cache_name) if cache_dir else None
     if arrays is None:
         if name in EMBEDDED:
@@ -415,8 +421,16 @@ def _prepare_or_explain(builder, name: str, data_dir: str | None) -> None:
         raise DataError(f"preparing dataset {name!r} in {where} failed: {e}") from None
 
 
-def _cache_paths(cache_dir, name: str, split: str) -> tuple[pathlib.Path, pathlib.Path]:
-    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{name}-{split}")
+def _cache_key(name: str, split: str, data_dir: str | None, rows) -> str:
+    """The exact request, hashed: split strings that flatten alike (``test[:5]`` and
+    ``test[5:]``) never share a cache file; the data directory is part of it."""
+    where = None if name in EMBEDDED or data_dir is None else str(pathlib.Path(data_dir).resolve())
+    request = json.dumps([name, split, where, list(rows) if rows is not None else None])
+    return hashlib.sha256(request.encode()).hexdigest()[:20]
+
+
+def _cache_paths(cache_dir, name: str, key: str) -> tuple[pathlib.Path, pathlib.Path]:
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{name}-{key}")
     root = pathlib.Path(cache_dir)
     return root / f"{safe}-images.npy", root / f"{safe}-labels.npy"
 

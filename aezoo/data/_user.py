@@ -52,6 +52,9 @@ class DataOptions:
       skip_bad_images: skip (and count) unreadable images instead of stopping.
       val_fraction: share of the training split held out as the ``val`` split (fixed
         permutation; any source, named datasets included).
+      follow_outside_links: read what symbolic links in a folder lead to outside it
+        (default: skipped, counted and named, so a dataset cannot pull in files from
+        anywhere on the machine).
     """
 
     image_size: tuple[int, int] | None = None
@@ -60,11 +63,22 @@ class DataOptions:
     test_fraction: float = 0.1
     skip_bad_images: bool = False
     val_fraction: float = 0.0
+    follow_outside_links: bool = False
 
 
 def is_user_source(name: Any) -> bool:
     """Whether ``name`` is a ``folder:`` / ``npz:`` / ``npy:`` spec."""
     return isinstance(name, str) and name.split(":", 1)[0] in PREFIXES and ":" in name
+
+
+def absolute_source(name: str) -> str:
+    """A user source with its path made absolute (``folder:images`` ->
+    ``folder:/home/me/images``), so a run records data it can find from any folder; other
+    names unchanged."""
+    if not is_user_source(name):
+        return name
+    kind, _, text = name.partition(":")
+    return f"{kind}:{pathlib.Path(text).expanduser().absolute()}" if text.strip() else name
 
 
 def source_paths(name: Any) -> list[pathlib.Path]:
@@ -121,21 +135,54 @@ SPLIT_FOLDERS = {"train": "train", "test": "test", "val": "val", "valid": "val"}
 SKIPPED_NAMES = ("__MACOSX",)  # and every name starting with "." (.ipynb_checkpoints, ...)
 
 
-def _scan(root: pathlib.Path) -> tuple[list[tuple[pathlib.Path, int, str]], list[str]]:
+@dataclasses.dataclass
+class _Walk:
+    """How a folder is walked: its real root, whether links may lead out of it, and the
+    links that did (relative paths, for the warning and the record)."""
+
+    root: pathlib.Path
+    follow_outside: bool = False
+    outside: list[str] = dataclasses.field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.real = os.path.realpath(self.root)
+
+    def allowed(self, path: pathlib.Path) -> bool:
+        """Whether ``path`` may be read: not a link, or one that stays inside the root
+        (else recorded, unless outside links are followed)."""
+        if not os.path.islink(path):
+            return True
+        real = os.path.realpath(path)
+        if real == self.real or real.startswith(self.real + os.sep) or self.follow_outside:
+            return True
+        rel = os.path.relpath(path, self.root)
+        if rel not in self.outside:
+            self.outside.append(rel)
+        return False
+
+
+def _scan(
+    root: pathlib.Path, walk: _Walk | None = None
+) -> tuple[list[tuple[pathlib.Path, int, str]], list[str]]:
     """``[(file, label, split)]`` in a fixed order, and the class names (label order).
 
     A ``train/`` subfolder gives the split layout: ``train/`` with ``test/`` and / or
     ``val/`` (or ``valid/``, the ImageNet layout; it becomes the validation split); without
-    ``test/`` the test rows are drawn from ``train/``. Below them (or below ``root``), each
-    subfolder holding images is a class (sorted names -> 0, 1, ...); images directly in the
-    folder are unlabelled (-1). Hidden files and folders and ``__MACOSX`` are skipped;
-    symlinked folders are followed (each real folder once)."""
-    tops = _split_tops(root)
-    classes = sorted({d.name for top, _ in tops for d in _subfolders(top) if any(_images_below(d))})
+    ``test/`` the test rows are drawn from ``train/``. A ``train/`` beside other folders of
+    images is a class like them. Below them (or below ``root``), each subfolder holding
+    images is a class (sorted names -> 0, 1, ...); images directly in the folder are
+    unlabelled (-1). Hidden files and folders and ``__MACOSX`` are skipped; symlinked
+    folders are followed (each real folder once) while they stay inside ``root`` (see
+    :class:`_Walk`)."""
+    walk = walk or _Walk(root)
+    tops = _split_tops(root, walk)
+    classes = sorted(
+        {d.name for top, _ in tops for d in _subfolders(top, walk) if any(_images_below(d, walk))}
+    )
     index = {c: i for i, c in enumerate(classes)}
     files = []
     for top, split in tops:
-        for f in sorted(_images_below(top)):
+        for f in sorted(_images_below(top, walk)):
             rel = f.relative_to(top).parts
             label = index.get(rel[0], -1) if len(rel) > 1 else -1
             files.append((f, label, split))
@@ -144,8 +191,15 @@ def _scan(root: pathlib.Path) -> tuple[list[tuple[pathlib.Path, int, str]], list
     return files, classes
 
 
-def _split_tops(root: pathlib.Path) -> list[tuple[pathlib.Path, str]]:
+def _split_tops(root: pathlib.Path, walk: _Walk) -> list[tuple[pathlib.Path, str]]:
     if not (root / "train").is_dir():
+        return [(root, "train")]
+    classes = [
+        d
+        for d in _subfolders(root, walk)
+        if d.name not in SPLIT_FOLDERS and any(_images_below(d, walk))
+    ]
+    if classes:  # train/ is one class among others (bicycle/, bus/, train/)
         return [(root, "train")]
     tops = [(root / name, split) for name, split in SPLIT_FOLDERS.items() if (root / name).is_dir()]
     if sum(split == "val" for _, split in tops) > 1:
@@ -157,13 +211,13 @@ def _hidden(name: str) -> bool:
     return name.startswith(".") or name in SKIPPED_NAMES
 
 
-def _subfolders(top: pathlib.Path) -> list[pathlib.Path]:
-    return [d for d in top.iterdir() if d.is_dir() and not _hidden(d.name)]
+def _subfolders(top: pathlib.Path, walk: _Walk) -> list[pathlib.Path]:
+    return [d for d in top.iterdir() if d.is_dir() and not _hidden(d.name) and walk.allowed(d)]
 
 
-def _images_below(d: pathlib.Path):
-    """Image files below ``d``, following symlinked folders once each (no loops), skipping
-    hidden files and folders."""
+def _images_below(d: pathlib.Path, walk: _Walk):
+    """Image files below ``d``, following symlinked folders once each (no loops) while
+    ``walk`` allows them, skipping hidden files and folders."""
     seen: set[str] = set()
     for folder, dirs, names in os.walk(d, followlinks=True):
         real = os.path.realpath(folder)
@@ -171,15 +225,27 @@ def _images_below(d: pathlib.Path):
             dirs[:] = []
             continue
         seen.add(real)
-        dirs[:] = sorted(x for x in dirs if not _hidden(x))
+        dirs[:] = sorted(
+            x for x in dirs if not _hidden(x) and walk.allowed(pathlib.Path(folder) / x)
+        )
         for name in names:
             path = pathlib.Path(folder) / name
-            if not _hidden(name) and path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
+            if _hidden(name) or path.suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            if path.is_file() and walk.allowed(path):
                 yield path
 
 
 def _cached_folder(root: pathlib.Path, options: DataOptions, cache_dir) -> dict[str, Any]:
-    files, classes = _scan(root)
+    walk = _Walk(root, options.follow_outside_links)
+    files, classes = _scan(root, walk)
+    if walk.outside:
+        shown = ", ".join(walk.outside[:5]) + (", ..." if len(walk.outside) > 5 else "")
+        warnings.warn(
+            f"folder: skipped {len(walk.outside)} link(s) leading out of {root}: {shown} "
+            "(--follow-outside-links reads them)",
+            stacklevel=4,
+        )
     cache = cache_root(cache_dir)
     contents = _content_hashes(root, [f for f, *_ in files], cache)
     layout = [(h, label, split) for h, (_, label, split) in zip(contents, files, strict=True)]
@@ -189,12 +255,12 @@ def _cached_folder(root: pathlib.Path, options: DataOptions, cache_dir) -> dict[
     if path.is_file():
         try:
             with np.load(path) as z:
-                return _folder_result(dict(z), classes, options)
+                return {**_folder_result(dict(z), classes, options), "outside_links": walk.outside}
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
             pass  # unreadable cache: decode again and overwrite it
     arrays = _decode_all(files, options)
     _atomic_savez(path, arrays)
-    return _folder_result(arrays, classes, options)
+    return {**_folder_result(arrays, classes, options), "outside_links": walk.outside}
 
 
 def _content_hashes(root: pathlib.Path, files: list[pathlib.Path], cache: pathlib.Path):

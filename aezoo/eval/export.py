@@ -17,12 +17,12 @@ from typing import Any
 import numpy as np
 
 from aezoo import data
+from aezoo._files import atomic_write
 from aezoo._validate import output_file
 from aezoo.errors import AezooError
 from aezoo.eval._evaluator import Context, Evaluator
 from aezoo.eval.likelihood import encode_and_reconstruct
 from aezoo.eval.run import load_split
-from aezoo.train.workdir import atomic_write
 
 
 def _target(context: Context) -> pathlib.Path:

@@ -31,9 +31,9 @@ import numpy as np
 import optax
 
 from aezoo import data
+from aezoo._files import atomic_write
 from aezoo.errors import ConfigError
 from aezoo.nn import Conv
-from aezoo.train.workdir import atomic_write
 
 VERSION = 1  # bump when the network or its training changes: the cache key changes with it
 

@@ -16,6 +16,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from aezoo import data, viz
+from aezoo._files import atomic_write, strict_json
 from aezoo._validate import writable_dir
 from aezoo.errors import CheckpointError, ConfigError, DataError
 from aezoo.eval import _spread, likelihood, representation
@@ -26,7 +27,6 @@ from aezoo.train.figures import write_figures
 from aezoo.train.load import LoadedModel, load
 from aezoo.train.records import read_config
 from aezoo.train.step import EVAL_SEED, make_eval_fn
-from aezoo.train.workdir import atomic_write
 
 REPORT_FIGURES = (
     ("reconstructions.png", "Test inputs and reconstructions"),
@@ -63,6 +63,11 @@ def evaluate(
     Data whose fingerprint differs from the one the run recorded is refused in one line;
     ``allow_changed_data`` scores it anyway and records what changed (``data_changed``).
     """
+    if evaluators is not None and not list(evaluators):
+        raise ConfigError(
+            f"--evaluators names no evaluator; give one or more of {', '.join(EVALUATORS)} "
+            "(or leave it out for the default set)"
+        )
     root = writable_dir(workdir, "workdir")
     if not (root / "config.json").is_file():
         raise CheckpointError(f"no run in {root}: config.json is missing")
@@ -112,8 +117,8 @@ def _evaluate_one(root, names, progress: bool, common: dict, options: dict) -> d
     results["seconds"] = time.perf_counter() - t0
     if source.get("changed"):
         results["data_changed"] = source["changed"]  # scored with --allow-changed-data
-    results = _merged_with_previous(root / "eval.json", results)
-    atomic_write(root / "eval.json", json.dumps(results, indent=2) + "\n")
+    results, document = _merged_with_previous(root / "eval.json", results)
+    atomic_write(root / "eval.json", strict_json(document, indent=2) + "\n")
     atomic_write(root / "report.md", _report(m, results, root))
     say(f"wrote {root / 'eval.json'} and {root / 'report.md'}")
     return results
@@ -138,7 +143,7 @@ def _evaluate_members(root, run, names, progress: bool, common: dict, options: d
         "groups": _spread.groups(run["members"], scores, next(iter(sweep)) if sweep else None),
     }
     title = f"aezoo evaluation: {run['model']} on {result['dataset']}/{common['split']}"
-    atomic_write(root / "eval.json", json.dumps(result, indent=2) + "\n")
+    atomic_write(root / "eval.json", strict_json(result, indent=2) + "\n")
     atomic_write(root / "report.md", _spread.markdown(title, result))
     say(f"wrote {root / 'eval.json'} and {root / 'report.md'}")
     return result
@@ -148,18 +153,50 @@ def _say(progress: bool):
     return (lambda msg: print(msg, file=sys.stderr)) if progress else (lambda msg: None)
 
 
-def _merged_with_previous(path: pathlib.Path, results: dict[str, Any]) -> dict[str, Any]:
-    """``results`` over the metrics of an earlier evaluation of the same params and split
-    (so ``--evaluators disentanglement`` after a full evaluation keeps the NLL)."""
+_SAME_PARAMS = ("model", "dataset", "epoch", "params")
+
+
+def _merged_with_previous(
+    path: pathlib.Path, results: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(results, eval.json)``: ``results`` over the metrics of an earlier evaluation of the
+    same params and split (so ``--evaluators disentanglement`` after a full evaluation keeps
+    the NLL), and the file's document: one evaluation per split, the newest whole split at
+    the top and the others under ``splits`` (an evaluation of a slice never replaces that
+    of the whole split). Evaluations of other params are dropped."""
+    entries, top = _previous_entries(path, results)
+    split = results["split"]
+    old = entries.get(split)
+    if old is not None and old.get("num_examples") == results["num_examples"]:
+        ran = list(dict.fromkeys([*old.get("evaluators", []), *results["evaluators"]]))
+        results = {**old, **results, "evaluators": ran}
+    entries[split] = results
+    if "[" not in split or top is None or "[" in top:
+        top = split
+    others = {s: r for s, r in entries.items() if s != top}
+    document = {**entries[top], **({"splits": others} if others else {})}
+    return results, document
+
+
+def _previous_entries(
+    path: pathlib.Path, results: dict[str, Any]
+) -> tuple[dict[str, Any], str | None]:
+    """The evaluations in an earlier eval.json of the same params, by split, and the split
+    at its top (None when there is none)."""
     try:
         old = json.loads(path.read_text())
     except (OSError, ValueError):
-        return results
-    same = ("model", "dataset", "split", "epoch", "params", "num_examples")
-    if not isinstance(old, dict) or any(old.get(k) != results[k] for k in same):
-        return results
-    ran = list(dict.fromkeys([*old.get("evaluators", []), *results["evaluators"]]))
-    return {**old, **results, "evaluators": ran}
+        return {}, None
+    if not isinstance(old, dict) or not isinstance(old.get("split"), str):
+        return {}, None
+    splits = old.pop("splits", None)
+    found = {**(splits if isinstance(splits, dict) else {}), old["split"]: old}
+    entries = {
+        s: r
+        for s, r in found.items()
+        if isinstance(r, dict) and all(r.get(k) == results[k] for k in _SAME_PARAMS)
+    }
+    return entries, old["split"] if old["split"] in entries else None
 
 
 def _codes(context: Context) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import flax.linen as nn
@@ -91,10 +92,31 @@ def register(spec: ModelSpec, *, replace: bool = False) -> ModelSpec:
     config, a module, a loss and a SPEC); every command and evaluator then knows it."""
     if not isinstance(spec, ModelSpec):
         raise ConfigError(f"register takes a ModelSpec; got {type(spec).__name__}")
+    _check_spec(spec)
     if spec.name in MODELS and not replace:
         raise ConfigError(f"a model named {spec.name!r} is registered already")
     MODELS[spec.name] = spec
     return spec
+
+
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
+
+
+def _check_spec(spec: ModelSpec) -> None:
+    """One line for a spec the zoo could not use: a name that is not a plain word (it
+    becomes a flag, a folder and a file name), or parts that are not what they must be."""
+    if not isinstance(spec.name, str) or not _NAME.fullmatch(spec.name):
+        raise ConfigError(
+            f"model name must be a letter then letters, digits, _ or - (at most 64); "
+            f"got {spec.name!r}"
+        )
+    if not callable(spec.loss_fn):
+        raise ConfigError(f"model {spec.name}: loss_fn must be callable; got {spec.loss_fn!r}")
+    for what, cls in (("config_cls", spec.config_cls), ("module_cls", spec.module_cls)):
+        if not isinstance(cls, type):
+            raise ConfigError(f"model {spec.name}: {what} must be a class; got {cls!r}")
+    if not issubclass(spec.config_cls, BaseConfig):
+        raise ConfigError(f"model {spec.name}: config_cls must subclass aezoo.models.BaseConfig")
 
 
 def having(capability: str) -> list[str]:

@@ -24,7 +24,10 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from aezoo._files import atomic_write, strict_json
+from aezoo._validate import writable_dir
 from aezoo.errors import ConfigError
+from aezoo.train._lock import LOCK_NAME, check_unlocked, command_line, run_lock
 
 MARKER = ".aezoo-recipe"  # in a recipe's runs folder: --overwrite may remove that folder
 
@@ -85,9 +88,13 @@ class Recipe:
     notes: str = ""
 
     def commands(self, runs: str | os.PathLike = "runs/recipes/NAME") -> list[str]:
-        """The steps as a user types them (``{runs}`` filled in)."""
-        root = str(runs).replace("NAME", self.name)
+        """The steps as a user types them (``{runs}`` filled in, quoted for the shell)."""
+        root = shlex.quote(str(runs).replace("NAME", self.name))
         return ["aezoo " + step.format(runs=root) for step in self.steps]
+
+    def argvs(self, runs: str | os.PathLike) -> list[list[str]]:
+        """The steps as argument lists (what runs; a folder name with spaces stays one)."""
+        return [shlex.split(command)[1:] for command in self.commands(runs)]
 
 
 def run_recipe(
@@ -96,25 +103,52 @@ def run_recipe(
     runs: str | os.PathLike,
     results: str | os.PathLike,
     overwrite: bool = False,
+    resume: bool = False,
     say: Callable[[str], None] = lambda msg: None,
     env: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Run every step of ``recipe`` into ``runs`` and write ``results/NAME.json``; returns
     the result. A step that fails stops the recipe with a one-line error naming it (its own
-    output is on the terminal above)."""
-    root = _fresh_runs_folder(pathlib.Path(runs), overwrite)
-    out = pathlib.Path(results)
+    output is on the terminal above). The runs folder is locked while the recipe runs; it
+    records each finished step, so ``resume`` continues a stopped recipe at its first
+    unfinished step."""
+    if resume and overwrite:
+        raise ConfigError("--resume and --overwrite exclude each other")
+    out = writable_dir(results, "--results")
+    root = pathlib.Path(runs)
+    with run_lock(root, command_line()):
+        steps = _start(root, recipe, overwrite=overwrite, resume=resume)
+        t_start = time.perf_counter() - sum(s["seconds"] for s in steps)
+        for i, (argv, command) in enumerate(
+            zip(recipe.argvs(root), recipe.commands(root), strict=True)
+        ):
+            if i < len(steps):
+                say(f"reproduce {recipe.name}: step {i + 1}/{len(recipe.steps)} done before")
+                continue
+            say(f"reproduce {recipe.name}: step {i + 1}/{len(recipe.steps)}: {command}")
+            steps.append(_run_step(recipe, i, argv, command, env))
+            _write_progress(root, recipe, steps)
+        result = _result(recipe, root, steps, time.perf_counter() - t_start)
     out.mkdir(parents=True, exist_ok=True)
-    steps, t_start = [], time.perf_counter()
-    for i, (step, command) in enumerate(zip(recipe.steps, recipe.commands(root), strict=True)):
-        say(f"reproduce {recipe.name}: step {i + 1}/{len(recipe.steps)}: {command}")
-        argv = shlex.split(step.format(runs=root))
-        t0 = time.perf_counter()
-        code = subprocess.call([sys.executable, "-m", "aezoo.cli", *argv], env=env)
-        seconds = time.perf_counter() - t0
-        if code != 0:
-            raise ConfigError(f"recipe {recipe.name}: step {i + 1} exited {code}: {command}")
-        steps.append({"command": command, "seconds": round(seconds, 1), "kind": argv[0]})
+    path = out / f"{recipe.name}.json"
+    atomic_write(path, strict_json(result, indent=2) + "\n")
+    say(f"wrote {path}")
+    return result
+
+
+def _run_step(recipe: Recipe, i: int, argv: list[str], command: str, env) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    code = subprocess.call([sys.executable, "-m", "aezoo.cli", *argv], env=env)
+    seconds = time.perf_counter() - t0
+    if code != 0:
+        raise ConfigError(
+            f"recipe {recipe.name}: step {i + 1} exited {code}: {command} (continue with "
+            f"`aezoo reproduce {recipe.name} --resume` once it is fixed)"
+        )
+    return {"command": command, "seconds": round(seconds, 1), "kind": argv[0]}
+
+
+def _result(recipe: Recipe, root: pathlib.Path, steps: list, seconds: float) -> dict[str, Any]:
     result = {
         "recipe": recipe.name,
         "title": recipe.title,
@@ -124,14 +158,11 @@ def run_recipe(
         "command": f"aezoo reproduce {recipe.name}",
         "steps": steps,
         "train_seconds": round(sum(s["seconds"] for s in steps if s["kind"] == "train"), 1),
-        "seconds": round(time.perf_counter() - t_start, 1),
+        "seconds": round(seconds, 1),
         "outputs": collect_outputs(recipe, root),
     }
     for output, key in recipe.headline:
         result[key] = result["outputs"][output][key]
-    path = out / f"{recipe.name}.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    say(f"wrote {path}")
     return result
 
 
@@ -140,8 +171,7 @@ def collect_outputs(recipe: Recipe, root: pathlib.Path) -> dict[str, Any]:
     step (with its last epoch's record), ``{task-OUT: TASK.json}`` for every task (OUT: the
     name of its ``--out`` folder)."""
     outputs: dict[str, Any] = {}
-    for step in recipe.steps:
-        argv = shlex.split(step.format(runs=root))
+    for argv in recipe.argvs(root):
         if argv[0] == "train":
             workdir = pathlib.Path(_flag(argv, "--workdir"))
             outputs[workdir.name] = _run_output(workdir)
@@ -168,16 +198,53 @@ def _flag(argv: Sequence[str], flag: str) -> str:
     return argv[argv.index(flag) + 1]
 
 
-def _fresh_runs_folder(root: pathlib.Path, overwrite: bool) -> pathlib.Path:
-    if root.exists() and any(root.iterdir()):
+def _start(root: pathlib.Path, recipe: Recipe, *, overwrite: bool, resume: bool) -> list:
+    """The steps already finished in ``root`` (``resume``), or none once the folder is
+    fresh: new or empty, or (``overwrite``) an earlier reproduction, cleared when no run
+    below it is in use."""
+    marker = root / MARKER
+    if resume:
+        done = _progress(marker, recipe)
+        if done is None:
+            raise ConfigError(f"nothing to resume in {root}: no reproduction of {recipe.name}")
+        return done
+    held = {LOCK_NAME, *(p.name for p in root.glob(".aezoo-lock-*"))}
+    if any(p.name not in held for p in root.iterdir()):
+        if not marker.exists():
+            raise ConfigError(
+                f"{root} was not made by aezoo reproduce; refusing to use or clear it "
+                "(choose another --runs)"
+            )
         if not overwrite:
-            raise ConfigError(f"{root} holds an earlier reproduction; pass --overwrite to redo it")
-        if not (root / MARKER).exists():
-            raise ConfigError(f"{root} was not made by aezoo reproduce; refusing to clear it")
-        shutil.rmtree(root)
-    root.mkdir(parents=True, exist_ok=True)
-    (root / MARKER).write_text("made by aezoo reproduce; --overwrite may remove this folder\n")
-    return root
+            raise ConfigError(
+                f"{root} holds an earlier reproduction; pass --resume to continue it or "
+                "--overwrite to redo it"
+            )
+        check_unlocked(root, below=True)
+        for p in root.iterdir():
+            if p.name not in held:
+                shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+    _write_progress(root, recipe, [])
+    return []
+
+
+def _progress(marker: pathlib.Path, recipe: Recipe) -> list | None:
+    """The finished steps recorded in ``marker`` (None: no progress of ``recipe``)."""
+    try:
+        found = json.loads(marker.read_text())
+    except (OSError, ValueError):
+        return None
+    ok = isinstance(found, dict) and found.get("recipe") == recipe.name
+    steps = found.get("steps") if ok else None
+    if not isinstance(steps, list) or not all(isinstance(s, dict) for s in steps):
+        return None
+    return steps[: len(recipe.steps)]
+
+
+def _write_progress(root: pathlib.Path, recipe: Recipe, steps: list) -> None:
+    note = "made by aezoo reproduce: --overwrite may clear this folder, --resume continues it"
+    record = {"recipe": recipe.name, "note": note, "steps": steps}
+    atomic_write(root / MARKER, json.dumps(record, indent=1) + "\n")
 
 
 def _commit() -> str:

@@ -37,11 +37,11 @@ import jax
 import numpy as np
 
 from aezoo import data
+from aezoo._files import atomic_write
 from aezoo.errors import ConfigError
 from aezoo.models import ModelSpec, having
 from aezoo.samplers import autoregressive, flow, gmm, normal, two_stage, uniform
 from aezoo.train.load import LoadedModel, load
-from aezoo.train.workdir import atomic_write
 
 FIT_SEED = 0
 ENCODE_BATCH = 1000
@@ -287,11 +287,17 @@ def _fit_and_save(m, kind: SamplerKind, folder, wanted: dict, source: dict, say)
     arrays = kind.fit(codes, seed=FIT_SEED, say=say, **extra, **wanted["options"])
     meta = {**wanted, "rows": len(codes), "seconds": time.perf_counter() - start}
     meta["arrays"] = arrays_hash(arrays)
-    folder.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
-    atomic_write(folder / f"{kind.name}.npz", buffer.getvalue())
-    atomic_write(folder / f"{kind.name}.json", json.dumps(meta, indent=1) + "\n")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write(folder / f"{kind.name}.npz", buffer.getvalue())
+        atomic_write(folder / f"{kind.name}.json", json.dumps(meta, indent=1) + "\n")
+    except OSError as e:  # a run one may read but not write: use the sampler unsaved
+        say(
+            f"cannot save the {kind.name} sampler in {folder} ({e.strerror or e}); using it unsaved"
+        )
+        return Sampler(kind.name, m, arrays, meta)
     say(f"saved {folder / kind.name}.npz ({meta['seconds']:.1f} s)")
     return Sampler(kind.name, m, arrays, meta)
 

@@ -20,6 +20,7 @@ from aezoo import data
 from aezoo._validate import one_of, output_dir
 from aezoo.eval import Context, Evaluator, register_evaluator
 from aezoo.tasks import anomaly, clustering, manifold, metrics, retrieval, semisupervised
+from aezoo.train.records import dataset_of
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,6 +106,7 @@ def _as_evaluator(task: Task) -> Evaluator:
             progress=context.options["progress"],
             data_dir=context.source["data_dir"],
             cache_dir=context.source["cache_dir"],
+            allow_changed_data=bool(context.source.get("allow_changed_data")),
         )
         return flat_metrics(task.name, result["rows"])
 
@@ -131,14 +133,20 @@ def run_task(
     progress: bool = True,
     data_dir: str | None = None,
     cache_dir: str | None = None,
+    allow_changed_data: bool = False,
     **options: Any,
 ) -> dict[str, Any]:
     """Run task ``name`` on the trained ``runs`` (workdirs; none for ``anomaly``, which
     trains its own) with ``options`` (fields of the task's options class); outputs go to
-    ``out`` (default ``runs/task-NAME``). Returns the result also written as JSON."""
+    ``out`` (default ``runs/task-NAME``), never into the data a run was trained on.
+    ``allow_changed_data`` scores data that differ from what the runs recorded. Returns the
+    result also written as JSON."""
     task = TASKS[one_of("task", name, tuple(TASKS))]
     opts = task.options_cls(**options)
-    datasets = data.source_paths(opts.dataset) if name == "anomaly" else ()
+    if name == "anomaly":
+        datasets = data.source_paths(opts.dataset)
+    else:
+        datasets = [p for run in runs for p in data.source_paths(dataset_of(run))]
     target = output_dir(out if out is not None else f"runs/task-{name}", "--out", datasets=datasets)
     return task.run(
         [str(r) for r in runs],
@@ -147,6 +155,7 @@ def run_task(
         progress=progress,
         data_dir=data_dir,
         cache_dir=cache_dir,
+        allow_changed_data=allow_changed_data,
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import pathlib
 import sys
 from collections.abc import Callable, Sequence
@@ -11,11 +10,11 @@ from typing import Any
 import numpy as np
 
 from aezoo import data
+from aezoo._files import atomic_write, strict_json
 from aezoo.errors import ConfigError, DataError
 from aezoo.eval.likelihood import encode_and_reconstruct
 from aezoo.eval.run import data_source, load_split
 from aezoo.train.load import LoadedModel, load
-from aezoo.train.workdir import atomic_write
 
 
 def say_fn(progress: bool) -> Callable[[str], None]:
@@ -51,10 +50,12 @@ def subset(x: np.ndarray, y: np.ndarray, n: int | None, seed: int):
     return x[order], y[order]
 
 
-def split_for(m: LoadedModel, split: str, data_dir=None, cache_dir=None):
+def split_for(m: LoadedModel, split: str, data_dir=None, cache_dir=None, allow_changed=False):
     """A split of the run's dataset, read as for training, in grey levels (not binarized:
-    codes and pixel baselines see the same deterministic images)."""
-    x, y = load_split(m, split, data_source(m, data_dir, cache_dir))
+    codes and pixel baselines see the same deterministic images); checked against the data
+    the run recorded unless ``allow_changed``."""
+    source = {**data_source(m, data_dir, cache_dir), "allow_changed_data": allow_changed}
+    x, y = load_split(m, split, source)
     require_labels(m.run["train"]["dataset"], split, y)
     return x, y
 
@@ -106,7 +107,7 @@ def pixels(x: np.ndarray) -> np.ndarray:
 
 
 def write_outputs(out: pathlib.Path, name: str, result: dict[str, Any], markdown: str) -> None:
-    atomic_write(out / f"{name}.json", json.dumps(result, indent=2) + "\n")
+    atomic_write(out / f"{name}.json", strict_json(result, indent=2) + "\n")
     atomic_write(out / f"{name}.md", markdown)
 
 

@@ -100,17 +100,18 @@ def run(
     progress: bool = True,
     data_dir: str | None = None,
     cache_dir: str | None = None,
+    allow_changed_data: bool = False,
 ) -> dict[str, Any]:
     """Cluster the codes of every run and the pixels; write ``clustering.json`` / ``.md``."""
     say = common.say_fn(progress)
     models = common.load_runs(runs, "clustering")
     out.mkdir(parents=True, exist_ok=True)
     tx, ty = common.subset(
-        *common.split_for(models[0], "train", data_dir, cache_dir),
+        *common.split_for(models[0], "train", data_dir, cache_dir, allow_changed_data),
         options.num_train or None,
         options.seed,
     )
-    sx, sy = common.split_for(models[0], "test", data_dir, cache_dir)
+    sx, sy = common.split_for(models[0], "test", data_dir, cache_dir, allow_changed_data)
     rows = []
     for m, path in zip(models, runs, strict=True):
         found = _run_rows(m, common.run_name(m, path), tx, ty, sx, sy, options)

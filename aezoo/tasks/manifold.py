@@ -19,6 +19,7 @@ import numpy as np
 
 from aezoo import viz
 from aezoo._validate import check_fields, one_of, option
+from aezoo.errors import DataError
 from aezoo.tasks import _common as common
 from aezoo.tasks import metrics
 
@@ -110,6 +111,17 @@ def _score(
     }
 
 
+def _check_size(n: int, options: ManifoldOptions) -> None:
+    """One line when ``n`` points are too few for the neighbourhoods the scores and the
+    graph-based methods use (k neighbours of each point among the others)."""
+    least = 2 * max(options.neighbors, 10) + 2
+    if n < least:
+        raise DataError(
+            f"task manifold needs at least {least} test examples for --neighbors "
+            f"{options.neighbors}; the run's test split has {n} test examples"
+        )
+
+
 def run(
     runs: Sequence[str],
     options: ManifoldOptions,
@@ -118,15 +130,19 @@ def run(
     progress: bool = True,
     data_dir: str | None = None,
     cache_dir: str | None = None,
+    allow_changed_data: bool = False,
 ) -> dict[str, Any]:
     """Embed ``options.num_points`` test images with every run and method; write
     ``manifold.json``, ``manifold.md`` and ``manifold.png`` (the 2-D embeddings)."""
     say = common.say_fn(progress)
     models = common.load_runs(runs, "manifold")
-    out.mkdir(parents=True, exist_ok=True)
     x, y = common.subset(
-        *common.split_for(models[0], "test", data_dir, cache_dir), options.num_points, options.seed
+        *common.split_for(models[0], "test", data_dir, cache_dir, allow_changed_data),
+        options.num_points,
+        options.seed,
     )
+    _check_size(len(x), options)
+    out.mkdir(parents=True, exist_ok=True)
     flat, k = common.pixels(x), options.neighbors
     # The original space: trustworthiness and continuity are 1 by definition.
     rows = [

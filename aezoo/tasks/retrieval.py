@@ -107,6 +107,7 @@ def run(
     progress: bool = True,
     data_dir: str | None = None,
     cache_dir: str | None = None,
+    allow_changed_data: bool = False,
 ) -> dict[str, Any]:
     """Rank the training images for ``options.num_queries`` test queries with every run and
     baseline; write ``retrieval.json``, ``retrieval.md`` and ``retrieval.png``."""
@@ -114,10 +115,12 @@ def run(
     models = common.load_runs(runs, "retrieval")
     out.mkdir(parents=True, exist_ok=True)
     qx, qy = common.subset(
-        *common.split_for(models[0], "test", data_dir, cache_dir), options.num_queries, options.seed
+        *common.split_for(models[0], "test", data_dir, cache_dir, allow_changed_data),
+        options.num_queries,
+        options.seed,
     )
     dx, dy = common.subset(
-        *common.split_for(models[0], "train", data_dir, cache_dir),
+        *common.split_for(models[0], "train", data_dir, cache_dir, allow_changed_data),
         options.database or None,
         options.seed + 1,
     )

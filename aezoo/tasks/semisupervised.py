@@ -127,13 +127,14 @@ def run(
     progress: bool = True,
     data_dir: str | None = None,
     cache_dir: str | None = None,
+    allow_changed_data: bool = False,
 ) -> dict[str, Any]:
     """Test error of every classifier: the baselines and M1 over the label draws, and each
     semi-supervised run's own classifier; writes ``semisupervised.json`` and ``.md``."""
     say = common.say_fn(progress)
     models = common.load_runs(runs, "semisupervised", vectors=True)
-    tx, ty = common.split_for(models[0], "train", data_dir, cache_dir)
-    sx, sy = common.split_for(models[0], "test", data_dir, cache_dir)
+    tx, ty = common.split_for(models[0], "train", data_dir, cache_dir, allow_changed_data)
+    sx, sy = common.split_for(models[0], "test", data_dir, cache_dir, allow_changed_data)
     out.mkdir(parents=True, exist_ok=True)
     pairs = list(zip(models, runs, strict=True))
     coders = [(m, p) for m, p in pairs if not m.spec.semi_supervised]

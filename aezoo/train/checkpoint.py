@@ -9,11 +9,14 @@ checkpoint that restores cleanly wins.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
 import os
 import pathlib
 import signal
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import jax
@@ -60,12 +63,13 @@ class Checkpointer:
         )
         if not finite:
             raise CheckpointError(f"refusing to checkpoint epoch {epoch}: state is not finite")
-        self._manager.save(
-            epoch,
-            args=ocp.args.Composite(
-                state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)
-            ),
-        )
+        with _write_errors(self.path(epoch)):
+            self._manager.save(
+                epoch,
+                args=ocp.args.Composite(
+                    state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)
+                ),
+            )
         fault = os.environ.get(_FAULT_ENV, "").split(":")
         if fault[0] == str(epoch):  # tests: SIGKILL (or "EPOCH:INT", Ctrl-C) mid-write
             if fault[1:] == ["INT"]:
@@ -143,11 +147,37 @@ class Checkpointer:
 
     def wait(self) -> None:
         """Block until every started save is complete on disk."""
-        self._manager.wait_until_finished()
+        with _write_errors(self.directory):
+            self._manager.wait_until_finished()
 
     def close(self) -> None:
-        self._manager.wait_until_finished()
+        with _write_errors(self.directory):
+            self._manager.wait_until_finished()
         self._manager.close()
+
+
+@contextlib.contextmanager
+def _write_errors(path: pathlib.Path) -> Iterator[None]:
+    """A failed checkpoint write (Orbax and TensorStore raise many types) as one line naming
+    the checkpoint; the checkpoints written before stay intact."""
+    try:
+        yield
+    except CheckpointError:
+        raise
+    except Exception as e:
+        text = str(e)
+        full = getattr(e, "errno", None) == errno.ENOSPC or any(
+            mark in text for mark in ("RESOURCE_EXHAUSTED", "No space left", "Disk quota")
+        )
+        why = "no space left on the device" if full else f"{type(e).__name__}: {_first(text)}"
+        raise CheckpointError(
+            f"cannot write checkpoint {path}: {why}; the earlier checkpoints are intact "
+            "(free space, then continue with --resume)"
+        ) from None
+
+
+def _first(text: str) -> str:
+    return text.splitlines()[0][:200] if text else ""
 
 
 class ModelMismatchError(CheckpointError):

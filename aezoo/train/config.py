@@ -63,6 +63,12 @@ class TrainConfig:
     skip_bad_images: bool = option(
         False, "folder: skip (and count) unreadable images instead of stopping", group="data"
     )
+    follow_outside_links: bool = option(
+        False,
+        "folder: also read what symbolic links in the folder lead to outside it (default: "
+        "such links are skipped, counted and named)",
+        group="data",
+    )
     val_fraction: float = option(
         0.0,
         "hold out this share of the training split (fixed rows) as a validation split: the "
@@ -196,6 +202,14 @@ class TrainConfig:
     checkpoint_every: int = option(
         1, "checkpoint every N epochs and at the end", low=1, resumable=True, group="outputs"
     )
+    checkpoint_seconds: float = option(
+        60.0,
+        "and at most one checkpoint per this many seconds, besides the first and the last "
+        "(0: at every --checkpoint-every epochs); a stopped run resumes from the newest",
+        low=0.0,
+        resumable=True,
+        group="outputs",
+    )
     keep: int = option(3, "keep the last K checkpoints", low=1, resumable=True, group="outputs")
     keep_best: bool = option(
         False,
@@ -217,6 +231,7 @@ class TrainConfig:
         elif self.sweep is not None:
             object.__setattr__(self, "sweep", _normal_sweep(self.sweep))
         check_fields(self)
+        object.__setattr__(self, "dataset", data.absolute_source(self.dataset))
         data.parse_image_size(self.image_size)
         if self.center_crop and self.image_size is None:
             raise ConfigError("center_crop crops to the aspect ratio of image_size: give both")
@@ -239,6 +254,7 @@ class TrainConfig:
             test_fraction=self.test_fraction,
             skip_bad_images=self.skip_bad_images,
             val_fraction=self.val_fraction,
+            follow_outside_links=self.follow_outside_links,
         )
 
     def data_record(self) -> dict[str, Any]:

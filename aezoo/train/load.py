@@ -16,6 +16,7 @@ import numpy as np
 from aezoo import data
 from aezoo.errors import CheckpointError, ConfigError, DataError, ShapeError
 from aezoo.models import BaseConfig, ModelSpec, get_spec, require
+from aezoo.train import records
 from aezoo.train.checkpoint import Checkpointer
 from aezoo.train.config import TrainConfig
 from aezoo.train.optim import make_optimizer
@@ -202,8 +203,8 @@ def load(
     config_path = root / "config.json"
     if not config_path.is_file():
         raise CheckpointError(f"no run in {root}: config.json is missing")
+    run = records.read_config(config_path)
     try:
-        run = json.loads(config_path.read_text())
         spec = get_spec(run["model"])
         config = spec.config_cls(**run["model_config"])
         train_config = TrainConfig.from_record(run["train"])
@@ -297,7 +298,7 @@ def _restore(ckpt_dir: pathlib.Path, abstract: Any, epoch: int | None, model: st
 def _why_none_restored(ckpt_dir: pathlib.Path) -> str:
     """Corrupt checkpoints, or a config.json edited after training (its model settings no
     longer those the checkpoints were written with): which one, in words."""
-    run = json.loads((ckpt_dir.parent / "config.json").read_text())
+    run = records.read_config(ckpt_dir.parent / "config.json")
     ckpt = Checkpointer(ckpt_dir, keep=10**6)
     try:
         saved = next((m for e in reversed(ckpt.epochs()) if (m := ckpt.meta(e))), None)

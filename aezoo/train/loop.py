@@ -30,7 +30,9 @@ import jax
 import numpy as np
 import optax
 
-from aezoo.errors import CheckpointError, ConfigError, NonFiniteError
+from aezoo import data
+from aezoo._files import strict_json
+from aezoo.errors import CheckpointError, ConfigError, DataError, NonFiniteError
 from aezoo.models import BaseConfig, ModelSpec, get_spec
 from aezoo.train import records, sharding
 from aezoo.train import workdir as run_dir
@@ -99,6 +101,7 @@ def fit(  # noqa: PLR0913 (the public entry point: keyword options, as the CLI's
     overwrite: bool = False,
     progress: bool = True,
     figures: bool = True,
+    allow_changed_data: bool = False,
     **settings: Any,
 ) -> FitResult:
     """Train ``model`` on ``train`` images, evaluating on ``test`` each epoch.
@@ -125,6 +128,9 @@ def fit(  # noqa: PLR0913 (the public entry point: keyword options, as the CLI's
       workdir, resume, overwrite: where the outputs go (see the module docstring); continue
         the run there (bit-identical to an uninterrupted run) or replace it.
       progress, figures: a progress bar and epoch lines on stderr; figures at the end.
+      allow_changed_data: resume although the data differ from what the run recorded
+        (the change is recorded in config.json as ``data_changed``); else a one-line
+        DataError.
 
     Returns a :class:`FitResult`: the final state and one record per member and epoch.
 
@@ -149,15 +155,20 @@ def fit(  # noqa: PLR0913 (the public entry point: keyword options, as the CLI's
     is_main = jax.process_index() == 0
     held = workdir is not None and is_main  # one command per run folder (train/_lock.py)
     with run_lock(workdir, command_line()) if held else contextlib.nullcontext():
+        extra = _config_extra(program)
         out_dir = run_dir.prepare(
             workdir,
             program.record(),
             resume=resume,
             overwrite=overwrite,
             write=is_main,
-            **_config_extra(program),
+            **extra,
         )
-        carry, history = _train(program, out_dir, resume=resume, progress=progress and is_main)
+        if resume and out_dir is not None:
+            extra.update(_data_changes(program, out_dir, allow=allow_changed_data))
+        carry, history = _train(
+            program, out_dir, extra, resume=resume, progress=progress and is_main
+        )
         summary = program.finish(out_dir, carry, history, figures and is_main)
     _warn_skipped(history, progress and is_main)
     return FitResult(
@@ -175,7 +186,12 @@ def fit(  # noqa: PLR0913 (the public entry point: keyword options, as the CLI's
 
 
 def _train(
-    program: Program, out_dir: pathlib.Path | None, *, resume: bool, progress: bool
+    program: Program,
+    out_dir: pathlib.Path | None,
+    extra: dict[str, Any],
+    *,
+    resume: bool,
+    progress: bool,
 ) -> tuple[Carry, list[dict[str, Any]]]:
     """The epochs: start (or resume), run, record, checkpoint. Returns the final carry and
     the history (one record per member and epoch)."""
@@ -184,18 +200,17 @@ def _train(
     ckpt = Checkpointer(out_dir / "checkpoints", keep=train_config.keep) if out_dir else None
     if ckpt is not None and resume:
         write = jax.process_index() == 0
-        carry, history, start = _resume(ckpt, program, carry, run, write=write)
+        carry, history, start = _resume(ckpt, program, carry, run, extra, write=write)
     writers = _writers(program, out_dir, start, progress, ckpt)
     best = _best_so_far(program, history)
+    schedule = _CheckpointSchedule(train_config, saved=start > 1)
     try:
         for epoch in range(start, train_config.epochs + 1):
             carry, records = _run_epoch(program, carry, epoch, ckpt, compile=epoch == start)
             history.extend(records)
             if train_config.keep_best and out_dir is not None:
                 best = _keep_best(program, out_dir, carry, records[0], best)
-            if ckpt is not None and (
-                epoch % train_config.checkpoint_every == 0 or epoch == train_config.epochs
-            ):
+            if ckpt is not None and schedule.due(epoch):
                 ckpt.save(epoch, program.saved(carry), {**run, "epoch": epoch, "history": history})
             writers.write(records)
     finally:
@@ -203,6 +218,33 @@ def _train(
         if ckpt is not None:
             ckpt.close()
     return carry, history
+
+
+class _CheckpointSchedule:
+    """When to checkpoint: at the first multiple of ``checkpoint_every``, at the last epoch,
+    and between them at multiples of ``checkpoint_every`` once ``checkpoint_seconds`` have
+    passed since the last checkpoint (the default run spends its time training, not
+    saving). Every process of a multi-host run takes process 0's decision."""
+
+    def __init__(self, config: TrainConfig, *, saved: bool) -> None:
+        self.config = config
+        self.saved = saved  # a checkpoint exists already (a resumed run)
+        self.last = time.monotonic()
+
+    def due(self, epoch: int) -> bool:
+        config = self.config
+        if epoch == config.epochs:
+            return True
+        if epoch % config.checkpoint_every:
+            return False
+        due = not self.saved or time.monotonic() - self.last >= config.checkpoint_seconds
+        if jax.process_count() > 1:  # clocks differ; the save is collective
+            from jax.experimental import multihost_utils
+
+            due = bool(multihost_utils.broadcast_one_to_all(np.asarray(due)))
+        if due:
+            self.saved, self.last = True, time.monotonic()
+        return due
 
 
 def _run_epoch(
@@ -264,7 +306,13 @@ def _nonfinite_message(
 
 
 def _resume(
-    ckpt: Checkpointer, program: Program, carry: Carry, run: Mapping[str, Any], *, write: bool
+    ckpt: Checkpointer,
+    program: Program,
+    carry: Carry,
+    run: Mapping[str, Any],
+    extra: dict[str, Any],
+    *,
+    write: bool,
 ) -> tuple[Carry, list[dict[str, Any]], int]:
     """``(carry, history, start_epoch)`` from the newest checkpoint that restores; then (on
     the writing process) ``config.json`` is rewritten and metrics.jsonl cut back to the
@@ -275,7 +323,7 @@ def _resume(
     restored = ckpt.restore_latest(program.saved(carry), model=program.spec.name)
     if restored is None and _before_first_checkpoint(out_dir, program.train_config):
         if write:
-            run_dir.write_config(out_dir, run, **_config_extra(program))
+            run_dir.write_config(out_dir, run, **extra)
             run_dir.write_jsonl(out_dir / "metrics.jsonl", [])
         return carry, [], 1
     if restored is None:
@@ -297,7 +345,7 @@ def _resume(
             f"not continue it: ask for --epochs {epoch} or more (or load the run as it is)"
         )
     if write:
-        run_dir.write_config(out_dir, run, **_config_extra(program))
+        run_dir.write_config(out_dir, run, **extra)
         run_dir.write_jsonl(out_dir / "metrics.jsonl", list(meta["history"]))
     return program.restored(tree), list(meta["history"]), epoch + 1
 
@@ -322,7 +370,7 @@ def _keep_best(
         (out_dir / "best").mkdir(exist_ok=True)
         run_dir.save_params(out_dir / "best" / "params.msgpack", params)
         info = {"epoch": record["epoch"], "step": record["step"], "metric": key, "value": value}
-        run_dir.atomic_write(out_dir / "best" / "best.json", json.dumps(info, indent=2) + "\n")
+        run_dir.atomic_write(out_dir / "best" / "best.json", strict_json(info, indent=2) + "\n")
     return value
 
 
@@ -348,6 +396,28 @@ def _config_extra(program: Program) -> dict[str, Any]:
     if program.fingerprints:
         extra["data_fingerprint"] = program.fingerprints
     return extra
+
+
+def _data_changes(program: Program, out_dir: pathlib.Path, *, allow: bool) -> dict[str, Any]:
+    """What differs between the data of this resumed run and the fingerprints the run
+    recorded: a one-line DataError unless ``allow`` (then ``{"data_changed": {split: why}}``
+    for config.json, with what an earlier resume recorded)."""
+    saved = records.saved_run(out_dir)
+    recorded, now = saved.get("data_fingerprint") or {}, program.fingerprints or {}
+    dataset = program.train_config.dataset
+    changes = dict(saved.get("data_changed") or {})
+    for split in sorted(set(recorded) & set(now)):
+        why = data.fingerprints.changed(recorded[split], now[split])
+        if why is None:
+            continue
+        if not allow:
+            raise DataError(
+                f"the {split} split of {dataset!r} changed since the run was trained ({why}); "
+                "resuming would train on other data: retrain, or pass --allow-changed-data "
+                "(allow_changed_data=True) to go on"
+            )
+        changes[split] = why
+    return {"data_changed": changes} if changes else {}
 
 
 def _writers(

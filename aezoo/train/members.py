@@ -18,6 +18,7 @@ import jax
 import numpy as np
 import optax
 
+from aezoo._files import strict_json
 from aezoo.models import BaseConfig, ModelSpec
 from aezoo.train import records, workdir
 from aezoo.train.checkpoint import Checkpointer
@@ -95,7 +96,7 @@ def summary_markdown(summary: Sequence[Mapping[str, Any]], sweep_name: str | Non
 
 
 def write_summary(out_dir: pathlib.Path, summary: list[dict[str, Any]], sweep_name) -> None:
-    workdir.atomic_write(out_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+    workdir.atomic_write(out_dir / "summary.json", strict_json(summary, indent=2) + "\n")
     workdir.atomic_write(out_dir / "summary.md", summary_markdown(summary, sweep_name))
 
 

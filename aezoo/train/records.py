@@ -104,10 +104,79 @@ def resolve_settings(
 
 
 def read_config(path: pathlib.Path) -> dict[str, Any]:
+    """The run record in ``path`` (a ``config.json``), its structure checked: one line
+    naming the field that is wrong (:class:`CheckpointError`), never a traceback, and no
+    field that is silently ignored (a fingerprint that is not one would disable the data
+    check)."""
     try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"cannot read {path}: {e}") from None
+        record = json.loads(pathlib.Path(path).read_bytes().decode("utf-8"))
+    except OSError as e:
+        raise CheckpointError(f"cannot read {path}: {e.strerror or e}") from None
+    except ValueError as e:  # invalid UTF-8 or JSON
+        raise CheckpointError(f"{path} is not valid JSON ({e})") from None
+    if not isinstance(record, dict):
+        raise CheckpointError(f"{path} must hold a JSON object; got {type(record).__name__}")
+    problem = _record_problem(record)
+    if problem is not None:
+        raise CheckpointError(f"{path}: {problem}")
+    return record
+
+
+def dataset_of(workdir: str | pathlib.Path) -> str | None:
+    """The dataset the run in ``workdir`` was trained on (None when it has no readable
+    record: loading the run reports that in one line)."""
+    try:
+        return read_config(pathlib.Path(workdir) / "config.json")["train"]["dataset"]
+    except CheckpointError:
+        return None
+
+
+def _record_problem(record: dict[str, Any]) -> str | None:
+    """What is wrong with a run record's structure, in words (None: nothing)."""
+    if not isinstance(record.get("model"), str):
+        return "model must be a model name"
+    for key in ("model_config", "train"):
+        if not isinstance(record.get(key), dict):
+            return f"{key} must be an object"
+    if not isinstance(record["train"].get("dataset"), str):
+        return "train.dataset must be a dataset name"
+    return _members_problem(record.get("members")) or _fingerprint_problem(
+        record.get("data_fingerprint")
+    )
+
+
+def _members_problem(members: Any) -> str | None:
+    if members is None:
+        return None
+    if not isinstance(members, list):
+        return f"members must be a list of members; got {type(members).__name__}"
+    for i, member in enumerate(members):
+        if not isinstance(member, dict) or not isinstance(member.get("name"), str):
+            return f"members[{i}] has no name"
+        if not _safe_name(member["name"]):
+            return f"members[{i}].name {member['name']!r} is not a folder name"
+    return None
+
+
+def _safe_name(name: str) -> bool:
+    return bool(name) and name not in (".", "..") and "/" not in name and "\\" not in name
+
+
+_FINGERPRINT = {"rows": int, "shape": list, "dtype": str, "hash": str}
+
+
+def _fingerprint_problem(fingerprints: Any) -> str | None:
+    if fingerprints is None:
+        return None
+    if not isinstance(fingerprints, dict):
+        return f"data_fingerprint must be an object; got {type(fingerprints).__name__}"
+    for split, found in fingerprints.items():
+        if not isinstance(found, dict):
+            return f"data_fingerprint.{split} must be an object"
+        for key, kind in _FINGERPRINT.items():
+            if not isinstance(found.get(key), kind):
+                return f"data_fingerprint.{split} lacks {key} ({kind.__name__})"
+    return None
 
 
 def _version() -> str:
@@ -121,6 +190,7 @@ def _version() -> str:
 
 __all__ = [
     "config_record",
+    "dataset_of",
     "differences",
     "read_config",
     "resolve_settings",

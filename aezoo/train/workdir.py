@@ -12,7 +12,6 @@ import json
 import os
 import pathlib
 import shutil
-import tempfile
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,12 +19,16 @@ import flax.serialization
 import jax
 
 from aezoo import data
+from aezoo._files import atomic_write, strict_json
 from aezoo._validate import output_dir
 from aezoo.errors import CheckpointError, ConfigError
 from aezoo.train import records
+from aezoo.train._lock import LOCK_NAME
+from aezoo.viz import drawn_by_aezoo
 
-# What a fresh run (or --overwrite) clears before it starts: the outputs of training and of
-# `aezoo eval`, and every figure (*.png) in the workdir itself.
+# What aezoo writes in a run folder, and so what --overwrite removes: the outputs of training
+# and of `aezoo eval`, fitted samplers, every PNG figure aezoo drew (marked in the file) and
+# every task's `task-NAME/` folder that holds its `NAME.json`. Nothing else is touched.
 RUN_OUTPUTS = (
     "checkpoints",
     "metrics.jsonl",
@@ -37,6 +40,7 @@ RUN_OUTPUTS = (
     "summary.json",
     "summary.md",
     "best",
+    "samplers",
     "disentanglement.json",
     "disentanglement.md",
 )
@@ -52,8 +56,10 @@ def prepare(
     **extra: Any,
 ) -> pathlib.Path | None:
     """Check ``workdir`` for this run (fresh, resume or overwrite), then (on the writing
-    process) clear old outputs and write ``config.json`` (a resumed run writes it once its
-    checkpoint has restored: :func:`write_config`). Every process checks first."""
+    process) remove aezoo's old outputs (``overwrite``) and write ``config.json`` (a resumed
+    run writes it once its checkpoint has restored: :func:`write_config`). Every process
+    checks first. A fresh run takes only a new or empty folder, or with ``overwrite`` one
+    that holds a run; a folder holding anything else is refused and left as it is."""
     if workdir is None:
         if resume:
             raise ConfigError("resume needs a workdir to resume from")
@@ -62,28 +68,60 @@ def prepare(
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"workdir {out_dir} exists and is not a directory")
     output_dir(out_dir, "workdir", datasets=data.source_paths(run["train"]["dataset"]), runs=False)
-    config_path = out_dir / "config.json"
     if resume and overwrite:
         raise ConfigError("--resume and --overwrite exclude each other")
     if resume:
         _check_resumable(out_dir, run)
-    elif (config_path.exists() or (out_dir / "checkpoints").exists()) and not overwrite:
-        raise ConfigError(
-            f"workdir {out_dir} already holds a run; pass --resume to continue it, "
-            "--overwrite to start over, or choose another --workdir"
-        )
+    else:
+        _check_fresh(out_dir, overwrite)
     barrier("aezoo-workdir-checked")  # every process has checked; only the writer changes it
     if write and not resume:
-        _remove(out_dir, RUN_OUTPUTS)
-        for figure in out_dir.glob("*.png"):
-            figure.unlink()
-        for task_outputs in out_dir.glob("task-*"):  # tasks run as evaluators of the run
-            shutil.rmtree(task_outputs)
+        remove_run_outputs(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         write_config(out_dir, run, **extra)
-        (out_dir / "metrics.jsonl").write_text("")
+        atomic_write(out_dir / "metrics.jsonl", "")
     barrier("aezoo-workdir-ready")
     return out_dir
+
+
+def holds_run(folder: pathlib.Path) -> bool:
+    """Whether ``folder`` holds an aezoo run (its record or its checkpoints)."""
+    return (folder / "config.json").exists() or (folder / "checkpoints").exists()
+
+
+def _check_fresh(out_dir: pathlib.Path, overwrite: bool) -> None:
+    """One line unless a fresh run may write into ``out_dir``: new, empty (but for its
+    lock), or (with ``overwrite``) holding a run."""
+    if holds_run(out_dir):
+        if not overwrite:
+            raise ConfigError(
+                f"workdir {out_dir} already holds a run; pass --resume to continue it, "
+                "--overwrite to start over, or choose another --workdir"
+            )
+        return
+    others = sorted(p.name for p in out_dir.iterdir()) if out_dir.is_dir() else []
+    others = [name for name in others if not name.startswith((LOCK_NAME, ".aezoo-lock-"))]
+    if others:
+        shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+        raise ConfigError(
+            f"workdir {out_dir} is not empty and holds no aezoo run ({shown}); a fresh run "
+            "takes a new or empty folder: choose another --workdir (nothing was changed)"
+        )
+
+
+def remove_run_outputs(out_dir: pathlib.Path) -> None:
+    """Remove what aezoo wrote in ``out_dir`` (:data:`RUN_OUTPUTS`, its figures, its task
+    folders); everything else in the folder stays."""
+    if not out_dir.is_dir():
+        return
+    _remove(out_dir, RUN_OUTPUTS)
+    for figure in out_dir.glob("*.png"):
+        if drawn_by_aezoo(figure):
+            figure.unlink()
+    for task_outputs in out_dir.glob("task-*"):  # tasks run as evaluators of the run
+        name = task_outputs.name.removeprefix("task-")
+        if not task_outputs.is_symlink() and (task_outputs / f"{name}.json").is_file():
+            shutil.rmtree(task_outputs)
 
 
 def _check_resumable(out_dir: pathlib.Path, run: Mapping[str, Any]) -> None:
@@ -102,30 +140,14 @@ def write_config(out_dir: pathlib.Path, run: Mapping[str, Any], **extra: Any) ->
     atomic_write(out_dir / "config.json", json.dumps(record, indent=2) + "\n")
 
 
-def atomic_write(path: pathlib.Path, text: str | bytes) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename, with the mode a
-    plain ``open`` would give (0666 less the umask: readable by others on a shared disk)."""
-    mode = "wb" if isinstance(text, bytes) else "w"
-    with tempfile.NamedTemporaryFile(mode, dir=path.parent, suffix=".tmp", delete=False) as f:
-        f.write(text)
-    os.chmod(f.name, 0o666 & ~_umask())
-    os.replace(f.name, path)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def write_jsonl(path: pathlib.Path, records: list[Mapping[str, Any]]) -> None:
     """Make ``path`` hold exactly ``records`` (drops the lines of lost epochs on resume)."""
-    atomic_write(path, "".join(json.dumps(r) + "\n" for r in records))
+    atomic_write(path, "".join(strict_json(r) + "\n" for r in records))
 
 
 def append_jsonl(path: pathlib.Path, records: list[Mapping[str, Any]]) -> None:
     with path.open("a") as f:
-        f.writelines(json.dumps(r) + "\n" for r in records)
+        f.writelines(strict_json(r) + "\n" for r in records)
 
 
 def save_params(path: pathlib.Path, params: Any) -> None:
@@ -159,6 +181,8 @@ def barrier(name: str) -> None:
 def _remove(out_dir: pathlib.Path, names: tuple[str, ...]) -> None:
     for name in names:
         path = out_dir / name
+        if path.is_symlink():  # a link is not aezoo's output: leave it and what it points to
+            continue
         if path.is_dir():
             shutil.rmtree(path)
         elif path.exists():
@@ -171,7 +195,9 @@ __all__ = [
     "atomic_write",
     "barrier",
     "load_params",
+    "holds_run",
     "prepare",
+    "remove_run_outputs",
     "save_params",
     "write_config",
     "write_jsonl",
