@@ -113,8 +113,10 @@ def check_value(name: str, value: Any, hint: Any, meta: typing.Mapping[str, Any]
     elif hint is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{name} must be true or false; got {value!r}")
-    elif hint is int:  # every count the step takes is an int32 on the device
-        int_in(name, value, meta.get("low"), meta.get("high", INT32_MAX))
+    elif hint is int:
+        int_in(name, value, meta.get("low"), meta.get("high"))
+        if "high" not in meta and value > INT32_MAX:  # counts and steps are int32 on device
+            raise ConfigError(f"{name} must be at most {INT32_MAX} (an int32); got {value}")
     elif hint is float:
         finite(name, value, meta.get("low"), meta.get("high"), open=meta.get("open", ""))
     elif typing.get_origin(hint) is tuple:
@@ -138,8 +140,6 @@ def _unwrap_optional(hint: Any) -> tuple[Any, bool]:
 
 
 def _int_range(low: int | None, high: int | None) -> str:
-    if high == INT32_MAX:
-        return _int_range(low, None) + f" (at most {INT32_MAX})"
     if low == 1 and high is None:
         return "a positive integer"
     if high is None:

@@ -19,6 +19,7 @@ ROOT = pathlib.Path(aezoo.__file__).parent
 FLOORS = {
     "aezoo.errors": 0,
     "aezoo._validate": 0,
+    "aezoo._files": 0,
     "aezoo._flags": 0,
     "aezoo.losses": 1,
     "aezoo.nn": 1,

@@ -63,6 +63,7 @@ def test_checkpoints_keep_the_last_k(digits, tmp_path):
         workdir=tmp_path,
         keep=2,
         checkpoint_every=2,
+        checkpoint_seconds=0,
         progress=False,
     )
     # every 2 epochs and at the end (5), newest 2 kept
@@ -99,6 +100,8 @@ CLI = [
     "4",
     "--seed",
     "7",
+    "--checkpoint-seconds",  # a checkpoint every epoch: the kill points need epoch 2's
+    "0",
     *(
         part
         for name, value in REFERENCE_OPTIMIZER.items()

@@ -258,7 +258,7 @@ API_CASES = [
         "is a 'vae' model, not 'ae'",
     ),
     (lambda d: aezoo.load(d / "nockpt"), aezoo.CheckpointError, "no checkpoint in"),
-    (lambda d: aezoo.load(d / "badjson"), aezoo.CheckpointError, "unreadable or incomplete"),
+    (lambda d: aezoo.load(d / "badjson"), aezoo.CheckpointError, "is not valid JSON"),
     # The helpers of a loaded model follow the one image rule of fit, and check codes,
     # sample counts and keys.
     (lambda d: _loaded(d).reconstruct(_images((0, 8, 8, 1))), aezoo.DataError, "no examples"),

@@ -116,11 +116,13 @@ def test_1_a_new_or_empty_folder_is_a_fresh_run(tmp_path, monkeypatch):
     "splits",
     [("test[:5]", "test[5:]"), ("train[:10%]", "train[10:]", "train[:10]")],
 )
-def test_2_the_disk_cache_never_returns_another_splits_rows(splits, tmp_path):
+def test_2_the_disk_cache_never_returns_another_splits_rows(splits, tmp_path, monkeypatch):
+    monkeypatch.delenv("AEZOO_CACHE_DIR")
     truth = {}
-    for split in splits:
-        truth[split] = np.asarray(data.load("digits", split, cache_dir=tmp_path / "none")[1])
+    for split in splits:  # read without any disk cache
+        truth[split] = np.asarray(data.load("digits", split)[1])
         data.clear_cache()
+    assert len({t.tobytes() for t in truth.values()}) == len(splits)
     cache = tmp_path / "cache"
     for split in splits:  # each read through one shared disk cache, in a fresh process state
         data.clear_cache()
@@ -181,7 +183,9 @@ def tiny_recipe(monkeypatch):
     return recipe
 
 
-def test_3_overwrite_refuses_while_a_run_below_is_locked(tiny_recipe, tmp_path, monkeypatch, capsys):
+def test_3_overwrite_refuses_while_a_run_below_is_locked(
+    tiny_recipe, tmp_path, monkeypatch, capsys
+):
     fake = _FakeSteps()
     monkeypatch.setattr("aezoo.recipes._recipe.subprocess.call", fake)
     runs, results = tmp_path / "runs", tmp_path / "results"
@@ -283,9 +287,8 @@ def test_7_a_lock_that_cannot_be_written_leaves_no_lock(tmp_path, monkeypatch):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr("aezoo.train._lock._text", full)
-    with pytest.raises(aezoo.ConfigError, match="No space left on device"):
-        with run_lock(tmp_path, "aezoo train"):
-            pass
+    with pytest.raises(aezoo.ConfigError, match="No space left on device"), run_lock(tmp_path, "x"):
+        pass
     assert sorted(p.name for p in tmp_path.iterdir()) == []
     monkeypatch.undo()
     with run_lock(tmp_path, "aezoo train"):  # the retry takes it
@@ -311,12 +314,10 @@ def test_11e_a_live_pid_of_an_earlier_boot_is_stale(tmp_path, capsys):
     with run_lock(tmp_path, "aezoo eval"):
         pass
     assert "taking over the stale lock" in capsys.readouterr().err
-    live = {**mine, "pid_start": json.loads(json.dumps(mine))["pid_start"]}
-    assert live  # a lock naming this very process (same start) is held, not stale:
-    with run_lock(tmp_path, "aezoo train"):
-        with pytest.raises(aezoo.ConfigError, match="is in use by"):
-            with run_lock(tmp_path, "aezoo eval"):
-                pass
+    # A lock naming this very process (the same start) is held, not stale:
+    held = run_lock(tmp_path, "aezoo train")
+    with held, pytest.raises(aezoo.ConfigError, match="is in use"), run_lock(tmp_path, "eval"):
+        pass
 
 
 # --- 8: reads stay inside the dataset ---------------------------------------------------------
@@ -476,7 +477,9 @@ def test_10_object_labels_that_are_not_integers_are_one_line():
         aezoo.fit("vae", (np.asarray(x)[:100], labels), epochs=1, **TINY_RUN)
 
 
-def test_10_a_sampler_on_a_read_only_run_is_used_unsaved(vae_run_copy, tmp_path, monkeypatch, capsys):
+def test_10_a_sampler_on_a_read_only_run_is_used_unsaved(
+    vae_run_copy, tmp_path, monkeypatch, capsys
+):
     def read_only(path, text):
         raise PermissionError(errno.EROFS, "Read-only file system", str(path))
 
