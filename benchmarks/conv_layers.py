@@ -6,9 +6,11 @@ Every convolution of the ``conv`` and ``resnet`` encoders/decoders at batch 128 
 images, forward and backward (the gradients of the input and of the kernel), timed in turn
 by each way of computing it:
 
-- ``aezoo, in scan``: ``aezoo.nn.Conv`` / ``ConvTranspose`` as the CPU runs them (``--conv-impl
-  auto``: im2col / one matmul per output phase), steps inside one ``lax.scan``, as in the fused
-  epoch;
+- ``onednn, in scan``: ``aezoo.nn.Conv`` / ``ConvTranspose`` with ``--conv-impl onednn``
+  (oneDNN's forward, backward-data and backward-weights primitives through the XLA FFI, what
+  ``auto`` runs on CPU where it is built), steps inside one ``lax.scan``, as in the fused epoch;
+- ``matmul, in scan``: the same layers as matmuls (im2col / one matmul per output phase; what
+  ``auto`` runs without oneDNN), in the same scan;
 - ``XLA conv, in scan``: ``lax.conv_general_dilated`` / ``lax.conv_transpose`` in the same
   scan (what ``--conv-impl xla`` trains with);
 - ``XLA conv, jit per step``: the same native convolution, one jitted call per step (outside
@@ -64,7 +66,13 @@ LAYERS: dict[str, tuple[bool, tuple[int, int, int], tuple[int, int, int, int], i
 # How many times each layer runs in a step of its net (the resnet's blocks hold two 3x3
 # convolutions each, one block per resolution in the encoder and one in the decoder).
 USES = {name: 4 if "block" in name else 1 for name in LAYERS}
-VARIANTS = ("aezoo, in scan", "XLA conv, in scan", "XLA conv, jit per step", "torch eager")
+VARIANTS = (
+    "onednn, in scan",
+    "matmul, in scan",
+    "XLA conv, in scan",
+    "XLA conv, jit per step",
+    "torch eager",
+)
 
 
 def layer_flops(transposed: bool, shape, kernel, stride: int) -> float:
@@ -141,17 +149,21 @@ def time_torch(layer, steps: int, repeats: int) -> float:
 def _measure(variant: str, layer, args: argparse.Namespace) -> float | None:
     if variant == "torch eager":
         return time_torch(layer, args.steps, args.repeats) if torch_baseline.available() else None
-    if variant == "aezoo, in scan":
-        return time_jax(layer, "auto", True, args.steps, args.repeats)
+    if variant in ("onednn, in scan", "matmul, in scan"):
+        return time_jax(layer, variant.split(",")[0], True, args.steps, args.repeats)
     # XLA:CPU's native convolutions are slow: fewer steps keep the run short.
     return time_jax(layer, "xla", variant.endswith("in scan"), args.xla_steps, args.repeats)
 
 
 def run(args: argparse.Namespace) -> dict:
     times: dict[str, dict[str, list[float]]] = {n: {v: [] for v in VARIANTS} for n in LAYERS}
+    unknown = sorted(set(args.variants) - set(VARIANTS))
+    if unknown:
+        raise SystemExit(f"unknown variant(s) {unknown}; expected some of {list(VARIANTS)}")
+    variants = [v for v in VARIANTS if v in args.variants]
     for r in range(args.rounds):
         for name, layer in LAYERS.items():
-            for variant in VARIANTS:
+            for variant in variants:
                 ms = _measure(variant, layer, args)
                 if ms is not None:
                     times[name][variant].append(ms)
@@ -170,7 +182,7 @@ def run(args: argparse.Namespace) -> dict:
         "rounds": args.rounds,
         "device": suite.device_info(),
         "matmul_peak_gflops": suite.matmul_peak(),
-        "variants": list(VARIANTS),
+        "variants": variants,
         "rows": rows,
         "times": times,
     }
@@ -183,6 +195,12 @@ def main() -> None:
     p.add_argument("--xla-steps", type=int, default=2, help="steps of the native conv (2)")
     p.add_argument("--repeats", type=int, default=3, help="timed calls per round (3)")
     p.add_argument("--name", default="conv-layers", help="result file name")
+    p.add_argument(
+        "--variants",
+        type=lambda text: [v.strip() for v in text.split(";") if v.strip()],
+        default=list(VARIANTS),
+        help="the ways to time, separated by ';' (default: all)",
+    )
     args = p.parse_args()
     result = run(args)
     out = ROOT / "benchmarks" / "results" / f"{args.name}.json"

@@ -16,7 +16,7 @@ import pytest
 import aezoo
 from aezoo.errors import ConfigError
 from aezoo.models import MODELS
-from aezoo.nn import ACTIVATIONS, CONV_IMPLS, Conv, ConvTranspose, Encoder, resolve_impl
+from aezoo.nn import ACTIVATIONS, CONV_IMPLS, Conv, ConvTranspose, Encoder, _onednn, resolve_impl
 from aezoo.nn._mlp import ResBlock
 from aezoo.train import create_train_state, make_train_epoch
 
@@ -80,11 +80,12 @@ def test_matmul_layers_equal_flax_forward_and_gradients(ours, flax_layer, kernel
 
 
 def test_impl_is_chosen_by_backend_and_can_be_forced():
-    assert resolve_impl("auto") == ("matmul" if jax.default_backend() == "cpu" else "xla")
+    cpu = "onednn" if _onednn.available() else "matmul"
+    assert resolve_impl("auto") == (cpu if jax.default_backend() == "cpu" else "xla")
     assert resolve_impl("xla") == "xla" and resolve_impl("matmul") == "matmul"
     with pytest.raises(aezoo.ConfigError, match="unknown conv_impl 'cudnn'"):
         resolve_impl("cudnn")
-    assert CONV_IMPLS == ("auto", "matmul", "xla")
+    assert CONV_IMPLS == ("auto", "onednn", "matmul", "xla")
 
 
 @pytest.mark.slow
@@ -93,12 +94,14 @@ def test_conv_models_give_the_same_outputs_with_either_impl(name, rng):
     x = jax.random.uniform(jax.random.key(2), (4, 28, 28, 1))
     kw = {"image_shape": (28, 28, 1), "latent_dim": 2, "hidden_dims": (16,), "arch": "conv"}
     _, matmul = aezoo.get(name, conv_impl="matmul", **kw)
-    _, native = aezoo.get(name, conv_impl="xla", **kw)
     params = aezoo.train.init_params(matmul, rng)
-    chex.assert_trees_all_equal_shapes(params, aezoo.train.init_params(native, rng))
     a = jax.jit(lambda p: matmul.apply({"params": p}, x, method="reconstruct")["mean"])(params)
-    b = jax.jit(lambda p: native.apply({"params": p}, x, method="reconstruct")["mean"])(params)
-    np.testing.assert_allclose(a, b, atol=1e-5)
+    impls = ["xla", "onednn"] if _onednn.available() else ["xla"]
+    for impl in impls:  # checkpoints load across impls: the same parameters
+        _, other = aezoo.get(name, conv_impl=impl, **kw)
+        chex.assert_trees_all_equal_shapes(params, aezoo.train.init_params(other, rng))
+        f = jax.jit(lambda p, m=other: m.apply({"params": p}, x, method="reconstruct")["mean"])
+        np.testing.assert_allclose(a, f(params), atol=1e-5)
 
 
 @pytest.mark.optax

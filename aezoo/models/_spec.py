@@ -81,8 +81,9 @@ class BaseConfig:
     )
     conv_impl: str = option(
         "auto",
-        "convolutions as matmuls (fast inside the fused epoch on CPU) or XLA's native ones; "
-        "auto: matmul on CPU, xla on GPU/TPU. Same parameters either way",
+        "convolutions through oneDNN (CPU), as matmuls (fast inside the fused epoch on any "
+        "backend) or XLA's native ones; auto: onednn on CPU where it is built (pip install "
+        "'aezoo[onednn]'), else matmul; xla on GPU/TPU. Same parameters either way",
         choices=CONV_IMPLS,
         resumable=True,
     )

@@ -13,8 +13,10 @@ matmul speed everywhere:
 :class:`Conv` and :class:`ConvTranspose` hold the same parameters as ``flax.linen.Conv`` /
 ``ConvTranspose`` (``kernel [kh, kw, C_in, C_out]``, ``bias [C_out]``, same initializers, so
 the same draws for the same key) and compute the same function (SAME padding; tested to float
-tolerance, forward and gradients). ``impl``: ``"matmul"``, ``"xla"`` (``lax`` convolutions,
-cuDNN on GPU), or ``"auto"``: matmul on CPU, XLA elsewhere. Checkpoints load either way.
+tolerance, forward and gradients). ``impl``: ``"onednn"`` (oneDNN's direct convolutions
+through the XLA FFI, :mod:`aezoo.nn._onednn`), ``"matmul"``, ``"xla"`` (``lax``
+convolutions, cuDNN on GPU), or ``"auto"``: oneDNN on CPU where it is built and loadable,
+else matmul; XLA elsewhere. Checkpoints load across impls (the same parameters).
 """
 
 from __future__ import annotations
@@ -30,18 +32,27 @@ import numpy as np
 from jax import lax
 
 from aezoo.errors import ConfigError
+from aezoo.nn import _onednn
 
-CONV_IMPLS = ("auto", "matmul", "xla")
+CONV_IMPLS = ("auto", "onednn", "matmul", "xla")
 _DIMS = ("NHWC", "HWIO", "NHWC")
 
 
 def resolve_impl(impl: str) -> str:
-    """``"auto"`` -> ``"matmul"`` on CPU (XLA:CPU convolutions are slow inside loops),
-    ``"xla"`` on GPU/TPU (cuDNN / the TPU convolution units)."""
+    """``"auto"`` -> ``"onednn"`` on CPU when its kernel is available, else ``"matmul"``
+    (XLA:CPU convolutions are slow inside loops); ``"xla"`` on GPU/TPU (cuDNN / the TPU
+    convolution units). ``"onednn"`` where it cannot run is one line saying why."""
     if impl not in CONV_IMPLS:
         raise ConfigError(f"unknown conv_impl {impl!r}; expected one of {', '.join(CONV_IMPLS)}")
     if impl == "auto":
-        return "matmul" if jax.default_backend() == "cpu" else "xla"
+        if jax.default_backend() != "cpu":
+            return "xla"
+        if _onednn.available():
+            return "onednn"
+        _onednn.fall_back_notice()
+        return "matmul"
+    if impl == "onednn" and not _onednn.available():
+        raise ConfigError(f"conv_impl onednn cannot run here: {_onednn.status()[1]}")
     return impl
 
 
@@ -168,6 +179,7 @@ class Conv(_ConvLayer):
     """``flax.linen.Conv`` (SAME padding, bias) with a choice of implementation."""
 
     OPS: ClassVar[dict[str, Callable[..., jax.Array]]] = {
+        "onednn": _onednn.conv2d,
         "matmul": conv2d_matmul,
         "xla": _xla_conv,
     }
@@ -177,6 +189,7 @@ class ConvTranspose(_ConvLayer):
     """``flax.linen.ConvTranspose`` (SAME padding, bias) with a choice of implementation."""
 
     OPS: ClassVar[dict[str, Callable[..., jax.Array]]] = {
+        "onednn": _onednn.conv_transpose2d,
         "matmul": conv_transpose2d_matmul,
         "xla": _xla_conv_transpose,
     }
