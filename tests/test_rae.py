@@ -65,7 +65,11 @@ def test_the_penalties_shrink_the_codes_and_the_model_samples_through_a_gmm(digi
     with pytest.raises(aezoo.DataError, match="trained on arrays passed to fit"):
         aezoo.samplers.get(tmp_path / "p", "gmm")
     strong = aezoo.fit(
-        "rae", *digits, model_config={**config, "embedding_weight": 1.0}, workdir=tmp_path, **kw
+        "rae",
+        *digits,
+        model_config={**config, "embedding_weight": 1.0},
+        workdir=tmp_path / "s",
+        **kw,
     )
 
     def code_norm(result):
@@ -73,7 +77,7 @@ def test_the_penalties_shrink_the_codes_and_the_model_samples_through_a_gmm(digi
         return float(jnp.mean(jnp.sum(jnp.square(z["z"]), -1)))
 
     assert code_norm(strong) < 0.5 * code_norm(plain)
-    s = aezoo.samplers.get(tmp_path, "gmm", components=2, say=lambda _: None)
+    s = aezoo.samplers.get(tmp_path / "s", "gmm", components=2, say=lambda _: None)
     assert s.sample(3, jax.random.key(0))["mean"].shape == (3, *SHAPE)
     with pytest.raises(aezoo.ConfigError, match="--sampler prior: rae has no prior of its own"):
-        aezoo.samplers.get(tmp_path, "prior")
+        aezoo.samplers.get(tmp_path / "s", "prior")

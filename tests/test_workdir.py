@@ -31,11 +31,13 @@ def _snapshot(workdir):
 @pytest.mark.optax
 def test_overwrite_removes_the_previous_runs_evaluation_and_figures(run, digits, tmp_path):
     workdir = shutil.copytree(run, tmp_path / "w")
-    for name in ("eval.json", "report.md", "latent_scatter.png", "summary.md"):
+    for name in ("eval.json", "report.md", "summary.md"):
         (workdir / name).write_text("old")
+    aezoo.viz.save_image_grid(workdir / "latent_scatter.png", np.zeros((2, 8, 8, 1)))
+    (workdir / "holiday.png").write_bytes(b"a PNG aezoo did not draw")
     aezoo.fit("vae", digits[0], workdir=workdir, overwrite=True, epochs=1, figures=False, **KW)
     left = sorted(p.name for p in workdir.iterdir())
-    assert left == ["checkpoints", "config.json", "metrics.jsonl", "params.msgpack"]
+    assert left == ["checkpoints", "config.json", "holiday.png", "metrics.jsonl", "params.msgpack"]
 
 
 @pytest.mark.slow
