@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
+import shlex
 import statistics
 import sys
 from collections.abc import Callable
@@ -177,7 +178,7 @@ def run(args: argparse.Namespace) -> dict:
         rows.append(row)
     return {
         "kind": "conv_layers",
-        "command": "python benchmarks/conv_layers.py " + " ".join(sys.argv[1:]),
+        "command": "python benchmarks/conv_layers.py " + shlex.join(sys.argv[1:]),
         "batch_size": BATCH,
         "rounds": args.rounds,
         "device": suite.device_info(),
