@@ -16,16 +16,15 @@ Train a model, load it back, evaluate it:
 The public API is what this module exports: ``fit``, ``TrainConfig``, ``load``,
 ``evaluate``, ``get``, ``MODELS`` and the errors; step builders live in :mod:`aezoo.train`,
 data in :mod:`aezoo.data`, likelihoods in :mod:`aezoo.losses`, blocks in :mod:`aezoo.nn`.
+Each name is imported on first use (PEP 562), so ``import aezoo`` and the ``aezoo`` command's
+``--help`` cost no JAX start-up; ``from aezoo import fit`` works as ever.
 """
 
-from aezoo import (
-    data,
-    losses,
-    models,
-    nn,
-    samplers,
-    tasks,  # registers the run-scoring tasks as evaluators
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from aezoo.errors import (
     AezooError,
     CheckpointError,
@@ -34,11 +33,41 @@ from aezoo.errors import (
     NonFiniteError,
     ShapeError,
 )
-from aezoo.eval import evaluate
-from aezoo.models import MODELS, ModelSpec, get
-from aezoo.train import FitResult, TrainConfig, fit, load
+
+if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
+    from aezoo import data, losses, models, nn, samplers, tasks
+    from aezoo.eval import evaluate
+    from aezoo.models import MODELS, ModelSpec, get
+    from aezoo.train import FitResult, TrainConfig, fit, load
 
 __version__ = "0.1.0"
+
+_SUBMODULES = ("data", "losses", "models", "nn", "samplers", "tasks")
+_ATTRIBUTES = {
+    "evaluate": "aezoo.eval",
+    "MODELS": "aezoo.models",
+    "ModelSpec": "aezoo.models",
+    "get": "aezoo.models",
+    "FitResult": "aezoo.train",
+    "TrainConfig": "aezoo.train",
+    "fit": "aezoo.train",
+    "load": "aezoo.train",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"aezoo.{name}")
+    if name in _ATTRIBUTES:
+        value = getattr(importlib.import_module(_ATTRIBUTES[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'aezoo' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_SUBMODULES, *_ATTRIBUTES})
+
 
 __all__ = [
     "MODELS",

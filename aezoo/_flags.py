@@ -10,6 +10,9 @@ import typing
 from collections.abc import Sequence
 from typing import Any
 
+from aezoo._validate import flag_of
+from aezoo._validate import type_hints as hints_of
+
 GROUPS = {
     "data": "data",
     None: "training",
@@ -32,11 +35,14 @@ def parse_int_tuple(text: str) -> tuple[int, ...]:
     return values
 
 
-def field_flag(parser: argparse._ActionsContainer, f: dataclasses.Field, hint: Any) -> None:
-    """Add the flag of one config field (``--field-name``), typed from its annotation."""
+def field_flag(
+    parser: argparse._ActionsContainer, f: dataclasses.Field, hint: Any, shown: Any = None
+) -> None:
+    """Add the flag of one config field (``--field-name``), typed from its annotation
+    (``shown``: the default its help names, when it is not the field's own)."""
     meta = f.metadata
-    flag = "--" + meta.get("flag", f.name.replace("_", "-"))
-    default = meta.get("cli_default", f.default)
+    flag = flag_of(f)
+    default = meta.get("cli_default", f.default) if shown is None else shown
     if typing.get_origin(hint) in (typing.Union, types.UnionType):  # Optional[X] -> X
         hint = next(a for a in typing.get_args(hint) if a is not type(None))
     kwargs: dict[str, Any] = {"dest": f.name, "default": None}
@@ -60,7 +66,7 @@ def add_config_flags(
 ) -> None:
     """One flag per field of the config dataclass ``cls`` (``option(..., cli=False)`` none;
     with ``only``, just those fields)."""
-    hints = typing.get_type_hints(cls)
+    hints = hints_of(cls)
     groups: dict[Any, argparse._ArgumentGroup] = {}
     for f in dataclasses.fields(cls):
         if f.metadata.get("cli", True) and (not only or f.name in only):
@@ -78,4 +84,4 @@ def given(args: argparse.Namespace, cls: type) -> dict[str, Any]:
     }
 
 
-__all__ = ["GROUPS", "add_config_flags", "field_flag", "given", "parse_int_tuple"]
+__all__ = ["GROUPS", "add_config_flags", "field_flag", "given", "hints_of", "parse_int_tuple"]

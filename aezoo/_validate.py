@@ -95,15 +95,43 @@ def positive_ints(name: str, value: Any, *, empty: bool = False) -> tuple[int, .
     return tuple(positive_int(f"{name} entries", v) for v in value)
 
 
-def check_fields(config: Any) -> None:
-    """Check every field of the dataclass ``config`` from its annotation and metadata."""
-    hints = _hints(type(config))
+def check_fields(config: Any, *, as_flags: bool = False) -> None:
+    """Check every field of the dataclass ``config`` from its annotation and metadata
+    (``as_flags``: errors name the field's flag, ``--nll-samples``)."""
+    hints = type_hints(type(config))
     for f in dataclasses.fields(config):
         value = getattr(config, f.name)
         hint, optional = _unwrap_optional(hints[f.name])
         if value is None and optional:
             continue
-        check_value(f.name, value, hint, f.metadata)
+        check_value(flag_of(f) if as_flags else f.name, value, hint, f.metadata)
+
+
+def flag_of(f: dataclasses.Field) -> str:
+    """The command-line flag of a config field: ``--field-name`` (or its ``flag``)."""
+    return "--" + f.metadata.get("flag", f.name.replace("_", "-"))
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """The typed options of a plug-in (an evaluator, a sampler, a task): a frozen dataclass
+    of :func:`option` fields, checked when made; the CLI generates its flags from them and
+    errors name the flags."""
+
+    def __post_init__(self) -> None:
+        check_fields(self, as_flags=True)
+
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        """Every field's default, by name."""
+        return {f.name: f.default for f in dataclasses.fields(cls)}
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
 
 
 def check_value(name: str, value: Any, hint: Any, meta: typing.Mapping[str, Any]) -> None:
@@ -126,7 +154,7 @@ def check_value(name: str, value: Any, hint: Any, meta: typing.Mapping[str, Any]
 
 
 @functools.cache
-def _hints(cls: type) -> dict[str, Any]:
+def type_hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
@@ -159,7 +187,9 @@ def _float_range(low: float | None, high: float | None, open: str) -> str:
 
 
 __all__ = [
+    "Options",
     "check_fields",
+    "flag_of",
     "check_value",
     "finite",
     "int_in",

@@ -21,6 +21,9 @@ FLOORS = {
     "aezoo._validate": 0,
     "aezoo._files": 0,
     "aezoo._flags": 0,
+    "aezoo._registry": 0,
+    "aezoo._plugins": 0,
+    "aezoo._cores": 0,
     "aezoo.losses": 1,
     "aezoo.nn": 1,
     "aezoo.data": 1,
@@ -32,6 +35,8 @@ FLOORS = {
     "aezoo.tasks": 4,
     "aezoo.bench": 5,
     "aezoo.cli": 6,
+    "aezoo._parsers": 6,
+    "aezoo.commands": 6,
     "aezoo": 6,  # the package's __init__: the public API re-exports everything
 }
 

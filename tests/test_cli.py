@@ -12,14 +12,14 @@ from aezoo.cli import main
 
 
 def test_list_shows_models_samplers_and_datasets(capsys):
-    from aezoo.samplers import NAMES
+    from aezoo.samplers import PRIOR, SAMPLERS
 
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     for word in ("ae", "vae", "digits", "mnist", "cifar10"):
         assert word in out
     listed = out.split("samplers")[1].split("datasets:")[0]
-    assert [line.split()[0] for line in listed.splitlines()[1:]] == list(NAMES)
+    assert [line.split()[0] for line in listed.splitlines()[1:]] == [PRIOR, *SAMPLERS]
     assert "(can also: classify, conditional, sample, semi_supervised; --sweep: lr, alpha)" in out
 
 

@@ -12,7 +12,7 @@ import pytest
 
 import aezoo
 from aezoo import _validate
-from aezoo.cli import build_parser
+from aezoo.cli import parse
 from aezoo.errors import ConfigError
 from aezoo.train.config import TrainConfig, parse_sweep
 from aezoo.train.writers import progress_line
@@ -130,7 +130,6 @@ def test_check_fields_reads_each_fields_metadata(field, value, message):
 
 @pytest.mark.unit
 def test_every_training_setting_has_its_generated_flag():
-    parser = build_parser()
     argv = [
         "train",
         "vae",
@@ -147,14 +146,15 @@ def test_every_training_setting_has_its_generated_flag():
         "--latent-dim",
         "5",
     ]
-    args = parser.parse_args(argv)
+    args = parse(argv)
     assert (args.learning_rate, args.seeds, args.fused, args.tensorboard) == (0.01, 2, False, True)
     assert (args.sweep, args.epochs, args.latent_dim) == ("lr=0.1,0.2", 3, 5)
-    untouched = parser.parse_args(["train", "vae"])
+    untouched = parse(["train", "vae"])
     for f in dataclasses.fields(TrainConfig):
         assert getattr(untouched, f.name) is None, f.name  # left out = not given (resume)
-    help_text = parser._subparsers._group_actions[0].choices["train"]
-    text = help_text._subparsers._group_actions[0].choices["vae"].format_help()
+    from aezoo import _parsers
+
+    text = _parsers.train("aezoo train vae", "vae").format_help()
     for f in dataclasses.fields(TrainConfig):
         flag = "--" + f.metadata.get("flag", f.name.replace("_", "-"))
         assert flag in text, flag

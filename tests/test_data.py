@@ -91,7 +91,7 @@ def test_real_mnist_loads_whole_splits():
 
 @pytest.mark.unit
 def test_unknown_dataset_is_a_clear_error():
-    expected = r"unknown dataset 'mnsit'; available: digits, dsprites, mnist"
+    expected = r"unknown dataset 'mnsit'; did you mean 'mnist'\? available: cifar10, digits, dsprites"
     with pytest.raises(aezoo.DataError, match=expected):
         data.load("mnsit", "train")
 
@@ -116,14 +116,15 @@ def test_non_image_dataset_is_refused():
         data.load("imdb_reviews", "train")
 
 
+@pytest.mark.skipif(not has_mnist(), reason="TFDS_DATA_DIR does not hold prepared mnist")
 def test_disk_cache_round_trip(tmp_path):
     data.clear_cache()
-    a = data.load("digits", "train", cache_dir=tmp_path)
+    a = data.load("mnist", "test[:500]", cache_dir=tmp_path)
     files = sorted(p.name for p in tmp_path.iterdir())
     assert len(files) == 2 and files[0].endswith("-images.npy")
     assert files[1] == files[0].replace("-images", "-labels")
     data.clear_cache()
-    b = data.load("digits", "train", cache_dir=tmp_path)
+    b = data.load("mnist", "test[:500]", cache_dir=tmp_path)
     np.testing.assert_array_equal(a[0], b[0])
     np.testing.assert_array_equal(a[1], b[1])
     data.clear_cache()

@@ -83,10 +83,9 @@ CLI_CASES = [
     ),
     (
         ["eval", "{run}", "--evaluators", "nlll"],
-        "unknown evaluator 'nlll'; available: clustering, disentanglement, export, figures,",
+        "unknown evaluator 'nlll'; did you mean 'nll'? available: clustering, disentanglement,",
     ),
     (["bench", "--quick", "--out", "{run}/config.json"], "config.json is a file, not a directory"),
-    (["eval", "{run}", "--disentanglement"], "--disentanglement is now --evaluators disent"),
     (["eval", "{run}", "--evaluators", "disentanglement"], "dataset 'digits' has no ground-truth"),
     (
         ["eval", "{run}", "--evaluators", "disentanglement", "--num-train", "0"],

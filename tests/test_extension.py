@@ -110,7 +110,7 @@ def user_model(tmp_path_factory):
     spec.loader.exec_module(module)
     register(module.SPEC)
     yield module.SPEC
-    MODELS.pop(module.SPEC.name)
+    MODELS.unregister(module.SPEC.name)
     sys.modules.pop("tiny_user_vae")
 
 

@@ -102,7 +102,7 @@ def test_the_sample_quality_evaluator_scores_a_runs_samples(vae_run_copy, digits
     assert 1.0 <= r["test/class_score_digits_cnn"] <= 10.0
     assert r["test/features_digits_cnn_test_accuracy"] >= 0.97
     for bad, message in (
-        ({"quality_k": 0}, "--quality-k must be an integer >= 1; got 0"),
+        ({"quality_k": 0}, "--quality-k must be a positive integer; got 0"),
         ({"quality_samples": 3}, "--quality-samples must be an integer >= 4"),
         ({"quality_samples": 5, "quality_k": 5}, "--quality-k must be smaller"),
     ):

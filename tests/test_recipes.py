@@ -8,7 +8,7 @@ import shlex
 
 import pytest
 
-from aezoo.cli import build_parser, main
+from aezoo.cli import main, parse
 from aezoo.errors import ConfigError
 from aezoo.recipes import RECIPES, Quote, Recipe, Table, markdown, run_recipe
 from tests.conftest import TINY_NET, net_flags
@@ -36,12 +36,11 @@ TINY = Recipe(
 @pytest.mark.parametrize("name", sorted(RECIPES))
 def test_every_recipe_step_is_a_command_aezoo_parses(name):
     recipe = RECIPES[name]
-    parser = build_parser()
     assert recipe.name == name and recipe.protocol and recipe.tables and recipe.budget
     outputs = set()
     for step in recipe.steps:
         argv = shlex.split(step.format(runs="runs/x"))
-        args = parser.parse_args(argv)  # an unknown flag or model exits here
+        args = parse(argv)  # an unknown flag or model exits here
         if argv[0] == "train":
             outputs.add(argv[argv.index("--workdir") + 1].split("/")[-1])
         if argv[0] == "task":
@@ -88,7 +87,7 @@ def test_reproduce_cli_lists_and_refuses_unknown_names(capsys):
     listed = capsys.readouterr().out
     assert all(name in listed for name in RECIPES)
     assert main(["reproduce", "vae_mnst"]) == 2
-    assert "unknown recipe 'vae_mnst'; available: " in capsys.readouterr().err
+    assert "unknown recipe 'vae_mnst'; did you mean 'vae_mnist'? available: " in capsys.readouterr().err
     assert main(["reproduce", "vae_mnist", "--dry-run"]) == 0
     assert capsys.readouterr().out.startswith("aezoo train vae --dataset mnist --epochs 100")
 

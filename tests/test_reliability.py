@@ -589,10 +589,10 @@ def test_11i_a_negative_label_error_does_not_speak_of_wrapping():
 
 
 def test_11j_task_takes_the_allow_changed_data_it_advises(folder_run, tmp_path, capsys):
-    from aezoo.cli import build_parser
+    from aezoo.cli import parse
 
     run, _ = folder_run
-    args = build_parser().parse_args(
+    args = parse(
         ["task", "clustering", str(run), "--allow-changed-data", "--out", str(tmp_path)]
     )
     assert args.allow_changed_data is True

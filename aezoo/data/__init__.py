@@ -1,7 +1,7 @@
 """Data: whole splits as uint8 host arrays, then on-device preprocessing."""
 
 from aezoo.data import _fingerprint as fingerprints
-from aezoo.data._factors import WITH_FACTORS, GroundTruth, ground_truth
+from aezoo.data._factors import GroundTruth
 from aezoo.data._labels import draw_labels, few_labels, repeats_for_share
 from aezoo.data._preprocess import (
     BINARIZE_MODES,
@@ -18,17 +18,22 @@ from aezoo.data._preprocess import (
 )
 from aezoo.data._preview import format_summary, summarize, write_preview
 from aezoo.data._sources import (
-    DATASETS,
-    EMBEDDED,
-    PROCEDURAL,
-    TFDS_IMAGE_DATASETS,
     clear_cache,
-    dataset_lines,
-    default_epochs,
     describe_source,
     has_own_val,
     load,
     num_examples,
+)
+from aezoo.data._spec import (
+    DATASETS,
+    DatasetSpec,
+    dataset_lines,
+    default_epochs,
+    ground_truth,
+    is_binary,
+    register_dataset,
+    spec_of,
+    with_factors,
 )
 from aezoo.data._user import (
     DataOptions,
@@ -42,14 +47,15 @@ from aezoo.data._user import (
 __all__ = [
     "DataOptions",
     "GroundTruth",
-    "PROCEDURAL",
-    "WITH_FACTORS",
     "ground_truth",
     "BINARIZE_MODES",
     "DATASETS",
-    "EMBEDDED",
+    "DatasetSpec",
+    "is_binary",
+    "register_dataset",
+    "spec_of",
+    "with_factors",
     "TEST_BINARIZATION_SEED",
-    "TFDS_IMAGE_DATASETS",
     "binarize",
     "binarize_once",
     "check_dataset",

@@ -8,7 +8,6 @@ from collections.abc import Callable
 import numpy as np
 
 from aezoo.data import _dsprites
-from aezoo.errors import DataError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,7 +33,7 @@ class GroundTruth:
         return np.stack([rng.integers(0, s, n) for s in self.factor_sizes], axis=1).astype(np.int32)
 
 
-def _dsprites_truth() -> GroundTruth:
+def dsprites_truth() -> GroundTruth:
     def observe(factors: np.ndarray) -> np.ndarray:
         factors = np.asarray(factors)
         color = np.zeros((len(factors), 1), factors.dtype)
@@ -43,18 +42,3 @@ def _dsprites_truth() -> GroundTruth:
     return GroundTruth(
         _dsprites.NAME, _dsprites.FACTOR_NAMES[1:], _dsprites.FACTOR_SIZES[1:], observe
     )
-
-
-_TRUTHS: dict[str, Callable[[], GroundTruth]] = {_dsprites.NAME: _dsprites_truth}
-WITH_FACTORS = tuple(_TRUTHS)
-
-
-def ground_truth(name: str) -> GroundTruth:
-    """The ground-truth factors of dataset ``name`` (one-line :class:`DataError` if it has
-    none)."""
-    if name not in _TRUTHS:
-        raise DataError(
-            f"dataset {name!r} has no ground-truth factors; the disentanglement metrics need "
-            f"one of: {', '.join(WITH_FACTORS)}"
-        )
-    return _TRUTHS[name]()

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from aezoo._validate import INT32_MAX
+from aezoo.data._spec import is_binary
 from aezoo.errors import DataError, ShapeError
 
 BINARIZE_MODES = ("dynamic", "static", "none")
@@ -18,14 +19,13 @@ TEST_BINARIZATION_SEED = 1234
 
 
 # Datasets whose pixels are 0 or 255 already: drawing Bernoulli targets would change nothing.
-BINARY_DATASETS = ("dsprites",)
 
 
 def default_binarize(likelihood: str, dataset: str | None = None) -> str:
     """The binarization every entry point (``fit``, the CLI, the step builders) uses unless
     told otherwise: fresh Bernoulli draws for a Bernoulli decoder, none for the others and
     for datasets that are binary already (dsprites)."""
-    if dataset in BINARY_DATASETS:
+    if is_binary(dataset):
         return "none"
     return "dynamic" if likelihood == "bernoulli" else "none"
 

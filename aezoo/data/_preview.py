@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 
 from aezoo import viz
-from aezoo.data._factors import WITH_FACTORS, ground_truth
 from aezoo.data._preprocess import is_vectors
 from aezoo.data._sources import describe_source, load
+from aezoo.data._spec import ground_truth, with_factors
 from aezoo.data._user import DataOptions, is_user_source
 
 
@@ -79,7 +79,7 @@ def write_preview(
     (in [0, 1]), titled with the labels of the first row; tabular vectors as a heat map
     (examples x features, standardized values); a dataset with ground-truth factors
     (dsprites) as one row per factor, that factor swept over its values."""
-    if name in WITH_FACTORS:
+    if name in with_factors():
         return _factor_preview(path, name)
     x, y = load(name, "train", data_dir=data_dir, cache_dir=cache_dir, options=options)
     idx = np.sort(np.random.default_rng(0).choice(len(x), min(n, len(x)), replace=False))

@@ -15,48 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from aezoo.data import _dsprites
+from aezoo.data._spec import DATASETS, DatasetSpec, spec_of
 from aezoo.data._user import DataOptions, is_user_source, load_source, val_mask
 from aezoo.errors import DataError
-
-EMBEDDED = ("digits",)
-# Drawn in code with their ground-truth factors (see aezoo.data.ground_truth).
-PROCEDURAL = (_dsprites.NAME,)
-# TFDS image-classification datasets known to work (any TFDS name with an ``image`` and a
-# ``label`` feature is accepted; these are the ones `aezoo list` advertises).
-TFDS_IMAGE_DATASETS = (
-    "mnist",
-    "fashion_mnist",
-    "kmnist",
-    "emnist",
-    "cifar10",
-    "svhn_cropped",
-)
-DATASETS = EMBEDDED + PROCEDURAL + TFDS_IMAGE_DATASETS
-
-
-def dataset_lines() -> list[str]:
-    """One line per kind of dataset, as `aezoo list` prints them."""
-    return [
-        "  digits         scikit-learn's 8x8 digits, embedded (no network)",
-        "  dsprites       dSprites (737,280 64x64 shapes), drawn in code, with factors",
-        *(
-            f"  {name:<13}  TFDS (reads prepared data from $TFDS_DATA_DIR)"
-            for name in TFDS_IMAGE_DATASETS
-        ),
-        "  folder:PATH    your images (class subfolders = labels); npz:PATH, npy:PATH arrays",
-    ]
-
-
-# Small datasets need more passes for the same number of steps; dSprites is large.
-_DEFAULT_EPOCHS = {"digits": 100, _dsprites.NAME: 1}
-
-
-def default_epochs(name: str) -> int:
-    """The CLI's default number of epochs for dataset ``name`` (10; 100 for digits, 1 for
-    dsprites)."""
-    return _DEFAULT_EPOCHS.get(name, 10)
-
 
 # A split, optionally sliced the TFDS way: [a:b] with integers or percentages; a step
 # ([::2]) is refused (TFDS has none, and a cache or a fingerprint would take it for [:2]).
@@ -77,10 +38,11 @@ def load(
     """Load a whole split (or only its ``rows``) as host arrays.
 
     Args:
-      name: ``"digits"`` (scikit-learn's bundled 8x8 digits, no network), ``"dsprites"``
-        (drawn in code, 64x64 binary, labels = shape; see :mod:`aezoo.data._dsprites`), a TFDS
-        image-classification dataset name (``mnist``, ``fashion_mnist``, ``cifar10``, ...),
-        or your own data: ``folder:PATH`` (images; class subfolders give labels),
+      name: a registered dataset (:data:`aezoo.data.DATASETS`: ``"digits"``, scikit-learn's
+        bundled 8x8 digits, no network; ``"dsprites"``, drawn in code, 64x64 binary, labels =
+        shape; a plug-in's), a TFDS image-classification dataset name (``mnist``,
+        ``fashion_mnist``, ``cifar10``, ...), or your own data: ``folder:PATH`` (images;
+        class subfolders give labels),
         ``npz:PATH`` / ``npy:PATH`` (arrays; see :mod:`aezoo.data._user`).
       split: ``"train"`` or ``"test"``, optionally sliced the TFDS way (``"train[:1000]"``).
       data_dir: TFDS data directory; defaults to ``$TFDS_DATA_DIR`` or TFDS's default.
@@ -112,14 +74,11 @@ def load(
             f"data options (image size, crop, test fraction) apply to folder:, "
             f"npz: and npy: sources, not to {name!r}"
         )
-    if name in PROCEDURAL:
-        images, labels, _ = _dsprites.load_split(split)
+    spec = spec_of(name)
+    if spec is not None and spec.loader is not None:
+        images, labels = _whole_split(spec, split.split("[")[0])
         return _take_range(images, labels, split, rows, name)
-    if rows is not None and name in EMBEDDED:  # small: load whole, then slice
-        images, labels = load(name, split, data_dir=data_dir, cache_dir=cache_dir)
-        _check_rows(rows, len(images), name, split)
-        return images[rows[0] : rows[1]], labels[rows[0] : rows[1]]
-    key = (name, split, data_dir if name not in EMBEDDED else None, rows)
+    key = (name, split, data_dir, rows)
     with _LOCK:
         if key in _MEMORY:
             return _MEMORY[key]
@@ -128,6 +87,39 @@ def load(
     labels.setflags(write=False)
     with _LOCK:
         _MEMORY[key] = (images, labels)
+    return images, labels
+
+
+def _whole_split(spec: DatasetSpec, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """A registered dataset's whole ``train`` or ``test`` split from its loader, checked
+    once and kept read-only in memory."""
+    key = ("spec", spec.name, split)
+    with _LOCK:
+        if key in _MEMORY:
+            return _MEMORY[key]
+    images, labels = spec.loader(split)
+    images, labels = _checked(spec.name, split, images, labels)
+    with _LOCK:
+        _MEMORY[key] = (images, labels)
+    return images, labels
+
+
+def _checked(name: str, split: str, images, labels) -> tuple[np.ndarray, np.ndarray]:
+    """A loader's arrays as aezoo holds them (a one-line error for what it cannot use)."""
+    images, labels = np.asarray(images), np.asarray(labels)
+    if images.ndim != 4 or images.dtype not in (np.uint8, np.float32) or not len(images):
+        raise DataError(
+            f"dataset {name!r} split {split!r}: the loader must return images uint8 or "
+            f"float32 [N, H, W, C] with N >= 1; got {images.dtype} {images.shape}"
+        )
+    if labels.shape != images.shape[:1] or not np.issubdtype(labels.dtype, np.integer):
+        raise DataError(
+            f"dataset {name!r} split {split!r}: labels must be integers [N] beside images "
+            f"[N, ...]; got {labels.dtype} {labels.shape} beside {images.shape}"
+        )
+    labels = labels.astype(np.int32)
+    images.setflags(write=False)
+    labels.setflags(write=False)
     return images, labels
 
 
@@ -240,7 +232,8 @@ def describe_source(
 
 def num_examples(name: str, split: str = "train", *, data_dir=None, options=None) -> int:
     """Number of examples in a split, without decoding it (TFDS reads the record count)."""
-    local = name in EMBEDDED or name in PROCEDURAL or is_user_source(name)
+    spec = spec_of(name)
+    local = (spec is not None and spec.loader is not None) or is_user_source(name)
     if local or (options and options.val_fraction > 0):
         return len(load(name, split, data_dir=data_dir, options=options)[0])
     if data_dir is None:
@@ -272,10 +265,7 @@ def _read(name, split, data_dir, cache_dir, rows) -> tuple[np.ndarray, np.ndarra
     cache_name = _cache_key(name, split, data_dir, rows)
     arrays = _read_disk_cache(cache_dir, name, cache_name) if cache_dir else None
     if arrays is None:
-        if name in EMBEDDED:
-            arrays = _load_digits(split)
-        else:
-            arrays = _load_tfds(name, split, data_dir, rows)
+        arrays = _load_tfds(name, split, data_dir, rows)
         if cache_dir:
             _write_disk_cache(cache_dir, name, cache_name, arrays)
     return arrays
@@ -292,21 +282,6 @@ def clear_cache() -> None:
     """Forget the in-memory copies kept by :func:`load` (the disk cache is untouched)."""
     with _LOCK:
         _MEMORY.clear()
-
-
-def _load_digits(split: str) -> tuple[np.ndarray, np.ndarray]:
-    from sklearn.datasets import load_digits
-
-    bunch = load_digits()
-    # 0..16 gray levels -> 0..255, as [N, 8, 8, 1] uint8.
-    images = np.round(bunch.images * (255.0 / 16.0)).astype(np.uint8)[..., None]
-    labels = bunch.target.astype(np.int32)
-    # Fixed, deterministic 80/20 split, independent of any global random state.
-    order = np.random.default_rng(0).permutation(len(labels))
-    n_test = 360
-    idx = order[n_test:] if split.startswith("train") else order[:n_test]
-    idx = _slice_indices(idx, split)
-    return np.ascontiguousarray(images[idx]), labels[idx]
 
 
 def _slice_indices(idx: np.ndarray, split: str) -> np.ndarray:
@@ -369,8 +344,8 @@ def _tfds_source(name: str, split: str, data_dir: str | None):
     base = name.split(":")[0].split("/")[0]
     if base not in _tfds_names():
         raise DataError(
-            f"unknown dataset {name!r}; available: {', '.join(DATASETS)} "
-            "(or any TFDS image-classification dataset)"
+            f"{DATASETS.unknown(name)} (or any TFDS image-classification dataset, "
+            "folder:PATH, npz:PATH, npy:PATH)"
         )
     builder = tfds.builder(name, data_dir=data_dir)
     features = builder.info.features
@@ -424,7 +399,7 @@ def _prepare_or_explain(builder, name: str, data_dir: str | None) -> None:
 def _cache_key(name: str, split: str, data_dir: str | None, rows) -> str:
     """The exact request, hashed: split strings that flatten alike (``test[:5]`` and
     ``test[5:]``) never share a cache file; the data directory is part of it."""
-    where = None if name in EMBEDDED or data_dir is None else str(pathlib.Path(data_dir).resolve())
+    where = None if data_dir is None else str(pathlib.Path(data_dir).resolve())
     request = json.dumps([name, split, where, list(rows) if rows is not None else None])
     return hashlib.sha256(request.encode()).hexdigest()[:20]
 

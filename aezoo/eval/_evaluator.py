@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import pathlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from aezoo import data
+from aezoo._registry import suggestion
+from aezoo._validate import Options
 from aezoo.errors import ConfigError
 from aezoo.models import require
 from aezoo.train.load import LoadedModel
@@ -61,8 +63,9 @@ class Evaluator:
       images: it needs image data (not tabular vectors).
       labels: it needs labelled rows.
       default: it runs when no evaluator is named (and the model can serve it).
-      options: its settings and their defaults (``aezoo.evaluate(..., name=value)``, the
-        CLI's ``--name value``); they reach ``run`` in ``context.options``.
+      options_cls: its typed settings, an :class:`aezoo._validate.Options` dataclass of
+        ``option()`` fields (``aezoo.evaluate(..., name=value)``; the CLI generates
+        ``--name value`` from it, with its range); they reach ``run`` in ``context.options``.
       check: ``context -> why it cannot run`` (None: it can), for what the capabilities do
         not say (a dataset with ground-truth factors, an option's range); it runs before any
         evaluator does, so a bad option fails before an hour of work.
@@ -75,8 +78,21 @@ class Evaluator:
     images: bool = False
     labels: bool = False
     default: bool = True
-    options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    options_cls: type[Options] | None = None
     check: Callable[[Context], str | None] | None = None
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """Its settings' defaults, by name."""
+        return self.options_cls.defaults() if self.options_cls is not None else {}
+
+    def checked(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Its settings from ``values`` (defaults for the others), checked field by field:
+        a one-line error naming the flag."""
+        if self.options_cls is None:
+            return {}
+        own = {k: v for k, v in values.items() if k in self.options}
+        return self.options_cls(**own).to_dict()
 
     def refusal(self, context: Context) -> str | None:
         """Why this evaluator cannot run on ``context`` (None: it can)."""
@@ -100,7 +116,7 @@ class Evaluator:
 
 
 def choose(
-    registry: dict[str, Evaluator],
+    registry: Mapping[str, Evaluator],
     names: Sequence[str] | None,
     context: Context,
     given: dict[str, Any] | None = None,
@@ -118,9 +134,9 @@ def choose(
     else:
         unknown = [n for n in names if n not in registry]
         if unknown:
-            raise ConfigError(
-                f"unknown evaluator {unknown[0]!r}; available: {', '.join(sorted(registry))}"
-            )
+            listed = ", ".join(sorted(registry))
+            hint = suggestion(unknown[0], registry) or ";"
+            raise ConfigError(f"unknown evaluator {unknown[0]!r}{hint} available: {listed}")
         chosen = [registry[n] for n in dict.fromkeys(names)]
     context.options.update(settings(registry, chosen, given))
     for evaluator in chosen:
@@ -131,7 +147,7 @@ def choose(
 
 
 def settings(
-    registry: dict[str, Evaluator], chosen: Sequence[Evaluator], given: dict[str, Any]
+    registry: Mapping[str, Evaluator], chosen: Sequence[Evaluator], given: dict[str, Any]
 ) -> dict[str, Any]:
     """The chosen evaluators' options: their defaults updated with ``given``; a one-line
     error for an option no evaluator has, or one only evaluators that do not run have."""
@@ -147,7 +163,16 @@ def settings(
             f"option {key!r} belongs to evaluator {' / '.join(owners)}, which is not "
             f"chosen (running: {', '.join(e.name for e in chosen) or 'none'})"
         )
-    return {**merged, **given}
+    merged.update(given)
+    for evaluator in chosen:
+        merged.update(evaluator.checked(merged))
+    return merged
 
 
-__all__ = ["Context", "Evaluator", "choose", "settings"]
+def check_given(registry: Mapping[str, Evaluator], given: dict[str, Any]) -> None:
+    """Each given option checked by the evaluators that own it (before a run is read)."""
+    for evaluator in registry.values():
+        evaluator.checked(given)
+
+
+__all__ = ["Context", "Evaluator", "check_given", "choose", "settings"]

@@ -8,6 +8,7 @@ ground-truth factors, and its latent traversals (``traversals.png``).
 
 from __future__ import annotations
 
+import dataclasses
 import pathlib
 from typing import Any
 
@@ -15,7 +16,7 @@ import jax
 import numpy as np
 
 from aezoo import data, viz
-from aezoo._validate import one_of
+from aezoo._validate import Options, one_of, option
 from aezoo.errors import AezooError
 from aezoo.eval import disentanglement as dm
 from aezoo.eval._evaluator import Context, Evaluator
@@ -24,17 +25,20 @@ from aezoo.train.load import LoadedModel
 PREFIX = "disentanglement/"
 TRAVERSAL_STEPS = 10
 TRAVERSAL_RANGE = 2.0  # prior standard deviations either side of the base code
-OPTIONS = {"num_train": 10_000, "num_eval": 5_000, "metric_seed": 0, "metrics": "all"}
+
+
+@dataclasses.dataclass(frozen=True)
+class DisentanglementOptions(Options):
+    num_train: int = option(10_000, "disentanglement: the sample each metric fits on", low=1)
+    num_eval: int = option(5_000, "disentanglement: the sample each metric scores", low=1)
+    metric_seed: int = option(0, "disentanglement: the samples' seed", low=0)
+    metrics: str = option(
+        "all", "disentanglement: all, or a subset of beta_vae,factor_vae,mig,sap,dci,modularity"
+    )
 
 
 def _check(context: Context) -> str | None:
     o = context.options
-    for flag in ("num_train", "num_eval"):
-        if isinstance(o[flag], bool) or not isinstance(o[flag], int) or o[flag] < 1:
-            return f"--{flag.replace('_', '-')} must be a positive integer; got {o[flag]!r}"
-    seed = o["metric_seed"]
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        return f"--metric-seed must be an integer >= 0; got {seed!r}"
     try:
         _metric_names(o["metrics"])
         data.ground_truth(context.m.run["train"]["dataset"])
@@ -86,7 +90,7 @@ EVALUATOR = Evaluator(
     needs=("encode",),
     images=True,
     default=False,
-    options=OPTIONS,
+    options_cls=DisentanglementOptions,
     check=_check,
 )
 

@@ -10,6 +10,7 @@ Kingma et al. (2014) is ``aezoo train m2 --dataset npz:PATH --likelihood gaussia
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import pathlib
 from typing import Any
@@ -18,11 +19,21 @@ import numpy as np
 
 from aezoo import data
 from aezoo._files import atomic_write
-from aezoo._validate import output_file
+from aezoo._validate import Options, option, output_file
 from aezoo.errors import AezooError
 from aezoo.eval._evaluator import Context, Evaluator
 from aezoo.eval.likelihood import encode_and_reconstruct
 from aezoo.eval.run import load_split
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportOptions(Options):
+    export_codes: str | None = option(
+        None,
+        "export: the .npz of the train and test codes and labels (--dataset npz:PATH, "
+        "M1+M2); alone, it runs only the export evaluator",
+    )
+    overwrite: bool = option(False, "export: replace an existing --export-codes file")
 
 
 def _target(context: Context) -> pathlib.Path:
@@ -72,7 +83,7 @@ EVALUATOR = Evaluator(
     _run,
     needs=("encode",),
     default=False,
-    options={"export_codes": None, "overwrite": False},
+    options_cls=ExportOptions,
     check=_check,
 )
 

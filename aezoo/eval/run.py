@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import pathlib
@@ -17,10 +18,11 @@ from tqdm.auto import tqdm
 
 from aezoo import data, viz
 from aezoo._files import atomic_write, strict_json
-from aezoo._validate import writable_dir
+from aezoo._registry import Registry
+from aezoo._validate import Options, option, writable_dir
 from aezoo.errors import CheckpointError, ConfigError, DataError
 from aezoo.eval import _spread, likelihood, representation
-from aezoo.eval._evaluator import Context, Evaluator, choose
+from aezoo.eval._evaluator import Context, Evaluator, check_given, choose
 from aezoo.train._lock import command_line, run_lock
 from aezoo.train.config import TrainConfig
 from aezoo.train.figures import write_figures
@@ -68,6 +70,7 @@ def evaluate(
             f"--evaluators names no evaluator; give one or more of {', '.join(EVALUATORS)} "
             "(or leave it out for the default set)"
         )
+    check_given(EVALUATORS, options)
     root = writable_dir(workdir, "workdir")
     if not (root / "config.json").is_file():
         raise CheckpointError(f"no run in {root}: config.json is missing")
@@ -234,13 +237,27 @@ def _figures_evaluator(context: Context) -> dict[str, Any]:
     return {}
 
 
-EVALUATORS: dict[str, Evaluator] = {
-    e.name: e
-    for e in (
+@dataclasses.dataclass(frozen=True)
+class NllOptions(Options):
+    nll_samples: int = option(
+        5000, "nll: importance samples K; 0 leaves nll out of the default set", low=0
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class ProbeOptions(Options):
+    probe_train: int = option(
+        10_000, "probes: training examples of the logistic-regression and k-NN probes", low=1
+    )
+
+
+EVALUATORS: Registry[Evaluator] = Registry(
+    "evaluator",
+    (
         Evaluator(
             "objective",
             "the model's own loss as in training (its fixed eval key), reconstruction NLL, "
-            "MSE, PSNR, KL per dimension, active units",
+            "MSE, PSNR, KL per dimension (models with a N(0, I) prior), active units",
             _objective,
         ),
         Evaluator(
@@ -248,7 +265,7 @@ EVALUATORS: dict[str, Evaluator] = {
             "importance-sampled negative log-likelihood with K = --nll-samples, bits/dim",
             _nll,
             needs=("density",),
-            options={"nll_samples": 5000},
+            options_cls=NllOptions,
             check=lambda c: _at_least("--nll-samples", c.options["nll_samples"], 1),
         ),
         Evaluator(
@@ -256,8 +273,7 @@ EVALUATORS: dict[str, Evaluator] = {
             "logistic regression and 5-NN on the codes, beside pixels and PCA of the same size",
             _probes_evaluator,
             labels=True,
-            options={"probe_train": 10_000},
-            check=lambda c: _at_least("--probe-train", c.options["probe_train"], 1),
+            options_cls=ProbeOptions,
         ),
         Evaluator(
             "figures",
@@ -265,23 +281,18 @@ EVALUATORS: dict[str, Evaluator] = {
             _figures_evaluator,
             images=True,
         ),
-    )
-}
+    ),
+    extends=("aezoo.eval.builtin", "aezoo.tasks"),
+)
+register_evaluator = EVALUATORS.register
+"""Add an evaluator (``aezoo.tasks`` adds its run-scoring tasks; a plug-in its own);
+``replace=True`` replaces one of the same name."""
 
 
 def _at_least(flag: str, value: Any, low: int) -> str | None:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         return f"{flag} must be an integer >= {low}; got {value!r}"
     return None
-
-
-def register_evaluator(evaluator: Evaluator) -> Evaluator:
-    """Add ``evaluator`` to :data:`EVALUATORS` (``aezoo.tasks`` adds its run-scoring tasks;
-    a user may add their own); one-line error for a name that is taken."""
-    if evaluator.name in EVALUATORS:
-        raise ConfigError(f"an evaluator named {evaluator.name!r} is registered already")
-    EVALUATORS[evaluator.name] = evaluator
-    return evaluator
 
 
 def reloadable_dataset(m: LoadedModel, workdir) -> str:

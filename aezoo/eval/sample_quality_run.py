@@ -18,12 +18,14 @@ images' codes under it (for ``vqvae``, the exact likelihood of its discrete code
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import jax
 import numpy as np
 
 from aezoo import samplers
+from aezoo._validate import Options, option
 from aezoo.errors import ConfigError
 from aezoo.eval import features as feature_nets
 from aezoo.eval import sample_quality as sq
@@ -112,12 +114,24 @@ def run(context: Context) -> dict[str, Any]:
     return {context.prefix + key: value for key, value in out.items()}
 
 
+@dataclasses.dataclass(frozen=True)
+class SampleQualityOptions(Options):
+    sampler: str = option(
+        "prior",
+        "sample_quality: prior (the model's own) or an ex-post sampler (aezoo list shows "
+        "them): normal, gmm, two_stage, flow (continuous codes), autoregressive, uniform "
+        "(vqvae's discrete code)",
+    )
+    quality_samples: int = option(10_000, "sample_quality: samples and data images compared", low=4)
+    quality_draws: int = option(3, "sample_quality: independent sample draws, mean +/- std", low=1)
+    quality_k: int = option(3, "sample_quality: k of the k-NN balls of precision/recall", low=1)
+    rebuild_features: bool = option(
+        False, "sample_quality: retrain the feature network instead of reading its cache"
+    )
+
+
 def _check(context: Context) -> str | None:
     opts = context.options
-    for name, low in (("quality_samples", 4), ("quality_draws", 1), ("quality_k", 1)):
-        value = opts[name]
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            return f"--{name.replace('_', '-')} must be an integer >= {low}; got {value!r}"
     if opts["quality_k"] >= opts["quality_samples"]:
         return "--quality-k must be smaller than --quality-samples"
     try:
@@ -136,13 +150,7 @@ EVALUATOR = Evaluator(
     images=True,
     labels=True,
     default=False,
-    options={
-        "sampler": "prior",
-        "quality_samples": 10_000,
-        "quality_draws": 3,
-        "quality_k": 3,
-        "rebuild_features": False,
-    },
+    options_cls=SampleQualityOptions,
     check=_check,
 )
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import flax.linen as nn
 
+from aezoo._registry import Registry
 from aezoo.errors import ConfigError
 from aezoo.models import (
     aae,
@@ -41,9 +41,24 @@ from aezoo.models import (
 )
 from aezoo.models._spec import CAPABILITIES, BaseConfig, ModelSpec, Phase
 
-MODELS: dict[str, ModelSpec] = {
-    spec.name: spec
-    for spec in (
+
+def _check_spec(spec: ModelSpec) -> None:
+    """One line for a spec the zoo could not use: parts that are not what they must be
+    (the registry checks the name: it becomes a flag, a folder and a file name)."""
+    if not isinstance(spec, ModelSpec):
+        raise ConfigError(f"register takes a ModelSpec; got {type(spec).__name__}")
+    if not callable(spec.loss_fn):
+        raise ConfigError(f"model {spec.name}: loss_fn must be callable; got {spec.loss_fn!r}")
+    for what, cls in (("config_cls", spec.config_cls), ("module_cls", spec.module_cls)):
+        if not isinstance(cls, type):
+            raise ConfigError(f"model {spec.name}: {what} must be a class; got {cls!r}")
+    if not issubclass(spec.config_cls, BaseConfig):
+        raise ConfigError(f"model {spec.name}: config_cls must subclass aezoo.models.BaseConfig")
+
+
+MODELS: Registry[ModelSpec] = Registry(
+    "model",
+    (
         ae.SPEC,
         sparse_ae.SPEC,
         denoising_ae.SPEC,
@@ -73,55 +88,20 @@ MODELS: dict[str, ModelSpec] = {
         iaf.SPEC,
         gumbel_vae.SPEC,
         binary_vae.SPEC,
-    )
-}
-
-
-def get_spec(name: str) -> ModelSpec:
-    """The :class:`ModelSpec` registered as ``name`` (one-line error if unknown)."""
-    try:
-        return MODELS[name]
-    except (KeyError, TypeError):
-        raise ConfigError(
-            f"unknown model {name!r}; available: {', '.join(sorted(MODELS))}"
-        ) from None
-
-
-def register(spec: ModelSpec, *, replace: bool = False) -> ModelSpec:
-    """Add ``spec`` to :data:`MODELS` (a model defined outside aezoo: its own file with a
-    config, a module, a loss and a SPEC); every command and evaluator then knows it."""
-    if not isinstance(spec, ModelSpec):
-        raise ConfigError(f"register takes a ModelSpec; got {type(spec).__name__}")
-    _check_spec(spec)
-    if spec.name in MODELS and not replace:
-        raise ConfigError(f"a model named {spec.name!r} is registered already")
-    MODELS[spec.name] = spec
-    return spec
-
-
-_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
-
-
-def _check_spec(spec: ModelSpec) -> None:
-    """One line for a spec the zoo could not use: a name that is not a plain word (it
-    becomes a flag, a folder and a file name), or parts that are not what they must be."""
-    if not isinstance(spec.name, str) or not _NAME.fullmatch(spec.name):
-        raise ConfigError(
-            f"model name must be a letter then letters, digits, _ or - (at most 64); "
-            f"got {spec.name!r}"
-        )
-    if not callable(spec.loss_fn):
-        raise ConfigError(f"model {spec.name}: loss_fn must be callable; got {spec.loss_fn!r}")
-    for what, cls in (("config_cls", spec.config_cls), ("module_cls", spec.module_cls)):
-        if not isinstance(cls, type):
-            raise ConfigError(f"model {spec.name}: {what} must be a class; got {cls!r}")
-    if not issubclass(spec.config_cls, BaseConfig):
-        raise ConfigError(f"model {spec.name}: config_cls must subclass aezoo.models.BaseConfig")
+    ),
+    check=_check_spec,
+    name_of=lambda spec: getattr(spec, "name", None),
+)
+get_spec = MODELS.get
+"""The :class:`ModelSpec` registered as ``name`` (one-line error if unknown)."""
+register = MODELS.register
+"""Add a model defined outside aezoo (its own file with a config, a module, a loss and a
+SPEC); every command and evaluator then knows it. ``replace=True`` replaces one."""
 
 
 def having(capability: str) -> list[str]:
     """The registered models with ``capability`` (see :data:`CAPABILITIES`), sorted."""
-    return sorted(name for name, spec in MODELS.items() if capability in spec.capabilities)
+    return list(MODELS.having(lambda spec: capability in spec.capabilities))
 
 
 def require(spec: ModelSpec, capability: str, purpose: str) -> None:

@@ -5,7 +5,7 @@ reads), its measured result a committed JSON file the docs are generated from.""
 
 from __future__ import annotations
 
-from aezoo.errors import ConfigError
+from aezoo._registry import Registry
 from aezoo.recipes import (
     anomaly_mnist,
     bounds_mnist,
@@ -35,9 +35,9 @@ from aezoo.recipes import (
 from aezoo.recipes._recipe import Quote, Recipe, Table, collect_outputs, run_recipe
 from aezoo.recipes._render import markdown
 
-RECIPES: dict[str, Recipe] = {
-    r.name: r
-    for r in (
+RECIPES: Registry[Recipe] = Registry(
+    "recipe",
+    (
         vae_mnist.RECIPE,
         burda_vae_mnist.RECIPE,
         burda_batch_mnist.RECIPE,
@@ -62,23 +62,12 @@ RECIPES: dict[str, Recipe] = {
         info_vae_lambda_mnist.RECIPE,
         vamp_mnist.RECIPE,
         hvae2_vamp_mnist.RECIPE,
-    )
-}
-
-
-def get_recipe(name: str) -> Recipe:
-    """The recipe called ``name``; a one-line error listing them for an unknown one."""
-    if name not in RECIPES:
-        raise ConfigError(f"unknown recipe {name!r}; available: {', '.join(sorted(RECIPES))}")
-    return RECIPES[name]
-
-
-def register_recipe(recipe: Recipe) -> Recipe:
-    """Add a recipe (a user's own, or a test's); one-line error for a name that is taken."""
-    if recipe.name in RECIPES:
-        raise ConfigError(f"a recipe named {recipe.name!r} is registered already")
-    RECIPES[recipe.name] = recipe
-    return recipe
+    ),
+)
+get_recipe = RECIPES.get
+"""The recipe called ``name``; a one-line error listing them for an unknown one."""
+register_recipe = RECIPES.register
+"""Add a recipe (a user's own, or a test's); ``replace=True`` replaces one."""
 
 
 __all__ = [

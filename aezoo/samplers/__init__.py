@@ -38,6 +38,8 @@ import numpy as np
 
 from aezoo import data
 from aezoo._files import atomic_write
+from aezoo._registry import Registry, suggestion
+from aezoo._validate import Options
 from aezoo.errors import ConfigError
 from aezoo.models import ModelSpec, having
 from aezoo.samplers import autoregressive, flow, gmm, normal, two_stage, uniform
@@ -50,7 +52,8 @@ ENCODE_BATCH = 1000
 @dataclasses.dataclass(frozen=True)
 class SamplerKind:
     """One ex-post sampler: ``fit(codes, *, seed, say, **options) -> arrays`` and
-    ``draw(arrays, n, key, **options) -> codes``, with its options and their defaults.
+    ``draw(arrays, n, key, **options) -> codes``, with its typed options (``options_cls``,
+    an :class:`aezoo._validate.Options` dataclass; ``aezoo sample`` generates flags from it).
 
     ``discrete``: it models codebook indices ``[N, positions]`` (``fit`` also receives
     ``vocabulary=``) instead of continuous codes ``[N, D]``. ``log_prob(arrays, codes,
@@ -61,9 +64,21 @@ class SamplerKind:
     description: str
     fit: Callable[..., dict[str, np.ndarray]]
     draw: Callable[..., jax.Array]
-    options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    options_cls: type[Options] | None = None
     discrete: bool = False
     log_prob: Callable[..., jax.Array] | None = None
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """Its options' defaults, by name."""
+        return self.options_cls.defaults() if self.options_cls is not None else {}
+
+    def settings(self, given: dict[str, Any]) -> dict[str, Any]:
+        """Its options: ``given`` over the defaults, checked (one line naming the flag)."""
+        unknown = sorted(set(given) - set(self.options))
+        if unknown:
+            raise ConfigError(f"unknown option(s) of --sampler {self.name}: {', '.join(unknown)}")
+        return self.options_cls(**given).to_dict() if self.options_cls is not None else {}
 
 
 _KINDS = (
@@ -79,7 +94,7 @@ _KINDS = (
         "Gaussian mixture, full covariances, on the training codes (Ghosh et al. 2020)",
         gmm.fit,
         gmm.draw,
-        {"components": 10},
+        gmm.GmmOptions,
         log_prob=gmm.log_prob,
     ),
     SamplerKind(
@@ -87,14 +102,14 @@ _KINDS = (
         "a second VAE on the training codes, learned decoder variance (Dai & Wipf 2019)",
         two_stage.fit,
         two_stage.draw,
-        {"hidden": 512, "layers": 2, "epochs": 30, "learning_rate": 1e-3},
+        two_stage.TwoStageOptions,
     ),
     SamplerKind(
         "flow",
         "RealNVP affine-coupling flow on the training codes, exact density",
         flow.fit,
         flow.draw,
-        {"flow_steps": 8, "hidden": 256, "epochs": 30, "learning_rate": 1e-3},
+        flow.FlowOptions,
         log_prob=flow.log_prob,
     ),
     SamplerKind(
@@ -102,7 +117,7 @@ _KINDS = (
         "causal Transformer prior over a discrete code's indices, exact likelihood",
         autoregressive.fit,
         autoregressive.draw,
-        {"width": 64, "layers": 2, "epochs": 20, "learning_rate": 1e-3},
+        autoregressive.AutoregressiveOptions,
         discrete=True,
         log_prob=autoregressive.log_prob,
     ),
@@ -115,15 +130,17 @@ _KINDS = (
         log_prob=uniform.log_prob,
     ),
 )
-SAMPLERS: dict[str, SamplerKind] = {kind.name: kind for kind in _KINDS}
-NAMES = ("prior", *SAMPLERS)
+SAMPLERS: Registry[SamplerKind] = Registry("sampler", _KINDS)
+register_sampler = SAMPLERS.register
+"""Add an ex-post sampler (a plug-in's); ``replace=True`` replaces one."""
+PRIOR = "prior"  # the model's own prior: no sampler is fitted
 
 
 def available(spec: ModelSpec) -> tuple[str, ...]:
     """The samplers a model can use: ``prior`` if it samples; the continuous ones if it
     encodes (and decodes without a label); the discrete ones if its code is discrete."""
-    names = ["prior"] if "sample" in spec.capabilities else []
-    for kind in _KINDS:
+    names = [PRIOR] if "sample" in spec.capabilities else []
+    for kind in SAMPLERS.values():
         if kind.discrete:
             usable = "discrete" in spec.capabilities
         else:
@@ -188,11 +205,8 @@ def get(
     check_usable(m.spec, name)
     if kind is None:
         return Sampler("prior", m)
-    unknown = sorted(set(options) - set(kind.options))
-    if unknown:
-        raise ConfigError(f"unknown option(s) of --sampler {name}: {', '.join(unknown)}")
     wanted = {"sampler": name, "epoch": m.epoch, "params": params_hash(m.params)}
-    wanted["options"] = {**kind.options, **options}
+    wanted["options"] = kind.settings(options)
     folder = pathlib.Path(workdir) / "samplers"
     saved = None if refit else _read(folder, name, wanted)
     if saved is not None:
@@ -213,7 +227,9 @@ def params_hash(params: Any) -> str:
 
 def _kind(name: str) -> SamplerKind:
     if name not in SAMPLERS:
-        raise ConfigError(f"unknown sampler {name!r}; available: {', '.join(NAMES)}")
+        names = (PRIOR, *SAMPLERS)
+        hint = suggestion(name, names) or ";"
+        raise ConfigError(f"unknown sampler {name!r}{hint} available: {', '.join(names)}")
     return SAMPLERS[name]
 
 
@@ -303,7 +319,7 @@ def _fit_and_save(m, kind: SamplerKind, folder, wanted: dict, source: dict, say)
 
 
 __all__ = [
-    "NAMES",
+    "PRIOR",
     "SAMPLERS",
     "Sampler",
     "SamplerKind",
@@ -311,5 +327,6 @@ __all__ = [
     "check_usable",
     "codes_of",
     "get",
+    "register_sampler",
     "train_codes",
 ]

@@ -13,12 +13,14 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable
+from typing import Any
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from aezoo._validate import Options
 from aezoo.errors import DataError
 from aezoo.models._spec import BaseConfig, Metrics, ModelSpec, option
 from aezoo.samplers import _density
@@ -107,30 +109,40 @@ SPEC = ModelSpec(
 )
 
 
+@dataclasses.dataclass(frozen=True)
+class AutoregressiveOptions(Options):
+    width: int = option(64, "autoregressive: the Transformer's width", low=1)
+    layers: int = option(2, "two_stage, autoregressive: hidden layers", low=1)
+    epochs: int = option(
+        20, "two_stage, flow, autoregressive: training epochs", low=1, flag="sampler-epochs"
+    )
+    learning_rate: float = option(
+        1e-3, "the sampler's Adam learning rate", low=0, open="low", flag="sampler-lr"
+    )
+
+
 def fit(
     codes: np.ndarray,
     *,
     seed: int,
     vocabulary: int,
     say: Callable[[str], None] = print,
-    width: int = 128,
-    layers: int = 2,
-    epochs: int = 20,
-    learning_rate: float = 1e-3,
+    **options: Any,
 ) -> dict[str, np.ndarray]:
     """Train the prior on integer codes ``[N, L]`` in ``0 .. vocabulary - 1``."""
+    o = AutoregressiveOptions(**options)
     codes = np.asarray(codes)
     if codes.size and (codes.min() < 0 or codes.max() >= vocabulary):
         raise DataError(f"codes must lie in 0..{vocabulary - 1}; got {codes.min()}..{codes.max()}")
-    config = {"vocabulary": vocabulary, "width": width, "layers": layers}
+    config = {"vocabulary": vocabulary, "width": o.width, "layers": o.layers}
     params = _density.train(
         SPEC,
         codes.astype(np.float32),
         config,
         seed=seed,
-        epochs=epochs,
+        epochs=o.epochs,
         batch_size=128,
-        learning_rate=learning_rate,
+        learning_rate=o.learning_rate,
         say=say,
     )
     return {"vocabulary": np.asarray(vocabulary), **params}

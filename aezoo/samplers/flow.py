@@ -14,12 +14,14 @@ import dataclasses
 import functools
 import math
 from collections.abc import Callable
+from typing import Any
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from aezoo._validate import Options
 from aezoo.models._spec import BaseConfig, Metrics, ModelSpec, option
 from aezoo.nn import MLP
 from aezoo.samplers import _density
@@ -112,27 +114,37 @@ SPEC = ModelSpec(
 )
 
 
+@dataclasses.dataclass(frozen=True)
+class FlowOptions(Options):
+    flow_steps: int = option(8, "flow: affine coupling layers", low=1)
+    hidden: int = option(256, "two_stage, flow: hidden width of the density network", low=1)
+    epochs: int = option(
+        30, "two_stage, flow, autoregressive: training epochs", low=1, flag="sampler-epochs"
+    )
+    learning_rate: float = option(
+        1e-3, "the sampler's Adam learning rate", low=0, open="low", flag="sampler-lr"
+    )
+
+
 def fit(
     codes: np.ndarray,
     *,
     seed: int,
     say: Callable[[str], None] = print,
-    flow_steps: int = 8,
-    hidden: int = 256,
-    epochs: int = 30,
-    learning_rate: float = 1e-3,
+    **options: Any,
 ) -> dict[str, np.ndarray]:
     """Train the flow on the standardized ``[N, D]`` codes; its params and the statistics."""
+    o = FlowOptions(**options)
     vectors, stats = _density.standardize(codes)
-    config = {"flow_steps": flow_steps, "hidden_dims": (hidden, hidden)}
+    config = {"flow_steps": o.flow_steps, "hidden_dims": (o.hidden, o.hidden)}
     params = _density.train(
         SPEC,
         vectors,
         config,
         seed=seed,
-        epochs=epochs,
+        epochs=o.epochs,
         batch_size=256,
-        learning_rate=learning_rate,
+        learning_rate=o.learning_rate,
         say=say,
     )
     return {**stats, **params}

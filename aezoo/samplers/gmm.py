@@ -4,14 +4,22 @@ and often beats a VAE's own N(0, I) prior, whose aggregate posterior it does not
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from aezoo._validate import Options, option
 from aezoo.errors import ConfigError
+
+
+@dataclasses.dataclass(frozen=True)
+class GmmOptions(Options):
+    components: int = option(10, "gmm: mixture components", low=1)
 
 
 def fit(
@@ -19,14 +27,13 @@ def fit(
     *,
     seed: int,
     say: Callable[[str], None] = print,
-    components: int = 10,
+    **options: Any,
 ) -> dict[str, np.ndarray]:
     """EM (scikit-learn, k-means initialization, ``reg_covar`` 1e-6) on ``[N, D]`` codes:
     ``{"log_weights" [K], "means" [K, D], "chol" [K, D, D]}`` (covariance Cholesky factors)."""
     from sklearn.mixture import GaussianMixture
 
-    if isinstance(components, bool) or not isinstance(components, int) or components < 1:
-        raise ConfigError(f"--components must be a positive integer; got {components!r}")
+    components = GmmOptions(**options).components
     if len(codes) < components:
         raise ConfigError(f"{len(codes)} training codes cannot fit {components} components")
     gmm = GaussianMixture(

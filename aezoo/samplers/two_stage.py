@@ -11,13 +11,16 @@ shared step (``latent_dim`` = the code size, as in the paper)."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from aezoo._validate import Options, option
 from aezoo.models import get_spec
 from aezoo.samplers import _density
 
@@ -26,26 +29,36 @@ def _config(dim: int, hidden: int, layers: int) -> dict:
     return {"likelihood": "gaussian", "latent_dim": dim, "hidden_dims": (hidden,) * layers}
 
 
+@dataclasses.dataclass(frozen=True)
+class TwoStageOptions(Options):
+    hidden: int = option(512, "two_stage, flow: hidden width of the density network", low=1)
+    layers: int = option(2, "two_stage, autoregressive: hidden layers", low=1)
+    epochs: int = option(
+        30, "two_stage, flow, autoregressive: training epochs", low=1, flag="sampler-epochs"
+    )
+    learning_rate: float = option(
+        1e-3, "the sampler's Adam learning rate", low=0, open="low", flag="sampler-lr"
+    )
+
+
 def fit(
     codes: np.ndarray,
     *,
     seed: int,
     say: Callable[[str], None] = print,
-    hidden: int = 512,
-    layers: int = 2,
-    epochs: int = 30,
-    learning_rate: float = 1e-3,
+    **options: Any,
 ) -> dict[str, np.ndarray]:
     """Train the second VAE on the standardized ``[N, D]`` codes."""
+    o = TwoStageOptions(**options)
     vectors, stats = _density.standardize(codes)
     params = _density.train(
         get_spec("vae"),
         vectors,
-        _config(vectors.shape[1], hidden, layers),
+        _config(vectors.shape[1], o.hidden, o.layers),
         seed=seed,
-        epochs=epochs,
+        epochs=o.epochs,
         batch_size=128,
-        learning_rate=learning_rate,
+        learning_rate=o.learning_rate,
         say=say,
     )
     return {**stats, **params}

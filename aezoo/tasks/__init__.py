@@ -17,7 +17,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from aezoo import data
-from aezoo._validate import one_of, output_dir
+from aezoo._registry import Registry
+from aezoo._validate import output_dir
 from aezoo.eval import Context, Evaluator, register_evaluator
 from aezoo.tasks import anomaly, clustering, manifold, metrics, retrieval, semisupervised
 from aezoo.train.records import dataset_of
@@ -32,49 +33,6 @@ class Task:
     options_cls: type
     run: Callable[..., dict[str, Any]]
     takes_runs: bool = True
-
-
-TASKS = {
-    t.name: t
-    for t in (
-        Task(
-            "manifold",
-            "2-D / 10-D embeddings: codes vs PCA, Isomap, LLE, t-SNE (UMAP): "
-            "trustworthiness, continuity, k-NN accuracy, time",
-            manifold.ManifoldOptions,
-            manifold.run,
-        ),
-        Task(
-            "retrieval",
-            "test queries against the training set: mAP and precision@k of codes, "
-            "bits (semantic hashing), pixels, PCA, LSH",
-            retrieval.RetrievalOptions,
-            retrieval.run,
-        ),
-        Task(
-            "clustering",
-            "k-means and a Gaussian mixture on codes vs k-means on pixels: "
-            "accuracy (majority map, Hungarian), NMI",
-            clustering.ClusteringOptions,
-            clustering.run,
-        ),
-        Task(
-            "semisupervised",
-            "few labels: logistic regression on codes (M1) vs classifiers on the labelled "
-            "pixels alone; test error over label draws",
-            semisupervised.SemiSupervisedOptions,
-            semisupervised.run,
-        ),
-        Task(
-            "anomaly",
-            "one-class anomaly detection: a model per normal class, AUROC of "
-            "reconstruction (NLL, squared error), -ELBO, IS NLL and latent density",
-            anomaly.AnomalyOptions,
-            anomaly.run,
-            takes_runs=False,
-        ),
-    )
-}
 
 
 def flat_metrics(task: str, rows: Sequence[dict[str, Any]]) -> dict[str, float]:
@@ -120,9 +78,55 @@ def _as_evaluator(task: Task) -> Evaluator:
     )
 
 
-for _task in TASKS.values():
-    if _task.takes_runs:
-        register_evaluator(_as_evaluator(_task))
+def _also_evaluator(task: Task) -> None:
+    if task.takes_runs:
+        register_evaluator(_as_evaluator(task), replace=True)
+
+
+TASKS: Registry[Task] = Registry(
+    "task",
+    (
+        Task(
+            "manifold",
+            "2-D / 10-D embeddings: codes vs PCA, Isomap, LLE, t-SNE (UMAP): "
+            "trustworthiness, continuity, k-NN accuracy, time",
+            manifold.ManifoldOptions,
+            manifold.run,
+        ),
+        Task(
+            "retrieval",
+            "test queries against the training set: mAP and precision@k of codes, "
+            "bits (semantic hashing), pixels, PCA, LSH",
+            retrieval.RetrievalOptions,
+            retrieval.run,
+        ),
+        Task(
+            "clustering",
+            "k-means and a Gaussian mixture on codes vs k-means on pixels: "
+            "accuracy (majority map, Hungarian), NMI",
+            clustering.ClusteringOptions,
+            clustering.run,
+        ),
+        Task(
+            "semisupervised",
+            "few labels: logistic regression on codes (M1) vs classifiers on the labelled "
+            "pixels alone; test error over label draws",
+            semisupervised.SemiSupervisedOptions,
+            semisupervised.run,
+        ),
+        Task(
+            "anomaly",
+            "one-class anomaly detection: a model per normal class, AUROC of "
+            "reconstruction (NLL, squared error), -ELBO, IS NLL and latent density",
+            anomaly.AnomalyOptions,
+            anomaly.run,
+            takes_runs=False,
+        ),
+    ),
+    then=_also_evaluator,
+)
+register_task = TASKS.register
+"""Add a task (a plug-in's); one that takes runs is also an evaluator of one run."""
 
 
 def run_task(
@@ -141,7 +145,7 @@ def run_task(
     ``out`` (default ``runs/task-NAME``), never into the data a run was trained on.
     ``allow_changed_data`` scores data that differ from what the runs recorded. Returns the
     result also written as JSON."""
-    task = TASKS[one_of("task", name, tuple(TASKS))]
+    task = TASKS.get(name)
     opts = task.options_cls(**options)
     if name == "anomaly":
         datasets = data.source_paths(opts.dataset)
@@ -167,6 +171,7 @@ __all__ = [
     "flat_metrics",
     "manifold",
     "metrics",
+    "register_task",
     "retrieval",
     "run_task",
     "semisupervised",
