@@ -87,7 +87,8 @@ def test_reproduce_cli_lists_and_refuses_unknown_names(capsys):
     listed = capsys.readouterr().out
     assert all(name in listed for name in RECIPES)
     assert main(["reproduce", "vae_mnst"]) == 2
-    assert "unknown recipe 'vae_mnst'; did you mean 'vae_mnist'? available: " in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "unknown recipe 'vae_mnst'; did you mean 'vae_mnist'? available: " in err
     assert main(["reproduce", "vae_mnist", "--dry-run"]) == 0
     assert capsys.readouterr().out.startswith("aezoo train vae --dataset mnist --epochs 100")
 

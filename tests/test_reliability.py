@@ -592,9 +592,7 @@ def test_11j_task_takes_the_allow_changed_data_it_advises(folder_run, tmp_path, 
     from aezoo.cli import parse
 
     run, _ = folder_run
-    args = parse(
-        ["task", "clustering", str(run), "--allow-changed-data", "--out", str(tmp_path)]
-    )
+    args = parse(["task", "clustering", str(run), "--allow-changed-data", "--out", str(tmp_path)])
     assert args.allow_changed_data is True
 
 
