@@ -14,8 +14,10 @@ Train a model, load it back, evaluate it:
 ('vae', 4)
 
 The public API is what this module exports: ``fit``, ``TrainConfig``, ``load``,
-``evaluate``, ``get``, ``MODELS`` and the errors; step builders live in :mod:`aezoo.train`,
-data in :mod:`aezoo.data`, likelihoods in :mod:`aezoo.losses`, blocks in :mod:`aezoo.nn`.
+``evaluate``, ``get``, ``MODELS``, the errors, and ``option`` / ``Options`` (the typed
+settings of a plug-in: a model's config field, an evaluator's or a sampler's options); step
+builders live in :mod:`aezoo.train`, data in :mod:`aezoo.data`, likelihoods in
+:mod:`aezoo.losses`, blocks in :mod:`aezoo.nn`.
 Each name is imported on first use (PEP 562), so ``import aezoo`` and the ``aezoo`` command's
 ``--help`` cost no JAX start-up; ``from aezoo import fit`` works as ever.
 """
@@ -36,6 +38,7 @@ from aezoo.errors import (
 
 if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     from aezoo import data, losses, models, nn, samplers, tasks
+    from aezoo._validate import Options, option
     from aezoo.eval import evaluate
     from aezoo.models import MODELS, ModelSpec, get
     from aezoo.train import FitResult, TrainConfig, fit, load
@@ -52,6 +55,8 @@ _ATTRIBUTES = {
     "TrainConfig": "aezoo.train",
     "fit": "aezoo.train",
     "load": "aezoo.train",
+    "option": "aezoo._validate",
+    "Options": "aezoo._validate",
 }
 
 
@@ -78,6 +83,7 @@ __all__ = [
     "FitResult",
     "ModelSpec",
     "NonFiniteError",
+    "Options",
     "ShapeError",
     "TrainConfig",
     "data",
@@ -88,6 +94,7 @@ __all__ = [
     "losses",
     "models",
     "nn",
+    "option",
     "samplers",
     "tasks",
 ]

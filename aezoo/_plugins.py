@@ -125,13 +125,20 @@ def _import(given: str) -> None:
 
 
 def _import_file(path: pathlib.Path):
+    """A plug-in file imported as the module its name says (``laplace_vae.py`` ->
+    ``laplace_vae``), so that ``import laplace_vae`` later finds the same module."""
     if path.suffix != ".py" or not path.is_file():
         raise ConfigError(f"plug-in file {str(path)!r} is not a readable .py file")
-    name = f"aezoo_plugin_{path.stem}"
+    name, where = path.stem, str(path.resolve())
     existing = sys.modules.get(name)
-    if existing is not None and getattr(existing, "__file__", None) == str(path.resolve()):
-        return existing
-    spec = importlib.util.spec_from_file_location(name, path.resolve())
+    if existing is not None:
+        if getattr(existing, "__file__", None) == where:
+            return existing
+        raise ConfigError(
+            f"plug-in file {str(path)!r}: a module named {name!r} is imported already "
+            f"(from {getattr(existing, '__file__', None) or 'elsewhere'}); rename the file"
+        )
+    spec = importlib.util.spec_from_file_location(name, where)
     if spec is None or spec.loader is None:
         raise ConfigError(f"plug-in file {str(path)!r} cannot be imported")
     module = importlib.util.module_from_spec(spec)

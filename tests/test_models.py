@@ -222,7 +222,8 @@ def test_vae_without_rng_uses_the_posterior_mean(small_batch, rng):
 
 
 def test_unknown_model_is_a_clear_error():
-    with pytest.raises(aezoo.ConfigError, match=r"unknown model 'vea'; available: .*vae"):
+    message = r"unknown model 'vea'; did you mean 'vae'\? available: .*vae"
+    with pytest.raises(aezoo.ConfigError, match=message):
         aezoo.get("vea")
 
 

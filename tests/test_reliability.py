@@ -177,10 +177,10 @@ class _FakeSteps:
 def tiny_recipe(monkeypatch):
     from aezoo import recipes
 
-    recipe = _tiny_recipe()
-    monkeypatch.setitem(recipes.RECIPES, recipe.name, recipe)
+    recipe = recipes.RECIPES.register(_tiny_recipe(), replace=True)
     monkeypatch.setattr("aezoo.recipes._recipe._machine", lambda: {"matmul_gflops": 0.0})
-    return recipe
+    yield recipe
+    recipes.RECIPES.unregister(recipe.name)
 
 
 def test_3_overwrite_refuses_while_a_run_below_is_locked(

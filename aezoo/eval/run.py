@@ -357,8 +357,13 @@ def _objective_and_codes(m: LoadedModel, x, y, prefix: str, results: dict) -> di
     results[prefix + "psnr"] = float(np.mean(stats["psnr"]))
     results["latent_dim"] = int(stats["code"].shape[1])
     results["active_units"] = likelihood.active_units(stats["code"])
-    if "kl_dims" in stats:
+    if "kl_dims" in stats and "normal_prior" in m.spec.capabilities:
         results["kl_per_dim"] = [float(v) for v in np.mean(stats["kl_dims"], axis=0)]
+    elif "kl_dims" in stats:  # a Gaussian code under another prior: KL to N(0, I) is not its KL
+        results["kl_per_dim_note"] = (
+            f"not reported: {m.spec.name}'s prior is not N(0, I) (normal_prior is not among "
+            "its capabilities), and a KL to N(0, I) is not its KL"
+        )
     return stats
 
 
@@ -519,6 +524,8 @@ def _report(m: LoadedModel, results: dict[str, Any], workdir: pathlib.Path) -> s
     if "kl_per_dim" in results:
         kl = ", ".join(f"{v:.2f}" for v in results["kl_per_dim"])
         lines += ["", f"KL per latent dimension (nats): {kl}"]
+    if "kl_per_dim_note" in results:
+        lines += ["", f"KL per latent dimension: {results['kl_per_dim_note']}"]
     lines += ["", "## Figures", ""]
     for name, caption in REPORT_FIGURES + tuple(
         (p.name, p.stem.replace("_", " "))

@@ -54,6 +54,16 @@ def _check_spec(spec: ModelSpec) -> None:
             raise ConfigError(f"model {spec.name}: {what} must be a class; got {cls!r}")
     if not issubclass(spec.config_cls, BaseConfig):
         raise ConfigError(f"model {spec.name}: config_cls must subclass aezoo.models.BaseConfig")
+    needed = {"encode": spec.encodes, "decode": spec.encodes, "reconstruct": spec.encodes}
+    needed.update(sample=spec.generative, classify=spec.classifies)
+    missing = [
+        m for m, yes in needed.items() if yes and not callable(getattr(spec.module_cls, m, None))
+    ]
+    if missing:
+        raise ConfigError(
+            f"model {spec.name}: module_cls {spec.module_cls.__name__} lacks the method(s) "
+            f"{', '.join(missing)} that its spec promises"
+        )
 
 
 MODELS: Registry[ModelSpec] = Registry(

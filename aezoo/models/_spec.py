@@ -128,6 +128,7 @@ CAPABILITIES = {
     "semi_supervised": "learn from a few labels",
     "conditional": "condition on a label",
     "discrete": "encode to a discrete code (codebook indices) and decode one",
+    "normal_prior": "put a N(0, I) prior on a Gaussian code (z_mean, z_logvar)",
 }
 
 
@@ -186,6 +187,10 @@ class ModelSpec:
         ``encode`` returning ``codes`` (ints ``[B, positions]`` in ``0 .. vocabulary - 1``)
         and a ``decode_codes`` method (``vqvae``); an autoregressive prior
         (:mod:`aezoo.samplers`) is fitted on them.
+      normal_prior: the prior on the code is N(0, I) and ``encode`` gives a factorized
+        Gaussian posterior (``z_mean``, ``z_logvar``); statistics that assume it (the KL
+        per dimension) are reported only for such models, never against a prior the model
+        does not have (False by default: a model says so).
 
     What a model can do is :attr:`capabilities`; callers ask for one with
     :func:`aezoo.models.require` instead of branching on the model's name.
@@ -207,6 +212,7 @@ class ModelSpec:
     encodes: bool = True
     training_split: Callable[..., tuple[Any, Any]] | None = None
     code_grid: Callable[[Any], tuple[int, int]] | None = None
+    normal_prior: bool = False
 
     @property
     def classifies(self) -> bool:
@@ -225,6 +231,7 @@ class ModelSpec:
             "semi_supervised": self.semi_supervised,
             "conditional": self.conditional,
             "discrete": self.code_grid is not None,
+            "normal_prior": self.normal_prior,
         }
         return frozenset(name for name, yes in has.items() if yes)
 

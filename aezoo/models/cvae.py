@@ -67,6 +67,7 @@ SPEC = ModelSpec(
     module_cls=VAE,
     loss_fn=loss_fn,
     generative=True,
+    normal_prior=True,
     log_weights=log_importance_weights,
     figures=figures,
     conditional=True,

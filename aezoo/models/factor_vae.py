@@ -111,6 +111,7 @@ SPEC = ModelSpec(
     module_cls=FactorVAE,
     loss_fn=loss_fn,
     generative=True,
+    normal_prior=True,
     phases=phases,
     log_weights=log_importance_weights,
 )

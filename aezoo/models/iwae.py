@@ -140,5 +140,6 @@ SPEC = ModelSpec(
     module_cls=VAE,
     loss_fn=loss_fn,
     generative=True,
+    normal_prior=True,
     log_weights=log_importance_weights,
 )

@@ -218,6 +218,7 @@ SPEC = ModelSpec(
     module_cls=M2,
     loss_fn=loss_fn,
     generative=True,
+    normal_prior=True,
     phases=phases,
     figures=figures,
     semi_supervised=True,

@@ -15,7 +15,7 @@ import numpy as np
 
 from aezoo import data
 from aezoo.errors import CheckpointError, ConfigError, DataError, ShapeError
-from aezoo.models import BaseConfig, ModelSpec, get_spec, require
+from aezoo.models import BaseConfig, ModelSpec, require
 from aezoo.train import records
 from aezoo.train.checkpoint import Checkpointer
 from aezoo.train.config import TrainConfig
@@ -204,8 +204,8 @@ def load(
     if not config_path.is_file():
         raise CheckpointError(f"no run in {root}: config.json is missing")
     run = records.read_config(config_path)
+    spec = records.model_of(run)
     try:
-        spec = get_spec(run["model"])
         config = spec.config_cls(**run["model_config"])
         train_config = TrainConfig.from_record(run["train"])
     except (OSError, ValueError, KeyError, TypeError) as e:

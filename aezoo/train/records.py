@@ -12,8 +12,9 @@ from typing import Any
 
 import jax
 
+from aezoo import _plugins, data
 from aezoo.errors import CheckpointError, ConfigError
-from aezoo.models import BaseConfig, ModelSpec, get_spec
+from aezoo.models import MODELS, BaseConfig, ModelSpec, get_spec
 from aezoo.train.config import TrainConfig
 
 
@@ -22,7 +23,35 @@ def run_record(
 ) -> dict[str, Any]:
     """The JSON description of a run (``config.json`` and checkpoint metadata)."""
     record = {"model": spec.name, "model_config": config.to_dict(), "train": train.to_record()}
+    plugins = plugins_of(spec, train.dataset)
+    if plugins:
+        record["plugins"] = plugins
     return json.loads(json.dumps({**record, **extra}))
+
+
+def plugins_of(spec: ModelSpec, dataset: str) -> dict[str, str]:
+    """The plug-ins a run needs (its model's, its dataset's), as they were given."""
+    found = {"model": _plugins.origin(spec.module_cls)}
+    dataset_spec = data.spec_of(dataset)
+    if dataset_spec is not None:
+        found["dataset"] = _plugins.origin(dataset_spec.loader)
+    return {k: v for k, v in found.items() if v is not None}
+
+
+def model_of(run: Mapping[str, Any]) -> ModelSpec:
+    """The model of a run record; a plug-in model or dataset that is not loaded now is one
+    line naming the plug-in (nothing named in a run's files is imported)."""
+    plugins = run.get("plugins") or {}
+    for kind, registry, name in (
+        ("model", MODELS, run["model"]),
+        ("dataset", data.DATASETS, run["train"]["dataset"]),
+    ):
+        if kind in plugins and name not in registry:
+            raise CheckpointError(_plugins.missing(kind, name, plugins[kind]))
+    spec = MODELS.get(run["model"], None)
+    if spec is None:
+        raise CheckpointError(MODELS.unknown(run["model"]))
+    return spec
 
 
 def config_record(run: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
@@ -140,6 +169,9 @@ def _record_problem(record: dict[str, Any]) -> str | None:
             return f"{key} must be an object"
     if not isinstance(record["train"].get("dataset"), str):
         return "train.dataset must be a dataset name"
+    plugins = record.get("plugins", {})
+    if not isinstance(plugins, dict) or not all(isinstance(v, str) for v in plugins.values()):
+        return "plugins must be an object of plug-in names"
     return _members_problem(record.get("members")) or _fingerprint_problem(
         record.get("data_fingerprint")
     )
