@@ -228,7 +228,7 @@ def sample(args: argparse.Namespace) -> int:
 
     from aezoo import data, samplers, viz
     from aezoo._validate import int_in, output_file
-    from aezoo.train.records import dataset_of
+    from aezoo.runs import dataset_of
 
     int_in("--n", args.n, 1)
     out = output_file(

@@ -24,12 +24,15 @@ FLOORS = {
     "aezoo._registry": 0,
     "aezoo._plugins": 0,
     "aezoo._cores": 0,
+    "aezoo._lock": 0,
     "aezoo.losses": 1,
     "aezoo.nn": 1,
     "aezoo.data": 1,
     "aezoo.viz": 1,
     "aezoo.models": 2,
+    "aezoo.runs": 2,  # the record, read and built in one place, below training
     "aezoo.train": 3,
+    "aezoo.runs.run": 4,  # the run folder as one object, above training
     "aezoo.eval": 4,
     "aezoo.samplers": 4,
     "aezoo.tasks": 4,

@@ -20,7 +20,8 @@ def test_list_shows_models_samplers_and_datasets(capsys):
         assert word in out
     listed = out.split("samplers")[1].split("datasets:")[0]
     assert [line.split()[0] for line in listed.splitlines()[1:]] == [PRIOR, *SAMPLERS]
-    assert "(can also: classify, conditional, sample, semi_supervised; --sweep: lr, alpha)" in out
+    can = "classify, conditional, normal_prior, sample, semi_supervised"
+    assert f"(can also: {can}; --sweep: lr, alpha)" in out
 
 
 def test_train_help_documents_every_flag(capsys):

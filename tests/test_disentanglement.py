@@ -216,8 +216,11 @@ def test_eval_disentanglement_scores_every_member_and_draws_traversals(tmp_path,
 @pytest.mark.unit
 def test_spread_is_over_the_seeds_of_each_swept_value():
     from aezoo.eval._spread import groups as _groups
+    from aezoo.runs import MemberRecord
 
-    records = [{"name": n, "sweep_value": v} for n, v in (("a", 1.0), ("b", 1.0), ("c", 4.0))]
+    records = [
+        MemberRecord(i, 0, n, v) for i, (n, v) in enumerate((("a", 1.0), ("b", 1.0), ("c", 4.0)))
+    ]
     scores = {"a": {"mig": 0.1, "captures": ["-"]}, "b": {"mig": 0.3}, "c": {"mig": 0.5}}
     one, four = _groups(records, scores, "beta")
     assert (one["group"], one["seeds"], four["group"]) == ("beta=1", 2, "beta=4")

@@ -19,9 +19,9 @@ from PIL import Image
 
 import aezoo
 from aezoo import data
+from aezoo._lock import LOCK_NAME
 from aezoo.cli import main
 from aezoo.data import _user
-from aezoo.train._lock import LOCK_NAME
 from tests.conftest import TINY_NET, TINY_RUN
 
 pytestmark = pytest.mark.optax  # the rows that train run Optax's update

@@ -28,6 +28,7 @@ METHODS = {
     "density": (),
     "conditional": ("encode", "decode"),
     "discrete": ("encode", "decode_codes"),
+    "normal_prior": ("encode",),
 }
 
 

@@ -21,8 +21,8 @@ from PIL import Image
 
 import aezoo
 from aezoo import data
+from aezoo._lock import LOCK_NAME, run_lock
 from aezoo.cli import main
-from aezoo.train._lock import LOCK_NAME, run_lock
 from tests.conftest import TINY_NET, TINY_RUN
 
 pytestmark = pytest.mark.optax  # the rows that train run Optax's update
@@ -286,7 +286,7 @@ def test_7_a_lock_that_cannot_be_written_leaves_no_lock(tmp_path, monkeypatch):
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("aezoo.train._lock._text", full)
+    monkeypatch.setattr("aezoo._lock._text", full)
     with pytest.raises(aezoo.ConfigError, match="No space left on device"), run_lock(tmp_path, "x"):
         pass
     assert sorted(p.name for p in tmp_path.iterdir()) == []

@@ -20,7 +20,7 @@ from aezoo._registry import suggestion
 from aezoo._validate import Options
 from aezoo.errors import ConfigError
 from aezoo.models import require
-from aezoo.train.load import LoadedModel
+from aezoo.runs.run import LoadedModel, Run
 
 
 @dataclasses.dataclass
@@ -31,7 +31,7 @@ class Context:
     (the codes of the split: :meth:`codes`)."""
 
     m: LoadedModel
-    workdir: pathlib.Path
+    run: Run
     split: str
     x: np.ndarray
     y: np.ndarray
@@ -39,6 +39,11 @@ class Context:
     options: dict[str, Any]
     say: Callable[[str], None]
     shared: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def workdir(self) -> pathlib.Path:
+        """The run's folder (evaluators may write figures there)."""
+        return self.run.path
 
     @property
     def prefix(self) -> str:

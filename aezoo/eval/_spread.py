@@ -8,9 +8,11 @@ from typing import Any
 
 import numpy as np
 
+from aezoo.runs.record import MemberRecord
+
 
 def groups(
-    records: Sequence[Mapping[str, Any]],
+    records: Sequence[MemberRecord],
     scores: Mapping[str, Mapping[str, Any]],
     sweep_name: str | None,
 ) -> list[dict[str, Any]]:
@@ -18,7 +20,7 @@ def groups(
     of every number the members' results share."""
     by_value: dict[Any, list[Mapping[str, Any]]] = {}
     for r in records:
-        by_value.setdefault(r.get("sweep_value"), []).append(scores[r["name"]])
+        by_value.setdefault(r.sweep_value, []).append(scores[r.name])
     out = []
     for value, members in by_value.items():
         keys = [

@@ -20,7 +20,7 @@ from aezoo._validate import Options, one_of, option
 from aezoo.errors import AezooError
 from aezoo.eval import disentanglement as dm
 from aezoo.eval._evaluator import Context, Evaluator
-from aezoo.train.load import LoadedModel
+from aezoo.runs.run import LoadedModel
 
 PREFIX = "disentanglement/"
 TRAVERSAL_STEPS = 10
@@ -41,7 +41,7 @@ def _check(context: Context) -> str | None:
     o = context.options
     try:
         _metric_names(o["metrics"])
-        data.ground_truth(context.m.run["train"]["dataset"])
+        data.ground_truth(context.m.record.dataset_name)
     except AezooError as e:  # an unknown metric name, no ground-truth factors
         return str(e)
     return None
@@ -51,7 +51,7 @@ def _run(context: Context) -> dict[str, Any]:
     """Every chosen metric on the run's codes (disentanglement_lib's sample sizes by default:
     10,000 to fit, 5,000 to score; FactorVAE's variance estimate uses ``num_train``)."""
     m, o = context.m, context.options
-    truth = data.ground_truth(m.run["train"]["dataset"])
+    truth = data.ground_truth(m.record.dataset_name)
     which = _metric_names(o["metrics"])
     sizes = {
         "num_train": o["num_train"],

@@ -44,7 +44,7 @@ def _target(context: Context) -> pathlib.Path:
         path,
         "--export-codes",
         overwrite=context.options["overwrite"],
-        datasets=data.source_paths(context.m.run["train"]["dataset"]),
+        datasets=data.source_paths(context.m.record.dataset_name),
     )
 
 
@@ -60,7 +60,7 @@ def _run(context: Context) -> dict[str, Any]:
     """Writes the codes of the run's train and test splits; a semi-supervised model encodes
     without the labels (its classifier's guess), a conditional one with them."""
     m, out = context.m, _target(context)
-    dataset = m.run["train"]["dataset"]
+    dataset = m.record.dataset_name
     arrays, results = {}, {}
     for split in ("train", "test"):
         x, y = load_split(m, split, context.source)

@@ -20,15 +20,11 @@ from aezoo import data, viz
 from aezoo._files import atomic_write, strict_json
 from aezoo._registry import Registry
 from aezoo._validate import Options, option, writable_dir
-from aezoo.errors import CheckpointError, ConfigError, DataError
+from aezoo.errors import ConfigError, DataError
 from aezoo.eval import _spread, likelihood, representation
 from aezoo.eval._evaluator import Context, Evaluator, check_given, choose
-from aezoo.train._lock import command_line, run_lock
-from aezoo.train.config import TrainConfig
-from aezoo.train.figures import write_figures
-from aezoo.train.load import LoadedModel, load
-from aezoo.train.records import read_config
-from aezoo.train.step import EVAL_SEED, make_eval_fn
+from aezoo.runs.run import LoadedModel, Run, load_run_split
+from aezoo.train import EVAL_SEED, TrainConfig, make_eval_fn, write_figures
 
 REPORT_FIGURES = (
     ("reconstructions.png", "Test inputs and reconstructions"),
@@ -71,21 +67,19 @@ def evaluate(
             "(or leave it out for the default set)"
         )
     check_given(EVALUATORS, options)
-    root = writable_dir(workdir, "workdir")
-    if not (root / "config.json").is_file():
-        raise CheckpointError(f"no run in {root}: config.json is missing")
-    run = read_config(root / "config.json")
+    run = Run.open(writable_dir(workdir, "workdir"))
     common = {"split": split, "data_dir": data_dir, "cache_dir": cache_dir, "best": best}
     common["allow_changed_data"] = allow_changed_data
-    with run_lock(root, command_line()):
-        if run.get("members"):
-            return _evaluate_members(root, run, evaluators, progress, common, options)
-        return _evaluate_one(root, evaluators, progress, common, options)
+    with run.lock():
+        if run.record.vmapped:
+            return _evaluate_members(run, evaluators, progress, common, options)
+        return _evaluate_one(run, evaluators, progress, common, options)
 
 
-def _evaluate_one(root, names, progress: bool, common: dict, options: dict) -> dict[str, Any]:
-    m = load(root, best=common["best"])
-    dataset = reloadable_dataset(m, root)
+def _evaluate_one(run: Run, names, progress: bool, common: dict, options: dict) -> dict[str, Any]:
+    root = run.path
+    m = run.model(best=common["best"])
+    dataset = reloadable_dataset(run)
     say = _say(progress)
     source = data_source(m, common["data_dir"], common["cache_dir"])
     source["allow_changed_data"] = common["allow_changed_data"]
@@ -95,7 +89,7 @@ def _evaluate_one(root, names, progress: bool, common: dict, options: dict) -> d
         raise DataError(
             f"split {split!r} holds {len(y_eval)} example(s); an evaluation needs at least 2"
         )
-    context = Context(m, root, split, x_eval, y_eval, source, {"progress": progress}, say)
+    context = Context(m, run, split, x_eval, y_eval, source, {"progress": progress}, say)
     registry, given = EVALUATORS, dict(options)
     if given.get("nll_samples") == 0 and names is None:
         registry = {name: e for name, e in EVALUATORS.items() if name != "nll"}
@@ -127,28 +121,28 @@ def _evaluate_one(root, names, progress: bool, common: dict, options: dict) -> d
     return results
 
 
-def _evaluate_members(root, run, names, progress: bool, common: dict, options: dict):
+def _evaluate_members(run: Run, names, progress: bool, common: dict, options: dict):
     say = _say(progress)
     scores = {}
-    for i, record in enumerate(run["members"]):
-        say(f"member {i + 1}/{len(run['members'])}: {record['name']}")
-        member = root / "members" / record["name"]
-        with run_lock(member, command_line()):
-            scores[record["name"]] = _evaluate_one(member, names, progress, common, options)
-    sweep = run["train"].get("sweep")
+    members = run.members()
+    for i, member in enumerate(members):
+        name = member.path.name
+        say(f"member {i + 1}/{len(members)}: {name}")
+        with member.lock():
+            scores[name] = _evaluate_one(member, names, progress, common, options)
     first = next(iter(scores.values()))
     result = {
-        "model": run["model"],
+        "model": run.record.model,
         "dataset": first["dataset"],
         "split": common["split"],
         "evaluators": first["evaluators"],
         "members": scores,
-        "groups": _spread.groups(run["members"], scores, next(iter(sweep)) if sweep else None),
+        "groups": _spread.groups(run.record.members, scores, run.record.sweep_name),
     }
-    title = f"aezoo evaluation: {run['model']} on {result['dataset']}/{common['split']}"
-    atomic_write(root / "eval.json", strict_json(result, indent=2) + "\n")
-    atomic_write(root / "report.md", _spread.markdown(title, result))
-    say(f"wrote {root / 'eval.json'} and {root / 'report.md'}")
+    title = f"aezoo evaluation: {run.record.model} on {result['dataset']}/{common['split']}"
+    run.write("eval.json", strict_json(result, indent=2) + "\n")
+    run.write("report.md", _spread.markdown(title, result))
+    say(f"wrote {run.path / 'eval.json'} and {run.path / 'report.md'}")
     return result
 
 
@@ -295,22 +289,21 @@ def _at_least(flag: str, value: Any, low: int) -> str | None:
     return None
 
 
-def reloadable_dataset(m: LoadedModel, workdir) -> str:
+def reloadable_dataset(run: Run) -> str:
     """The name the run's dataset is reloaded by; a one-line error for arrays given to fit."""
-    dataset = m.run["train"]["dataset"]
-    if dataset == TrainConfig().dataset:
+    if run.record.dataset is None:
         raise DataError(
-            f"the run in {workdir} was trained on arrays passed to fit (dataset "
-            f"{dataset!r}): evaluation reloads the data by name; set "
+            f"the run in {run.path} was trained on arrays passed to fit (dataset "
+            f"{run.record.dataset_name!r}): evaluation reloads the data by name; set "
             "TrainConfig(dataset=NAME) when training"
         )
-    return dataset
+    return run.record.dataset
 
 
 def data_source(m: LoadedModel, data_dir: str | None, cache_dir: str | None) -> dict:
     """The keyword arguments of :func:`aezoo.data.load` that read a run's dataset as it was
     read for training."""
-    options = TrainConfig.from_record(m.run["train"]).data_options()
+    options = TrainConfig.from_record(m.record.train).data_options()
     return {"data_dir": data_dir, "cache_dir": cache_dir, "options": options}
 
 
@@ -318,7 +311,7 @@ def split_arrays(m: LoadedModel, split: str, source: dict) -> tuple[np.ndarray, 
     """A split of the run's dataset as the model scores it: binarized once with the fixed
     test key when the run binarizes, labels int32."""
     raw_x, raw_y = load_split(m, split, source)
-    return data.binarize_once(raw_x, m.run["train"]["binarize"]), raw_y
+    return data.binarize_once(raw_x, m.record.binarize), raw_y
 
 
 def load_split(m: LoadedModel, split: str, source: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -326,13 +319,12 @@ def load_split(m: LoadedModel, split: str, source: dict) -> tuple[np.ndarray, np
     against the data fingerprint the run recorded: a one-line DataError when the data behind
     the name changed, unless ``source["allow_changed_data"]`` (then the change is noted in
     ``source["changed"]``, which evaluation records)."""
-    options = {k: v for k, v in source.items() if k in ("data_dir", "cache_dir", "options")}
-    x, y, why = data.fingerprints.load_checked(
-        m.run["train"]["dataset"],
+    x, y, why = load_run_split(
+        m.record,
         split,
-        m.run.get("data_fingerprint"),
-        allow=bool(source.get("allow_changed_data")),
-        **options,
+        data_dir=source.get("data_dir"),
+        cache_dir=source.get("cache_dir"),
+        allow_changed_data=bool(source.get("allow_changed_data")),
     )
     if why is not None:
         source.setdefault("changed", {})[split.split("[")[0].strip()] = why
@@ -408,7 +400,7 @@ def _probes(m: LoadedModel, split, source, test_codes, test_x, test_y, n_train):
 
     The probes are fitted on the training split, or on the test split when the evaluated
     rows come from the training split: never on the rows they score."""
-    binarize = m.run["train"]["binarize"]
+    binarize = m.record.binarize
     fit_split = "test" if split.split("[")[0].strip() == "train" else "train"
     train_x, train_y = load_split(m, fit_split, source)
     n = min(n_train, len(train_y))

@@ -61,12 +61,12 @@ def code_nll(sampler: samplers.Sampler, images: np.ndarray) -> float:
 def _sampler(context: Context) -> samplers.Sampler:
     source = {k: context.source.get(k) for k in ("data_dir", "cache_dir")}
     name = context.options["sampler"]
-    return samplers.get(context.workdir, name, model=context.m, say=context.say, **source)
+    return samplers.get(context.run, name, model=context.m, say=context.say, **source)
 
 
 def _net(context: Context) -> feature_nets.Features:
     if "feature_net" not in context.shared:
-        dataset = context.m.run["train"]["dataset"]
+        dataset = context.m.record.dataset_name
         train_split = load_split(context.m, "train", context.source)
         test_split = load_split(context.m, "test", context.source)
         context.shared["feature_net"] = feature_nets.load(

@@ -25,9 +25,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from aezoo._files import atomic_write, strict_json
+from aezoo._lock import LOCK_NAME, check_unlocked, command_line, run_lock
 from aezoo._validate import writable_dir
 from aezoo.errors import ConfigError
-from aezoo.train._lock import LOCK_NAME, check_unlocked, command_line, run_lock
 
 MARKER = ".aezoo-recipe"  # in a recipe's runs folder: --overwrite may remove that folder
 

@@ -42,8 +42,8 @@ from aezoo._registry import Registry, suggestion
 from aezoo._validate import Options
 from aezoo.errors import ConfigError
 from aezoo.models import ModelSpec, having
+from aezoo.runs.run import LoadedModel, Run
 from aezoo.samplers import autoregressive, flow, gmm, normal, two_stage, uniform
-from aezoo.train.load import LoadedModel, load
 
 FIT_SEED = 0
 ENCODE_BATCH = 1000
@@ -187,7 +187,7 @@ class Sampler:
 
 
 def get(
-    workdir: str | os.PathLike,
+    workdir: str | os.PathLike | Run,
     name: str = "prior",
     *,
     model: LoadedModel | None = None,
@@ -197,17 +197,22 @@ def get(
     say: Callable[[str], None] = print,
     **options: Any,
 ) -> Sampler:
-    """The sampler ``name`` of the run in ``workdir`` (``model``: the run already loaded):
+    """The sampler ``name`` of the run in ``workdir`` (a folder or a :class:`Run`; ``model``:
+    the run already loaded):
     read from ``RUN/samplers/`` when it was fitted on this checkpoint with these options,
     else fitted on the training codes and saved there."""
-    m = model if model is not None else load(workdir)
+    if model is None:
+        run = Run.open(workdir)
+        m, folder = run.model(), run.path / "samplers"
+    else:  # the run already loaded (or a model held in memory): its folder keeps the fit
+        m = model
+        folder = (workdir.path if isinstance(workdir, Run) else pathlib.Path(workdir)) / "samplers"
     kind = None if name == "prior" else _kind(name)
     check_usable(m.spec, name)
     if kind is None:
         return Sampler("prior", m)
     wanted = {"sampler": name, "epoch": m.epoch, "params": params_hash(m.params)}
     wanted["options"] = kind.settings(options)
-    folder = pathlib.Path(workdir) / "samplers"
     saved = None if refit else _read(folder, name, wanted)
     if saved is not None:
         return Sampler(name, m, *saved)
@@ -284,7 +289,7 @@ def train_codes(m: LoadedModel, source: dict, *, discrete: bool = False) -> np.n
 def codes_of(m: LoadedModel, images: np.ndarray, *, discrete: bool = False) -> np.ndarray:
     """The codes of ``images`` (binarized as the run binarizes): ``[N, D]`` floats, or with
     ``discrete`` the codebook indices ``[N, positions]``."""
-    x = data.binarize_once(np.asarray(images), m.run["train"]["binarize"])
+    x = data.binarize_once(np.asarray(images), m.record.binarize)
     key, dtype = ("codes", np.int32) if discrete else ("z", np.float32)
     parts = [
         np.asarray(m.encode(x[i : i + ENCODE_BATCH])[key], dtype)

@@ -15,7 +15,7 @@ import numpy as np
 from aezoo._validate import positive_int
 from aezoo.errors import ConfigError
 from aezoo.models import ModelSpec
-from aezoo.train.loop import fit
+from aezoo.train import fit
 
 PARAM_PREFIX = "param/"
 

@@ -20,8 +20,8 @@ from aezoo import data
 from aezoo._registry import Registry
 from aezoo._validate import output_dir
 from aezoo.eval import Context, Evaluator, register_evaluator
+from aezoo.runs.record import dataset_of
 from aezoo.tasks import anomaly, clustering, manifold, metrics, retrieval, semisupervised
-from aezoo.train.records import dataset_of
 
 
 @dataclasses.dataclass(frozen=True)

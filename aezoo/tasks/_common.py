@@ -14,7 +14,7 @@ from aezoo._files import atomic_write, strict_json
 from aezoo.errors import ConfigError, DataError
 from aezoo.eval.likelihood import encode_and_reconstruct
 from aezoo.eval.run import data_source, load_split
-from aezoo.train.load import LoadedModel, load
+from aezoo.runs.run import LoadedModel, Run
 
 
 def say_fn(progress: bool) -> Callable[[str], None]:
@@ -28,8 +28,8 @@ def load_runs(
     images, unless the task takes ``vectors`` too)."""
     if not runs:
         raise ConfigError(f"task {task} needs at least one trained run (a workdir) to score")
-    models = [load(r) for r in runs]
-    names = {m.run["train"]["dataset"] for m in models}
+    models = [Run.open(r).model() for r in runs]
+    names = {m.record.dataset_name for m in models}
     if len(names) > 1:
         raise DataError(f"task {task}: the runs were trained on different datasets ({names})")
     if not vectors and data.is_vectors(models[0].config.image_shape):
@@ -56,7 +56,7 @@ def split_for(m: LoadedModel, split: str, data_dir=None, cache_dir=None, allow_c
     the run recorded unless ``allow_changed``."""
     source = {**data_source(m, data_dir, cache_dir), "allow_changed_data": allow_changed}
     x, y = load_split(m, split, source)
-    require_labels(m.run["train"]["dataset"], split, y)
+    require_labels(m.record.dataset_name, split, y)
     return x, y
 
 

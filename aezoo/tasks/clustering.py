@@ -133,7 +133,7 @@ def run(
         say(f"clustering: {_line(rows[-1])}")
     result = {
         "task": "clustering",
-        "dataset": models[0].run["train"]["dataset"],
+        "dataset": models[0].record.dataset_name,
         "num_train": len(ty),
         "num_test": len(sy),
         "rows": rows,

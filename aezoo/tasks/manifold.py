@@ -182,7 +182,7 @@ def run(
         )
     result = {
         "task": "manifold",
-        "dataset": models[0].run["train"]["dataset"],
+        "dataset": models[0].record.dataset_name,
         "num_points": len(y),
         "neighbors": k,
         "rows": rows,

@@ -141,7 +141,7 @@ def run(
         rows += _baselines(dims, q_pix, qy, d_pix, dy, options.seed)
     result = {
         "task": "retrieval",
-        "dataset": models[0].run["train"]["dataset"],
+        "dataset": models[0].record.dataset_name,
         "num_queries": len(qy),
         "database": len(dy),
         "rows": rows,

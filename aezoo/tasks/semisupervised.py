@@ -153,7 +153,7 @@ def run(
     ]
     result = {
         "task": "semisupervised",
-        "dataset": models[0].run["train"]["dataset"],
+        "dataset": models[0].record.dataset_name,
         "labels": options.labels,
         "draws": options.draws,
         "rows": rows,

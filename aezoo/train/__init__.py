@@ -6,11 +6,13 @@ write their own loop (see docs/python-api.md).
 
 from aezoo.train.checkpoint import Checkpointer
 from aezoo.train.config import TrainConfig
+from aezoo.train.figures import write_figures
 from aezoo.train.load import LoadedModel, load
 from aezoo.train.loop import FitResult, fit
 from aezoo.train.parallel import create_train_states, make_vmapped_train_epoch
 from aezoo.train.state import TrainState, create_train_state, init_params
 from aezoo.train.step import (
+    EVAL_SEED,
     GUARDED_METRICS,
     epoch_batches,
     gather_batch,
@@ -21,6 +23,8 @@ from aezoo.train.step import (
 from aezoo.train.workdir import load_params, save_params
 
 __all__ = [
+    "EVAL_SEED",
+    "write_figures",
     "GUARDED_METRICS",
     "Checkpointer",
     "FitResult",

@@ -15,6 +15,7 @@ from typing import Any
 from aezoo import data
 from aezoo._validate import byte_size, check_fields, finite, int_in, option
 from aezoo.errors import ConfigError
+from aezoo.runs.record import ARRAYS
 
 NONFINITE_POLICIES = ("stop", "skip")
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "lamb")
@@ -32,7 +33,7 @@ class TrainConfig:
     """
 
     dataset: str = option(
-        "custom",
+        ARRAYS,
         "dataset: digits (embedded), a TFDS image dataset (mnist, ...), folder:PATH (images; "
         "class subfolders are labels), npz:PATH or npy:PATH (arrays, or [N, D] tabular "
         "vectors); for fit(), also a name to record for your own arrays",

@@ -16,7 +16,7 @@ import numpy as np
 from aezoo import data
 from aezoo.errors import CheckpointError, ConfigError, DataError, ShapeError
 from aezoo.models import BaseConfig, ModelSpec, require
-from aezoo.train import records
+from aezoo.runs.record import ARRAYS, RunRecord
 from aezoo.train.checkpoint import Checkpointer
 from aezoo.train.config import TrainConfig
 from aezoo.train.optim import make_optimizer
@@ -49,8 +49,23 @@ class LoadedModel:
     module: nn.Module
     config: BaseConfig
     params: Any
-    run: dict[str, Any]
+    record: RunRecord
     epoch: int
+
+    def __post_init__(self) -> None:
+        # A model put together in memory (no run folder): a record of it, no data to reload.
+        if not isinstance(self.record, RunRecord):
+            given = dict(self.record or {})
+            self.record = (
+                RunRecord.from_dict(given)
+                if given
+                else RunRecord.new(self.spec, self.config.to_dict(), {"dataset": ARRAYS})
+            )
+
+    @property
+    def run(self) -> dict[str, Any]:
+        """The run record as the JSON of ``config.json`` (``record`` is the typed one)."""
+        return self.record.to_dict()
 
     def _apply(self, method: str, x: jax.Array, label: Any) -> dict[str, jax.Array]:
         cond = {} if label is None else {"label": self._labels(label, x.shape[0])}
@@ -92,19 +107,12 @@ class LoadedModel:
         """``(images, labels)`` of ``split`` of the run's dataset, read as for training and
         checked against the data fingerprint the run recorded (one-line DataError when it
         changed, unless ``allow_changed_data``)."""
-        if self.run["train"]["dataset"] == TrainConfig().dataset:
-            raise DataError(
-                "this run was trained on arrays passed to fit: its data cannot be reloaded by "
-                "name; set TrainConfig(dataset=NAME) when training"
-            )
-        x, y, _ = data.fingerprints.load_checked(
-            self.run["train"]["dataset"],
+        x, y, _ = load_split(
+            self.record,
             split,
-            self.run.get("data_fingerprint"),
-            allow=allow_changed_data,
             data_dir=data_dir,
             cache_dir=cache_dir,
-            options=TrainConfig.from_record(self.run["train"]).data_options(),
+            allow_changed_data=allow_changed_data,
         )
         return x, y
 
@@ -203,18 +211,18 @@ def load(
     config_path = root / "config.json"
     if not config_path.is_file():
         raise CheckpointError(f"no run in {root}: config.json is missing")
-    run = records.read_config(config_path)
-    spec = records.model_of(run)
+    run = RunRecord.read(config_path)
+    spec = run.spec()
     try:
-        config = spec.config_cls(**run["model_config"])
-        train_config = TrainConfig.from_record(run["train"])
+        config = spec.config_cls(**run.model_config)
+        train_config = TrainConfig.from_record(run.train)
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise CheckpointError(f"{config_path} is unreadable or incomplete: {e}") from None
-    if run.get("members"):
-        names = ", ".join(m["name"] for m in run["members"][:4])
-        more = ", ..." if len(run["members"]) > 4 else ""
+    if run.members:
+        names = ", ".join(m.name for m in run.members[:4])
+        more = ", ..." if len(run.members) > 4 else ""
         raise CheckpointError(
-            f"{root} holds {len(run['members'])} vmapped models; load one of them from "
+            f"{root} holds {len(run.members)} vmapped models; load one of them from "
             f"{root / 'members'}/NAME ({names}{more})"
         )
     if model is not None and model != spec.name:
@@ -225,7 +233,7 @@ def load(
     ckpt_dir = root / "checkpoints"
     if not ckpt_dir.is_dir():
         raise CheckpointError(f"no checkpoint in {root} (no checkpoints/ directory)")
-    if run.get("custom_optimizer"):
+    if run.custom_optimizer:
         got_epoch, params = _restore_params(ckpt_dir, spec, module, epoch)
         return LoadedModel(spec, module, config, params, run, got_epoch)
     optimizer = make_optimizer(train_config)  # the state's structure, not its values
@@ -298,13 +306,14 @@ def _restore(ckpt_dir: pathlib.Path, abstract: Any, epoch: int | None, model: st
 def _why_none_restored(ckpt_dir: pathlib.Path) -> str:
     """Corrupt checkpoints, or a config.json edited after training (its model settings no
     longer those the checkpoints were written with): which one, in words."""
-    run = records.read_config(ckpt_dir.parent / "config.json")
+    run = RunRecord.read(ckpt_dir.parent / "config.json")
     ckpt = Checkpointer(ckpt_dir, keep=10**6)
     try:
         saved = next((m for e in reversed(ckpt.epochs()) if (m := ckpt.meta(e))), None)
     finally:
         ckpt.close()
-    was, now = (saved or {}).get("model_config") or {}, run.get("model_config") or {}
+    was = RunRecord.from_dict(saved).model_config if saved else {}
+    now = run.model_config
     changed = [k for k in sorted(set(was) | set(now)) if was.get(k) != now.get(k)]
     if saved is None or not changed:
         return f"every checkpoint in {ckpt_dir} is corrupt or truncated"
@@ -313,4 +322,32 @@ def _why_none_restored(ckpt_dir: pathlib.Path) -> str:
         f"config.json in {ckpt_dir.parent} says {k}={now.get(k)!r}, but the checkpoints were "
         f"written with {k}={was.get(k)!r}: config.json was changed after training; put the "
         "training settings back"
+    )
+
+
+def load_split(
+    record: RunRecord,
+    split: str,
+    *,
+    data_dir: str | None = None,
+    cache_dir: str | None = None,
+    allow_changed_data: bool = False,
+) -> tuple[np.ndarray, np.ndarray, str | None]:
+    """``(images, labels, why)``: a split of a run's dataset read as for training (grey
+    levels, labels int32), checked against the data fingerprint the run recorded: a one-line
+    DataError when the data behind the name changed, unless ``allow_changed_data`` (then
+    ``why`` says what changed). Arrays given to ``fit`` cannot be reloaded: one line."""
+    if record.dataset is None:
+        raise DataError(
+            "this run was trained on arrays passed to fit: its data cannot be reloaded by "
+            "name; set TrainConfig(dataset=NAME) when training"
+        )
+    return data.fingerprints.load_checked(
+        record.dataset,
+        split,
+        record.data_fingerprint,
+        allow=allow_changed_data,
+        data_dir=data_dir,
+        cache_dir=cache_dir,
+        options=TrainConfig.from_record(record.train).data_options(),
     )

@@ -32,11 +32,12 @@ import optax
 
 from aezoo import data
 from aezoo._files import strict_json
+from aezoo._lock import command_line, run_lock
 from aezoo.errors import CheckpointError, ConfigError, DataError, NonFiniteError
 from aezoo.models import BaseConfig, ModelSpec, get_spec
+from aezoo.runs.record import RunRecord
 from aezoo.train import records, sharding
 from aezoo.train import workdir as run_dir
-from aezoo.train._lock import command_line, run_lock
 from aezoo.train.checkpoint import Checkpointer
 from aezoo.train.config import OPTIMIZERS, TrainConfig, with_settings
 from aezoo.train.members import Member, summary_markdown
@@ -211,7 +212,11 @@ def _train(
             if train_config.keep_best and out_dir is not None:
                 best = _keep_best(program, out_dir, carry, records[0], best)
             if ckpt is not None and schedule.due(epoch):
-                ckpt.save(epoch, program.saved(carry), {**run, "epoch": epoch, "history": history})
+                ckpt.save(
+                    epoch,
+                    program.saved(carry),
+                    {**run.to_dict(), "epoch": epoch, "history": history},
+                )
             writers.write(records)
     finally:
         writers.close()
@@ -333,7 +338,7 @@ def _resume(
             "pass --overwrite (overwrite=True) to start it over"
         )
     epoch, tree, meta = restored
-    diffs = records.differences(meta, run)
+    diffs = records.differences(RunRecord.from_dict(meta, where=str(ckpt.path(epoch))), run)
     if diffs:
         raise CheckpointError(
             f"checkpoint {ckpt.path(epoch)} belongs to another run ({'; '.join(diffs)}); "
@@ -403,9 +408,9 @@ def _data_changes(program: Program, out_dir: pathlib.Path, *, allow: bool) -> di
     recorded: a one-line DataError unless ``allow`` (then ``{"data_changed": {split: why}}``
     for config.json, with what an earlier resume recorded)."""
     saved = records.saved_run(out_dir)
-    recorded, now = saved.get("data_fingerprint") or {}, program.fingerprints or {}
+    recorded, now = saved.data_fingerprint or {}, program.fingerprints or {}
     dataset = program.train_config.dataset
-    changes = dict(saved.get("data_changed") or {})
+    changes = dict(saved.data_changed or {})
     for split in sorted(set(recorded) & set(now)):
         why = data.fingerprints.changed(recorded[split], now[split])
         if why is None:

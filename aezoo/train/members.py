@@ -9,7 +9,6 @@ like a single run (config, metrics, params, final checkpoint, figures), so ``aez
 from __future__ import annotations
 
 import dataclasses
-import json
 import pathlib
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -19,24 +18,20 @@ import numpy as np
 import optax
 
 from aezoo._files import strict_json
+from aezoo.errors import ConfigError
 from aezoo.models import BaseConfig, ModelSpec
+from aezoo.models._spec import sweepable
+from aezoo.runs.record import MemberRecord, RunRecord
 from aezoo.train import records, workdir
 from aezoo.train.checkpoint import Checkpointer
-from aezoo.train.config import TrainConfig
+from aezoo.train.config import LR_NAMES, TrainConfig
 from aezoo.train.figures import write_figures
 
 # Metrics summarized across members at the end (when present).
 SUMMARY_METRICS = ("train/loss", "test/loss", "test/nll_bound", "test/nll", "test/kl")
 
 
-@dataclasses.dataclass
-class Member:
-    """One of a run's models: its index, seed, directory name and swept value (if any)."""
-
-    index: int
-    seed: int
-    name: str  # directory name under members/
-    sweep_value: float | None = None
+Member = MemberRecord  # one of a run's models: index, seed, folder name, swept value
 
 
 def summarize_members(
@@ -116,14 +111,14 @@ def write_members(
     """One single-run directory per member: config, metrics, params, final checkpoint and
     (with a ``split`` to draw from) figures. ``saved`` is the stacked checkpoint tree."""
     host = jax.device_get(saved)
-    root = records.read_config(out_dir / "config.json")
-    shared = {k: root[k] for k in ("data", "data_fingerprint") if k in root}  # the same data
+    root = RunRecord.of(out_dir)
+    shared = {k: root.get(k) for k in ("data", "data_fingerprint") if root.get(k) is not None}
     for m, cfg, train_config in zip(members, configs, train_configs, strict=True):
         d = out_dir / "members" / m.name
         d.mkdir(parents=True, exist_ok=True)
         run = records.run_record(spec, cfg, train_config)
         record = records.config_record(run, member_of=str(out_dir.absolute()), **shared)
-        workdir.atomic_write(d / "config.json", json.dumps(record, indent=2) + "\n")
+        workdir.atomic_write(d / "config.json", record.to_json())
         own = [
             {k: v for k, v in r.items() if k not in ("member", "seed", sweep_name)}
             for r in history
@@ -140,7 +135,7 @@ def write_members(
             epoch = own[-1]["epoch"]
             ckpt = Checkpointer(d / "checkpoints", keep=train_config.keep)
             try:
-                ckpt.save(epoch, tree, {**run, "epoch": epoch, "history": own})
+                ckpt.save(epoch, tree, {**run.to_dict(), "epoch": epoch, "history": own})
             finally:
                 ckpt.close()
         if split is not None:
@@ -158,4 +153,63 @@ def _plain_opt_state(opt_state: Any) -> Any:
     )
 
 
-__all__ = ["Member", "summarize_members", "summary_markdown", "write_members", "write_summary"]
+def check_sweep(spec: ModelSpec, sweep) -> tuple[str | None, list[float | None]]:
+    if sweep is None:
+        return None, [None]
+    ((name, values),) = sweep.items()
+    allowed = ("lr", *sweepable(spec.config_cls))
+    if name not in allowed:
+        raise ConfigError(
+            f"cannot sweep {name!r} for model {spec.name!r}: sweepable are {', '.join(allowed)}"
+        )
+    return name, list(values)
+
+
+def expand(
+    spec: ModelSpec,
+    config: BaseConfig,
+    train_config: TrainConfig,
+    sweep_name: str | None,
+    values: Sequence[float | None],
+) -> tuple[list[Member], list[BaseConfig], list[float]]:
+    """Every swept value x every seed: the members, their (checked) model configs and lrs."""
+    members, configs, lrs = [], [], []
+    for value in values:
+        for seed in train_config.member_seeds():
+            cfg = config
+            if sweep_name not in (None, *LR_NAMES):
+                cfg = spec.make_config(**{**config.to_dict(), sweep_name: value})
+            name = f"seed{seed}" if sweep_name is None else f"{sweep_name}{value:g}-seed{seed}"
+            members.append(Member(len(members), seed, name, value))
+            configs.append(cfg)
+            lrs.append(value if sweep_name == "lr" else train_config.learning_rate)
+    if sweep_name == "lr":
+        for lr in lrs:
+            dataclasses.replace(train_config, learning_rate=lr)  # checks each swept rate
+    return members, configs, lrs
+
+
+def member_devices(n: int, devices: int | None) -> int:
+    available = jax.local_device_count()
+    if devices is None:
+        return max(d for d in range(1, min(n, available) + 1) if n % d == 0)
+    if devices > available:
+        raise ConfigError(f"devices must be in 1..{available}; got {devices!r}")
+    if n % devices:
+        raise ConfigError(
+            f"{n} members cannot be split evenly over {devices} devices; use a --seeds / "
+            "--sweep count that the device count divides, or --devices"
+        )
+    return devices
+
+
+__all__ = [
+    "Member",
+    "check_sweep",
+    "expand",
+    "member_devices",
+    "summarize_members",
+    "summary_markdown",
+    "write_members",
+    "write_summary",
+]

@@ -8,7 +8,6 @@ leaves a torn file.
 
 from __future__ import annotations
 
-import json
 import os
 import pathlib
 import shutil
@@ -20,10 +19,10 @@ import jax
 
 from aezoo import data
 from aezoo._files import atomic_write, strict_json
+from aezoo._lock import LOCK_NAME
 from aezoo._validate import output_dir
 from aezoo.errors import CheckpointError, ConfigError
 from aezoo.train import records
-from aezoo.train._lock import LOCK_NAME
 from aezoo.viz import drawn_by_aezoo
 
 # What aezoo writes in a run folder, and so what --overwrite removes: the outputs of training
@@ -67,7 +66,7 @@ def prepare(
     out_dir = pathlib.Path(workdir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"workdir {out_dir} exists and is not a directory")
-    output_dir(out_dir, "workdir", datasets=data.source_paths(run["train"]["dataset"]), runs=False)
+    output_dir(out_dir, "workdir", datasets=data.source_paths(run.dataset_name), runs=False)
     if resume and overwrite:
         raise ConfigError("--resume and --overwrite exclude each other")
     if resume:
@@ -137,7 +136,7 @@ def _check_resumable(out_dir: pathlib.Path, run: Mapping[str, Any]) -> None:
 def write_config(out_dir: pathlib.Path, run: Mapping[str, Any], **extra: Any) -> None:
     """Write ``config.json``: the run record, versions, device and ``extra``."""
     record = records.config_record(run, processes=jax.process_count(), **extra)
-    atomic_write(out_dir / "config.json", json.dumps(record, indent=2) + "\n")
+    atomic_write(out_dir / "config.json", record.to_json())
 
 
 def write_jsonl(path: pathlib.Path, records: list[Mapping[str, Any]]) -> None:
