@@ -20,7 +20,7 @@ def test_list_shows_models_samplers_and_datasets(capsys):
         assert word in out
     listed = out.split("samplers")[1].split("datasets:")[0]
     assert [line.split()[0] for line in listed.splitlines()[1:]] == [PRIOR, *SAMPLERS]
-    can = "classify, conditional, normal_prior, sample, semi_supervised"
+    can = "classify, conditional, generative, normal_prior, semi_supervised"
     assert f"(can also: {can}; --sweep: lr, alpha)" in out
 
 

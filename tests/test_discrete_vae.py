@@ -100,9 +100,7 @@ def test_the_importance_sampled_nll_matches_the_exact_sum_over_codes(name):
         codes = jax.nn.one_hot(jnp.asarray(pairs), 3).reshape(len(pairs), -1)
         log_prior = -dims * math.log(3)
     exact = _exact_log_px(spec, module, params, x, codes, log_prior)
-    log_w = spec.log_weights(
-        params, {"image": x}, jax.random.key(2), module=module, num_samples=4000
-    )
+    log_w = spec.density(params, {"image": x}, jax.random.key(2), module=module, num_samples=4000)
     estimate = jax.nn.logsumexp(log_w, axis=0) - math.log(4000)
     # Within four standard errors of the weights' mean (delta method: the relative one).
     w = np.exp(np.asarray(log_w, np.float64) - np.asarray(estimate)[None])

@@ -51,7 +51,7 @@ def test_readme_links_point_at_docs_pages_that_exist():
 @pytest.mark.optax
 def test_readme_python_quick_start_runs_as_written(tmp_path, monkeypatch, capsys):
     out = _run_blocks(README, tmp_path, monkeypatch, capsys)
-    assert "['density', 'encode', 'normal_prior', 'sample']" in out
+    assert "['density', 'encode', 'generative', 'normal_prior']" in out
     assert (tmp_path / "runs" / "quickstart" / "config.json").is_file()
 
 

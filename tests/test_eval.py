@@ -75,7 +75,7 @@ def _setup(mean_shift=0.0, logvar_shift=0.0):
         VAEConfig,
         LinearGaussian,
         lambda *a, **k: None,
-        log_weights=log_importance_weights,
+        density=log_importance_weights,
     )
     x = np.random.default_rng(1).normal(size=(40, D_Z)) @ w + b
     x = x + np.sqrt(SIGMA2) * np.random.default_rng(2).normal(size=x.shape)

@@ -91,7 +91,7 @@ MODEL_FILE = textwrap.dedent(
         module_cls=Tiny,
         loss_fn=loss_fn,
         generative=True,
-        log_weights=log_weights,
+        density=log_weights,
     )
     '''
 )

@@ -78,9 +78,9 @@ def test_samples_come_from_the_components_and_the_is_bound_uses_the_mixture():
     out = module.apply({"params": params}, 5, jax.random.key(4), method="sample")
     assert out["logits"].shape == (5, *SHAPE) and bool(jnp.all(jnp.isfinite(out["logits"])))
     batch = {"image": jax.random.uniform(jax.random.key(5), (3, *SHAPE))}
-    log_w = spec.log_weights(params, batch, jax.random.key(6), module=module, num_samples=64)
+    log_w = spec.density(params, batch, jax.random.key(6), module=module, num_samples=64)
     elbo, iw = jnp.mean(log_w, 0), vae.iw_bound(log_w)
     assert bool(jnp.all(iw >= elbo - 1e-5))  # the importance-weighted bound is the tighter one
     moved = {**params, "prior_mean": params["prior_mean"] + 3.0}
-    log_w2 = spec.log_weights(moved, batch, jax.random.key(6), module=module, num_samples=64)
+    log_w2 = spec.density(moved, batch, jax.random.key(6), module=module, num_samples=64)
     assert not np.allclose(log_w, log_w2)  # the prior's parameters enter the weights

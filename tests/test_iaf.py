@@ -97,7 +97,7 @@ def test_the_loss_is_the_negative_elbo_of_the_flow_density(flow):
     out = jax.jit(lambda p: module.apply({"params": p}, x, rng=jax.random.key(4)))(params)
     assert out["z"].shape == (5, DIM) and np.isfinite(out["log_det"]).all()
     log_weights = jax.jit(
-        functools.partial(spec.log_weights, module=module), static_argnames="num_samples"
+        functools.partial(spec.density, module=module), static_argnames="num_samples"
     )
     log_w = log_weights(params, batch, key, num_samples=1)
     np.testing.assert_allclose(loss, -np.mean(log_w), rtol=1e-5)

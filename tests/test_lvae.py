@@ -36,7 +36,7 @@ def test_top_down_log_weights_are_their_terms_by_hand(top_prior):
     params = aezoo.train.init_params(module, jax.random.key(0))
     x = jax.random.bernoulli(jax.random.key(1), 0.3, (5, *SHAPE)).astype(jnp.float32)
     rng, v = jax.random.key(2), {"params": params}
-    log_w = spec.log_weights(params, {"image": x}, rng, module=module, num_samples=1)[0]
+    log_w = spec.density(params, {"image": x}, rng, module=module, num_samples=1)[0]
     q = module.apply(v, x, method="bottom_up")
     k1, k2 = jax.random.split(rng)
     eps2 = jax.random.normal(k2, (1, *q["z2_mean"].shape))[0]
@@ -58,7 +58,7 @@ def test_top_down_log_weights_are_their_terms_by_hand(top_prior):
         - log_n(z2, q["z2_mean"], q["z2_logvar"])
     )
     np.testing.assert_allclose(log_w, expected, rtol=1e-4, atol=1e-3)
-    many = spec.log_weights(params, {"image": x}, rng, module=module, num_samples=300)
+    many = spec.density(params, {"image": x}, rng, module=module, num_samples=300)
     bound = jax.nn.logsumexp(many, axis=0) - np.log(300)
     assert np.all(bound > np.mean(many, axis=0))
     loss, m = spec.loss_fn(params, {"image": x}, rng, module=module)

@@ -81,7 +81,7 @@ def _run_page(name: str, file: str, folder: pathlib.Path, capsys) -> str:
 @pytest.mark.optax
 def test_the_model_page_trains_evaluates_samples_and_sweeps_a_plugin_model(sandbox, capsys):
     out = _run_page("model", "laplace_vae.py", sandbox, capsys)
-    assert "['density', 'encode', 'sample']" in out
+    assert "['density', 'encode', 'generative']" in out
     record = json.loads((sandbox / "runs/laplace/config.json").read_text())
     assert record["model"] == "laplace_vae" and record["plugins"] == {"model": "laplace_vae.py"}
     scores = json.loads((sandbox / "runs/laplace/eval.json").read_text())

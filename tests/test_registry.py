@@ -21,7 +21,7 @@ from tests.conftest import FAST_MODELS
 # capability -> the module methods it promises
 METHODS = {
     "encode": ("encode", "decode", "reconstruct"),
-    "sample": ("sample",),
+    "generative": ("sample",),
     "classify": ("classify",),
     "clusters": ("classify",),
     "semi_supervised": ("classify",),
@@ -45,7 +45,7 @@ def test_declared_capabilities_have_their_methods(name):
         for method in METHODS[capability]:
             assert callable(getattr(spec.module_cls, method, None)), (capability, method)
     if "density" in spec.capabilities:
-        assert callable(spec.log_weights)
+        assert callable(spec.density)
     if "discrete" in spec.capabilities:
         positions, vocabulary = spec.code_grid(spec.make_config(image_shape=(8, 8, 1)))
         assert positions >= 1 and vocabulary >= 2
@@ -71,7 +71,7 @@ def _refusal(name: str, capability: str):
     """The call that needs ``capability``, on an initialised ``name`` model."""
     images = np.zeros((2, 8, 8, 1), np.uint8)
     calls = {
-        "sample": lambda m: m.sample(2, jax.random.key(0)),
+        "generative": lambda m: m.sample(2, jax.random.key(0)),
         "classify": lambda m: m.classify(images),
         "density": lambda m: make_log_px_fn(m.spec, m.module, num_samples=2, batch_size=2),
         "discrete": lambda m: m.decode_codes(np.zeros((2, 2), np.int32)),
@@ -84,7 +84,7 @@ def _refusal(name: str, capability: str):
     [
         (n, c) if n in FAST_MODELS else pytest.param(n, c, marks=pytest.mark.slow)
         for n, s in sorted(MODELS.items())
-        for c in ("sample", "classify", "density", "discrete")
+        for c in ("generative", "classify", "density", "discrete")
         if c not in s.capabilities
     ],
 )

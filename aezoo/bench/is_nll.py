@@ -28,7 +28,7 @@ def _chunk_flops(spec, module, params, batch, key, chunk: int) -> float:
     (the cost analysis counts a scan's body once, whatever its length)."""
 
     def one_chunk(params, batch, key):
-        return spec.log_weights(params, batch, key, module=module, num_samples=chunk)
+        return spec.density(params, batch, key, module=module, num_samples=chunk)
 
     return cost_flops(jax.jit(one_chunk).lower(params, batch, key).compile())
 

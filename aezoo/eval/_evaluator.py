@@ -64,7 +64,7 @@ class Evaluator:
       name: what ``--evaluators`` calls it.
       description: one line for ``aezoo eval --help`` and the docs.
       run: ``context -> {metric: value}`` (flat keys; floats, ints or lists of floats).
-      needs: model capabilities it needs (``"density"``, ``"sample"``, ...).
+      needs: model capabilities it needs (``"density"``, ``"generative"``, ...).
       images: it needs image data (not tabular vectors).
       labels: it needs labelled rows.
       default: it runs when no evaluator is named (and the model can serve it).

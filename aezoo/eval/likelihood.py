@@ -2,7 +2,7 @@
 
 ``log p(x) ~= logsumexp_k [log p(x|z_k) + log p(z_k) - log q(z_k|x)] - log K``, z_k ~ q(z|x):
 a stochastic lower bound on log p(x) that tightens as K grows (Burda et al., 2016). It uses
-the model's ``spec.log_weights``; K = 5000 samples are drawn in chunks inside one jitted
+the model's ``spec.density``; K = 5000 samples are drawn in chunks inside one jitted
 ``lax.scan`` so memory stays bounded whatever K is.
 """
 
@@ -54,7 +54,7 @@ def make_log_px_fn(
     @jax.jit
     def log_px(params, batch, rng):
         def body(acc, i):
-            log_w = spec.log_weights(
+            log_w = spec.density(
                 params, batch, jax.random.fold_in(rng, i), module=module, num_samples=chunk
             )
             return jnp.logaddexp(acc, jax.nn.logsumexp(log_w, axis=0)), None

@@ -438,7 +438,7 @@ def _figures(m: LoadedModel, workdir: pathlib.Path, x, y, codes: np.ndarray) -> 
     dim = codes.shape[1]
     if dim == 2 and m.config.latent_dim == 2:
         n = 20
-        if m.spec.log_weights is not None:  # N(0, I) prior: a Gaussian-quantile grid
+        if "normal_prior" in m.spec.capabilities:  # a Gaussian-quantile grid over N(0, I)
             grid = norm.ppf(np.linspace(0.05, 0.95, n))
             kind = "Gaussian-quantile grid over the N(0, I) prior"
         else:  # no known prior density: span the test codes

@@ -121,7 +121,7 @@ class BaseConfig:
 # Capability -> what a model with it can do (the words of the one-line refusals).
 CAPABILITIES = {
     "encode": "encode and decode",
-    "sample": "sample from a prior",
+    "generative": "sample from a prior",
     "density": "give a tractable density for the importance-sampled NLL",
     "classify": "classify with its own classifier or clusters",
     "clusters": "cluster without labels",
@@ -166,7 +166,7 @@ class ModelSpec:
         ``loss_fn`` is always the objective that evaluation reports.
       figures: optional ``(out_dir, module, params, split, rng) -> None`` writing the
         model's own figures next to the shared ones.
-      log_weights: for models with a tractable prior, encoder and decoder density:
+      density: for models with a tractable prior, encoder and decoder density:
         ``(params, batch, rng, *, module, num_samples) -> [K, B]`` log importance weights
         ``log p(x|z) + log p(z) - log q(z|x)``; evaluation's importance-sampled NLL uses it.
       semi_supervised: the model learns from labelled rows and unlabelled ones (label -1)
@@ -204,7 +204,7 @@ class ModelSpec:
     generative: bool = False
     phases: Callable[[Any], tuple[Phase, ...]] | None = None
     figures: Callable[..., None] | None = None
-    log_weights: Callable[..., jax.Array] | None = None
+    density: Callable[..., jax.Array] | None = None
     semi_supervised: bool = False
     clusters: bool = False
     conditional: bool = False
@@ -224,8 +224,8 @@ class ModelSpec:
         """What the model can do, named as in :data:`CAPABILITIES`."""
         has = {
             "encode": self.encodes,
-            "sample": self.generative,
-            "density": self.log_weights is not None,
+            "generative": self.generative,
+            "density": self.density is not None,
             "classify": self.classifies,
             "clusters": self.clusters,
             "semi_supervised": self.semi_supervised,

@@ -45,5 +45,5 @@ SPEC = ModelSpec(
     loss_fn=loss_fn,
     generative=True,
     normal_prior=True,
-    log_weights=log_importance_weights,
+    density=log_importance_weights,
 )

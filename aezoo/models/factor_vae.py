@@ -113,5 +113,5 @@ SPEC = ModelSpec(
     generative=True,
     normal_prior=True,
     phases=phases,
-    log_weights=log_importance_weights,
+    density=log_importance_weights,
 )

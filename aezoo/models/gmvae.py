@@ -69,7 +69,7 @@ SPEC = ModelSpec(
     module_cls=GMVAE,
     loss_fn=learned_prior_loss_fn,
     generative=True,
-    log_weights=log_importance_weights,
+    density=log_importance_weights,
     clusters=True,
     num_classes=lambda config: config.components,
 )

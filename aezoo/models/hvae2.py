@@ -246,5 +246,5 @@ SPEC = ModelSpec(
     module_cls=HVAE2,
     loss_fn=loss_fn,
     generative=True,
-    log_weights=log_importance_weights,
+    density=log_importance_weights,
 )

@@ -200,5 +200,5 @@ SPEC = ModelSpec(
     module_cls=FlowVAE,
     loss_fn=loss_fn,
     generative=True,
-    log_weights=log_importance_weights,
+    density=log_importance_weights,
 )

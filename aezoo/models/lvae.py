@@ -104,5 +104,5 @@ SPEC = ModelSpec(
     module_cls=LVAE,
     loss_fn=loss_fn,
     generative=True,
-    log_weights=log_importance_weights,
+    density=log_importance_weights,
 )

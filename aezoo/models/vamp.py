@@ -106,5 +106,5 @@ SPEC = ModelSpec(
     module_cls=VampVAE,
     loss_fn=loss_fn,
     generative=True,
-    log_weights=log_importance_weights,
+    density=log_importance_weights,
 )

@@ -139,7 +139,7 @@ PRIOR = "prior"  # the model's own prior: no sampler is fitted
 def available(spec: ModelSpec) -> tuple[str, ...]:
     """The samplers a model can use: ``prior`` if it samples; the continuous ones if it
     encodes (and decodes without a label); the discrete ones if its code is discrete."""
-    names = [PRIOR] if "sample" in spec.capabilities else []
+    names = [PRIOR] if "generative" in spec.capabilities else []
     for kind in SAMPLERS.values():
         if kind.discrete:
             usable = "discrete" in spec.capabilities

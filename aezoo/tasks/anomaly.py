@@ -104,7 +104,7 @@ class AnomalyOptions:
 def _bound_fn(spec: ModelSpec, module, k: int):
     @jax.jit
     def bounds(params, batch, rng):
-        log_w = spec.log_weights(params, batch, rng, module=module, num_samples=k)
+        log_w = spec.density(params, batch, rng, module=module, num_samples=k)
         return -jnp.mean(log_w, 0), -(jax.nn.logsumexp(log_w, 0) - math.log(k))
 
     return bounds
@@ -125,7 +125,7 @@ def anomaly_scores(
         "squared_error": stats["mse"],
         "latent_density": _gauss_nll(train_codes, stats["code"]),
     }
-    if spec.log_weights is not None:
+    if spec.density is not None:
         bounds = _bound_fn(spec, module, nll_samples)
         parts = [
             bounds(

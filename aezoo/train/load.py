@@ -161,7 +161,7 @@ class LoadedModel:
         return _jitted(self.module, "classify")({"params": self.params}, self._images(images))
 
     def sample(self, n: int, rng: jax.Array, *, label: Any = None) -> dict[str, jax.Array]:
-        require(self.spec, "sample", "sample")
+        require(self.spec, "generative", "sample")
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
             raise ConfigError(f"sample needs a positive int number of samples; got {n!r}")
         if not (
