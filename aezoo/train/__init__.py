@@ -5,7 +5,7 @@ write their own loop (see docs/python-api.md).
 """
 
 from aezoo.train.checkpoint import Checkpointer
-from aezoo.train.config import TrainConfig
+from aezoo.train.config import RunOptions, TrainConfig
 from aezoo.train.figures import write_figures
 from aezoo.train.load import LoadedModel, load
 from aezoo.train.loop import FitResult, fit
@@ -28,6 +28,7 @@ __all__ = [
     "GUARDED_METRICS",
     "Checkpointer",
     "FitResult",
+    "RunOptions",
     "LoadedModel",
     "TrainConfig",
     "TrainState",

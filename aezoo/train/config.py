@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aezoo import data
+from aezoo._registry import suggestion
 from aezoo._validate import byte_size, check_fields, finite, int_in, option
 from aezoo.errors import ConfigError
 from aezoo.runs.record import ARRAYS
@@ -310,6 +311,37 @@ class TrainConfig:
         ]
 
 
+@dataclasses.dataclass(frozen=True)
+class RunOptions:
+    """How one call of :func:`fit` runs, not what it trains (never recorded): ``fit`` takes
+    these fields by keyword beside the training settings.
+
+    Attributes:
+      resume: continue the run in ``workdir`` (bit-identical to an uninterrupted run).
+      overwrite: replace the run in ``workdir`` (only what aezoo wrote is removed).
+      progress: a progress bar and epoch lines on stderr.
+      figures: write the figures at the end.
+      allow_changed_data: resume although the data differ from what the run recorded (the
+        change is recorded in config.json as ``data_changed``); else a one-line DataError.
+    """
+
+    resume: bool = option(False, "continue the run in workdir")
+    overwrite: bool = option(False, "replace the run in workdir")
+    progress: bool = option(True, "a progress bar and epoch lines on stderr")
+    figures: bool = option(True, "write the figures at the end")
+    allow_changed_data: bool = option(False, "resume on data that changed")
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+
+    @classmethod
+    def split(cls, settings: Mapping[str, Any]) -> tuple[RunOptions, dict[str, Any]]:
+        """``(run options, training settings)`` from ``fit``'s keywords."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        own = {k: v for k, v in settings.items() if k in names}
+        return cls(**own), {k: v for k, v in settings.items() if k not in names}
+
+
 def with_settings(config: TrainConfig | None, settings: Mapping[str, Any]) -> TrainConfig:
     """``config`` (default: ``TrainConfig()``) with keyword overrides; one-line error for a
     name that is not a training setting."""
@@ -322,9 +354,12 @@ def with_settings(config: TrainConfig | None, settings: Mapping[str, Any]) -> Tr
     names = {f.name for f in dataclasses.fields(TrainConfig)}
     unknown = sorted(set(settings) - names)
     if unknown:
+        run_options = [f.name for f in dataclasses.fields(RunOptions)]
+        near = suggestion(unknown[0], [*names, *run_options])
         raise ConfigError(
-            f"unknown training setting(s) {', '.join(unknown)} (a model's own settings go "
-            f"in model_config=); accepted: {', '.join(sorted(names))}"
+            f"unknown training setting(s) {', '.join(unknown)}{near} (a model's own settings "
+            f"go in model_config=; fit also takes {', '.join(run_options)}); accepted: "
+            f"{', '.join(sorted(names))}"
         )
     return dataclasses.replace(config, **settings) if settings else config
 

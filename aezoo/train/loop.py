@@ -39,7 +39,7 @@ from aezoo.runs.record import RunRecord
 from aezoo.train import records, sharding
 from aezoo.train import workdir as run_dir
 from aezoo.train.checkpoint import Checkpointer
-from aezoo.train.config import OPTIMIZERS, TrainConfig, with_settings
+from aezoo.train.config import OPTIMIZERS, RunOptions, TrainConfig, with_settings
 from aezoo.train.members import Member, summary_markdown
 from aezoo.train.programs import Carry, Program, Split, make_program
 from aezoo.train.state import TrainState
@@ -88,7 +88,7 @@ class FitResult:
         return f"done: {', '.join(f'{k} {last[k]:.3f}' for k in keys if k in last)}; {where}"
 
 
-def fit(  # noqa: PLR0913 (the public entry point: keyword options, as the CLI's flags)
+def fit(
     model: str | ModelSpec,
     train: Split,
     test: Split | None = None,
@@ -98,11 +98,6 @@ def fit(  # noqa: PLR0913 (the public entry point: keyword options, as the CLI's
     model_config: BaseConfig | Mapping[str, Any] | None = None,
     optimizer: optax.GradientTransformation | str | None = None,
     workdir: str | os.PathLike | None = None,
-    resume: bool = False,
-    overwrite: bool = False,
-    progress: bool = True,
-    figures: bool = True,
-    allow_changed_data: bool = False,
     **settings: Any,
 ) -> FitResult:
     """Train ``model`` on ``train`` images, evaluating on ``test`` each epoch.
@@ -120,7 +115,9 @@ def fit(  # noqa: PLR0913 (the public entry point: keyword options, as the CLI's
         int ``[N]`` or None), e.g. from :func:`aezoo.data.load`, or per process
         :class:`~aezoo.train.sharding.LocalRows`; per-epoch metrics use ``val`` if given.
       config, settings: a :class:`TrainConfig` (default ``TrainConfig()``), its fields
-        overridden by keyword (``epochs=3, seeds=4``).
+        overridden by keyword (``epochs=3, seeds=4``); the keywords of
+        :class:`RunOptions` say how this call runs: ``resume``, ``overwrite``,
+        ``progress``, ``figures``, ``allow_changed_data`` (below).
       model_config: the model's config (object or dict); ``image_shape`` comes from the data.
       optimizer: any ``optax.GradientTransformation`` (``optax.adamw(1e-3)``), or the name
         of one the settings build (``"adamw"``, the ``optimizer`` setting); default: the
@@ -143,6 +140,7 @@ def fit(  # noqa: PLR0913 (the public entry point: keyword options, as the CLI's
     spec = model if isinstance(model, ModelSpec) else get_spec(model)
     if isinstance(optimizer, str):
         settings, optimizer = {**settings, "optimizer": optimizer}, None
+    how, settings = RunOptions.split(settings)
     train_config = with_settings(config, settings)
     if train_config.tensorboard:
         TensorBoardWriter.require()
@@ -160,18 +158,18 @@ def fit(  # noqa: PLR0913 (the public entry point: keyword options, as the CLI's
         out_dir = run_dir.prepare(
             workdir,
             program.record(),
-            resume=resume,
-            overwrite=overwrite,
+            resume=how.resume,
+            overwrite=how.overwrite,
             write=is_main,
             **extra,
         )
-        if resume and out_dir is not None:
-            extra.update(_data_changes(program, out_dir, allow=allow_changed_data))
+        if how.resume and out_dir is not None:
+            extra.update(_data_changes(program, out_dir, allow=how.allow_changed_data))
         carry, history = _train(
-            program, out_dir, extra, resume=resume, progress=progress and is_main
+            program, out_dir, extra, resume=how.resume, progress=how.progress and is_main
         )
-        summary = program.finish(out_dir, carry, history, figures and is_main)
-    _warn_skipped(history, progress and is_main)
+        summary = program.finish(out_dir, carry, history, how.figures and is_main)
+    _warn_skipped(history, how.progress and is_main)
     return FitResult(
         spec,
         program.module,
