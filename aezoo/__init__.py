@@ -45,7 +45,18 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("data", "losses", "models", "nn", "samplers", "tasks")
+_SUBMODULES = (
+    "data",
+    "eval",
+    "losses",
+    "models",
+    "nn",
+    "recipes",
+    "runs",
+    "samplers",
+    "tasks",
+    "train",
+)
 _ATTRIBUTES = {
     "evaluate": "aezoo.eval",
     "MODELS": "aezoo.models",

@@ -107,7 +107,30 @@ def train(prog: str, model: str) -> Parser:
     p = model_parser(prog, spec, spec.description)
     run_flags(p)
     source_flags(p)
+    during_training_flags(p)
     return p
+
+
+def _names(text: str) -> list[str]:
+    return [n.strip() for n in text.split(",") if n.strip()]
+
+
+def during_training_flags(p: argparse.ArgumentParser) -> None:
+    """``--evaluators`` during training, how often, and those evaluators' options."""
+    from aezoo.eval import EVALUATORS
+
+    usable = [e for e in EVALUATORS.values() if e.in_training]
+    add = p.add_argument_group("evaluation during training").add_argument
+    add(
+        "--evaluators",
+        type=_names,
+        metavar="NAME,...",
+        help="run these evaluators on the held-out split during training; their metrics join "
+        f"the epoch's line in metrics.jsonl ({', '.join(e.name for e in usable)})",
+    )
+    add("--eval-every", type=int, default=1, help="every N epochs and at the last (1)")
+    owners = [(e.name, e.options_cls) for e in usable if e.options_cls]
+    p.set_defaults(option_names=union_flags(p, owners, "options of those evaluators"))
 
 
 def eval_(prog: str) -> Parser:
@@ -122,7 +145,7 @@ def eval_(prog: str) -> Parser:
     add("workdir", help="a directory written by `aezoo train` (a multi-seed run: every member)")
     add(
         "--evaluators",
-        type=lambda text: [n.strip() for n in text.split(",") if n.strip()],
+        type=_names,
         metavar="NAME,...",
         help="run only these evaluators (default: each default one the run can serve); "
         f"available: {', '.join(EVALUATORS)}",

@@ -68,6 +68,7 @@ def train(args: argparse.Namespace) -> int:
     if not args.resume:
         given.setdefault("dataset", "digits")
     TrainConfig(**given)  # one-line errors for the flags before anything else happens
+    during = _during_training(args)
     sharding.init_distributed(
         args.coordinator, args.num_processes, args.process_id, detect=args.distributed
     )
@@ -103,10 +104,20 @@ def train(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         progress=progress,
         allow_changed_data=args.allow_changed_data,
+        evaluators=during,
     )
     if jax.process_index() == 0:
         print(result.report())
     return 0
+
+
+def _during_training(args: argparse.Namespace):
+    """The evaluators to run during training (``--evaluators``), or None."""
+    if not args.evaluators:
+        return None
+    from aezoo.eval import in_training
+
+    return in_training(args.evaluators, every=args.eval_every, **_given(args))
 
 
 def _print_settings(model: str, workdir, resume: bool, config, model_config) -> None:

@@ -3,6 +3,7 @@ disentanglement metrics, code export, sample quality. Evaluators are plug-ins (:
 in the registry :data:`EVALUATORS`, :func:`register_evaluator`)."""
 
 from aezoo.eval._evaluator import Context, Evaluator
+from aezoo.eval.during import in_training
 from aezoo.eval.run import EVALUATORS, evaluate, register_evaluator, summary_line
 
 __all__ = [
@@ -10,6 +11,7 @@ __all__ = [
     "Context",
     "Evaluator",
     "evaluate",
+    "in_training",
     "register_evaluator",
     "summary_line",
 ]

@@ -68,6 +68,8 @@ class Evaluator:
       images: it needs image data (not tabular vectors).
       labels: it needs labelled rows.
       default: it runs when no evaluator is named (and the model can serve it).
+      in_training: it may run during training (``aezoo.eval.in_training``): it writes
+        nothing into the run folder.
       options_cls: its typed settings, an :class:`aezoo._validate.Options` dataclass of
         ``option()`` fields (``aezoo.evaluate(..., name=value)``; the CLI generates
         ``--name value`` from it, with its range); they reach ``run`` in ``context.options``.
@@ -83,6 +85,7 @@ class Evaluator:
     images: bool = False
     labels: bool = False
     default: bool = True
+    in_training: bool = False
     options_cls: type[Options] | None = None
     check: Callable[[Context], str | None] | None = None
 

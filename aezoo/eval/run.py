@@ -253,12 +253,14 @@ EVALUATORS: Registry[Evaluator] = Registry(
             "the model's own loss as in training (its fixed eval key), reconstruction NLL, "
             "MSE, PSNR, KL per dimension (models with a N(0, I) prior), active units",
             _objective,
+            in_training=True,
         ),
         Evaluator(
             "nll",
             "importance-sampled negative log-likelihood with K = --nll-samples, bits/dim",
             _nll,
             needs=("density",),
+            in_training=True,
             options_cls=NllOptions,
             check=lambda c: _at_least("--nll-samples", c.options["nll_samples"], 1),
         ),
@@ -267,6 +269,7 @@ EVALUATORS: Registry[Evaluator] = Registry(
             "logistic regression and 5-NN on the codes, beside pixels and PCA of the same size",
             _probes_evaluator,
             labels=True,
+            in_training=True,
             options_cls=ProbeOptions,
         ),
         Evaluator(

@@ -9,7 +9,7 @@ compared with the saved one field by field (:meth:`TrainConfig.diff`).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from aezoo import data
@@ -323,6 +323,9 @@ class RunOptions:
       figures: write the figures at the end.
       allow_changed_data: resume although the data differ from what the run recorded (the
         change is recorded in config.json as ``data_changed``); else a one-line DataError.
+      evaluators: evaluators run during training on the held-out split
+        (``aezoo.eval.in_training(["nll"], every=5)``): their metrics join the epoch's line
+        in metrics.jsonl; None: the per-epoch held-out loss only.
     """
 
     resume: bool = option(False, "continue the run in workdir")
@@ -330,9 +333,18 @@ class RunOptions:
     progress: bool = option(True, "a progress bar and epoch lines on stderr")
     figures: bool = option(True, "write the figures at the end")
     allow_changed_data: bool = option(False, "resume on data that changed")
+    evaluators: Callable[..., Any] | None = dataclasses.field(
+        default=None, metadata={"help": "evaluators during training (aezoo.eval.in_training)"}
+    )
 
     def __post_init__(self) -> None:
         check_fields(self)
+        hook = self.evaluators
+        if hook is not None and not (callable(hook) and hasattr(hook, "due")):
+            raise ConfigError(
+                "evaluators= takes aezoo.eval.in_training([...], every=N); got "
+                f"{type(hook).__name__}"
+            )
 
     @classmethod
     def split(cls, settings: Mapping[str, Any]) -> tuple[RunOptions, dict[str, Any]]:

@@ -151,6 +151,8 @@ def fit(
             f"got {type(optimizer).__name__}"
         )
     program = make_program(spec, train, test, train_config, model_config, val, optimizer)
+    if how.evaluators is not None:  # before anything is written: one line, nothing left
+        InTraining(program, None, how.evaluators).check(program.start())
     is_main = jax.process_index() == 0
     held = workdir is not None and is_main  # one command per run folder (train/_lock.py)
     with run_lock(workdir, command_line()) if held else contextlib.nullcontext():
@@ -165,9 +167,7 @@ def fit(
         )
         if how.resume and out_dir is not None:
             extra.update(_data_changes(program, out_dir, allow=how.allow_changed_data))
-        carry, history = _train(
-            program, out_dir, extra, resume=how.resume, progress=how.progress and is_main
-        )
+        carry, history = _train(program, out_dir, extra, how, is_main)
         summary = program.finish(out_dir, carry, history, how.figures and is_main)
     _warn_skipped(history, how.progress and is_main)
     return FitResult(
@@ -188,24 +188,24 @@ def _train(
     program: Program,
     out_dir: pathlib.Path | None,
     extra: dict[str, Any],
-    *,
-    resume: bool,
-    progress: bool,
+    how: RunOptions,
+    is_main: bool,
 ) -> tuple[Carry, list[dict[str, Any]]]:
     """The epochs: start (or resume), run, record, checkpoint. Returns the final carry and
     the history (one record per member and epoch)."""
     train_config, run = program.train_config, program.record()
     carry, history, start = program.start(), [], 1
     ckpt = Checkpointer(out_dir / "checkpoints", keep=train_config.keep) if out_dir else None
-    if ckpt is not None and resume:
-        write = jax.process_index() == 0
-        carry, history, start = _resume(ckpt, program, carry, run, extra, write=write)
-    writers = _writers(program, out_dir, start, progress, ckpt)
+    if ckpt is not None and how.resume:
+        carry, history, start = _resume(ckpt, program, carry, run, extra, write=is_main)
+    during = InTraining(program, out_dir, how.evaluators)
+    writers = _writers(program, out_dir, start, how.progress and is_main, ckpt)
     best = _best_so_far(program, history)
     schedule = _CheckpointSchedule(train_config, saved=start > 1)
     try:
         for epoch in range(start, train_config.epochs + 1):
             carry, records = _run_epoch(program, carry, epoch, ckpt, compile=epoch == start)
+            records[0].update(during.metrics(carry, epoch))
             history.extend(records)
             if train_config.keep_best and out_dir is not None:
                 best = _keep_best(program, out_dir, carry, records[0], best)
@@ -221,6 +221,58 @@ def _train(
         if ckpt is not None:
             ckpt.close()
     return carry, history
+
+
+@dataclasses.dataclass(frozen=True)
+class EpochView:
+    """A model in training as an evaluator sees it: the current params, the run's record,
+    and the held-out split (``split``: test or val) as the model scores it (binarized once)."""
+
+    spec: ModelSpec
+    module: nn.Module
+    config: BaseConfig
+    params: Any
+    record: RunRecord
+    epoch: int
+    split: str
+    x: np.ndarray
+    y: np.ndarray
+    workdir: pathlib.Path | None
+
+
+class InTraining:
+    """Evaluators during training (``fit(evaluators=aezoo.eval.in_training(...))``): checked
+    on the initial params before the first epoch, then run every ``hook.every`` epochs and
+    at the last one."""
+
+    def __init__(self, program: Program, out_dir: pathlib.Path | None, hook: Any) -> None:
+        self.program, self.out_dir, self.hook = program, out_dir, hook
+        if hook is None:
+            return
+        if program.vmapped or jax.process_count() > 1 or program.held_out is None:
+            raise ConfigError(
+                "evaluators during training run on one model in one process with a test or "
+                "val split; evaluate the others after training with `aezoo eval`"
+            )
+
+    def metrics(self, carry: Carry, epoch: int) -> dict[str, Any]:
+        """The evaluators' metrics at ``epoch`` ({} when they are not due)."""
+        last = epoch == self.program.train_config.epochs
+        if self.hook is None or not self.hook.due(epoch, last=last):
+            return {}
+        return self.hook(self.view(carry, epoch))
+
+    def check(self, carry: Carry) -> None:
+        if self.hook is not None:
+            self.hook.check(self.view(carry, 0))
+
+    def view(self, carry: Carry, epoch: int) -> EpochView:
+        p, held = self.program, self.program.held_out
+        params = jax.tree.map(np.asarray, sharding.fetch(carry.state.params))
+        x, y = np.asarray(held.x)[: held.num_examples], np.asarray(held.y)[: held.num_examples]
+        return EpochView(
+            p.spec, p.module, p.config, params, p.record(), epoch, p.eval_prefix, x, y, self.out_dir
+        )
 
 
 class _CheckpointSchedule:
