@@ -168,6 +168,7 @@ class Prepared:
     config: BaseConfig
     train_config: TrainConfig
     fingerprints: dict[str, dict[str, Any]]
+    eval_prefix: str  # the held-out split's name in the metrics: "val" or "test"
 
 
 def prepare(
@@ -193,7 +194,7 @@ def prepare(
     check_batch(train_config.batch_size, num_examples(train))
     held = test if val is None else val
     check_data_fits_model(spec, config, train, held)
-    return Prepared(train, held, config, train_config, found)
+    return Prepared(train, held, config, train_config, found, "test" if val is None else "val")
 
 
 __all__ = [

@@ -26,6 +26,7 @@ from aezoo.train.parallel import make_vmapped_train_epoch
 from aezoo.train.sharding import LocalRows
 from aezoo.train.state import TrainState
 from aezoo.train.step import (
+    make_eval_fn,
     make_train_chunk,
     make_train_epoch,
     make_train_step,
@@ -190,12 +191,46 @@ def members(
     return ResidentEpoch(epoch, x, y, hparams, fold)
 
 
+@dataclasses.dataclass
+class HeldOut:
+    """The per-epoch evaluation split on the devices (binarized once) and its eval fn."""
+
+    x: jax.Array
+    y: jax.Array
+    num_examples: int
+    eval_fn: Any
+
+
+def held_out(spec, module, held, train_config: TrainConfig, mesh) -> HeldOut | None:
+    """The held-out split placed like the training rows, binarized once on device."""
+    if held is None:
+        return None
+    x, y = inputs.place(held, mesh)
+    eval_fn = make_eval_fn(spec, module, batch_size=train_config.eval_batch_size, mesh=mesh)
+    x = inputs.binarize_on(x, train_config.binarize, mesh)
+    return HeldOut(x, y, inputs.num_examples(held), eval_fn)
+
+
+def members_held_out(spec, module, held, train_config: TrainConfig, mesh) -> HeldOut | None:
+    """The held-out split on every device (binarized once) and the vmapped eval fn."""
+    if held is None:
+        return None
+    everywhere = sharding.replicated(mesh)
+    x = data.binarize_once(data.for_device(held[0]), train_config.binarize)
+    y = np.asarray(held[1], np.int32)
+    eval_fn = make_eval_fn(spec, module, batch_size=train_config.eval_batch_size, members=True)
+    return HeldOut(*jax.device_put((x, y), everywhere), len(y), eval_fn)
+
+
 __all__ = [
     "Carry",
     "EpochRunner",
+    "HeldOut",
     "PerStepEpoch",
     "ResidentEpoch",
     "StreamedRunner",
+    "held_out",
     "members",
+    "members_held_out",
     "single_run",
 ]
