@@ -83,6 +83,12 @@ class Run:
         atomic_write(target, content)
         return target
 
+    def __fspath__(self) -> str:  # a Run goes wherever its folder's path does
+        return os.fspath(self.path)
+
+    def __str__(self) -> str:
+        return str(self.path)
+
     def members(self) -> list[Run]:
         """The runs of a vmapped run's models (``members/NAME``), in order; [] for one."""
         return [Run.open(self.path / "members" / m.name) for m in self.record.members]

@@ -20,7 +20,7 @@ from aezoo import data
 from aezoo._registry import Registry
 from aezoo._validate import output_dir
 from aezoo.eval import Context, Evaluator, register_evaluator
-from aezoo.runs.record import dataset_of
+from aezoo.runs.run import Run
 from aezoo.tasks import anomaly, clustering, manifold, metrics, retrieval, semisupervised
 
 
@@ -58,7 +58,7 @@ def _as_evaluator(task: Task) -> Evaluator:
 
     def run(context: Context) -> dict[str, Any]:
         result = task.run(
-            [str(context.workdir)],
+            [context.run],
             task.options_cls(),
             out=context.workdir / f"task-{task.name}",
             progress=context.options["progress"],
@@ -131,7 +131,7 @@ register_task = TASKS.register
 
 def run_task(
     name: str,
-    runs: Sequence[str | pathlib.Path] = (),
+    runs: Sequence[str | pathlib.Path | Run] = (),
     *,
     out: str | pathlib.Path | None = None,
     progress: bool = True,
@@ -147,13 +147,14 @@ def run_task(
     result also written as JSON."""
     task = TASKS.get(name)
     opts = task.options_cls(**options)
+    opened = [Run.open(r) for r in runs]  # one line for a folder that holds no run
     if name == "anomaly":
         datasets = data.source_paths(opts.dataset)
     else:
-        datasets = [p for run in runs for p in data.source_paths(dataset_of(run))]
+        datasets = [p for run in opened for p in data.source_paths(run.record.dataset_name)]
     target = output_dir(out if out is not None else f"runs/task-{name}", "--out", datasets=datasets)
     return task.run(
-        [str(r) for r in runs],
+        opened,
         opts,
         out=target,
         progress=progress,

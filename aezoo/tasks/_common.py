@@ -22,7 +22,7 @@ def say_fn(progress: bool) -> Callable[[str], None]:
 
 
 def load_runs(
-    runs: Sequence[str | pathlib.Path], task: str, *, vectors: bool = False
+    runs: Sequence[str | pathlib.Path | Run], task: str, *, vectors: bool = False
 ) -> list[LoadedModel]:
     """The newest checkpoints of ``runs``: at least one, all trained on the same dataset (of
     images, unless the task takes ``vectors`` too)."""

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from aezoo._validate import check_fields, option
+from aezoo.runs.run import Run
 from aezoo.tasks import _common as common
 from aezoo.tasks import metrics
 
@@ -93,7 +94,7 @@ def _run_rows(m, name: str, tx, ty, sx, sy, options: ClusteringOptions) -> list[
 
 
 def run(
-    runs: Sequence[str],
+    runs: Sequence[Run],
     options: ClusteringOptions,
     *,
     out: pathlib.Path,

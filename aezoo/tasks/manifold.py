@@ -20,6 +20,7 @@ import numpy as np
 from aezoo import viz
 from aezoo._validate import check_fields, one_of, option
 from aezoo.errors import DataError
+from aezoo.runs.run import Run
 from aezoo.tasks import _common as common
 from aezoo.tasks import metrics
 
@@ -123,7 +124,7 @@ def _check_size(n: int, options: ManifoldOptions) -> None:
 
 
 def run(
-    runs: Sequence[str],
+    runs: Sequence[Run],
     options: ManifoldOptions,
     *,
     out: pathlib.Path,

@@ -25,6 +25,7 @@ import numpy as np
 from aezoo import viz
 from aezoo._validate import check_fields, option
 from aezoo.eval.likelihood import ACTIVE_UNIT_THRESHOLD, active_mask
+from aezoo.runs.run import Run
 from aezoo.tasks import _common as common
 from aezoo.tasks import metrics
 
@@ -100,7 +101,7 @@ def _bits(q, qy, d, dy):
 
 
 def run(
-    runs: Sequence[str],
+    runs: Sequence[Run],
     options: RetrievalOptions,
     *,
     out: pathlib.Path,

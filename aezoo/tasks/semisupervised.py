@@ -27,6 +27,7 @@ import numpy as np
 from aezoo import data
 from aezoo._validate import check_fields, option
 from aezoo.errors import DataError
+from aezoo.runs.run import Run
 from aezoo.tasks import _common as common
 
 QUOTED = {
@@ -120,7 +121,7 @@ def _baseline_errors(coders, hidden, tx, ty, sx, sy, options, say) -> dict[str, 
 
 
 def run(
-    runs: Sequence[str],
+    runs: Sequence[Run],
     options: SemiSupervisedOptions,
     *,
     out: pathlib.Path,
