@@ -16,7 +16,7 @@ from aezoo._validate import int_in
 from aezoo.errors import ConfigError
 from aezoo.eval._evaluator import Context, check_given, choose
 from aezoo.eval.run import EVALUATORS
-from aezoo.runs.run import LoadedModel, Run
+from aezoo.runs.run import Run
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,8 +45,8 @@ class InTraining:
         return choose(EVALUATORS, self.names, context, self.options)
 
     def _context(self, view: Any) -> Context:
-        m = LoadedModel(view.spec, view.module, view.config, view.params, view.record, view.epoch)
-        run = Run(view.workdir or pathlib.Path(), view.record)
+        m = view.model
+        run = Run(view.workdir or pathlib.Path(), m.record)
         source = {"data_dir": None, "cache_dir": None, "options": run.data_options()}
         options = {"progress": False}
         return Context(m, run, view.split, view.x, view.y, source, options, lambda msg: None)

@@ -4,6 +4,7 @@ vectors ``[N, 1, 1, D]``, and its parameters kept as flat arrays in the sampler'
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -12,12 +13,24 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from aezoo._validate import positive_int
+from aezoo._validate import Options, option, positive_int
 from aezoo.errors import ConfigError
 from aezoo.models import ModelSpec
 from aezoo.train import fit
 
 PARAM_PREFIX = "param/"
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainedOptions(Options):
+    """What every trained sampler's options share: how long and how fast it trains."""
+
+    epochs: int = option(
+        30, "two_stage, flow, autoregressive: training epochs", low=1, flag="sampler-epochs"
+    )
+    learning_rate: float = option(
+        1e-3, "the sampler's Adam learning rate", low=0, open="low", flag="sampler-lr"
+    )
 
 
 def standardize(codes: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:

@@ -20,7 +20,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from aezoo._validate import Options
 from aezoo.errors import DataError
 from aezoo.models._spec import BaseConfig, Metrics, ModelSpec, option
 from aezoo.samplers import _density
@@ -110,14 +109,11 @@ SPEC = ModelSpec(
 
 
 @dataclasses.dataclass(frozen=True)
-class AutoregressiveOptions(Options):
+class AutoregressiveOptions(_density.TrainedOptions):
     width: int = option(64, "autoregressive: the Transformer's width", low=1)
     layers: int = option(2, "two_stage, autoregressive: hidden layers", low=1)
     epochs: int = option(
         20, "two_stage, flow, autoregressive: training epochs", low=1, flag="sampler-epochs"
-    )
-    learning_rate: float = option(
-        1e-3, "the sampler's Adam learning rate", low=0, open="low", flag="sampler-lr"
     )
 
 

@@ -21,7 +21,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from aezoo._validate import Options
 from aezoo.models._spec import BaseConfig, Metrics, ModelSpec, option
 from aezoo.nn import MLP
 from aezoo.samplers import _density
@@ -115,15 +114,9 @@ SPEC = ModelSpec(
 
 
 @dataclasses.dataclass(frozen=True)
-class FlowOptions(Options):
+class FlowOptions(_density.TrainedOptions):
     flow_steps: int = option(8, "flow: affine coupling layers", low=1)
     hidden: int = option(256, "two_stage, flow: hidden width of the density network", low=1)
-    epochs: int = option(
-        30, "two_stage, flow, autoregressive: training epochs", low=1, flag="sampler-epochs"
-    )
-    learning_rate: float = option(
-        1e-3, "the sampler's Adam learning rate", low=0, open="low", flag="sampler-lr"
-    )
 
 
 def fit(

@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from aezoo._validate import Options, option
+from aezoo._validate import option
 from aezoo.models import get_spec
 from aezoo.samplers import _density
 
@@ -30,15 +30,9 @@ def _config(dim: int, hidden: int, layers: int) -> dict:
 
 
 @dataclasses.dataclass(frozen=True)
-class TwoStageOptions(Options):
+class TwoStageOptions(_density.TrainedOptions):
     hidden: int = option(512, "two_stage, flow: hidden width of the density network", low=1)
     layers: int = option(2, "two_stage, autoregressive: hidden layers", low=1)
-    epochs: int = option(
-        30, "two_stage, flow, autoregressive: training epochs", low=1, flag="sampler-epochs"
-    )
-    learning_rate: float = option(
-        1e-3, "the sampler's Adam learning rate", low=0, open="low", flag="sampler-lr"
-    )
 
 
 def fit(

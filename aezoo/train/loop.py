@@ -40,6 +40,7 @@ from aezoo.train import records, sharding
 from aezoo.train import workdir as run_dir
 from aezoo.train.checkpoint import Checkpointer
 from aezoo.train.config import OPTIMIZERS, RunOptions, TrainConfig, with_settings
+from aezoo.train.load import LoadedModel
 from aezoo.train.members import Member, summary_markdown
 from aezoo.train.programs import Carry, Program, Split, make_program
 from aezoo.train.state import TrainState
@@ -225,15 +226,11 @@ def _train(
 
 @dataclasses.dataclass(frozen=True)
 class EpochView:
-    """A model in training as an evaluator sees it: the current params, the run's record,
-    and the held-out split (``split``: test or val) as the model scores it (binarized once)."""
+    """A model in training as an evaluator sees it: the model at its current params (with
+    the run's record), and the held-out split (``split``: test or val) as the model scores it
+    (binarized once)."""
 
-    spec: ModelSpec
-    module: nn.Module
-    config: BaseConfig
-    params: Any
-    record: RunRecord
-    epoch: int
+    model: LoadedModel
     split: str
     x: np.ndarray
     y: np.ndarray
@@ -270,9 +267,8 @@ class InTraining:
         p, held = self.program, self.program.held_out
         params = jax.tree.map(np.asarray, sharding.fetch(carry.state.params))
         x, y = np.asarray(held.x)[: held.num_examples], np.asarray(held.y)[: held.num_examples]
-        return EpochView(
-            p.spec, p.module, p.config, params, p.record(), epoch, p.eval_prefix, x, y, self.out_dir
-        )
+        model = LoadedModel(p.spec, p.module, p.config, params, p.record(), epoch)
+        return EpochView(model, p.eval_prefix, x, y, self.out_dir)
 
 
 class _CheckpointSchedule:
