@@ -54,6 +54,8 @@ def add(given: str) -> None:
     load()
     _import(given)
     known = entries(os.environ.get(ENV, ""))
+    if given.endswith(".py"):  # the processes it starts may run elsewhere
+        given = str(pathlib.Path(given).expanduser().resolve())
     if given not in known:
         os.environ[ENV] = ",".join([*known, given])
 
