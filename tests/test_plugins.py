@@ -90,6 +90,7 @@ def test_the_model_page_trains_evaluates_samples_and_sweeps_a_plugin_model(sandb
     members = json.loads((sandbox / "runs/laplace-sweep/config.json").read_text())["members"]
     assert [m["sweep_value"] for m in members] == [0.5, 1.0]
     assert (sandbox / "laplace-samples.png").is_file()
+    assert (sandbox / "runs/laplace-clustering/clustering.json").is_file()
     # Opened without its plug-in: one line naming it, nothing imported.
     aezoo.MODELS.unregister("laplace_vae")
     sys.modules.pop("laplace_vae")

@@ -23,6 +23,7 @@ import jax
 import numpy as np
 
 from aezoo.errors import CheckpointError
+from aezoo.runs.record import RunRecord
 
 # Test hook: SIGKILL this process right after the save of this epoch has been started (the
 # write is asynchronous, so it is still in progress). Used by the kill-and-resume tests.
@@ -119,9 +120,10 @@ class Checkpointer:
         ocp = _ocp()
         if model is not None:
             try:
-                saved = self._manager.restore(
+                meta = self._manager.restore(
                     epoch, args=ocp.args.Composite(meta=ocp.args.JsonRestore())
-                ).meta.get("model")
+                ).meta
+                saved = RunRecord.from_dict(meta).model
             except Exception:
                 saved = model  # unreadable metadata: reported by the full restore below
             if saved != model:
