@@ -53,6 +53,35 @@ def strict_json(value: Any, **kwargs: Any) -> str:
     return json.dumps(_finite(value), allow_nan=False, **kwargs)
 
 
+# The files aezoo's evaluators, samplers and plug-ins wrote into a run folder, one name per
+# entry: what they declare when they write (Run.write), and what --overwrite removes.
+OUTPUTS_FILE = ".aezoo-outputs"
+
+
+def record_output(folder: str | os.PathLike, name: str) -> None:
+    """Add ``name`` (a file or folder directly in ``folder``) to the folder's outputs."""
+    path = pathlib.Path(folder) / OUTPUTS_FILE
+    names = recorded_outputs(folder)
+    if name not in names:
+        atomic_write(path, json.dumps([*names, name], indent=1) + "\n")
+
+
+def recorded_outputs(folder: str | os.PathLike) -> list[str]:
+    """The outputs recorded in ``folder``: plain names only (a damaged or edited list, or a
+    name that leaves the folder, is ignored: nothing outside it is ever touched)."""
+    try:
+        names = json.loads((pathlib.Path(folder) / OUTPUTS_FILE).read_text())
+    except (OSError, ValueError):
+        return []
+    if not isinstance(names, list):
+        return []
+    return [n for n in names if isinstance(n, str) and _plain_name(n)]
+
+
+def _plain_name(name: str) -> bool:
+    return bool(name) and name not in (".", "..") and "/" not in name and "\\" not in name
+
+
 def _finite(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None

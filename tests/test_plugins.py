@@ -111,8 +111,14 @@ def test_the_evaluator_page_runs_a_plugin_evaluator_with_its_typed_option(sandbo
     out = _run_page("evaluator", "code_stats.py", sandbox, capsys)
     scores = json.loads((sandbox / "runs/vae/eval.json").read_text())
     assert 0 <= scores["code_dims_used"] <= 4 and scores["test/code_std_mean"] > 0
-    assert {"objective", "code_stats"} <= set(scores["evaluators"])
-    assert out.split()[0] == str(scores["code_dims_used"])
+    assert scores["evaluators"] == ["code_stats"]  # evaluated after the --overwrite run
+    assert out.splitlines()[-1].split()[0] == str(scores["code_dims_used"])
+    assert (sandbox / "runs/vae/code_std.txt").is_file()  # written again by the Python part
+    (sandbox / "runs/vae/mine.txt").write_text("a user's file")
+    argv = ["train", "vae", "--epochs", "1", "--workdir", "runs/vae", "--overwrite"]
+    assert main([*argv, "--no-progress", "--hidden-dims", "32", "--latent-dim", "4"]) == 0
+    assert not (sandbox / "runs/vae/code_std.txt").exists()  # the evaluator's declared output
+    assert (sandbox / "runs/vae/mine.txt").read_text() == "a user's file"
     argv = ["eval", "runs/vae", "--evaluators", "code_stats", "--code-threshold", "-1"]
     assert main(argv) == 2
     assert "--code-threshold must be a finite number >= 0; got -1.0" in capsys.readouterr().err

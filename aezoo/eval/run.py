@@ -17,7 +17,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from aezoo import data, viz
-from aezoo._files import atomic_write, strict_json
+from aezoo._files import strict_json
 from aezoo._registry import Registry
 from aezoo._validate import Options, option, writable_dir
 from aezoo.errors import ConfigError, DataError
@@ -115,8 +115,8 @@ def _evaluate_one(run: Run, names, progress: bool, common: dict, options: dict) 
     if source.get("changed"):
         results["data_changed"] = source["changed"]  # scored with --allow-changed-data
     results, document = _merged_with_previous(root / "eval.json", results)
-    atomic_write(root / "eval.json", strict_json(document, indent=2) + "\n")
-    atomic_write(root / "report.md", _report(m, results, root))
+    run.write("eval.json", strict_json(document, indent=2) + "\n")
+    run.write("report.md", _report(m, results, root))
     say(f"wrote {root / 'eval.json'} and {root / 'report.md'}")
     return results
 

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from aezoo import data
-from aezoo._files import atomic_write
+from aezoo._files import atomic_write, record_output
 from aezoo._lock import command_line, run_lock
 from aezoo.runs.record import RunRecord
 from aezoo.train import LoadedModel, TrainConfig, load
@@ -78,9 +78,11 @@ class Run:
         return TrainConfig.from_record(self.record.train).data_options()
 
     def write(self, name: str, content: str | bytes) -> pathlib.Path:
-        """Write ``content`` to ``name`` in the run's folder, atomically."""
+        """Write ``content`` to ``name`` in the run's folder, atomically, and declare it as
+        an output of the run (``--overwrite`` removes it with the run)."""
         target = self.path / name
         atomic_write(target, content)
+        record_output(self.path, name)
         return target
 
     def __fspath__(self) -> str:  # a Run goes wherever its folder's path does

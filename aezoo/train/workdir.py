@@ -18,7 +18,7 @@ import flax.serialization
 import jax
 
 from aezoo import data
-from aezoo._files import atomic_write, strict_json
+from aezoo._files import OUTPUTS_FILE, atomic_write, recorded_outputs, strict_json
 from aezoo._lock import LOCK_NAME
 from aezoo._validate import output_dir
 from aezoo.errors import CheckpointError, ConfigError
@@ -26,8 +26,9 @@ from aezoo.train import records
 from aezoo.viz import drawn_by_aezoo
 
 # What aezoo writes in a run folder, and so what --overwrite removes: the outputs of training
-# and of `aezoo eval`, fitted samplers, every PNG figure aezoo drew (marked in the file) and
-# every task's `task-NAME/` folder that holds its `NAME.json`. Nothing else is touched.
+# and of `aezoo eval`, fitted samplers, every PNG figure aezoo drew (marked in the file),
+# every task's `task-NAME/` folder that holds its `NAME.json`, and what an evaluator or a
+# plug-in declared when it wrote it (Run.write: .aezoo-outputs). Nothing else is touched.
 RUN_OUTPUTS = (
     "checkpoints",
     "metrics.jsonl",
@@ -113,7 +114,7 @@ def remove_run_outputs(out_dir: pathlib.Path) -> None:
     folders); everything else in the folder stays."""
     if not out_dir.is_dir():
         return
-    _remove(out_dir, RUN_OUTPUTS)
+    _remove(out_dir, (*RUN_OUTPUTS, *recorded_outputs(out_dir), OUTPUTS_FILE))
     for figure in out_dir.glob("*.png"):
         if drawn_by_aezoo(figure):
             figure.unlink()
