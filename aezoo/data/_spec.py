@@ -17,11 +17,11 @@ from collections.abc import Callable
 import numpy as np
 
 from aezoo._registry import Registry
-from aezoo.data import _dsprites
+from aezoo.data import _dsprites, _frey
 from aezoo.data._factors import GroundTruth, dsprites_truth
 from aezoo.errors import ConfigError, DataError
 
-KINDS = ("embedded", "procedural", "tfds", "packaged", "plugin")
+KINDS = ("embedded", "procedural", "tfds", "packaged", "file", "plugin")
 
 Loader = Callable[[str], tuple[np.ndarray, np.ndarray]]
 
@@ -34,8 +34,8 @@ class DatasetSpec:
       name: what ``--dataset`` calls it.
       description: one line for ``aezoo list`` and the docs.
       kind: ``embedded`` (inside a package), ``procedural`` (drawn in code), ``tfds`` (read
-        from a prepared TFDS directory), ``packaged`` (photographs shipped in a package) or
-        ``plugin``.
+        from a prepared TFDS directory), ``packaged`` (photographs shipped in a package),
+        ``file`` (a file the user provides, checked by its sha256) or ``plugin``.
       loader: ``split -> (images, labels)`` for ``"train"`` and ``"test"``: images uint8
         ``[N, H, W, C]`` (or float32 in [0, 1]), labels int ``[N]`` (-1 = unlabelled).
         Slices (``train[:1000]``), validation rows and multi-host rows are taken by aezoo.
@@ -111,6 +111,14 @@ DATASETS: Registry[DatasetSpec] = Registry(
             default_epochs=1,
             binary=True,
             factors=dsprites_truth,
+        ),
+        DatasetSpec(
+            _frey.NAME,
+            "Frey faces (1,965 28x20 grey, no labels; Kingma & Welling's face manifold): a "
+            "file you provide, sha256-checked ($AEZOO_DATASETS)",
+            "file",
+            _frey.load_split,
+            default_epochs=100,
         ),
         _tfds("mnist", "handwritten digits, 28x28 grey"),
         _tfds("fashion_mnist", "Zalando's clothes, 28x28 grey"),
