@@ -52,7 +52,7 @@ _SUBMODULES = (
     "models",
     "nn",
     "recipes",
-    "runs",
+    "rundir",
     "samplers",
     "tasks",
     "train",

@@ -239,7 +239,7 @@ def sample(args: argparse.Namespace) -> int:
 
     from aezoo import data, samplers, viz
     from aezoo._validate import int_in, output_file
-    from aezoo.runs import dataset_of
+    from aezoo.rundir import dataset_of
 
     int_in("--n", args.n, 1)
     out = output_file(

@@ -30,9 +30,9 @@ FLOORS = {
     "aezoo.data": 1,
     "aezoo.viz": 1,
     "aezoo.models": 2,
-    "aezoo.runs": 2,  # the record, read and built in one place, below training
+    "aezoo.rundir": 2,  # the record, read and built in one place, below training
     "aezoo.train": 3,
-    "aezoo.runs.run": 4,  # the run folder as one object, above training
+    "aezoo.rundir.run": 4,  # the run folder as one object, above training
     "aezoo.eval": 4,
     "aezoo.samplers": 4,
     "aezoo.tasks": 4,

@@ -216,7 +216,7 @@ def test_eval_disentanglement_scores_every_member_and_draws_traversals(tmp_path,
 @pytest.mark.unit
 def test_spread_is_over_the_seeds_of_each_swept_value():
     from aezoo.eval._spread import groups as _groups
-    from aezoo.runs import MemberRecord
+    from aezoo.rundir import MemberRecord
 
     records = [
         MemberRecord(i, 0, n, v) for i, (n, v) in enumerate((("a", 1.0), ("b", 1.0), ("c", 4.0)))

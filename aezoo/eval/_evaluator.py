@@ -20,7 +20,7 @@ from aezoo._registry import suggestion
 from aezoo._validate import Options
 from aezoo.errors import ConfigError
 from aezoo.models import require
-from aezoo.runs.run import LoadedModel, Run
+from aezoo.rundir.run import LoadedModel, Run
 
 
 @dataclasses.dataclass

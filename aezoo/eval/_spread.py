@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from aezoo.runs.record import MemberRecord
+from aezoo.rundir.record import MemberRecord
 
 
 def groups(

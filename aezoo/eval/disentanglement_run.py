@@ -20,7 +20,7 @@ from aezoo._validate import Options, one_of, option
 from aezoo.errors import AezooError
 from aezoo.eval import disentanglement as dm
 from aezoo.eval._evaluator import Context, Evaluator
-from aezoo.runs.run import LoadedModel
+from aezoo.rundir.run import LoadedModel
 
 PREFIX = "disentanglement/"
 TRAVERSAL_STEPS = 10

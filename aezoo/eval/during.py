@@ -16,7 +16,7 @@ from aezoo._validate import int_in
 from aezoo.errors import ConfigError
 from aezoo.eval._evaluator import Context, check_given, choose
 from aezoo.eval.run import EVALUATORS
-from aezoo.runs.run import Run
+from aezoo.rundir.run import Run
 
 
 @dataclasses.dataclass(frozen=True)

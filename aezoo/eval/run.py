@@ -23,7 +23,7 @@ from aezoo._validate import Options, option, writable_dir
 from aezoo.errors import ConfigError, DataError
 from aezoo.eval import _spread, likelihood, representation
 from aezoo.eval._evaluator import Context, Evaluator, check_given, choose
-from aezoo.runs.run import LoadedModel, Run, load_run_split
+from aezoo.rundir.run import LoadedModel, Run, load_run_split
 from aezoo.train import EVAL_SEED, TrainConfig, make_eval_fn, write_figures
 
 REPORT_FIGURES = (

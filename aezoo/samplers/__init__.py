@@ -42,7 +42,7 @@ from aezoo._registry import Registry, suggestion
 from aezoo._validate import Options
 from aezoo.errors import ConfigError
 from aezoo.models import ModelSpec, having
-from aezoo.runs.run import LoadedModel, Run
+from aezoo.rundir.run import LoadedModel, Run
 from aezoo.samplers import autoregressive, flow, gmm, normal, two_stage, uniform
 
 FIT_SEED = 0

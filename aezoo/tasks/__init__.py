@@ -20,7 +20,7 @@ from aezoo import data
 from aezoo._registry import Registry
 from aezoo._validate import output_dir
 from aezoo.eval import Context, Evaluator, register_evaluator
-from aezoo.runs.run import Run
+from aezoo.rundir.run import Run
 from aezoo.tasks import anomaly, clustering, manifold, metrics, retrieval, semisupervised
 
 

@@ -14,7 +14,7 @@ from aezoo._files import atomic_write, strict_json
 from aezoo.errors import ConfigError, DataError
 from aezoo.eval.likelihood import encode_and_reconstruct
 from aezoo.eval.run import data_source, load_split
-from aezoo.runs.run import LoadedModel, Run
+from aezoo.rundir.run import LoadedModel, Run
 
 
 def say_fn(progress: bool) -> Callable[[str], None]:

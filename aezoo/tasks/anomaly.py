@@ -35,7 +35,7 @@ from aezoo._validate import check_fields, option
 from aezoo.errors import ConfigError, DataError
 from aezoo.eval.likelihood import encode_and_reconstruct
 from aezoo.models import ModelSpec, get_spec
-from aezoo.runs.run import Run
+from aezoo.rundir.run import Run
 from aezoo.tasks import _common as common
 from aezoo.tasks import metrics
 from aezoo.train import TrainConfig, fit

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from aezoo._validate import check_fields, option
-from aezoo.runs.run import Run
+from aezoo.rundir.run import Run
 from aezoo.tasks import _common as common
 from aezoo.tasks import metrics
 

@@ -20,7 +20,7 @@ import numpy as np
 from aezoo import viz
 from aezoo._validate import check_fields, one_of, option
 from aezoo.errors import DataError
-from aezoo.runs.run import Run
+from aezoo.rundir.run import Run
 from aezoo.tasks import _common as common
 from aezoo.tasks import metrics
 

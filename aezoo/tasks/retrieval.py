@@ -25,7 +25,7 @@ import numpy as np
 from aezoo import viz
 from aezoo._validate import check_fields, option
 from aezoo.eval.likelihood import ACTIVE_UNIT_THRESHOLD, active_mask
-from aezoo.runs.run import Run
+from aezoo.rundir.run import Run
 from aezoo.tasks import _common as common
 from aezoo.tasks import metrics
 

@@ -27,7 +27,7 @@ import numpy as np
 from aezoo import data
 from aezoo._validate import check_fields, option
 from aezoo.errors import DataError
-from aezoo.runs.run import Run
+from aezoo.rundir.run import Run
 from aezoo.tasks import _common as common
 
 QUOTED = {

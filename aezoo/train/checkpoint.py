@@ -23,7 +23,7 @@ import jax
 import numpy as np
 
 from aezoo.errors import CheckpointError
-from aezoo.runs.record import RunRecord
+from aezoo.rundir.record import RunRecord
 
 # Test hook: SIGKILL this process right after the save of this epoch has been started (the
 # write is asynchronous, so it is still in progress). Used by the kill-and-resume tests.

@@ -16,7 +16,7 @@ from aezoo import data
 from aezoo._registry import suggestion
 from aezoo._validate import byte_size, check_fields, finite, int_in, option
 from aezoo.errors import ConfigError
-from aezoo.runs.record import ARRAYS
+from aezoo.rundir.record import ARRAYS
 
 NONFINITE_POLICIES = ("stop", "skip")
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "lamb")

@@ -16,7 +16,7 @@ import numpy as np
 from aezoo import data
 from aezoo.errors import CheckpointError, ConfigError, DataError, ShapeError
 from aezoo.models import BaseConfig, ModelSpec, require
-from aezoo.runs.record import ARRAYS, RunRecord
+from aezoo.rundir.record import ARRAYS, RunRecord
 from aezoo.train.checkpoint import Checkpointer
 from aezoo.train.config import TrainConfig
 from aezoo.train.optim import make_optimizer

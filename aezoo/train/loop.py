@@ -35,7 +35,7 @@ from aezoo._files import strict_json
 from aezoo._lock import command_line, run_lock
 from aezoo.errors import CheckpointError, ConfigError, DataError, NonFiniteError
 from aezoo.models import BaseConfig, ModelSpec, get_spec
-from aezoo.runs.record import RunRecord
+from aezoo.rundir.record import RunRecord
 from aezoo.train import records, sharding
 from aezoo.train import workdir as run_dir
 from aezoo.train.checkpoint import Checkpointer

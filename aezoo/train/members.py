@@ -21,7 +21,7 @@ from aezoo._files import strict_json
 from aezoo.errors import ConfigError
 from aezoo.models import BaseConfig, ModelSpec
 from aezoo.models._spec import sweepable
-from aezoo.runs.record import MemberRecord, RunRecord
+from aezoo.rundir.record import MemberRecord, RunRecord
 from aezoo.train import records, workdir
 from aezoo.train.checkpoint import Checkpointer
 from aezoo.train.config import LR_NAMES, TrainConfig

@@ -35,7 +35,7 @@ import optax
 
 from aezoo.errors import ConfigError
 from aezoo.models import BaseConfig, ModelSpec
-from aezoo.runs.record import RunRecord
+from aezoo.rundir.record import RunRecord
 from aezoo.train import inputs, records, runners, sharding, workdir
 from aezoo.train import members as members_io
 from aezoo.train.config import TrainConfig

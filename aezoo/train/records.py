@@ -1,7 +1,7 @@
 """A run's record as training writes and compares it: the record of a run about to be
 trained (:func:`run_record`), what ``config.json`` adds (:func:`config_record`), and the one
 check of whether a run may resume another (:func:`differences`). The record itself, and its
-reading, is :class:`aezoo.runs.RunRecord`; the files are written by
+reading, is :class:`aezoo.rundir.RunRecord`; the files are written by
 :mod:`aezoo.train.workdir`."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import jax
 
 from aezoo.errors import CheckpointError, ConfigError
 from aezoo.models import BaseConfig, ModelSpec
-from aezoo.runs.record import MemberRecord, RunRecord
+from aezoo.rundir.record import MemberRecord, RunRecord
 from aezoo.train.config import TrainConfig
 
 

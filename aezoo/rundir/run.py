@@ -20,7 +20,7 @@ import numpy as np
 from aezoo import data
 from aezoo._files import atomic_write, record_output
 from aezoo._lock import command_line, run_lock
-from aezoo.runs.record import RunRecord
+from aezoo.rundir.record import RunRecord
 from aezoo.train import LoadedModel, TrainConfig, load
 from aezoo.train.load import load_split as load_run_split
 
