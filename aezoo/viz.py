@@ -134,6 +134,21 @@ def save_image_grid(
     return save_image_rows(path, rows, [""] * len(rows), title=title)
 
 
+def filter_images(filters: np.ndarray) -> np.ndarray:
+    """Filters ``[n, H, W, C]`` (any sign) as images in [0, 1]: each scaled by its own
+    largest magnitude, zero at mid-grey."""
+    filters = np.asarray(filters, np.float32)
+    peak = np.max(np.abs(filters), axis=(1, 2, 3), keepdims=True)
+    return 0.5 + 0.5 * filters / np.maximum(peak, 1e-12)
+
+
+def save_filters(path: str | os.PathLike, filters: np.ndarray, *, title: str = "") -> pathlib.Path:
+    """Write first-layer filters ``[n, H, W, C]`` as a grid (mid-grey = 0; see
+    :func:`filter_images`), about as many columns as rows."""
+    images = filter_images(filters)
+    return save_image_grid(path, images, ncols=int(np.ceil(np.sqrt(len(images)))), title=title)
+
+
 def save_latent_scatter(
     path: str | os.PathLike,
     codes: np.ndarray,
@@ -182,13 +197,14 @@ def save_manifold(
     for i in range(n):  # rows: z[1] from high (top) to low
         for j in range(n):
             canvas[i * h : (i + 1) * h, j * w : (j + 1) * w] = images[(n - 1 - i) * n + j]
-    fig, ax = plt.subplots(figsize=(7, 7))
-    ax.imshow(canvas, cmap="gray", vmin=0, vmax=1, extent=(0, n, 0, n), interpolation="nearest")
-    ticks = np.arange(n) + 0.5
+    fig, ax = plt.subplots(figsize=(7 * min(1.0, w / h) + 0.6, 7 * min(1.0, h / w) + 0.4))
+    ax.imshow(
+        canvas, cmap="gray", vmin=0, vmax=1, extent=(0, n * w, 0, n * h), interpolation="nearest"
+    )
     labels = [f"{v:.2g}" for v in grid]
     step = max(1, n // 6)
-    ax.set_xticks(ticks[::step], labels[::step])
-    ax.set_yticks(ticks[::step], labels[::step])
+    ax.set_xticks(((np.arange(n) + 0.5) * w)[::step], labels[::step])
+    ax.set_yticks(((np.arange(n) + 0.5) * h)[::step], labels[::step])
     ax.set_xlabel("z[0]")
     ax.set_ylabel("z[1]")
     if title:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 import numpy as np
 
 from aezoo._registry import Registry
-from aezoo.data import _dsprites, _frey
+from aezoo.data import _dsprites, _frey, _patches
 from aezoo.data._factors import GroundTruth, dsprites_truth
 from aezoo.errors import ConfigError, DataError
 
@@ -89,6 +89,16 @@ def _dsprites_split(split: str) -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
+def _patches_spec(name: str, family: _patches.Family) -> DatasetSpec:
+    return DatasetSpec(
+        name,
+        family.describe(),
+        "packaged",
+        lambda split: _patches.load(family, split),
+        default_epochs=10,
+    )
+
+
 def _tfds(name: str, description: str) -> DatasetSpec:
     return DatasetSpec(name, f"{description}; TFDS (prepared data in $TFDS_DATA_DIR)", "tfds")
 
@@ -120,6 +130,14 @@ DATASETS: Registry[DatasetSpec] = Registry(
             _frey.load_split,
             default_epochs=100,
         ),
+        DatasetSpec(
+            _patches.NAME,
+            "8x8 colour patches of scikit-image's photographs (train and test from different "
+            "photographs); patchesN (N 8..32), _grey, _white (ZCA-whitened grey)",
+            "packaged",
+            lambda split: _patches.load(_patches.Family(), split),
+            default_epochs=10,
+        ),
         _tfds("mnist", "handwritten digits, 28x28 grey"),
         _tfds("fashion_mnist", "Zalando's clothes, 28x28 grey"),
         _tfds("kmnist", "Kuzushiji (cursive Japanese), 28x28 grey"),
@@ -135,8 +153,15 @@ register_dataset = DATASETS.register
 
 
 def spec_of(name: str) -> DatasetSpec | None:
-    """The entry of dataset ``name`` (None: a TFDS name or a user source)."""
-    return DATASETS.get(name, None) if isinstance(name, str) else None
+    """The entry of dataset ``name`` (None: a TFDS name or a user source). A member of the
+    patches family (``patches16_grey``) is registered on first use."""
+    if not isinstance(name, str):
+        return None
+    spec = DATASETS.get(name, None)
+    family = _patches.parse(name) if spec is None else None
+    if family is not None:
+        spec = DATASETS.register(_patches_spec(name, family))
+    return spec
 
 
 def default_epochs(name: str) -> int:

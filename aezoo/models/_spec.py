@@ -72,7 +72,9 @@ class BaseConfig:
         choices=LIKELIHOODS,
     )
     obs_logvar: float | None = option(
-        None, "fixed log-variance of the Gaussian decoder; unset = learned", cli=False
+        None,
+        "fixed log-variance of the Gaussian decoder (0: squared error halved, Ng's sparse "
+        "autoencoder); unset = learned",
     )
     arch: str = option(
         "mlp",

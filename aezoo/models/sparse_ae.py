@@ -9,6 +9,7 @@ Metrics ``mean_activation`` and ``frac_near_zero`` (units with |z| < 0.05) measu
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import jax
 import jax.numpy as jnp
@@ -43,12 +44,18 @@ class SparseAEConfig(AEConfig):
 
 
 class SparseAE(AE):
-    """An :class:`AE` whose code units are sigmoids for the ``kl`` penalty."""
+    """An :class:`AE` whose code units are sigmoids for the ``kl`` penalty, offset by
+    ``logit(rho)`` so that they start at the target rate: from 0.5, the penalty's first
+    steps drive every unit into the sigmoid's flat tail before the reconstruction can use
+    it, and a first-order optimizer (Adam) then learns nothing (Ng's notes use L-BFGS)."""
 
     config: SparseAEConfig
 
     def activate_code(self, h: jax.Array) -> jax.Array:
-        return jax.nn.sigmoid(h) if self.config.penalty == "kl" else h
+        if self.config.penalty != "kl":
+            return h
+        rho = self.config.rho
+        return jax.nn.sigmoid(h + math.log(rho / (1.0 - rho)))
 
 
 def sparsity_metrics(z: jax.Array) -> Metrics:
