@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from aezoo.data import _tfds_sets
 from aezoo.data._spec import DATASETS, DatasetSpec, spec_of
 from aezoo.data._user import DataOptions, is_user_source, load_source, val_mask
 from aezoo.errors import DataError
@@ -69,25 +70,34 @@ def load(
         return _load_val_split(name, split, data_dir, cache_dir, rows, options)
     if is_user_source(name):
         return _load_user(name, split, options or DataOptions(), cache_dir, rows)
-    if dataclasses.replace(options, val_fraction=0.0) != DataOptions():
-        raise DataError(
-            f"data options (image size, crop, test fraction) apply to folder:, "
-            f"npz: and npy: sources, not to {name!r}"
-        )
     spec = spec_of(name)
+    _check_options(name, options, tfds=spec is None or spec.loader is None)
     if spec is not None and spec.loader is not None:
         images, labels = _whole_split(spec, split.split("[")[0])
         return _take_range(images, labels, split, rows, name)
-    key = (name, split, data_dir, rows)
+    sizing = (options.image_size, options.center_crop)
+    key = (name, split, data_dir, rows, sizing)
     with _LOCK:
         if key in _MEMORY:
             return _MEMORY[key]
-    images, labels = _read(name, split, data_dir, cache_dir, rows)
+    images, labels = _read(name, split, data_dir, cache_dir, rows, options)
     images.setflags(write=False)
     labels.setflags(write=False)
     with _LOCK:
         _MEMORY[key] = (images, labels)
     return images, labels
+
+
+def _check_options(name: str, options: DataOptions, *, tfds: bool) -> None:
+    """Data options a named dataset cannot take: one line."""
+    sizing = {"image_size": None, "center_crop": False} if tfds else {}
+    if dataclasses.replace(options, val_fraction=0.0, **sizing) != DataOptions():
+        applies = "TFDS sets and " if tfds else ""
+        raise DataError(
+            f"data options (image size, crop, test fraction) apply to {applies}folder:, "
+            f"npz: and npy: sources; {name!r} takes "
+            + ("--image-size and --center-crop only" if tfds else "none")
+        )
 
 
 def _whole_split(spec: DatasetSpec, split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -259,13 +269,14 @@ def _check_request(name, split, data_dir, rows) -> str | None:
     return os.fspath(data_dir) if data_dir is not None else None
 
 
-def _read(name, split, data_dir, cache_dir, rows) -> tuple[np.ndarray, np.ndarray]:
+def _read(name, split, data_dir, cache_dir, rows, options) -> tuple[np.ndarray, np.ndarray]:
     """Decoded arrays from the disk cache, or from the source (then cached on disk)."""
     cache_dir = cache_dir if cache_dir is not None else os.environ.get("AEZOO_CACHE_DIR")
-    cache_name = _cache_key(name, split, data_dir, rows)
+    sizing = (options.image_size, options.center_crop)
+    cache_name = _cache_key(name, split, data_dir, rows, sizing)
     arrays = _read_disk_cache(cache_dir, name, cache_name) if cache_dir else None
     if arrays is None:
-        arrays = _load_tfds(name, split, data_dir, rows)
+        arrays = _load_tfds(name, split, data_dir, rows, options)
         if cache_dir:
             _write_disk_cache(cache_dir, name, cache_name, arrays)
     return arrays
@@ -311,8 +322,14 @@ def _tfds_names() -> frozenset[str]:
 
 
 def _load_tfds(
-    name: str, split: str, data_dir: str | None, rows: tuple[int, int] | None = None
+    name: str,
+    split: str,
+    data_dir: str | None,
+    rows: tuple[int, int] | None = None,
+    options: DataOptions | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
+    """A TFDS split read in chunks, each image made uniform as it is read (the set's own
+    crop and channels, then --image-size / --center-crop; :mod:`aezoo.data._tfds_sets`)."""
     source, features = _tfds_source(name, split, data_dir)
     n = len(source)
     if n == 0:
@@ -320,14 +337,17 @@ def _load_tfds(
     if rows is not None:
         _check_rows(rows, n, name, split)
     lo, hi = rows if rows is not None else (0, n)
-    images = np.empty((hi - lo, *features["image"].shape), np.uint8)
-    labels = np.empty((hi - lo,), np.int32)
+    shape, apply = _tfds_sets.transform(name, features["image"].shape, options or DataOptions())
+    label = _tfds_sets.info(name).label
+    images = np.empty((hi - lo, *shape), np.uint8)
+    labels = np.full((hi - lo,), -1, np.int32)
     chunk = 4096
     for start in range(lo, hi, chunk):
         stop = min(start + chunk, hi)
         for i, ex in enumerate(_read_range(source, start, stop)):
-            images[start - lo + i] = ex["image"]
-            labels[start - lo + i] = ex["label"]
+            images[start - lo + i] = ex["image"] if apply is None else apply(ex["image"])
+            if label is not None:
+                labels[start - lo + i] = ex[label]
     return images, labels
 
 
@@ -349,7 +369,8 @@ def _tfds_source(name: str, split: str, data_dir: str | None):
         )
     builder = tfds.builder(name, data_dir=data_dir)
     features = builder.info.features
-    if "image" not in features or "label" not in features:
+    label = _tfds_sets.info(name).label
+    if "image" not in features or (label is not None and label not in features):
         raise DataError(
             f"dataset {name!r} is not an image-classification dataset "
             f"(needs 'image' and 'label' features; has {', '.join(features)})"
@@ -384,8 +405,8 @@ def _prepare_or_explain(builder, name: str, data_dir: str | None) -> None:
     except ImportError:
         raise DataError(
             f"dataset {name!r} is not prepared in {where}; point TFDS_DATA_DIR (or "
-            f"--data-dir) at a directory that holds it, or install the preparation extra "
-            f"with `pip install 'aezoo[prepare]'` and rerun to download and prepare it"
+            f"--data-dir) at a directory that holds it, or prepare it: "
+            f"{_tfds_sets.prepare_line(name)}"
         ) from None
     try:
         builder.download_and_prepare(
@@ -396,11 +417,17 @@ def _prepare_or_explain(builder, name: str, data_dir: str | None) -> None:
         raise DataError(f"preparing dataset {name!r} in {where} failed: {e}") from None
 
 
-def _cache_key(name: str, split: str, data_dir: str | None, rows) -> str:
+def _cache_key(
+    name: str, split: str, data_dir: str | None, rows, sizing: tuple = (None, False)
+) -> str:
     """The exact request, hashed: split strings that flatten alike (``test[:5]`` and
     ``test[5:]``) never share a cache file; the data directory is part of it."""
     where = None if data_dir is None else str(pathlib.Path(data_dir).resolve())
-    request = json.dumps([name, split, where, list(rows) if rows is not None else None])
+    size = list(sizing[0]) if sizing[0] is not None else None
+    parts = [name, split, where, list(rows) if rows is not None else None]
+    if sizing != (None, False):  # a resized read is another file (plain reads keep their key)
+        parts += [size, sizing[1]]
+    request = json.dumps(parts)
     return hashlib.sha256(request.encode()).hexdigest()[:20]
 
 

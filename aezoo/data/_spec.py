@@ -144,6 +144,8 @@ DATASETS: Registry[DatasetSpec] = Registry(
         _tfds("emnist", "handwritten letters and digits, 28x28 grey"),
         _tfds("cifar10", "10 classes of objects, 32x32 colour"),
         _tfds("svhn_cropped", "house numbers, 32x32 colour"),
+        _tfds("celeb_a", "celebrity faces, centre 148x148 to 64x64 colour, unlabelled"),
+        _tfds("omniglot", "1,623 handwritten characters of 50 alphabets, 105x105 grey"),
     ),
     check=_check,
     name_of=lambda spec: getattr(spec, "name", None),

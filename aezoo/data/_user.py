@@ -417,6 +417,17 @@ def _scaled_integers(values: np.ndarray) -> np.ndarray:
     return np.round((values - low) / (top - low) * 255.0).astype(np.uint8)
 
 
+def resize_image(image: np.ndarray, size: tuple[int, int], crop: bool) -> np.ndarray:
+    """One uint8 ``[H, W, C]`` image resized to ``size`` (bilinear; ``crop``: the largest
+    centred box of the target's aspect ratio first), ``[h, w, C]``."""
+    from PIL import Image
+
+    grey = image.shape[-1] == 1
+    im = Image.fromarray(image[..., 0] if grey else image)
+    out = np.asarray(_resize(im, size, crop), np.uint8)
+    return out[..., None] if grey else out
+
+
 def _resize(im, size: tuple[int, int], crop: bool):
     from PIL import Image
 

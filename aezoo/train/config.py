@@ -42,10 +42,16 @@ class TrainConfig:
         cli_default="digits",
     )
     image_size: str | None = option(
-        None, "folder: resize every image to H or HxW on load", metavar="H[xW]", group="data"
+        None,
+        "folder: and TFDS sets: resize every image to H or HxW on load (celeb_a: 64 unless "
+        "given)",
+        metavar="H[xW]",
+        group="data",
     )
     center_crop: bool = option(
-        False, "folder: crop the centred box of the --image-size aspect ratio first", group="data"
+        False,
+        "folder: and TFDS sets: crop the centred box of the --image-size aspect ratio first",
+        group="data",
     )
     alpha_background: str = option(
         "black",
