@@ -43,8 +43,7 @@ class TrainConfig:
     )
     image_size: str | None = option(
         None,
-        "folder: and TFDS sets: resize every image to H or HxW on load (celeb_a: 64 unless "
-        "given)",
+        "folder: and TFDS sets: resize every image to H or HxW on load (celeb_a: 64 unless given)",
         metavar="H[xW]",
         group="data",
     )
