@@ -171,15 +171,34 @@ def sample(prog: str) -> Parser:
     )
     add = p.add_argument
     add("workdir", help="a directory written by `aezoo train`")
-    add("--sampler", default=PRIOR, help=f"{PRIOR} (default) or {', '.join(SAMPLERS)}")
+    add(
+        "--sampler",
+        help=f"{PRIOR} or {', '.join(SAMPLERS)}; default: the model's own (its {PRIOR}; "
+        "autoregressive for a discrete code; gmm for a model without a prior)",
+    )
     add("--n", type=int, default=64, help="how many samples (64)")
     add("--seed", type=int, default=0, help="the draws' seed (0)")
-    add("--out", required=True, help="the PNG grid to write")
+    add("--out", help="the PNG grid to write (default: samples.png in the run folder)")
     add("--overwrite", action="store_true", help="replace an existing --out file")
     add("--refit", action="store_true", help="fit the sampler again even if it is saved")
     source_flags(p)
     owners = [(k.name, k.options_cls) for k in SAMPLERS.values() if k.options_cls]
     p.set_defaults(option_names=union_flags(p, owners, "sampler options"))
+    return p
+
+
+def gallery(prog: str) -> Parser:
+    p = Parser(
+        prog=prog,
+        description="One small picture per run (test inputs, reconstructions, samples of the "
+        "model's own sampler and of a Gaussian mixture on its codes, a latent "
+        "interpolation), the runs' manifold.png and filters.png beside them, gallery.json "
+        "listing them all, and strip.png of the --strip runs' samples.",
+    )
+    add = p.add_argument
+    add("runs", nargs="+", metavar="WORKDIR", help="trained runs")
+    add("--out", required=True, help="the folder the pictures go to")
+    add("--strip", default="", help="run folder names whose samples make strip.png (a,b,...)")
     return p
 
 

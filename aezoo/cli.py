@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, Callable[..., argparse.ArgumentParser]]] = {
     "eval": ("evaluate a trained run: likelihood, reconstruction, probes, figures", _parsers.eval_),
     "sample": ("draw samples of a trained run: its prior or an ex-post sampler", _parsers.sample),
     "task": ("what autoencoders are for: manifold, retrieval, clustering, anomaly", _parsers.task),
+    "gallery": ("draw what trained runs do: reconstructions, samples, paths", _parsers.gallery),
     "data": ("show what a dataset holds and write a preview grid", _parsers.data),
     "list": ("list models, samplers, datasets, evaluators, tasks and recipes", _parsers.plain),
     "reproduce": ("run a recipe: the commands behind a published result", _parsers.reproduce),

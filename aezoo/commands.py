@@ -238,20 +238,27 @@ def sample(args: argparse.Namespace) -> int:
     import numpy as np
 
     from aezoo import data, samplers, viz
+    from aezoo._files import record_output
     from aezoo._validate import int_in, output_file
     from aezoo.rundir import dataset_of
+    from aezoo.rundir.run import Run
 
     int_in("--n", args.n, 1)
-    out = output_file(
-        args.out,
-        "--out",
-        overwrite=args.overwrite,
-        datasets=data.source_paths(dataset_of(args.workdir)),
-        owned=viz.drawn_by_aezoo,
-    )
+    run = Run.open(args.workdir)
+    name = args.sampler or samplers.default(run.record.spec())
+    if args.out is None:
+        out = _run_figure(run, "samples.png")
+    else:
+        out = output_file(
+            args.out,
+            "--out",
+            overwrite=args.overwrite,
+            datasets=data.source_paths(dataset_of(args.workdir)),
+            owned=viz.drawn_by_aezoo,
+        )
     sampler = samplers.get(
-        args.workdir,
-        args.sampler,
+        run,
+        name,
         refit=args.refit,
         data_dir=args.data_dir,
         cache_dir=args.cache_dir,
@@ -259,8 +266,33 @@ def sample(args: argparse.Namespace) -> int:
         **_given(args),
     )
     images = np.clip(np.asarray(sampler.sample(args.n, jax.random.key(args.seed))["mean"]), 0, 1)
-    title = f"{sampler.model.spec.name}: {args.n} samples ({args.sampler})"
+    title = f"{sampler.model.spec.name}{run.member_label}: {args.n} samples ({name})"
     print(f"wrote {viz.save_image_grid(out, images, title=title)}")
+    if args.out is None:
+        record_output(run.path, out.name)
+    return 0
+
+
+def _run_figure(run, name: str):
+    """A figure's path in the run's folder: refused (one line) when a file of that name is
+    there that aezoo did not draw."""
+    from aezoo import viz
+
+    out = run.path / name
+    if out.is_symlink() or (out.exists() and not viz.drawn_by_aezoo(out)):
+        raise ConfigError(f"{out} is not a figure aezoo drew; name another file with --out")
+    return out
+
+
+def gallery(args: argparse.Namespace) -> int:
+    from aezoo._validate import output_dir
+    from aezoo.eval.gallery import gallery as draw_gallery
+
+    out = output_dir(args.out, "--out")
+    names = [name for name in args.strip.split(",") if name]
+    result = draw_gallery(args.runs, out, _say, strip_runs=names)
+    pictures = sum(len(e["pictures"]) for e in result["entries"])
+    print(f"wrote {pictures} pictures of {len(result['entries'])} runs and gallery.json in {out}")
     return 0
 
 

@@ -149,6 +149,47 @@ def save_filters(path: str | os.PathLike, filters: np.ndarray, *, title: str = "
     return save_image_grid(path, images, ncols=int(np.ceil(np.sqrt(len(images)))), title=title)
 
 
+CURVE_SKIP = ("grad_norm", "param_norm")  # optimizer diagnostics, not the model's terms
+
+
+def curve_terms(history: list[dict]) -> list[str]:
+    """The terms a run's history tracks for both splits (``loss`` first), from the
+    ``train/NAME`` and ``test/NAME`` (or ``val/NAME``) keys of its epoch records."""
+    keys = set().union(*(r.keys() for r in history)) if history else set()
+    names = sorted(
+        k.split("/", 1)[1]
+        for k in keys
+        if k.startswith("train/") and k.split("/", 1)[1] not in CURVE_SKIP
+    )
+    return sorted(names, key=lambda name: name != "loss")
+
+
+def save_curves(
+    path: str | os.PathLike, history: list[dict], *, title: str = "", most: int = 6
+) -> pathlib.Path:
+    """One panel per term of a run's epoch records (``loss`` first, at most ``most``), the
+    training split's values and the held-out split's (test or val) per epoch."""
+    terms = curve_terms(history)[:most]
+    held = "val" if any(k.startswith("val/") for r in history for k in r) else "test"
+    cols = min(3, max(1, len(terms)))
+    rows = -(-len(terms) // cols) if terms else 1
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 2.8 * rows), squeeze=False)
+    for ax in axes.flat[len(terms) :]:
+        ax.axis("off")
+    for ax, term in zip(axes.flat, terms, strict=False):
+        for split, style in (("train", "-"), (held, "--")):
+            points = [(r["epoch"], r[f"{split}/{term}"]) for r in history if f"{split}/{term}" in r]
+            if points:
+                ax.plot(*zip(*points, strict=True), style, label=split)
+        ax.set_title(term, fontsize=9)
+        ax.set_xlabel("epoch", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return _save(fig, path, rect=(0.0, 0.0, 1.0, 0.95 if title else 1.0))
+
+
 def save_latent_scatter(
     path: str | os.PathLike,
     codes: np.ndarray,

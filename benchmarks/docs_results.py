@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import re
 import statistics
 from typing import Any
 
@@ -219,15 +220,86 @@ def render_recipes(results_dir: pathlib.Path = RECIPE_RESULTS) -> str:
     return "\n".join(out)
 
 
+HOME_PAGE = "index.md"
+README = pathlib.Path(__file__).resolve().parent.parent / "README.md"
+
+
+def render_home(readme: pathlib.Path = README) -> str:
+    """The docs' home page: the README (quick start, model table, where to read on), its
+    links to ``docs/`` made relative to the site, so the two never differ."""
+    text = readme.read_text()
+    return re.sub(r"\]\(docs/", "](", text)
+
+
+GALLERY_PAGE = "gallery.md"
+GALLERY_RECIPE = "gallery_mnist"
+
+
+def _train_command(recipe, run: str) -> str | None:
+    """The recipe's command that trained ``run`` (its ``--workdir`` folder name)."""
+    for command in recipe.commands():
+        if command.startswith("aezoo train ") and command.endswith(f"/{run}"):
+            return command
+    return None
+
+
+def _gallery_entry(recipe, entry: dict[str, Any], folder: str) -> list[str]:
+    from aezoo.models import MODELS
+
+    spec = MODELS.get(entry["model"], None)
+    lines = [f"## {entry['run']}", ""]
+    if spec is not None:
+        lines += [f"`{spec.name}`: {spec.description}.", ""]
+    for picture in entry["pictures"]:
+        lines += [f"![{picture['caption']}]({folder}/{picture['file']})", ""]
+    command = _train_command(recipe, entry["run"])
+    if command:
+        lines += ["Trained by:", "", "```", command, "```", ""]
+    return lines
+
+
+def render_gallery(results_dir: pathlib.Path = RECIPE_RESULTS) -> str:
+    """The gallery page: every picture ``aezoo reproduce gallery_mnist`` drew, the command
+    that trained its run beside it."""
+    from aezoo.recipes import RECIPES
+
+    recipe = RECIPES[GALLERY_RECIPE]
+    out = [
+        "# Gallery",
+        "",
+        "What each model does, in pictures: ten test images (one per digit), their "
+        "reconstructions, samples of the model's own sampler, samples of a Gaussian mixture "
+        "fitted to its codes where it has a prior too, and the decoded straight line "
+        "between two test images' codes. Generated at build time from "
+        f"`results/recipes/{GALLERY_RECIPE}.json`; every picture was drawn by one command, "
+        f"`aezoo reproduce {GALLERY_RECIPE}`, and the command that trained its run is "
+        "beside it. " + recipe.protocol,
+        "",
+    ]
+    path = results_dir / f"{GALLERY_RECIPE}.json"
+    if not path.exists():
+        return "\n".join([*out, f"Not generated yet: run `aezoo reproduce {GALLERY_RECIPE}`."])
+    gallery = json.loads(path.read_text())["outputs"]["gallery"]
+    folder = pathlib.PurePosixPath(gallery["out"]).relative_to("docs").as_posix()
+    if gallery.get("strip"):
+        out += [f"![samples of several models]({folder}/{gallery['strip']})", ""]
+    for entry in gallery["entries"]:
+        out += _gallery_entry(recipe, entry, folder)
+    return "\n".join(out)
+
+
 def on_files(files, config):  # MkDocs hook: add the generated pages to the build
     from mkdocs.structure.files import File
 
     files.append(File.generated(config, PAGE, content=render()))
     files.append(File.generated(config, RECIPES_PAGE, content=render_recipes()))
+    files.append(File.generated(config, GALLERY_PAGE, content=render_gallery()))
+    files.append(File.generated(config, HOME_PAGE, content=render_home()))
     return files
 
 
 if __name__ == "__main__":
     import sys
 
-    print(render_recipes() if sys.argv[1:] == ["recipes"] else render())
+    pages = {"recipes": render_recipes, "gallery": render_gallery, "home": render_home}
+    print(pages.get(sys.argv[1] if sys.argv[1:] else "", render)())

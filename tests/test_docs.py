@@ -76,5 +76,13 @@ def test_docs_build_strictly(tmp_path):
         env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
+    pages = sorted((tmp_path / "site").rglob("index.html"))
+    assert len(pages) > 20
+    for path in pages:
+        html = path.read_text()
+        assert "\\|" not in html, f"{path}: a literal \\| (a pipe escaped inside a code span)"
+        assert "<h1" in html, f"{path}: a page without a heading"
+    home = (tmp_path / "site" / "index.html").read_text()
+    assert "the JAX model zoo for autoencoders" in home and "<table>" in home  # the README
     page = (tmp_path / "site" / "results" / "benchmarks" / "index.html").read_text()
     assert "Measured with <code>aezoo bench" in page  # generated from the result JSON

@@ -36,7 +36,8 @@ TINY = Recipe(
 @pytest.mark.parametrize("name", sorted(RECIPES))
 def test_every_recipe_step_is_a_command_aezoo_parses(name):
     recipe = RECIPES[name]
-    assert recipe.name == name and recipe.protocol and recipe.tables and recipe.budget
+    assert recipe.name == name and recipe.protocol and recipe.budget
+    assert recipe.tables or any(step.startswith("gallery ") for step in recipe.steps)
     outputs = set()
     for step in recipe.steps:
         argv = shlex.split(step.format(runs="runs/x"))

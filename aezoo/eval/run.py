@@ -227,7 +227,8 @@ def _probes_evaluator(context: Context) -> dict[str, Any]:
 
 
 def _figures_evaluator(context: Context) -> dict[str, Any]:
-    _figures(context.m, context.workdir, context.x, context.y, _codes(context))
+    label = context.run.member_label
+    _figures(context.m, context.workdir, context.x, context.y, _codes(context), label)
     return {}
 
 
@@ -433,10 +434,13 @@ def _decode_means(m: LoadedModel, z: jax.Array) -> np.ndarray:
     return np.asarray(m.module.apply({"params": m.params}, z, label=label, method="decode")["mean"])
 
 
-def _figures(m: LoadedModel, workdir: pathlib.Path, x, y, codes: np.ndarray) -> None:
+def _figures(
+    m: LoadedModel, workdir: pathlib.Path, x, y, codes: np.ndarray, label: str = ""
+) -> None:
     from scipy.stats import norm
 
-    write_figures(workdir, m.spec, m.module, m.params, (x, y))
+    write_figures(workdir, m.spec, m.module, m.params, (x, y), label=label)
+    name = f"{m.spec.name}{label}"
     note = " (decoded with label 0)" if m.spec.conditional else ""
     dim = codes.shape[1]
     if dim == 2 and m.config.latent_dim == 2:
@@ -450,9 +454,7 @@ def _figures(m: LoadedModel, workdir: pathlib.Path, x, y, codes: np.ndarray) -> 
             kind = "grid over the test codes' 1-99th percentiles"
         zz = np.stack(np.meshgrid(grid, grid), axis=-1).reshape(-1, 2)  # row-major: z[1] rows
         images = _decode_means(m, jnp.asarray(zz, jnp.float32))
-        viz.save_manifold(
-            workdir / "manifold.png", images, grid, title=f"{m.spec.name}: {kind}{note}"
-        )
+        viz.save_manifold(workdir / "manifold.png", images, grid, title=f"{name}: {kind}{note}")
         shown, axes = codes, ("z[0]", "z[1]")
     else:
         from sklearn.decomposition import PCA
@@ -463,17 +465,16 @@ def _figures(m: LoadedModel, workdir: pathlib.Path, x, y, codes: np.ndarray) -> 
         workdir / "latent_scatter.png",
         shown[:5000],
         y[:5000],
-        title=f"{m.spec.name}: test codes ({dim}-D{', PCA' if dim > 2 else ''})",
+        title=f"{name}: test codes ({dim}-D{', PCA' if dim > 2 else ''})",
         axis_names=axes,
     )
-    _interpolation(m, workdir, x, y)
+    _interpolation(m, workdir, x, y, name)
 
 
-def _interpolation(m: LoadedModel, workdir: pathlib.Path, x, y) -> None:
-    """Decoding a straight line between two test digits' codes vs blending their pixels."""
-    a = 0
-    b = int(np.argmax(y != y[a]))
-    steps = np.linspace(0.0, 1.0, 10, dtype=np.float32)[:, None]
+def interpolation(m: LoadedModel, x, y, a: int, b: int, steps: int = 10) -> np.ndarray:
+    """Decoder means ``[steps, H, W, C]`` along the straight line between the codes of
+    test images ``a`` and ``b`` (posterior means; a VQ-VAE's code vectors re-quantized)."""
+    t = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
     xa, xb = (data.to_float(jnp.asarray(x[i : i + 1])) for i in (a, b))
     q = m.module.apply(
         {"params": m.params},
@@ -482,21 +483,37 @@ def _interpolation(m: LoadedModel, workdir: pathlib.Path, x, y) -> None:
         method="encode",
     )
     za, zb = (q["z_mean"] if "z_mean" in q else q["z"]).reshape(2, -1)
-    z_path = (1 - steps) * za[None] + steps * zb[None]
+    z_path = (1 - t) * za[None] + t * zb[None]
     if "z_q" in q:  # VQ-VAE: interpolate the code vectors, then re-quantize
         z_path = m.module.apply(
             {"params": m.params},
-            z_path.reshape(10, *q["z_q"].shape[1:]),
+            z_path.reshape(steps, *q["z_q"].shape[1:]),
             method=lambda mod, z: mod.codebook(z)[0],
         )
-    latent_row = _decode_means(m, jnp.asarray(z_path))
-    pixel_row = np.asarray((1 - steps[:, :, None, None]) * xa + steps[:, :, None, None] * xb)
+    return _decode_means(m, jnp.asarray(z_path))
+
+
+def other_class(y: np.ndarray, a: int = 0) -> int:
+    """The first test image of another class than image ``a`` (unlabelled: the next one)."""
+    return int(np.argmax(y != y[a])) or min(a + 1, len(y) - 1)
+
+
+def _interpolation(m: LoadedModel, workdir: pathlib.Path, x, y, name: str) -> None:
+    """Decoding a straight line between two test images' codes (of two classes where the
+    data are labelled) vs blending their pixels."""
+    a, b = 0, other_class(y)
+    latent_row = interpolation(m, x, y, a, b)
+    t = np.linspace(0.0, 1.0, 10, dtype=np.float32)[:, None, None, None]
+    xa, xb = (np.asarray(data.to_float(jnp.asarray(x[i : i + 1]))) for i in (a, b))
+    pixel_row = (1 - t) * xa + t * xb
     viz.save_image_rows(
         workdir / "interpolation.png",
         [latent_row, pixel_row],
         ["latent space", "pixel space"],
-        title=f"{m.spec.name}: test digit {y[a]} -> {y[b]}; decoding a straight line in latent "
-        "space stays on the data manifold, blending pixels does not",
+        title=f"{name}: test image {a} -> {b}"
+        + (f" (class {y[a]} -> {y[b]})" if y[a] >= 0 else "")
+        + "; decoding a straight line in latent space stays on the data manifold, blending "
+        "pixels does not",
     )
 
 

@@ -169,7 +169,8 @@ def _result(recipe: Recipe, root: pathlib.Path, steps: list, seconds: float) -> 
 def collect_outputs(recipe: Recipe, root: pathlib.Path) -> dict[str, Any]:
     """What the steps wrote: ``{run: eval.json}`` for every ``--workdir`` of a ``train``
     step (with its last epoch's record), ``{task-OUT: TASK.json}`` for every task (OUT: the
-    name of its ``--out`` folder)."""
+    name of its ``--out`` folder), ``{gallery: gallery.json}`` of a gallery step (with the
+    folder it wrote, ``out``)."""
     outputs: dict[str, Any] = {}
     for argv in recipe.argvs(root):
         if argv[0] == "train":
@@ -178,6 +179,12 @@ def collect_outputs(recipe: Recipe, root: pathlib.Path) -> dict[str, Any]:
         elif argv[0] == "task":
             out = pathlib.Path(_flag(argv, "--out"))
             outputs[f"task-{out.name}"] = json.loads((out / f"{argv[1]}.json").read_text())
+        elif argv[0] == "gallery":
+            out = pathlib.Path(_flag(argv, "--out"))
+            outputs["gallery"] = {
+                "out": str(out),
+                **json.loads((out / "gallery.json").read_text()),
+            }
     return outputs
 
 

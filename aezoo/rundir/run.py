@@ -85,6 +85,12 @@ class Run:
         record_output(self.path, name)
         return target
 
+    @property
+    def member_label(self) -> str:
+        """``" (member NAME)"`` for one model of a vmapped run (its figures say which model
+        they show), else ``""``."""
+        return f" (member {self.path.name})" if self.record.get("member_of") else ""
+
     def __fspath__(self) -> str:  # a Run goes wherever its folder's path does
         return os.fspath(self.path)
 

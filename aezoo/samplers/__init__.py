@@ -136,6 +136,19 @@ register_sampler = SAMPLERS.register
 PRIOR = "prior"  # the model's own prior: no sampler is fitted
 
 
+def default(spec: ModelSpec) -> str:
+    """The model's own sampler, what ``aezoo sample`` draws without ``--sampler``: the
+    autoregressive prior for a discrete code (``vqvae``), the model's prior where it has
+    one, else a Gaussian mixture fitted to its codes (an autoencoder made generative)."""
+    if "discrete" in spec.capabilities:
+        return "autoregressive"
+    if "generative" in spec.capabilities:
+        return PRIOR
+    if "encode" in spec.capabilities and not spec.conditional:
+        return "gmm"
+    raise ConfigError(f"model {spec.name} neither samples nor encodes: no sampler can serve it")
+
+
 def available(spec: ModelSpec) -> tuple[str, ...]:
     """The samplers a model can use: ``prior`` if it samples; the continuous ones if it
     encodes (and decodes without a label); the discrete ones if its code is discrete."""

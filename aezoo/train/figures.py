@@ -17,10 +17,22 @@ from aezoo.train.step import EVAL_SEED
 
 
 def write_figures(
-    out_dir: pathlib.Path, spec: ModelSpec, module: nn.Module, params: Any, split: tuple
+    out_dir: pathlib.Path,
+    spec: ModelSpec,
+    module: nn.Module,
+    params: Any,
+    split: tuple,
+    *,
+    history: list[dict] | None = None,
+    label: str = "",
 ) -> None:
-    """Write reconstructions.png (inputs above reconstructions), samples.png for generative
-    models, and the model's own figures (``spec.figures``)."""
+    """Write curves.png (the per-epoch terms of ``history``, when given),
+    reconstructions.png (inputs above reconstructions), samples.png for generative models,
+    and the model's own figures (``spec.figures``). ``label`` says which model of a run the
+    figures show (a swept run's member: ``" (member kl_weight_0.5_seed1)"``)."""
+    name = f"{spec.name}{label}"
+    if history:
+        viz.save_curves(out_dir / "curves.png", history, title=f"{name}: per-epoch terms")
     if data.is_vectors(np.shape(split[0])):  # tabular: no images to show
         return
     variables = {"params": params}
@@ -32,7 +44,7 @@ def write_figures(
         out_dir / "reconstructions.png",
         [np.asarray(images), np.asarray(recon)],
         ["input", "reconstruction"],
-        title=f"{spec.name}: test inputs and reconstructions",
+        title=f"{name}: test inputs and reconstructions",
     )
     key = jax.random.key(EVAL_SEED)
     if spec.generative:
@@ -40,7 +52,7 @@ def write_figures(
         viz.save_image_grid(
             out_dir / "samples.png",
             np.asarray(samples),
-            title=f"{spec.name}: samples from the prior",
+            title=f"{name}: samples from the prior",
         )
     if spec.figures is not None:
         spec.figures(out_dir, module, params, (uint8, np.asarray(split[1])), key)

@@ -139,7 +139,10 @@ def write_members(
             finally:
                 ckpt.close()
         if split is not None:
-            write_figures(d, spec, spec.module_cls(config=cfg), tree["state"].params, split)
+            module = spec.module_cls(config=cfg)
+            params = tree["state"].params
+            label = f" (member {m.name})"
+            write_figures(d, spec, module, params, split, history=own, label=label)
 
 
 def _plain_opt_state(opt_state: Any) -> Any:

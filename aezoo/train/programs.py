@@ -176,7 +176,7 @@ class Program:
             workdir.save_params(out_dir / "params.msgpack", params)
             if figures:
                 split = inputs.arrays(self.figure_split)
-                write_figures(out_dir, self.spec, self.module, params, split)
+                write_figures(out_dir, self.spec, self.module, params, split, history=history)
         return []
 
     def _finish_members(self, out_dir, carry, history, figures) -> list[dict[str, Any]]:
