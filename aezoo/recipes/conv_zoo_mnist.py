@@ -33,14 +33,15 @@ RECIPE = Recipe(
     name="conv_zoo_mnist",
     title="Conv and ResNet nets on MNIST beside the MLP: likelihood and sample quality",
     protocol="Dynamically binarized MNIST, Bernoulli decoder, 20-D code, Adam 1e-3, batch "
-    "128, seed 0, 10 epochs (the ResNet 3), for each net: `--arch mlp` (784-512-256-20 and mirrored), "
-    "`--arch conv` (two 4x4 stride-2 convolutions, 32 and 64 channels, then the MLP; the "
-    "decoder mirrored with transposed convolutions) and `--arch resnet` (residual blocks "
-    "at 28, 14 and 7 pixels with 4x4 stride-2 convolutions between them; mirrored); the "
-    "conv nets run oneDNN's convolutions on CPU. Test -ELBO and IS NLL (K = 100; the "
-    "ResNet K = 20) for the VAEs; sample quality as in `sample_quality_mnist` (10,000 samples against the "
-    "test set in aezoo's MNIST feature network, 3 draws) from the prior and from a GMM on "
-    "the training codes; the conv `ae` has no prior and is scored by the GMM alone.",
+    "128, seed 0, 10 epochs (the ResNet 3), for each net: `--arch mlp` (784-512-256-20 "
+    "and mirrored), `--arch conv` (two 4x4 stride-2 convolutions, 32 and 64 channels, then "
+    "the MLP; the decoder mirrored with transposed convolutions) and `--arch resnet` "
+    "(residual blocks at 28, 14 and 7 pixels with 4x4 stride-2 convolutions between them; "
+    "mirrored); the conv nets run oneDNN's convolutions on CPU. Test -ELBO and IS NLL (K = "
+    "100; the ResNet K = 20) for the VAEs; sample quality as in `sample_quality_mnist` "
+    "(10,000 samples against the test set in aezoo's MNIST feature network, 3 draws) from "
+    "the prior and from a GMM on the training codes; the conv `ae` has no prior and is "
+    "scored by the GMM alone.",
     steps=_steps(),
     tables=(
         Table(
