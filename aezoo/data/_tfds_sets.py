@@ -31,8 +31,10 @@ class TfdsSet:
       size: ``(H, W)`` the images are resized to unless ``--image-size`` says otherwise.
     """
 
-    prepare: str = BUILD + " (downloads from the set's public site; needs TensorFlow: pip "
-    "install 'aezoo[prepare]')"
+    prepare: str = (
+        BUILD + " (downloads from the set's public site; needs TensorFlow: pip install "
+        "'aezoo[prepare]')"
+    )
     label: str | None = "label"
     ignored: str = ""
     grey: bool = False
