@@ -9,8 +9,8 @@ from aezoo.recipes._recipe import Recipe
 OUT = "docs/gallery"
 STRIP = ("vae", "vamp", "hvae2", "iaf", "wae", "vqvae")  # samples shown in the README
 EXTRA = (
-    ("vae_2d", "train vae --dataset mnist --latent-dim 2 --epochs 10 --seed 0"),
-    ("vae_conv", "train vae --dataset mnist --arch conv --epochs 10 --seed 0"),
+    ("vae_2d", "train vae --dataset mnist --latent-dim 2 --epochs 5 --seed 0"),
+    ("vae_conv", "train vae --dataset mnist --arch conv --epochs 5 --seed 0"),
     (
         "frey_2d",
         "train vae --dataset frey_faces --latent-dim 2 --hidden-dims 200 --activation tanh "
@@ -30,7 +30,7 @@ def _steps() -> tuple[str, ...]:
     models = [spec.name for spec in BUILTIN]
     names = [*models, *(name for name, _ in EXTRA)]
     steps = [
-        f"train {m} --dataset mnist --epochs 10 --seed 0 --workdir {{runs}}/{m}" for m in models
+        f"train {m} --dataset mnist --epochs 5 --seed 0 --workdir {{runs}}/{m}" for m in models
     ]
     for name, command in EXTRA:
         steps.append(f"{command} --workdir {{runs}}/{name}")
@@ -45,7 +45,7 @@ RECIPE = Recipe(
     name="gallery_mnist",
     title="The gallery: every model's reconstructions, samples and latent paths",
     protocol="Every model of the zoo trained with its defaults on dynamically binarized MNIST "
-    "for 10 epochs with seed 0 (MLP 784-512-256-20 and mirrored; Adam 1e-3, batch 128), "
+    "for 5 epochs with seed 0 (MLP 784-512-256-20 and mirrored; Adam 1e-3, batch 128), "
     "and four runs that show more: a VAE with a 2-D code (its manifold), a conv VAE, the "
     "2-D face manifold on Frey's faces (recipe frey_manifold's model) and the sparse "
     "autoencoder's filters on whitened photograph patches (recipe patches_photos's). "
