@@ -91,7 +91,7 @@ def test_real_mnist_loads_whole_splits():
 
 @pytest.mark.unit
 def test_unknown_dataset_is_a_clear_error():
-    expected = r"unknown dataset 'mnsit'; did you mean 'mnist'\? available: celeb_a, cifar10, digits,"
+    expected = r"unknown dataset 'mnsit'; did you mean 'mnist'\? available: celeb_a, cifar10,"
     with pytest.raises(aezoo.DataError, match=expected):
         data.load("mnsit", "train")
 

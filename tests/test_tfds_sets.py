@@ -94,3 +94,11 @@ def test_one_epoch_of_a_conv_vae(name, arch, likelihood, extra, mock, tmp_path, 
     if likelihood == "logistic":  # nats of 8-bit pixels -> bits/dim: near 8 untrained
         bits = last["test/nll_bound"] / (np.prod(shape) * np.log(2.0))
         assert 5.0 < bits < 12.0, bits
+
+
+@pytest.mark.unit
+def test_aezoo_data_describes_a_set_and_previews_it(mock, tmp_path, capsys):
+    assert main(["data", "celeb_a", "--out", str(tmp_path / "preview.png")]) == 0
+    out = capsys.readouterr().out
+    assert "celeb_a" in out and "(64, 64, 3)" in out
+    assert (tmp_path / "preview.png").is_file()
