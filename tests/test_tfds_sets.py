@@ -78,6 +78,7 @@ def test_an_unprepared_set_names_its_preparation(tmp_path):
         ("cifar10", "conv", "logistic", []),
         ("svhn_cropped", "resnet", "logistic", []),
         ("celeb_a", "conv", "logistic", []),
+        ("celeb_a", "resnet", "logistic", ["--image-size", "64"]),
         ("fashion_mnist", "conv", "bernoulli", []),
         ("omniglot", "conv", "bernoulli", ["--image-size", "28"]),
     ],
