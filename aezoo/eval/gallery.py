@@ -5,7 +5,8 @@ For each run, one small labelled picture ``DIR/NAME.png`` (NAME: the run folder'
 test inputs (one per class where the data are labelled), their reconstructions, samples from
 the model's own sampler (its prior; the autoregressive code prior of a discrete code; a
 Gaussian mixture on the codes of a model without a prior), samples from the Gaussian-mixture
-ex-post sampler where the model has a prior too (Ghosh et al. 2020), and the decoded straight
+ex-post sampler where the model has a prior too and a code of at most 64 numbers (Ghosh et
+al. 2020), and the decoded straight
 line between two test images' codes. A run's own figures that only some runs have (the 2-D
 ``manifold.png`` that ``aezoo eval`` draws, the sparse autoencoder's ``filters.png``) are
 copied beside it. ``DIR/gallery.json`` lists every picture with its caption and run, so the
@@ -32,6 +33,7 @@ from aezoo.rundir.run import Run
 
 COLUMNS = 10
 SEED = 0
+GMM_MOST_DIMS = 64  # wider codes (gumbel_vae's 200 relaxed one-hots): EM takes tens of minutes
 COPIED = (
     ("manifold.png", "the decoder over a grid of the 2-D code"),
     ("filters.png", "the encoder's first-layer filters"),
@@ -64,7 +66,8 @@ def picture_rows(run: Run, say: Callable[[str], None]) -> tuple[list[np.ndarray]
     own = samplers.default(m.spec)
     rows = [shown, np.clip(recon, 0.0, 1.0), _samples(run, own, say)]
     labels = ["test input", "reconstruction", f"samples: {own}"]
-    if own == samplers.PRIOR and "gmm" in samplers.available(m.spec):
+    width = int(np.prod(m.code_shape()))
+    if own == samplers.PRIOR and "gmm" in samplers.available(m.spec) and width <= GMM_MOST_DIMS:
         rows.append(_samples(run, "gmm", say))
         labels.append("samples: gmm")
     rows.append(np.clip(interpolation(m, x, y, 0, other_class(y)), 0.0, 1.0))
