@@ -56,6 +56,12 @@ def _samples(run: Run, name: str, say: Callable[[str], None]) -> np.ndarray:
     return np.clip(np.asarray(drawn), 0.0, 1.0)
 
 
+def _width(m, x: np.ndarray, y: np.ndarray) -> bool:
+    """Whether the model's code has at most :data:`GMM_MOST_DIMS` numbers."""
+    z = m.encode(x[:1], label=y[:1])["z"]
+    return int(np.prod(np.shape(z)[1:])) <= GMM_MOST_DIMS
+
+
 def picture_rows(run: Run, say: Callable[[str], None]) -> tuple[list[np.ndarray], list[str]]:
     """The rows of a run's gallery picture and their labels."""
     m = run.model()
@@ -66,8 +72,7 @@ def picture_rows(run: Run, say: Callable[[str], None]) -> tuple[list[np.ndarray]
     own = samplers.default(m.spec)
     rows = [shown, np.clip(recon, 0.0, 1.0), _samples(run, own, say)]
     labels = ["test input", "reconstruction", f"samples: {own}"]
-    width = int(np.prod(m.code_shape()))
-    if own == samplers.PRIOR and "gmm" in samplers.available(m.spec) and width <= GMM_MOST_DIMS:
+    if own == samplers.PRIOR and "gmm" in samplers.available(m.spec) and _width(m, x, y):
         rows.append(_samples(run, "gmm", say))
         labels.append("samples: gmm")
     rows.append(np.clip(interpolation(m, x, y, 0, other_class(y)), 0.0, 1.0))
