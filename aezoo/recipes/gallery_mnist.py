@@ -60,6 +60,6 @@ RECIPE = Recipe(
     "line between two test images' codes. Needs the Frey faces file (Data: frey_faces).",
     steps=_steps(),
     headline=(),
-    budget="about 45 minutes on the 2-core CPU",
+    budget="60 minutes on the 2-core CPU, beside another recipe for most of it",
     notes="The pictures are on the [Gallery](../gallery.md) page.",
 )
