@@ -17,6 +17,7 @@ import numpy as np
 
 from aezoo.eval._evaluator import Context, Evaluator
 from aezoo.eval.run import load_split
+from aezoo.samplers import gmm
 
 DEQUANTIZE_SEED = 0
 RIDGE = 1e-6  # added to the covariance's diagonal (relative to its mean variance)
@@ -30,16 +31,18 @@ def dequantized(pixels: np.ndarray, seed: int) -> np.ndarray:
 
 def gaussian_nll(train: np.ndarray, test: np.ndarray) -> np.ndarray:
     """Per-image negative log-density (nats) of ``test`` under the full-covariance Gaussian
-    fitted (maximum likelihood) to ``train``; both ``[N, D]`` float."""
+    fitted (maximum likelihood) to ``train``; both ``[N, D]`` float. The density is the GMM
+    sampler's with one component (:func:`aezoo.samplers.gmm.log_prob`), on centred data."""
     mean = train.mean(axis=0)
     centred = train - mean
     cov = centred.T @ centred / len(train)
     cov[np.diag_indices_from(cov)] += RIDGE * float(np.mean(np.diag(cov)))
-    chol = np.linalg.cholesky(cov)
-    solved = np.linalg.solve(chol, (test - mean).T)  # [D, M]
-    log_det = 2.0 * float(np.sum(np.log(np.diag(chol))))
-    dims = train.shape[1]
-    return 0.5 * (dims * math.log(2.0 * math.pi) + log_det + np.sum(solved * solved, axis=0))
+    one = {
+        "chol": np.linalg.cholesky(cov)[None],
+        "means": np.zeros((1, train.shape[1])),
+        "log_weights": np.zeros(1),
+    }
+    return -np.asarray(gmm.log_prob(one, test - mean), np.float64)
 
 
 def _check(context: Context) -> str | None:
