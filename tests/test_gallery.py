@@ -80,7 +80,13 @@ def test_gallery_draws_a_run_and_lists_its_pictures(vae_run_copy, tmp_path, caps
 
 @pytest.mark.optax
 @pytest.mark.slow
-def test_a_swept_runs_figures_say_which_member(digits, tmp_path):
+def test_a_swept_runs_figures_say_which_member(digits, tmp_path, monkeypatch):
+    titles = []
+    for name in ("save_curves", "save_image_rows"):
+        drawn = getattr(viz, name)
+        monkeypatch.setattr(
+            viz, name, lambda *a, _f=drawn, **k: titles.append(k.get("title")) or _f(*a, **k)
+        )
     workdir = tmp_path / "sweep"
     aezoo.fit(
         "beta_vae",
@@ -96,3 +102,4 @@ def test_a_swept_runs_figures_say_which_member(digits, tmp_path):
     assert Run.open(workdir).member_label == ""
     for member in members:
         assert viz.drawn_by_aezoo(member.path / "curves.png")
+        assert sum(member.member_label in str(t) for t in titles) >= 2  # curves, reconstructions
