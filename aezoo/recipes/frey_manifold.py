@@ -39,6 +39,7 @@ RECIPE = Recipe(
     ),
     headline=(("vae2d", "test/nll_is"), ("vae10d", "test/nll_is")),
     budget="about 3 minutes on the 2-core CPU",
-    notes="The 2-D model's manifold.png (in the gallery) is the paper's Fig. 4a: pose turns "
-    "along one axis, expression changes along the other.",
+    notes="The 2-D model's manifold.png (in the Gallery) is the paper's Fig. 4a: the "
+    "expression changes along z[1] (smiling at the top, neutral to frowning at the bottom); "
+    "the change along z[0] is subtler at this size.",
 )
