@@ -9,7 +9,6 @@ Metrics ``mean_activation`` and ``frac_near_zero`` (units with |z| < 0.05) measu
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import jax
 import jax.numpy as jnp
@@ -54,8 +53,8 @@ class SparseAE(AE):
     def activate_code(self, h: jax.Array) -> jax.Array:
         if self.config.penalty != "kl":
             return h
-        rho = self.config.rho
-        return jax.nn.sigmoid(h + math.log(rho / (1.0 - rho)))
+        rho = self.config.rho  # a traced value when swept (--sweep rho=...)
+        return jax.nn.sigmoid(h + jnp.log(rho) - jnp.log1p(-rho))
 
 
 def sparsity_metrics(z: jax.Array) -> Metrics:
