@@ -84,3 +84,93 @@ def test_samples_come_from_the_components_and_the_is_bound_uses_the_mixture():
     moved = {**params, "prior_mean": params["prior_mean"] + 3.0}
     log_w2 = spec.density(moved, batch, jax.random.key(6), module=module, num_samples=64)
     assert not np.allclose(log_w, log_w2)  # the prior's parameters enter the weights
+
+
+@pytest.fixture(scope="module")
+def ae_run(tmp_path_factory):
+    """A tiny ae trained one epoch on digits (the warm start's source)."""
+    from tests.conftest import TINY_RUN
+
+    workdir = tmp_path_factory.mktemp("ae")
+    train = aezoo.data.load("digits", "train")
+    aezoo.fit(
+        "ae",
+        train,
+        epochs=1,
+        workdir=workdir,
+        figures=False,
+        **TINY_RUN,
+        model_config={"hidden_dims": (16,), "latent_dim": 3},
+    )
+    return workdir, train
+
+
+@pytest.mark.optax
+def test_warm_start_takes_the_ae_nets_and_fits_the_prior_to_its_codes(ae_run):
+    from sklearn.mixture import GaussianMixture
+
+    from aezoo.train.warm import warm_start
+
+    workdir, (images, _) = ae_run
+    spec, module = aezoo.get(
+        "gmvae", image_shape=images.shape[1:], hidden_dims=(16,), latent_dim=3, components=4
+    )
+    config = aezoo.TrainConfig(dataset="digits", init_from=str(workdir), seed=5)
+    params = warm_start(spec, module, (images, None), config)
+    source = aezoo.load(workdir)
+    x = images[:50]
+    codes = np.asarray(source.encode(images)["z"], np.float64)
+    q = module.apply({"params": params}, aezoo.data.to_float(jnp.asarray(x)), method="encode")
+    np.testing.assert_allclose(q["z_mean"], codes[:50], rtol=1e-5, atol=1e-5)
+    rec = module.apply({"params": params}, q["z_mean"], method="decode")
+    np.testing.assert_allclose(rec["logits"], source.decode(codes[:50])["logits"], atol=1e-4)
+    gmm = GaussianMixture(4, covariance_type="diag", reg_covar=1e-6, random_state=5).fit(codes)
+    np.testing.assert_allclose(params["prior_mean"], gmm.means_, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(params["prior_logvar"], np.log(gmm.covariances_), rtol=1e-4)
+    head = np.log(gmvae.POSTERIOR_SHRINK) + np.log(gmm.covariances_).mean(0)
+    np.testing.assert_allclose(q["z_logvar"], np.broadcast_to(head, (50, 3)), rtol=1e-4)
+
+
+@pytest.mark.slow
+@pytest.mark.optax
+def test_a_warm_started_run_trains_and_a_source_that_does_not_fit_leaves_nothing(ae_run, tmp_path):
+    from tests.conftest import TINY_RUN
+
+    workdir, train = ae_run
+    net = {"hidden_dims": (16,), "latent_dim": 3, "components": 4}
+    result = aezoo.fit(
+        "gmvae",
+        train,
+        epochs=1,
+        init_from=str(workdir),
+        model_config=net,
+        workdir=tmp_path / "vade",
+        figures=False,
+        **TINY_RUN,
+    )
+    assert np.isfinite(result.history[-1]["train/loss"])
+    assert aezoo.load(tmp_path / "vade").run["train"]["init_from"] == str(workdir)
+    cases = [
+        ("gmvae", {**net, "hidden_dims": (8,)}, {}, "the run's decoder differs"),
+        ("gmvae", {**net, "latent_dim": 2}, {}, "differs from this model's"),
+        ("vae", {"hidden_dims": (16,), "latent_dim": 3}, {}, "vae cannot start from another run"),
+        ("gmvae", net, {"seeds": 2}, "--init-from starts one model"),
+    ]
+    for i, (model, model_config, extra, message) in enumerate(cases):
+        out = tmp_path / f"bad-{i}"
+        with pytest.raises(aezoo.ConfigError, match=message):
+            aezoo.fit(
+                model,
+                train,
+                epochs=1,
+                init_from=str(workdir),
+                workdir=out,
+                model_config=model_config,
+                **extra,
+                **TINY_RUN,
+            )
+        assert not out.exists()
+    with pytest.raises(aezoo.CheckpointError, match="no run in"):
+        aezoo.fit(
+            "gmvae", train, epochs=1, init_from=str(tmp_path / "none"), model_config=net, **TINY_RUN
+        )

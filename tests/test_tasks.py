@@ -17,6 +17,7 @@ import aezoo
 from aezoo import data
 from aezoo.cli import main
 from aezoo.errors import DataError, ShapeError
+from aezoo.eval.likelihood import relative_error
 from aezoo.tasks import TASKS, anomaly, flat_metrics, metrics, retrieval
 
 # ---------------------------------------------------------------- metrics, known answers
@@ -130,10 +131,27 @@ def test_anomaly_scores_of_a_vae_match_their_definitions():
     xf = x / 255.0
     out = module.apply({"params": params}, jnp.asarray(xf), method="reconstruct")
     mean = np.asarray(out["mean"])
-    np.testing.assert_allclose(s["squared_error"], ((mean - xf) ** 2).mean((1, 2, 3)), rtol=1e-5)
+    mse = ((mean - xf) ** 2).mean((1, 2, 3))
+    np.testing.assert_allclose(s["squared_error"], mse, rtol=1e-5)
+    ink = xf.mean((1, 2, 3)) + mean.mean((1, 2, 3))
+    np.testing.assert_allclose(s["relative_error"], mse / ink, rtol=1e-5)
     bce = -(xf * np.log(mean) + (1 - xf) * np.log1p(-mean)).sum((1, 2, 3))
     np.testing.assert_allclose(s["reconstruction"], bce, rtol=1e-4)
     assert np.all(s["nll_is"] <= s["neg_elbo"] + 1e-4)  # the IS bound is the tighter one
+
+
+def test_relative_error_ranks_a_simple_anomaly_above_a_busy_normal_image():
+    # A busy normal image (ink everywhere) reconstructed a little too faint, and a sparse
+    # anomaly (one column) reconstructed half as faint: the squared error ranks the anomaly
+    # as the more normal (0.04 < 0.09), the relative error as the more anomalous.
+    busy, busy_rec = np.full((4, 4, 1), 0.9), np.full((4, 4, 1), 0.6)
+    sparse, sparse_rec = np.zeros((4, 4, 1)), np.zeros((4, 4, 1))
+    sparse[:, 1], sparse_rec[:, 1] = 0.9, 0.5
+    x, rec = jnp.asarray(np.stack([busy, sparse])), jnp.asarray(np.stack([busy_rec, sparse_rec]))
+    np.testing.assert_allclose(jnp.mean((rec - x) ** 2, (1, 2, 3)), [0.09, 0.04], rtol=1e-6)
+    got = relative_error(x, rec)
+    np.testing.assert_allclose(got, [0.09 / 1.5, 0.04 / (0.225 + 0.125)], rtol=1e-6)
+    assert float(got[1]) > float(got[0])
 
 
 def test_gaussian_latent_density_matches_scipy():

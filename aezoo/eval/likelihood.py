@@ -68,12 +68,30 @@ def make_log_px_fn(
 
 
 def reconstruction_stats(module, params, x: jax.Array, label) -> dict[str, jax.Array]:
-    """Per-example NLL of ``x`` under the reconstruction's distribution, MSE and PSNR."""
+    """Per-example NLL of ``x`` under the reconstruction's distribution, MSE, PSNR, and
+    the relative error: the MSE over the mean intensity of the image plus that of its
+    reconstruction (pixels in [0, 1]: the share of the ink that is wrong)."""
     out = module.apply({"params": params}, x, label=label, method="reconstruct")
     nll = image_nll(module.config.likelihood, out, x)
-    mse = jnp.mean(jnp.square(out["mean"] - x).reshape(x.shape[0], -1), axis=-1)
+    mse = _per_example_mean(jnp.square(out["mean"] - x))
     psnr = 10.0 * jnp.log10(1.0 / jnp.maximum(mse, 1e-10))
-    return {"recon": nll, "mse": mse, "psnr": psnr}
+    relative = relative_error(x, out["mean"])
+    return {"recon": nll, "mse": mse, "psnr": psnr, "relative_error": relative}
+
+
+def relative_error(x: jax.Array, mean: jax.Array) -> jax.Array:
+    """``[B]``: the squared error of ``mean`` (a reconstruction) over the mean intensity of
+    the image plus that of the reconstruction (pixels in [0, 1]). The squared error grows
+    with the ink an image has; this is the share of its ink that is wrong."""
+    ink = _per_example_mean(x) + _per_example_mean(mean)
+    return _per_example_mean(jnp.square(mean - x)) / jnp.maximum(ink, RELATIVE_FLOOR)
+
+
+RELATIVE_FLOOR = 1e-3  # the relative error's smallest intensity (a blank image and output)
+
+
+def _per_example_mean(v: jax.Array) -> jax.Array:
+    return jnp.mean(v.reshape(v.shape[0], -1), axis=-1)
 
 
 ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. (2015)'s activity threshold

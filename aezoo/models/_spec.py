@@ -193,6 +193,12 @@ class ModelSpec:
         Gaussian posterior (``z_mean``, ``z_logvar``); statistics that assume it (the KL
         per dimension) are reported only for such models, never against a prior the model
         does not have (False by default: a model says so).
+      warm_start: ``(config, shapes, source, images, seed) -> params``: the params the model
+        starts from given a finished run (``--init-from RUN``; ``shapes`` the fresh params'
+        ``jax.ShapeDtypeStruct`` tree, ``source`` a :class:`~aezoo.train.load.LoadedModel`,
+        ``images`` the training images): every value is the warm start's; ``gmvae`` takes an
+        ``ae``'s nets and fits its prior to their codes (VaDE's pretraining); ``None`` = it
+        cannot.
 
     What a model can do is :attr:`capabilities`; callers ask for one with
     :func:`aezoo.models.require` instead of branching on the model's name.
@@ -215,6 +221,7 @@ class ModelSpec:
     training_split: Callable[..., tuple[Any, Any]] | None = None
     code_grid: Callable[[Any], tuple[int, int]] | None = None
     normal_prior: bool = False
+    warm_start: Callable[..., Any] | None = None
 
     @property
     def classifies(self) -> bool:

@@ -9,6 +9,10 @@ Scores (higher = more anomalous), each from the same trained model:
   reconstruction, the reconstruction error of the autoencoder literature (the DCAE of Ruff
   et al.); a pixel's error is at most 1, where the Bernoulli NLL of a pixel the decoder is
   sure of grows without bound;
+- ``relative_error``: that squared error over the mean intensity of the image plus that of
+  its reconstruction, the share of the ink that is wrong. The squared error grows with how
+  much ink an image has, so a model of a busy digit (an 8) reconstructs a simple anomaly (a
+  1) with a small error; divided by the ink, the 1's error is as large as it is;
 - ``neg_elbo`` and ``nll_is`` (models with a density): the negative ELBO and the
   importance-sampled -log p(x), both from the same ``nll_samples`` posterior draws;
 - ``latent_density``: -log N(code; mean, covariance of the training codes), a Gaussian
@@ -40,7 +44,14 @@ from aezoo.tasks import _common as common
 from aezoo.tasks import metrics
 from aezoo.train import TrainConfig, fit
 
-SCORES = ("reconstruction", "squared_error", "neg_elbo", "nll_is", "latent_density")
+SCORES = (
+    "reconstruction",
+    "squared_error",
+    "relative_error",
+    "neg_elbo",
+    "nll_is",
+    "latent_density",
+)
 QUOTED = {"Deep SVDD (one-class)": 94.8, "DCAE": 89.7}  # Ruff et al. 2018, mean AUROC
 
 
@@ -124,6 +135,7 @@ def anomaly_scores(
     out = {
         "reconstruction": stats["recon"],
         "squared_error": stats["mse"],
+        "relative_error": stats["relative_error"],
         "latent_density": _gauss_nll(train_codes, stats["code"]),
     }
     if spec.density is not None:

@@ -154,6 +154,13 @@ class TrainConfig:
         group="optimizer",
     )
     seed: int = option(0, "random seed (keys, initialization, data order)", low=0, high=MAX_SEED)
+    init_from: str | None = option(
+        None,
+        "start from the parameters of a finished run (its folder), as the model allows: "
+        "gmvae takes an ae's encoder and decoder and fits its prior's components to the "
+        "ae's codes of the training images (VaDE's pretraining)",
+        metavar="RUN",
+    )
     eval_batch_size: int = option(1000, "test batch size", low=1, resumable=True)
     on_nonfinite: str = option(
         "stop",

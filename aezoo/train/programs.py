@@ -49,6 +49,7 @@ from aezoo.train.state import create_train_state
 from aezoo.train.step import (
     EVAL_SEED,
 )
+from aezoo.train.warm import warm_start
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -76,6 +77,7 @@ class Program:
     sweep_name: str | None = None
     configs: tuple[BaseConfig, ...] = ()  # each member's model config (vmapped)
     lrs: tuple[float, ...] = ()  # each member's learning rate (vmapped)
+    initial_params: Any = None  # a warm start's (--init-from; a single run)
 
     @property
     def vmapped(self) -> bool:
@@ -105,7 +107,10 @@ class Program:
         shardings = sharding.state_shardings(
             jax.eval_shape(init, init_key), self.mesh, self.train_config.shard_params
         )
-        return Carry(jax.jit(init, out_shardings=shardings)(init_key), rng, order_key)
+        if self.initial_params is None:
+            return Carry(jax.jit(init, out_shardings=shardings)(init_key), rng, order_key)
+        state = jax.device_put(init(init_key, self.initial_params), shardings)
+        return Carry(state, rng, order_key)
 
     def _start_members(self) -> Carry:
         keys = jnp.stack(
@@ -245,6 +250,7 @@ def single_run(
         ready.eval_prefix,
         ready.fingerprints,
         custom_optimizer=optimizer is not None,
+        initial_params=warm_start(spec, module, train, train_config),
     )
 
 
@@ -255,6 +261,8 @@ def members(
     the data on every device."""
     train_config, train, held = ready.train_config, ready.train, ready.held
     _check_members(train, train_config)
+    if train_config.init_from is not None:
+        raise ConfigError("--init-from starts one model: drop --seeds / --sweep")
     sweep_name, values = members_io.check_sweep(spec, train_config.sweep)
     found, configs, lrs = members_io.expand(spec, ready.config, train_config, sweep_name, values)
     if optimizer is not None and sweep_name == "lr":

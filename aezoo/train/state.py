@@ -36,12 +36,15 @@ def create_train_state(
     module: nn.Module,
     optimizer: optax.GradientTransformation,
     rng: jax.Array,
+    params: Any = None,
 ) -> TrainState:
-    """A fresh :class:`TrainState` (step 0) with params drawn from ``rng``.
+    """A fresh :class:`TrainState` (step 0) with params drawn from ``rng``, or the given
+    ``params`` (a warm start: ``--init-from``).
 
     ``opt_state`` holds one optimizer state per training phase of ``spec``.
     """
-    params = init_params(module, rng)
+    if params is None:
+        params = init_params(module, rng)
     txs = spec.optimizers(module.config, optimizer)
     return TrainState(
         step=jnp.zeros((), jnp.int32),
