@@ -10,6 +10,7 @@ from aezoo._registry import Registry
 from aezoo.errors import ConfigError
 from aezoo.models import (
     aae,
+    adgm,
     ae,
     annealed_vae,
     beta_tcvae,
@@ -33,6 +34,7 @@ from aezoo.models import (
     miwae,
     piwae,
     rae,
+    sdgm,
     sparse_ae,
     vae,
     vamp,
@@ -82,6 +84,8 @@ BUILTIN: tuple[ModelSpec, ...] = (  # aezoo's own models, in the order listings 
     dip_vae.SPEC,
     annealed_vae.SPEC,
     m2.SPEC,
+    adgm.SPEC,
+    sdgm.SPEC,
     cat_aae.SPEC,
     gmvae.SPEC,
     vamp.SPEC,

@@ -157,11 +157,11 @@ def class_bounds(params, batch, rng, *, module: M2) -> tuple[jax.Array, jax.Arra
     return bound, jax.nn.log_softmax(out["y_logits"], axis=-1)
 
 
-def _terms(params, batch, rng, module: M2) -> dict[str, jax.Array]:
-    """Per-example ``L`` (at the label; 0 where unlabelled), ``U``, ``-log q(y|x)``, whether
-    labelled and whether the classifier's guess is wrong, each ``[B]``."""
-    bound, log_q = class_bounds(params, batch, rng, module=module)
-    label = batch["label"]
+def bound_terms(bound: jax.Array, log_q: jax.Array, label: jax.Array) -> dict[str, jax.Array]:
+    """From ``L(x, y)`` of every class and ``log q(y | x)`` (each ``[B, K]``) and the labels
+    (-1: none): per example ``L`` at the label (0 where unlabelled), ``U``, ``-log q(y|x)``,
+    whether labelled and whether the classifier's guess is wrong, each ``[B]``. Every model
+    whose class is a latent variable summed out (m2, adgm, sdgm) shares it."""
     labelled = label >= 0
     y = jnp.where(labelled, label, 0)[:, None]
     unlabelled = jnp.sum(jnp.exp(log_q) * (bound + log_q), axis=-1)
@@ -174,15 +174,18 @@ def _terms(params, batch, rng, module: M2) -> dict[str, jax.Array]:
     }
 
 
+def _terms(params, batch, rng, module: M2) -> dict[str, jax.Array]:
+    return bound_terms(*class_bounds(params, batch, rng, module=module), batch["label"])
+
+
 def _labelled_mean(value: jax.Array, labelled: jax.Array) -> jax.Array:
     return jnp.sum(value * labelled) / jnp.maximum(jnp.sum(labelled), 1.0)
 
 
-def train_loss(params, batch, rng, *, module: M2) -> tuple[jax.Array, Metrics]:
-    """The semi-supervised objective: ``L + alpha * CE`` on labelled rows, ``U`` on the
-    others, averaged over the batch."""
-    t = _terms(params, batch, rng, module)
-    on_labelled = t["labelled_bound"] + module.config.alpha * t["ce"]
+def semi_supervised_loss(t: dict[str, jax.Array], alpha: float) -> tuple[jax.Array, Metrics]:
+    """The semi-supervised objective of :func:`bound_terms`' terms: ``L + alpha * CE`` on
+    labelled rows, ``U`` on the others, averaged over the batch."""
+    on_labelled = t["labelled_bound"] + alpha * t["ce"]
     loss = jnp.mean(jnp.where(t["labelled"] > 0, on_labelled, t["unlabelled_bound"]))
     return loss, {
         "loss": loss,
@@ -193,10 +196,9 @@ def train_loss(params, batch, rng, *, module: M2) -> tuple[jax.Array, Metrics]:
     }
 
 
-def loss_fn(params, batch, rng, *, module: M2) -> tuple[jax.Array, Metrics]:
+def semi_supervised_eval(t: dict[str, jax.Array]) -> tuple[jax.Array, Metrics]:
     """Evaluation: ``U(x)`` of every image (labels ignored; an upper bound on ``-log p(x)``),
     and on the labelled images the classifier's ``error`` and ``-log q(y|x)``."""
-    t = _terms(params, batch, rng, module)
     bound = jnp.mean(t["unlabelled_bound"])
     return bound, {
         "loss": bound,
@@ -205,6 +207,18 @@ def loss_fn(params, batch, rng, *, module: M2) -> tuple[jax.Array, Metrics]:
         "ce": _labelled_mean(t["ce"], t["labelled"]),
         "error": _labelled_mean(t["wrong"], t["labelled"]),
     }
+
+
+def train_loss(params, batch, rng, *, module: M2) -> tuple[jax.Array, Metrics]:
+    """The semi-supervised objective: ``L + alpha * CE`` on labelled rows, ``U`` on the
+    others, averaged over the batch."""
+    return semi_supervised_loss(_terms(params, batch, rng, module), module.config.alpha)
+
+
+def loss_fn(params, batch, rng, *, module: M2) -> tuple[jax.Array, Metrics]:
+    """Evaluation: ``U(x)`` of every image (labels ignored), the classifier's error on the
+    labelled ones."""
+    return semi_supervised_eval(_terms(params, batch, rng, module))
 
 
 def phases(config: M2Config) -> tuple[Phase, ...]:
