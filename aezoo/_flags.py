@@ -54,7 +54,7 @@ def field_flag(
         kwargs.update(type=parse_int_tuple, metavar="N,N,...")
         default = ",".join(map(str, default)) if isinstance(default, tuple) else default
     elif hint in (int, float, str):
-        kwargs.update(type=hint, choices=meta.get("choices"))
+        kwargs.update(type=hint, choices=meta.get("choices"), metavar=meta.get("metavar"))
     else:  # parsed by the config itself (--sweep NAME=V1,V2)
         kwargs["metavar"] = meta.get("metavar")
     shown = "" if meta.get("negate") or default is None else f" (default: {default})"
