@@ -4,8 +4,8 @@ What is taken from the source run is the model's own rule (:attr:`ModelSpec.warm
 ``gmvae`` takes an ``ae``'s encoder and decoder and fits its prior's components to the
 ae's codes of the training images (VaDE's pretraining, Jiang et al. 2017). The starting
 parameters are made when the run is set up, before its folder is written, so a source that
-does not fit is a one-line error that leaves nothing behind; a resumed run continues from
-its own checkpoint.
+does not fit is a one-line error that leaves nothing behind. A resumed run continues from
+its own checkpoint (the source is read again when it is set up, so it must still be there).
 """
 
 from __future__ import annotations
