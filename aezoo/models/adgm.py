@@ -153,9 +153,11 @@ class ADGM(nn.Module):
         return self.decoder(z, jnp.concatenate([onehot, a], axis=-1))
 
     def reconstruct(self, x: jax.Array, *, label: jax.Array | None = None) -> dict[str, jax.Array]:
-        """Decode the posterior means with the given (else guessed) class."""
+        """Decode the code (the posterior mean of ``z``) with the given (else guessed) class,
+        as :meth:`decode` does what :meth:`encode` gives (sdgm: ``a`` at the mean of
+        ``p(a | y, z)``)."""
         q = self.encode(x, label=label)
-        return self.decode(q["z_mean"], label=q["y"], a=q["a"])
+        return self.decode(q["z_mean"], label=q["y"])
 
     def __call__(
         self,
