@@ -100,8 +100,7 @@ def warm_start(config: GMVAEConfig, params: Any, source: Any, images: np.ndarray
 def _codes(source: Any, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
     parts = []
     for i in range(0, len(images), batch_size):
-        q = source.encode(images[i : i + batch_size])
-        parts.append(np.asarray(q.get("z_mean", q["z"]), np.float64))
+        parts.append(np.asarray(source.encode(images[i : i + batch_size])["z"], np.float64))
     return np.concatenate(parts)
 
 

@@ -260,16 +260,18 @@ def _load_best(root: pathlib.Path, spec, module, config, run) -> LoadedModel:
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise CheckpointError(f"{info_path} is unreadable or incomplete: {e}") from None
     params = load_params(params_path)
-    _check_fits(params, module, f"{params_path} does not fit the model in {root / 'config.json'}")
+    check_fits(params, module, f"{params_path} does not fit the model in {root / 'config.json'}")
     return LoadedModel(spec, module, config, params, run, epoch)
 
 
-def _check_fits(params: Any, module: nn.Module, message: str) -> None:
-    """``message`` as a :class:`CheckpointError` unless ``params`` has the module's shapes."""
+def check_fits(
+    params: Any, module: nn.Module, message: str, error: type[Exception] = CheckpointError
+) -> None:
+    """``message`` as ``error`` unless ``params`` has the module's layers and shapes."""
     expected = jax.eval_shape(lambda: init_params(module, jax.random.key(0)))
     shapes = jax.tree.map(np.shape, params)
     if shapes != jax.tree.map(lambda a: a.shape, expected):
-        raise CheckpointError(message)
+        raise error(message)
 
 
 def _restore_params(ckpt_dir: pathlib.Path, spec: ModelSpec, module: nn.Module, epoch: int | None):
@@ -277,7 +279,7 @@ def _restore_params(ckpt_dir: pathlib.Path, spec: ModelSpec, module: nn.Module, 
     structure is unknown here, so the checkpoint is read as saved and only its params kept)."""
     got_epoch, tree = _restore(ckpt_dir, None, epoch, spec.name)
     params = jax.tree.map(np.asarray, tree["state"]["params"])
-    _check_fits(params, module, f"the params in {ckpt_dir} do not fit the model's config")
+    check_fits(params, module, f"the params in {ckpt_dir} do not fit the model's config")
     return got_epoch, params
 
 

@@ -21,7 +21,7 @@ from aezoo.errors import ConfigError
 from aezoo.models import ModelSpec
 from aezoo.train.config import TrainConfig
 from aezoo.train.inputs import Split
-from aezoo.train.load import load
+from aezoo.train.load import check_fits, load
 from aezoo.train.sharding import LocalRows
 from aezoo.train.state import init_params
 
@@ -46,8 +46,7 @@ def warm_start(spec: ModelSpec, module: nn.Module, train: Split, train_config: T
         )
     fresh = jax.eval_shape(functools.partial(init_params, module), jax.random.key(0))
     params = spec.warm_start(module.config, fresh, source, np.asarray(train[0]), train_config.seed)
-    if jax.tree.map(np.shape, params) != jax.tree.map(np.shape, fresh):
-        raise ConfigError(f"{spec.name}'s warm start returned params of other shapes")
+    check_fits(params, module, f"{spec.name}'s warm start returned other params", ConfigError)
     return params
 
 
