@@ -8,7 +8,7 @@ Train a model, load it back, evaluate it:
 >>> result = aezoo.fit("ae", train, test, config=config, progress=False,
 ...                    model_config={"hidden_dims": (64,), "latent_dim": 8})
 >>> len(result.history), sorted(aezoo.MODELS)[:3]
-(2, ['aae', 'ae', 'annealed_vae'])
+(2, ['aae', 'adgm', 'ae'])
 >>> spec, module = aezoo.get("vae", image_shape=(8, 8, 1), latent_dim=4)
 >>> spec.name, module.config.latent_dim
 ('vae', 4)
